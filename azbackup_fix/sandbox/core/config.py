@@ -1,0 +1,40 @@
+"""Tunable behaviour of the sandbox: paging, timings of the physics, throttling and RBAC switches."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["SandboxConfig"]
+
+
+@dataclass
+class SandboxConfig:
+    seed: int = 1
+    page_size: int = 100  # items per page of list operations before a nextLink
+    job_page_size: int = 50  # backup job listings page sooner, as the service does
+    throttling: bool = False  # enforce ARM's token buckets (429 SubscriptionRequestsThrottled)
+    rbac: bool = False  # enforce principals' actions (403 AuthorizationFailed)
+    latency_ms: tuple[float, float] = (0.0, 0.0)  # per-request latency range (server: real; in-process: virtual)
+    # Physics timings, in virtual seconds.
+    extension_delete_seconds: float = 45.0
+    rpc_delete_seconds: float = 20.0
+    rpc_delete_batch: int = 100  # restore points one delete attempt removes before it times out
+    vm_action_seconds: float = 60.0  # restart / reapply / start
+    run_command_seconds: float = 30.0
+    backup_snapshot_seconds: float = 300.0  # "Take Snapshot" phase
+    backup_transfer_seconds: float = 900.0  # "Transfer data to vault" phase
+    backup_fail_seconds: float = 120.0  # when a precondition fails, the job fails after this long
+    cancel_seconds: float = 30.0
+    retry_after_seconds: float = 10.0  # hint on compute LROs in server mode (clock rate > 0)
+
+    def update(self, values: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown sandbox setting(s): {', '.join(sorted(unknown))}")
+        for key, value in values.items():
+            setattr(self, key, tuple(value) if key == "latency_ms" else value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,40 @@
+"""Response headers every ARM answer carries, in the style of the resource provider that answers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .http import SandboxRequest
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["common_headers"]
+
+
+def common_headers(
+    sandbox: Sandbox, request: SandboxRequest, request_id: str, kind: str, remaining: str | None
+) -> dict[str, str]:
+    now = sandbox.clock.now()
+    path = request.path.lower()
+    headers = {
+        "Cache-Control": "no-cache",
+        "Pragma": "no-cache",
+        "Expires": "-1",
+        "x-ms-request-id": request_id,
+        "x-ms-correlation-request-id": request.headers.get("x-ms-client-request-id") or request_id,
+        "x-ms-routing-request-id": f"EASTUS:{now.strftime('%Y%m%dT%H%M%SZ')}:{request_id}",
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if client_id := request.headers.get("x-ms-client-request-id"):
+        headers["x-ms-client-request-id"] = client_id
+    if remaining is not None:
+        headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = remaining
+        headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(int(remaining) * 15)
+    if "/providers/microsoft.compute/" in path:
+        headers["Server"] = "Microsoft-HTTPAPI/2.0"
+    elif "/providers/microsoft.recoveryservices/" in path:
+        headers["Server"] = "Microsoft-IIS/10.0"
+        headers["X-Powered-By"] = "ASP.NET"
+    return headers

@@ -1,0 +1,338 @@
+"""The Sandbox: one stateful ARM emulator behind both the in-process transport and the HTTPS server.
+
+`handle()` is the whole request pipeline, in ARM's order: authentication, route, subscription and
+resource group existence, injected faults, throttling, RBAC, locks, then the provider's handler."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .clock import VirtualClock
+from .config import SandboxConfig
+from .errors import ArmError
+from .events import Scheduler
+from .faults import Faults
+from .headers import common_headers
+from .http import SandboxRequest, SandboxResponse
+from .operations import Operations
+from .rbac import Rbac
+from .router import Route, Router
+from .throttle import Throttle
+from .timefmt import arm_time
+
+if TYPE_CHECKING:
+    from ..providers.backup.models import BackupBackend
+    from ..providers.compute.models import ComputeBackend
+    from ..providers.locks.models import LockBackend
+    from ..providers.resources.models import ResourceBackend
+    from ..scenarios.base import Scenario
+
+__all__ = ["Sandbox", "RequestRecord"]
+
+_SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+_RG = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    seq: int
+    time: str
+    method: str
+    path: str
+    query: str
+    operation: str
+    kind: str
+    status: int
+    principal: str
+    request_id: str
+    error_code: str | None = None
+    fault: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Sandbox:
+    """A stateful Azure Resource Manager emulator.
+
+    >>> sb = Sandbox(scenario="healthy")
+    >>> transport = sb.transport()          # hand to any azure-mgmt client as transport=
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario | None = None,
+        *,
+        config: SandboxConfig | None = None,
+        clock: VirtualClock | None = None,
+        log_limit: int = 500_000,
+    ) -> None:
+        from ..providers import register_all
+
+        self.lock = threading.RLock()
+        self.config = config or SandboxConfig()
+        self.clock = clock or VirtualClock()
+        self.router = Router()
+        register_all(self.router)
+        self.faults = Faults()
+        self.rbac = Rbac()
+        self.throttle = Throttle()
+        self._log: deque[RequestRecord] = deque(maxlen=log_limit)
+        self._seq = 0
+        self.scenario_name: str | None = None
+        self._fresh_state()
+        if scenario is not None:
+            self.load(scenario)
+
+    # ---- state ------------------------------------------------------------------------------
+    def _fresh_state(self) -> None:
+        from ..providers import new_backends
+
+        self.rng = random.Random(self.config.seed)
+        self.scheduler = Scheduler()
+        self.operations = Operations(self)
+        self.throttle.enforce = self.config.throttling
+        self.throttle.reset()
+        self.rbac.enforce = self.config.rbac
+        backends = new_backends(self)
+        self.resources: ResourceBackend = backends["resources"]
+        self.locks: LockBackend = backends["locks"]
+        self.compute: ComputeBackend = backends["compute"]
+        self.backup: BackupBackend = backends["backup"]
+        self._backends = backends
+
+    def reset(self) -> None:
+        """Empty estate, fresh clock, no faults, empty request log."""
+        with self.lock:
+            self.clock.reset()
+            self.faults.clear()
+            self._log.clear()
+            self.scenario_name = None
+            self._fresh_state()
+
+    def load(self, scenario: str | Scenario, **params: Any) -> None:
+        """Reset, then seed the estate of a named scenario (see `azbackup-sandbox scenarios`)."""
+        from ..scenarios import get_scenario
+
+        with self.lock:
+            self.reset()
+            chosen = get_scenario(scenario) if isinstance(scenario, str) else scenario
+            chosen.build(self, **params)
+            self.scenario_name = chosen.name
+            self._log.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole estate as JSON-able data (stable key order, so two snapshots compare byte-for-byte)."""
+        with self.lock:
+            self.tick()
+            return {
+                "time": arm_time(self.clock.now()),
+                "scenario": self.scenario_name,
+                "resources": {name: backend.to_dict() for name, backend in self._backends.items()},
+            }
+
+    def tick(self) -> None:
+        """Apply every state change that is due on the virtual clock."""
+        self.scheduler.run_due(self.clock.now())
+
+    def advance(self, seconds: float) -> datetime:
+        with self.lock:
+            now = self.clock.advance(seconds)
+            self.tick()
+            return now
+
+    def new_guid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def requests(self) -> list[RequestRecord]:
+        with self.lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self._log.clear()
+
+    def transport(self, **kwargs: Any) -> Any:
+        """An azure-core HttpTransport that serves SDK requests from this sandbox in-process."""
+        from .transport import SandboxTransport
+
+        return SandboxTransport(self, **kwargs)
+
+    # ---- request pipeline -------------------------------------------------------------------
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        if request.path.lower().startswith("/_sandbox"):
+            from .control import handle_control
+
+            return handle_control(self, request)
+        with self.lock:
+            self.tick()
+            return self._handle_arm(request)
+
+    def _handle_arm(self, request: SandboxRequest) -> SandboxResponse:
+        request_id = self.new_guid()
+        principal = "anonymous"
+        route: Route | None = None
+        fault_fired = False
+        try:
+            principal = self._authenticate(request)
+            route, params = self.router.match(request)
+            if "api-version" not in request.query:
+                raise ArmError(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                )
+            self._check_subscription_and_group(request, route)
+            rule = self.faults.pick(route.operation, request.method, request.path)
+            if rule is not None:
+                fault_fired = True
+                response = self._apply_fault(rule, request)
+                if response is not None:
+                    return self._finish(request, route, principal, request_id, response, fault=True)
+            response = self._throttle(request, route, principal)
+            if response is None:
+                if not self.rbac.allows(principal, route.action):
+                    from .errors import authorization_failed
+
+                    raise authorization_failed(principal, route.action, request.decoded_path)
+                if route.lock_check:
+                    self.locks.enforce(request.decoded_path, route.lock_check)
+                response = route.handler(self, request, params)
+        except ArmError as exc:
+            response = exc.to_response()
+        finally:
+            self.faults.take_lro_failure()  # an armed LRO failure never leaks into the next request
+        return self._finish(request, route, principal, request_id, response, fault=fault_fired)
+
+    def _authenticate(self, request: SandboxRequest) -> str:
+        header = request.headers.get("authorization") or ""
+        if not header:
+            raise ArmError(
+                401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
+            )
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ArmError(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid. The 'Authorization' header must use the Bearer scheme.",
+            )
+        if token in self.resources.expired_tokens:
+            raise ArmError(
+                401,
+                "ExpiredAuthenticationToken",
+                "The access token expiry UTC time is earlier than current UTC time.",
+            )
+        return self.rbac.resolve(token)
+
+    def _check_subscription_and_group(self, request: SandboxRequest, route: Route) -> None:
+        path = request.decoded_path
+        sub = _SUB.match(path)
+        if sub:
+            self.resources.require_subscription(sub.group(1))
+        group = _RG.match(path)
+        creating_group = route.operation == "ResourceGroups_CreateOrUpdate"
+        if group and not creating_group and route.operation != "ResourceGroups_CheckExistence":
+            self.resources.require_group(sub.group(1) if sub else "", group.group(1))
+
+    def _apply_fault(self, rule: Any, request: SandboxRequest) -> SandboxResponse | None:
+        if rule.latency_ms:
+            self.clock.advance(rule.latency_ms / 1000.0) if not self.clock.rate else None
+        if rule.lro_failure:
+            self.faults.arm_lro_failure(dict(rule.lro_failure))
+        if rule.drop:
+            return SandboxResponse(0, {}, b"", drop_connection=True)
+        if rule.status:
+            headers: dict[str, str] = {}
+            if rule.retry_after is not None:
+                headers["Retry-After"] = self.retry_after_header(rule.retry_after)
+            code = rule.code or _default_code(rule.status)
+            message = rule.message or f"Injected fault: {code} for {request.method} {request.path}."
+            return ArmError(rule.status, code, message, headers=headers).to_response()
+        return None
+
+    def _throttle(self, request: SandboxRequest, route: Route, principal: str) -> SandboxResponse | None:
+        sub = _SUB.match(request.decoded_path)
+        if not sub:
+            return None
+        allowed, remaining, wait = self.throttle.take(sub.group(1), principal, route.kind, self.clock.now())
+        request.headers["x-sandbox-remaining"] = str(remaining)
+        if allowed:
+            return None
+        seconds = max(1, int(wait + 0.999))
+        kind = route.kind.rstrip("s")
+        return ArmError(
+            429,
+            "SubscriptionRequestsThrottled",
+            f"Number of '{kind}' requests for subscription '{sub.group(1)}' actor '{principal}' exceeded. "
+            f"Please try again after '{seconds}' seconds.",
+            headers={"Retry-After": self.retry_after_header(seconds)},
+        ).to_response()
+
+    def retry_after_header(self, virtual_seconds: float) -> str:
+        """Retry-After as the client must wait: virtual seconds, scaled to real time in server mode."""
+        real = self.clock.real_seconds(virtual_seconds)
+        return str(int(real)) if float(real).is_integer() else f"{max(real, 0.01):.2f}"
+
+    def _finish(
+        self,
+        request: SandboxRequest,
+        route: Route | None,
+        principal: str,
+        request_id: str,
+        response: SandboxResponse,
+        *,
+        fault: bool = False,
+    ) -> SandboxResponse:
+        remaining = request.headers.get("x-sandbox-remaining")
+        kind = route.kind if route else "reads"
+        response.headers = {
+            **common_headers(self, request, request_id, kind, remaining),
+            **response.headers,
+        }
+        self._seq += 1
+        error_code = None
+        if response.status >= 400 and response.body:
+            try:
+                error_code = response.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                error_code = None
+        self._log.append(
+            RequestRecord(
+                seq=self._seq,
+                time=arm_time(self.clock.now()),
+                method=request.method,
+                path=request.decoded_path,
+                query="&".join(f"{k}={v}" for k, v in request.query.items()),
+                operation=route.operation if route else "",
+                kind=kind,
+                status=response.status,
+                principal=principal,
+                request_id=request_id,
+                error_code=error_code,
+                fault=fault,
+            )
+        )
+        return response
+
+
+def _default_code(status: int) -> str:
+    return {
+        400: "BadRequest",
+        401: "ExpiredAuthenticationToken",
+        403: "AuthorizationFailed",
+        404: "NotFound",
+        409: "Conflict",
+        429: "TooManyRequests",
+        500: "InternalServerError",
+        502: "BadGateway",
+        503: "ServiceUnavailable",
+        504: "GatewayTimeout",
+    }.get(status, "InjectedFault")

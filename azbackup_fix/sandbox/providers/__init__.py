@@ -1,0 +1,37 @@
+"""Resource providers of the sandbox, moto-style: `models.py` holds state and rules, `routes.py` parses
+the wire and serialises; routes keep no state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.router import Router
+    from ..core.sandbox import Sandbox
+
+__all__ = ["register_all", "new_backends"]
+
+
+def register_all(router: Router) -> None:
+    from .backup import routes as backup_routes
+    from .compute import routes as compute_routes
+    from .locks import routes as lock_routes
+    from .resources import routes as resource_routes
+
+    # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
+    for module in (resource_routes, compute_routes, backup_routes, lock_routes):
+        module.register(router)
+
+
+def new_backends(sandbox: Sandbox) -> dict[str, Any]:
+    from .backup.models import BackupBackend
+    from .compute.models import ComputeBackend
+    from .locks.models import LockBackend
+    from .resources.models import ResourceBackend
+
+    return {
+        "resources": ResourceBackend(sandbox),
+        "locks": LockBackend(sandbox),
+        "compute": ComputeBackend(sandbox),
+        "backup": BackupBackend(sandbox),
+    }

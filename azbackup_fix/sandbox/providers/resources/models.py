@@ -1,0 +1,99 @@
+"""Subscriptions and resource groups: the containers every other provider's resources live in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ...core.errors import ArmError, resource_group_not_found
+
+if TYPE_CHECKING:
+    from ...core.sandbox import Sandbox
+
+__all__ = ["Subscription", "ResourceGroup", "ResourceBackend"]
+
+
+@dataclass
+class Subscription:
+    subscription_id: str
+    display_name: str
+    tenant_id: str
+    state: str = "Enabled"
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}"
+
+
+@dataclass
+class ResourceGroup:
+    subscription_id: str
+    name: str
+    location: str
+    tags: dict[str, str] = field(default_factory=dict)
+    managed_by: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.name}"
+
+
+class ResourceBackend:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sb = sandbox
+        self.subscriptions: dict[str, Subscription] = {}
+        self.groups: dict[tuple[str, str], ResourceGroup] = {}
+        self.expired_tokens: set[str] = set()
+
+    def add_subscription(self, subscription_id: str, display_name: str = "", tenant_id: str = "") -> Subscription:
+        sub = Subscription(
+            subscription_id,
+            display_name or f"Sandbox subscription {subscription_id[:8]}",
+            tenant_id or "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        )
+        self.subscriptions[subscription_id.lower()] = sub
+        return sub
+
+    def require_subscription(self, subscription_id: str) -> Subscription:
+        try:
+            return self.subscriptions[subscription_id.lower()]
+        except KeyError:
+            raise ArmError(
+                404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
+            ) from None
+
+    def add_group(self, subscription_id: str, name: str, location: str, **tags: str) -> ResourceGroup:
+        self.require_subscription(subscription_id)
+        key = (subscription_id.lower(), name.lower())
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = ResourceGroup(subscription_id, name, location, dict(tags))
+        return group
+
+    def find_group(self, subscription_id: str, name: str) -> ResourceGroup | None:
+        return self.groups.get((subscription_id.lower(), name.lower()))
+
+    def require_group(self, subscription_id: str, name: str) -> ResourceGroup:
+        group = self.find_group(subscription_id, name)
+        if group is None:
+            raise resource_group_not_found(name)
+        return group
+
+    def groups_of(self, subscription_id: str) -> list[ResourceGroup]:
+        sub = subscription_id.lower()
+        return [g for (s, _), g in self.groups.items() if s == sub]
+
+    def delete_group(self, subscription_id: str, name: str) -> None:
+        self.groups.pop((subscription_id.lower(), name.lower()), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subscriptions": [
+                {"subscriptionId": s.subscription_id, "displayName": s.display_name, "state": s.state}
+                for s in sorted(self.subscriptions.values(), key=lambda s: s.subscription_id)
+            ],
+            "resourceGroups": [
+                {"id": g.id, "location": g.location, "tags": dict(sorted(g.tags.items()))}
+                for g in sorted(self.groups.values(), key=lambda g: g.id.lower())
+            ],
+        }

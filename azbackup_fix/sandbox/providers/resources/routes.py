@@ -1,0 +1,133 @@
+"""Wire format of subscriptions, resource groups and the generic resource listing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...core.errors import ArmError, bad_request
+from ...core.http import SandboxRequest, SandboxResponse, empty_response, json_response
+from ...core.paging import page
+from .models import ResourceGroup, Subscription
+
+if TYPE_CHECKING:
+    from ...core.router import Router
+    from ...core.sandbox import Sandbox
+
+__all__ = ["register", "group_to_arm", "list_generic_resources"]
+
+_RG = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
+
+
+def subscription_to_arm(sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "subscriptionId": sub.subscription_id,
+        "tenantId": sub.tenant_id,
+        "displayName": sub.display_name,
+        "state": sub.state,
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01",
+                                 "spendingLimit": "Off"},
+        "authorizationSource": "RoleBased",
+    }
+
+
+def group_to_arm(group: ResourceGroup) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": group.id,
+        "name": group.name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": group.location,
+        "properties": {"provisioningState": "Succeeded"},
+    }
+    if group.tags:
+        body["tags"] = dict(group.tags)
+    if group.managed_by:
+        body["managedBy"] = group.managed_by
+    return body
+
+
+def _list_subscriptions(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    subs = sorted(sb.resources.subscriptions.values(), key=lambda s: s.subscription_id)
+    return json_response(200, page(req, [subscription_to_arm(s) for s in subs], sb.config.page_size))
+
+
+def _get_subscription(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    return json_response(200, subscription_to_arm(sb.resources.require_subscription(p["subscriptionId"])))
+
+
+def _list_groups(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    groups = sorted(sb.resources.groups_of(p["subscriptionId"]), key=lambda g: g.name.lower())
+    return json_response(200, page(req, [group_to_arm(g) for g in groups], sb.config.page_size))
+
+
+def _get_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    return json_response(200, group_to_arm(sb.resources.require_group(p["subscriptionId"], p["resourceGroupName"])))
+
+
+def _head_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    found = sb.resources.find_group(p["subscriptionId"], p["resourceGroupName"])
+    return empty_response(204 if found else 404)
+
+
+def _put_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    body = req.json() or {}
+    location = body.get("location")
+    if not location:
+        raise bad_request("The 'location' property is required.", "LocationRequired")
+    existed = sb.resources.find_group(p["subscriptionId"], p["resourceGroupName"]) is not None
+    group = sb.resources.add_group(p["subscriptionId"], p["resourceGroupName"], location)
+    group.tags = dict(body.get("tags") or {})
+    return json_response(200 if existed else 201, group_to_arm(group))
+
+
+def list_generic_resources(sb: Sandbox, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for backend in (sb.compute, sb.backup):
+        out.extend(backend.generic_resources(subscription_id, resource_group))
+    return sorted(out, key=lambda r: r["id"].lower())
+
+
+def _filter_generic(req: SandboxRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    text = (req.query.get("$filter") or "").strip()
+    if not text:
+        return items
+    field, _, value = text.partition(" eq ")
+    if field.strip().lower() != "resourcetype" or not value.strip().startswith("'"):
+        raise bad_request(f"The $filter '{text}' is not supported by the sandbox (only resourceType eq '...').",
+                          "InvalidFilterInQueryString")
+    wanted = value.strip().strip("'").lower()
+    return [i for i in items if i["type"].lower() == wanted]
+
+
+def _list_resources(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    items = _filter_generic(req, list_generic_resources(sb, p["subscriptionId"], p.get("resourceGroupName")))
+    return json_response(200, page(req, items, sb.config.page_size))
+
+
+def _delete_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    if list_generic_resources(sb, p["subscriptionId"], p["resourceGroupName"]):
+        raise ArmError(409, "ResourceGroupNotEmpty", "The sandbox deletes only empty resource groups.")
+    sb.resources.delete_group(p["subscriptionId"], p["resourceGroupName"])
+    return empty_response(200)
+
+
+def register(router: Router) -> None:
+    add = router.add
+    add("GET", "/subscriptions", _list_subscriptions, operation="Subscriptions_List",
+        action="Microsoft.Resources/subscriptions/read")
+    add("GET", "/subscriptions/{subscriptionId}", _get_subscription, operation="Subscriptions_Get",
+        action="Microsoft.Resources/subscriptions/read")
+    add("GET", "/subscriptions/{subscriptionId}/resourcegroups", _list_groups, operation="ResourceGroups_List",
+        action="Microsoft.Resources/subscriptions/resourceGroups/read")
+    add("GET", _RG, _get_group, operation="ResourceGroups_Get",
+        action="Microsoft.Resources/subscriptions/resourceGroups/read")
+    add("HEAD", _RG, _head_group, operation="ResourceGroups_CheckExistence",
+        action="Microsoft.Resources/subscriptions/resourceGroups/read")
+    add("PUT", _RG, _put_group, operation="ResourceGroups_CreateOrUpdate",
+        action="Microsoft.Resources/subscriptions/resourceGroups/write", lock_check="write")
+    add("DELETE", _RG, _delete_group, operation="ResourceGroups_Delete",
+        action="Microsoft.Resources/subscriptions/resourceGroups/delete", lock_check="delete")
+    add("GET", "/subscriptions/{subscriptionId}/resources", _list_resources, operation="Resources_List",
+        action="Microsoft.Resources/subscriptions/resources/read")
+    add("GET", _RG + "/resources", _list_resources, operation="Resources_ListByResourceGroup",
+        action="Microsoft.Resources/subscriptions/resourceGroups/resources/read")
