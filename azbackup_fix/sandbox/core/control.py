@@ -1,0 +1,406 @@
+"""The control API at `/_sandbox/*`: what tests and users drive the sandbox with in server mode
+(reset, load a scenario, inspect state and the request log, inject faults, move the clock, configure,
+assign RBAC), plus the managed-identity token endpoint that azure-identity calls as it does in Azure
+Automation / App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER, api-version 2019-08-01).
+
+JSON in, JSON out; errors use the ARM envelope `{"error": {"code", "message"}}` (400 / 401 / 404 / 405)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import ArmError
+from .http import SandboxRequest, SandboxResponse, json_response
+from .timefmt import arm_time
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = [
+    "handle_control",
+    "identity_secret",
+    "set_identity_secret",
+    "set_clock_rate",
+    "MANAGED_IDENTITY_OBJECT_ID",
+    "IDENTITY_API_VERSION",
+    "IDENTITY_TOKEN_LIFETIME",
+    "CONTROL_PREFIX",
+]
+
+CONTROL_PREFIX = "/_sandbox"
+# The object id of the Automation account's system-assigned identity: tokens from /_sandbox/identity
+# resolve to this principal, so `POST /_sandbox/rbac {"object_id": ...}` can grant or restrict it.
+MANAGED_IDENTITY_OBJECT_ID = "6d3a6f1e-2b1c-4f8e-9a51-5a4db0c0ffee"
+IDENTITY_API_VERSION = "2019-08-01"
+# App Service hands out ~24 h tokens; >= 2 h also makes azure-identity/MSAL schedule a refresh at half-life.
+IDENTITY_TOKEN_LIFETIME = 24 * 3600
+
+# One identity secret per sandbox, created on first use; kept outside the Sandbox object so the core
+# class needs no knowledge of the server.
+_SECRETS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def identity_secret(sandbox: Sandbox) -> str:
+    """The value IDENTITY_HEADER must carry for this sandbox's managed-identity endpoint."""
+    with sandbox.lock:
+        secret = _SECRETS.get(sandbox)
+        if secret is None:
+            secret = _SECRETS[sandbox] = secrets.token_hex(16)
+        return secret
+
+
+def set_identity_secret(sandbox: Sandbox, secret: str) -> None:
+    if not secret:
+        raise ValueError("the identity secret must not be empty")
+    with sandbox.lock:
+        _SECRETS[sandbox] = secret
+
+
+def set_clock_rate(sandbox: Sandbox, rate: float) -> None:
+    """Change how many virtual seconds pass per real second without making the virtual clock jump."""
+    if rate < 0:
+        raise ValueError("the clock rate must be >= 0")
+    clock = sandbox.clock
+    setter = getattr(clock, "set_rate", None)
+    if callable(setter):
+        setter(rate)
+        return
+    # VirtualClock computes now = start + offset + (monotonic - real0) * rate: fold the running part
+    # into the offset first, else the new rate would apply retroactively since the last reset.
+    with clock._lock:
+        clock._offset = clock._elapsed()
+        clock._real0 = time.monotonic()
+        clock.rate = rate
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str) -> ArmError:
+    return ArmError(status, code, message)
+
+
+def _json_body(request: SandboxRequest) -> Any:
+    try:
+        return request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _error(400, "InvalidRequestContent", f"The request body is not valid JSON: {exc}.") from exc
+
+
+def _object_body(request: SandboxRequest) -> dict[str, Any]:
+    body = _json_body(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise _error(400, "InvalidRequestContent", "The request body must be a JSON object.")
+    return body
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise _error(400, "InvalidParameter", f"'{name}' must be a number, got '{value}'.") from exc
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _error(400, "InvalidParameter", f"'{name}' must be a finite number, got '{value}'.")
+    return number
+
+
+def _scalar(value: str) -> Any:
+    """Query-string scenario parameters: ints (and booleans) parsed, anything else stays a string."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _subscription_ids(sandbox: Sandbox) -> list[str]:
+    subs = getattr(getattr(sandbox, "resources", None), "subscriptions", None) or {}
+    return sorted(subs)
+
+
+# ---- handlers ----------------------------------------------------------------------------------
+
+
+def _reset(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    sandbox.reset()
+    return json_response(200, {"reset": True, "now": arm_time(sandbox.clock.now())})
+
+
+def _load(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    params: dict[str, Any] = {k: _scalar(v) for k, v in request.query.items() if k != "scenario"}
+    params.update(_object_body(request))  # a JSON body may carry typed params (lists, nested objects)
+    name = request.query.get("scenario") or params.pop("scenario", None)
+    if not name:
+        raise _error(400, "MissingScenario", "Name the scenario: POST /_sandbox/load?scenario=NAME.")
+    from ..scenarios import get_scenario, list_scenarios
+
+    try:
+        scenario = get_scenario(str(name))
+    except (KeyError, LookupError, ValueError) as exc:
+        known = ", ".join(s.name for s in list_scenarios())
+        raise _error(404, "ScenarioNotFound", f"Unknown scenario '{name}'. Known: {known}.") from exc
+    try:
+        sandbox.load(scenario, **params)
+    except (TypeError, ValueError) as exc:
+        raise _error(400, "InvalidScenarioParameters", f"Scenario '{name}' rejected its parameters: {exc}") from exc
+    return json_response(
+        200,
+        {
+            "scenario": sandbox.scenario_name,
+            "params": params,
+            "now": arm_time(sandbox.clock.now()),
+            "subscription_ids": _subscription_ids(sandbox),
+        },
+    )
+
+
+def _state(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    return json_response(200, sandbox.snapshot())
+
+
+def _requests_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    since_text = request.query.get("since")
+    since = int(_number(since_text, "since")) if since_text else 0
+    return json_response(200, [r.to_dict() for r in sandbox.requests() if r.seq > since])
+
+
+def _requests_delete(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        count = len(sandbox.requests())
+        sandbox.clear_requests()
+    return json_response(200, {"cleared": count})
+
+
+def _faults_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        return json_response(200, [rule.to_dict() for rule in sandbox.faults.rules])
+
+
+def _faults_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    body = _json_body(request)
+    rules = body if isinstance(body, list) else [body]
+    if not rules or not all(isinstance(rule, dict) for rule in rules):
+        raise _error(400, "InvalidFaultRule", "The body must be a fault rule object or a list of them.")
+    from .faults import FaultRule
+
+    try:  # validate every rule before adding any, so a bad list changes nothing
+        parsed = [FaultRule.from_dict(rule) for rule in rules]
+    except (TypeError, ValueError) as exc:  # re.error is a ValueError subclass
+        raise _error(400, "InvalidFaultRule", str(exc)) from exc
+    with sandbox.lock:
+        added = [sandbox.faults.add(rule) for rule in parsed]
+        return json_response(200, [rule.to_dict() for rule in added])
+
+
+def _faults_delete(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        count = len(sandbox.faults.rules)
+        sandbox.faults.clear()
+    return json_response(200, {"cleared": count})
+
+
+def _clock_payload(sandbox: Sandbox) -> dict[str, Any]:
+    return {"now": arm_time(sandbox.clock.now()), "rate": sandbox.clock.rate}
+
+
+def _clock_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    return json_response(200, _clock_payload(sandbox))
+
+
+def _clock_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    body = _object_body(request)
+    advance = request.query.get("advance", body.get("advance"))
+    rate = request.query.get("rate", body.get("rate"))
+    if advance is None and rate is None:
+        raise _error(400, "InvalidParameter", "Give ?advance=SECONDS (and/or ?rate=VIRTUAL_PER_REAL).")
+    if rate is not None:
+        value = _number(str(rate), "rate")
+        if value < 0:
+            raise _error(400, "InvalidParameter", "'rate' must be >= 0.")
+        set_clock_rate(sandbox, value)
+    if advance is not None:
+        seconds = _number(str(advance), "advance")
+        if seconds < 0:
+            raise _error(400, "InvalidParameter", "The clock only moves forward: 'advance' must be >= 0.")
+        sandbox.advance(seconds)
+    return json_response(200, _clock_payload(sandbox))
+
+
+def _scenarios(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    from ..scenarios import list_scenarios
+
+    return json_response(200, [{"name": s.name, "description": s.description} for s in list_scenarios()])
+
+
+def _config_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    return json_response(200, sandbox.config.to_dict())
+
+
+def _config_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    settings = _object_body(request)
+    with sandbox.lock:
+        before = sandbox.config.to_dict()
+        try:
+            sandbox.config.update(settings)
+            latency = sandbox.config.latency_ms
+            if len(latency) != 2 or not 0 <= float(latency[0]) <= float(latency[1]):
+                raise ValueError("latency_ms must be [MIN, MAX] with 0 <= MIN <= MAX")
+        except (TypeError, ValueError) as exc:
+            sandbox.config.update(before)  # all or nothing
+            raise _error(400, "InvalidSetting", str(exc)) from exc
+        # The switches are copied into the throttle/RBAC objects at reset; apply them now too.
+        sandbox.throttle.enforce = sandbox.config.throttling
+        sandbox.rbac.enforce = sandbox.config.rbac
+        return json_response(200, sandbox.config.to_dict())
+
+
+def _str_tuple(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _error(400, "InvalidRoleAssignment", f"'{key}' must be a list of action patterns.")
+    return tuple(value)
+
+
+def _rbac_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        principals = [
+            {"object_id": p.object_id, "actions": list(p.actions), "not_actions": list(p.not_actions)}
+            for p in sandbox.rbac.principals.values()
+        ]
+        return json_response(
+            200,
+            {"enforce": sandbox.rbac.enforce, "principals": principals, "tokens": len(sandbox.rbac.tokens)},
+        )
+
+
+def _rbac_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    body = _object_body(request)
+    unknown = set(body) - {"object_id", "role", "actions", "not_actions", "token"}
+    if unknown:
+        raise _error(400, "InvalidRoleAssignment", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    object_id = body.get("object_id")
+    if not isinstance(object_id, str) or not object_id:
+        raise _error(400, "InvalidRoleAssignment", "'object_id' (the principal's object id) is required.")
+    role = body.get("role")
+    actions, not_actions = _str_tuple(body, "actions"), _str_tuple(body, "not_actions")
+    if role is None and not actions:
+        raise _error(400, "InvalidRoleAssignment", "Give a 'role' (Owner, Contributor, Reader) or 'actions'.")
+    if role is not None and (actions or not_actions):
+        raise _error(400, "InvalidRoleAssignment", "Give either 'role' or 'actions'/'not_actions', not both.")
+    token = body.get("token")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise _error(400, "InvalidRoleAssignment", "'token' must be a non-empty string.")
+    with sandbox.lock:
+        try:
+            principal = sandbox.rbac.assign(object_id, role, actions=actions, not_actions=not_actions)
+        except ValueError as exc:
+            raise _error(400, "RoleDefinitionDoesNotExist", str(exc)) from exc
+        if token:
+            sandbox.rbac.tokens[token] = object_id
+    payload: dict[str, Any] = {
+        "object_id": principal.object_id,
+        "actions": list(principal.actions),
+        "not_actions": list(principal.not_actions),
+    }
+    if token:
+        payload["token"] = token
+    return json_response(200, payload)
+
+
+def _identity(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    """App Service / Azure Automation managed identity (2019-08-01), as MSAL inside azure-identity calls it:
+    GET ?api-version=2019-08-01&resource=R[&client_id=|object_id=|principal_id=|mi_res_id=] with
+    X-IDENTITY-HEADER. MSAL reads `int(expires_on)` against the real wall clock, so expiry is real time."""
+    supplied = request.headers.get("x-identity-header")
+    if not supplied or not secrets.compare_digest(supplied, identity_secret(sandbox)):
+        # App Service also puts statusCode/message at the top level; MSAL quotes them in its error text.
+        message = "The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER."
+        return json_response(
+            401, {"error": {"code": "InvalidIdentityHeader", "message": message}, "statusCode": 401,
+                  "message": message},
+        )
+    api_version = request.query.get("api-version")
+    if api_version != IDENTITY_API_VERSION:
+        raise _error(
+            400, "UnsupportedApiVersion",
+            f"The managed identity endpoint serves api-version {IDENTITY_API_VERSION}, not '{api_version}'.",
+        )
+    resource = request.query.get("resource")
+    if not resource:
+        raise _error(400, "MissingResource", "The 'resource' query parameter is required.")
+    # A user-assigned identity named by object/principal id is that principal; by client id or resource
+    # id we have no directory to look it up in, so the identifier itself stands for the principal.
+    object_id = (
+        request.query.get("object_id")
+        or request.query.get("principal_id")
+        or request.query.get("client_id")
+        or request.query.get("mi_res_id")
+        or MANAGED_IDENTITY_OBJECT_ID
+    )
+    token = secrets.token_urlsafe(32)
+    with sandbox.lock:
+        sandbox.rbac.tokens[token] = object_id
+    return json_response(
+        200,
+        {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + IDENTITY_TOKEN_LIFETIME),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": request.query.get("client_id") or object_id,
+        },
+    )
+
+
+_Handler = Callable[["Sandbox", SandboxRequest], SandboxResponse]
+
+_ROUTES: dict[str, dict[str, _Handler]] = {
+    "/reset": {"POST": _reset},
+    "/load": {"POST": _load},
+    "/state": {"GET": _state},
+    "/requests": {"GET": _requests_get, "DELETE": _requests_delete},
+    "/faults": {"GET": _faults_get, "POST": _faults_post, "DELETE": _faults_delete},
+    "/clock": {"GET": _clock_get, "POST": _clock_post},
+    "/scenarios": {"GET": _scenarios},
+    "/config": {"GET": _config_get, "POST": _config_post},
+    "/rbac": {"GET": _rbac_get, "POST": _rbac_post},
+    "/identity": {"GET": _identity},
+}
+
+
+def handle_control(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    """Serve one `/_sandbox/*` request. Control calls are not logged, throttled or faulted."""
+    sub = request.decoded_path[len(CONTROL_PREFIX):].rstrip("/").lower() or "/"
+    methods = _ROUTES.get(sub)
+    try:
+        if methods is None:
+            known = ", ".join(f"{CONTROL_PREFIX}{p}" for p in _ROUTES)
+            raise _error(
+                404, "NotFound", f"No sandbox control route '{request.method} {request.decoded_path}'. Known: {known}."
+            )
+        handler = methods.get(request.method)
+        if handler is None:
+            allowed = ", ".join(methods)
+            raise ArmError(
+                405,
+                "MethodNotAllowed",
+                f"'{request.method}' is not allowed on '{CONTROL_PREFIX}{sub}'; use {allowed}.",
+                headers={"Allow": allowed},
+            )
+        return handler(sandbox, request)
+    except ArmError as exc:
+        return exc.to_response()
