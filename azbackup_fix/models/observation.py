@@ -1,0 +1,141 @@
+"""Everything observed about one VM's backup, gathered by the gateway, read by the checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
+from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
+from .compute import RestorePointCollection, VirtualMachine
+from .locks import Lock
+
+__all__ = ["VmObservation"]
+
+
+@dataclass(frozen=True, slots=True)
+class VmObservation:
+    """One VM's state as read from Azure.
+
+    ``vm`` is ``None`` when the VM is gone but a vault still protects it; ``location``
+    then carries its region if known. ``locks`` holds every lock read for the
+    subscription, the VM's group and the restore-point groups (including locks on
+    resources inside them); the ``*_locks`` properties split them by scope.
+    ``restore_point_collections`` are the collections read in those groups, any
+    source; :attr:`vm_collections` keeps this VM's. ``jobs`` are recent backup jobs
+    for this VM in every vault of the subscription that knows it.
+    """
+
+    vm_ref: VmRef
+    vm: VirtualMachine | None = None
+    location: str | None = None
+    backup_status: BackupStatus | None = None
+    protected_item: ProtectedItem | None = None
+    policy: BackupPolicy | None = None
+    locks: tuple[Lock, ...] = ()
+    restore_point_collections: tuple[RestorePointCollection, ...] = ()
+    jobs: tuple[BackupJob, ...] = ()
+    latest_failed_job: BackupJob | None = None
+    observed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("locks", "restore_point_collections", "jobs"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    # -- where things are --------------------------------------------------------------------
+
+    @property
+    def region(self) -> str | None:
+        return self.vm.location if self.vm is not None else self.location
+
+    @property
+    def vault(self) -> VaultRef | None:
+        """The vault protecting the VM (protected item first, then backupStatus)."""
+        if self.protected_item is not None:
+            return self.protected_item.vault
+        if self.backup_status is not None and self.backup_status.vault is not None:
+            return self.backup_status.vault
+        return None
+
+    @property
+    def is_protected(self) -> bool | None:
+        """True/False when known, ``None`` when nothing was read."""
+        if self.protected_item is not None:
+            return True
+        if self.backup_status is not None:
+            return self.backup_status.protected
+        return None
+
+    @property
+    def restore_point_rg_naming(self) -> RestorePointRgNaming:
+        """The policy's custom naming when it sets a prefix, else the default for the VM's region."""
+        if self.policy is not None and self.policy.rg_prefix:
+            return self.policy.restore_point_rg_naming(self.region)
+        return RestorePointRgNaming(region=self.region)
+
+    def is_restore_point_rg(self, resource_group: str | None) -> bool:
+        """Named by the backup configuration: the policy's pattern, or the service default."""
+        if not resource_group:
+            return False
+        default = RestorePointRgNaming(region=self.region)
+        return self.restore_point_rg_naming.matches(resource_group) or default.matches(resource_group)
+
+    # -- locks by scope ------------------------------------------------------------------------
+
+    @property
+    def subscription_locks(self) -> tuple[Lock, ...]:
+        return tuple(lk for lk in self.locks if lk.scope_kind is ScopeKind.SUBSCRIPTION)
+
+    @property
+    def vm_resource_group_locks(self) -> tuple[Lock, ...]:
+        """Locks on the VM's group or on a resource in it (the VM itself included)."""
+        rg = self.vm_ref.resource_group.casefold()
+        return tuple(lk for lk in self.locks if (lk.resource_group or "").casefold() == rg)
+
+    @property
+    def restore_point_rg_locks(self) -> tuple[Lock, ...]:
+        """Locks on a restore-point group or on a resource in it; these stop the service's cleanup."""
+        rg = self.vm_ref.resource_group.casefold()
+        return tuple(
+            lk
+            for lk in self.locks
+            if self.is_restore_point_rg(lk.resource_group) and (lk.resource_group or "").casefold() != rg
+        )
+
+    # -- restore points and jobs -------------------------------------------------------------
+
+    @property
+    def vm_collections(self) -> tuple[RestorePointCollection, ...]:
+        """This VM's collections, matched by ``properties.source.id``, never by name."""
+        return tuple(c for c in self.restore_point_collections if c.is_for(self.vm_ref))
+
+    @property
+    def restore_point_count(self) -> int:
+        return sum(len(c.restore_points) for c in self.vm_collections)
+
+    @property
+    def in_progress_jobs(self) -> tuple[BackupJob, ...]:
+        return tuple(j for j in self.jobs if j.is_in_progress)
+
+    @property
+    def in_progress_jobs_elsewhere(self) -> tuple[BackupJob, ...]:
+        """Running jobs for this VM in a vault other than the protecting one."""
+        vault = self.vault
+        if vault is None:
+            return ()
+        return tuple(j for j in self.in_progress_jobs if j.vault != vault)
+
+    @property
+    def in_progress_jobs_here(self) -> tuple[BackupJob, ...]:
+        vault = self.vault
+        return tuple(j for j in self.in_progress_jobs if vault is None or j.vault == vault)
+
+    @property
+    def failed_job(self) -> BackupJob | None:
+        """``latest_failed_job`` if given, else the newest failed job among ``jobs``."""
+        if self.latest_failed_job is not None:
+            return self.latest_failed_job
+        failed = [j for j in self.jobs if j.is_failed]
+        if not failed:
+            return None
+        return max(failed, key=lambda j: (j.start_time is not None, j.start_time or datetime.min))
