@@ -7,6 +7,7 @@ JSON in, JSON out; errors use the ARM envelope `{"error": {"code", "message"}}` 
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import weakref
@@ -38,6 +39,9 @@ MANAGED_IDENTITY_OBJECT_ID = "6d3a6f1e-2b1c-4f8e-9a51-5a4db0c0ffee"
 IDENTITY_API_VERSION = "2019-08-01"
 # App Service hands out ~24 h tokens; >= 2 h also makes azure-identity/MSAL schedule a refresh at half-life.
 IDENTITY_TOKEN_LIFETIME = 24 * 3600
+
+_INT = re.compile(r"^-?\d+$")
+_DECIMAL = re.compile(r"^-?\d*\.\d+$")
 
 # One identity secret per sandbox, created on first use; kept outside the Sandbox object so the core
 # class needs no knowledge of the server.
@@ -111,18 +115,15 @@ def _number(value: str, name: str) -> float:
 
 
 def _scalar(value: str) -> Any:
-    """Query-string scenario parameters: ints (and booleans) parsed, anything else stays a string."""
-    try:
+    """Query-string scenario parameters: ints, decimals and true/false parsed, anything else a string."""
+    if _INT.match(value):
         return int(value)
-    except ValueError:
-        pass
+    if _DECIMAL.match(value):
+        return float(value)
     lowered = value.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    try:
-        return float(value)
-    except ValueError:
-        return value
+    return value
 
 
 def _subscription_ids(sandbox: Sandbox) -> list[str]:
