@@ -36,11 +36,18 @@ def _body_bytes(request: Any) -> bytes:
     return b""
 
 
+class _NoConnection:
+    """Stands in for a socket-level response: there is nothing to close in-process."""
+
+    def close(self) -> None:
+        pass
+
+
 class _Response(HttpResponseImpl):
     def __init__(self, request: Any, status: int, headers: dict[str, str], body: bytes) -> None:
         super().__init__(
             request=request,
-            internal_response=None,
+            internal_response=_NoConnection(),
             status_code=status,
             reason=_REASONS.get(status, "Unknown"),
             content_type=headers.get("Content-Type"),
