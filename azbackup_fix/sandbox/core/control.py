@@ -26,6 +26,7 @@ __all__ = [
     "identity_secret",
     "set_identity_secret",
     "set_clock_rate",
+    "subscription_ids",
     "MANAGED_IDENTITY_OBJECT_ID",
     "IDENTITY_API_VERSION",
     "IDENTITY_TOKEN_LIFETIME",
@@ -126,9 +127,11 @@ def _scalar(value: str) -> Any:
     return value
 
 
-def _subscription_ids(sandbox: Sandbox) -> list[str]:
-    subs = getattr(getattr(sandbox, "resources", None), "subscriptions", None) or {}
-    return sorted(subs)
+def subscription_ids(sandbox: Sandbox) -> list[str]:
+    """The estate's subscription ids as the scenario spelled them (the backend keys are lower-cased)."""
+    with sandbox.lock:
+        subs = getattr(getattr(sandbox, "resources", None), "subscriptions", None) or {}
+        return sorted(getattr(sub, "subscription_id", key) for key, sub in subs.items())
 
 
 # ---- handlers ----------------------------------------------------------------------------------
@@ -162,7 +165,7 @@ def _load(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
             "scenario": sandbox.scenario_name,
             "params": params,
             "now": arm_time(sandbox.clock.now()),
-            "subscription_ids": _subscription_ids(sandbox),
+            "subscription_ids": subscription_ids(sandbox),
         },
     )
 
