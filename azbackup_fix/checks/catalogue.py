@@ -1,0 +1,314 @@
+"""The failure catalogue (DESIGN.md section 3) as data.
+
+One :class:`CatalogueEntry` per code a finding can carry: the documented job
+error codes (``errorTitle``) and the cause codes our checks derive from state.
+Each names the troubleshooting guide (seed id) and section anchor it comes from,
+the playbooks that fix it, and, for the text fallback, English fragments of the
+documented error message. The tuple's order is the guides' order, which
+:func:`~azbackup_fix.checks.diagnose.diagnose` uses to sort findings: step 1 VM
+health, step 2 agent, step 3 extensions, step 4 backup extension, then the job
+error rows as guide 000 lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..models import Evidence, Finding, Severity
+
+__all__ = [
+    "CATALOGUE",
+    "CatalogueEntry",
+    "Playbook",
+    "canonical_code",
+    "entry_for",
+    "finding_from_entry",
+    "match_error_text",
+    "rank_of",
+]
+
+
+class Playbook:
+    """Playbook ids the findings may name (the registry lives in ``azbackup_fix.playbooks``)."""
+
+    CLEAR_RESTORE_POINT_LIMIT = "clear-restore-point-limit"
+    REINSTALL_BACKUP_EXTENSION = "reinstall-backup-extension"
+    RESOLVE_BACKUP_IN_PROGRESS = "resolve-backup-in-progress"
+    TRIGGER_BACKUP = "trigger-backup"
+    RECOVER_VM_PROVISIONING = "recover-vm-provisioning"
+    RESUME_PROTECTION = "resume-protection"
+    STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
+    ALL = (
+        CLEAR_RESTORE_POINT_LIMIT,
+        REINSTALL_BACKUP_EXTENSION,
+        RESOLVE_BACKUP_IN_PROGRESS,
+        TRIGGER_BACKUP,
+        RECOVER_VM_PROVISIONING,
+        RESUME_PROTECTION,
+        STOP_PROTECTION_RETAIN_DATA,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    code: str
+    guide: str | None
+    guide_section: str | None
+    playbooks: tuple[str, ...]
+    description: str  # one line: the documented message, or what the cause code means
+    documented: bool = True  # False: a cause code derived from state, never an errorTitle
+    aliases: tuple[str, ...] = ()  # other errorTitles meaning the same
+    messages: tuple[str, ...] = ()  # lower-case English message fragments for the text fallback
+    step: str = "job"  # vm-health / agent / extensions / backup-extension / job
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.code, *self.aliases)
+
+
+_AGENT_GUIDE = "000"
+_S = {  # guide 000 anchors, as the seeds spell them
+    "step1": "step-1-check-azure-vm-health",
+    "step2": "step-2-check-azure-vm-guest-agent-service-health",
+    "step3": "step-3-check-azure-vm-extension-health",
+    "step4": "step-4-check-azure-backup-vm-extension-health",
+    "agent": "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup",
+    "snapshot_status": "guestagentsnapshottaskstatuserror---could-not-communicate-with-the-vm-agent-for-snapshot-status",
+    "provisioning": "usererrorvmprovisioningstatefailed---the-vm-is-in-failed-provisioning-state",
+    "rp_limit": "usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached",
+    "keyvault": "usererrorkeyvaultpermissionsnotconfigured---backup-doesnt-have-sufficient-permissions-to-the-key-vault-for-backup-of-encrypted-vms",
+    "no_network": "extensionsnapshotfailednonetwork---snapshot-operation-failed-due-to-no-network-connectivity-on-the-virtual-machine",
+    "ext_failed": "extensionoperationfailedformanageddisks---vmsnapshot-extension-operation-failed",
+    "internal": "backupoperationfailed--backupoperationfailedv2---backup-fails-with-an-internal-error",
+    "disk_size": "usererrorunsupporteddisksize---the-configured-disk-sizes-is-currently-not-supported-by-azure-backup",
+    "in_progress": "usererrorbackupoperationinprogress---unable-to-initiate-backup-as-another-backup-operation-is-currently-in-progress",
+    "crp": "usererrorcrpreportedusererror---backup-failed-due-to-an-error-for-details-see-job-error-message-details",
+    "bcm": "usererrorbcmdatasourcenotpresent---backup-failed-this-virtual-machine-is-not-actively-protected-by-azure-backup",
+    "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
+    "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
+}
+_P = Playbook
+
+CATALOGUE: tuple[CatalogueEntry, ...] = (
+    # -- step 1: VM health --------------------------------------------------------------------
+    CatalogueEntry(
+        "VmNotFoundButProtected", "001", "troubleshoot-azure-virtual-machine-backup",
+        (_P.STOP_PROTECTION_RETAIN_DATA,),
+        "The VM was deleted but a vault still protects it; stop protection and retain the data.",
+        documented=False,
+        # Titles the service uses for a deleted VM (background knowledge, not in the seeds).
+        aliases=("UserErrorVmNotFound", "UserErrorVmNotFoundV2"),
+        messages=("vm no longer exists", "virtual machine doesn't exist", "virtual machine does not exist",
+                  "azure virtual machine not found"),
+        step="vm-health",
+    ),
+    CatalogueEntry(
+        "UserErrorVmProvisioningStateFailed", _AGENT_GUIDE, _S["provisioning"],
+        (_P.REINSTALL_BACKUP_EXTENSION,),
+        "The VM is in failed provisioning state.",
+        messages=("vm is in failed provisioning state",),
+        step="vm-health",
+    ),
+    CatalogueEntry(
+        "VmProvisioningStateTransitioning", _AGENT_GUIDE, _S["step1"], (),
+        "The VM is updating/creating/deleting; backups can fail until it settles.",
+        documented=False, step="vm-health",
+    ),
+    CatalogueEntry(
+        "VmNotRunning", _AGENT_GUIDE, _S["step1"], (),
+        "The VM is stopped or deallocated; the agent cannot take an application-consistent snapshot.",
+        documented=False, step="vm-health",
+    ),
+    # -- step 2: guest agent ------------------------------------------------------------------
+    CatalogueEntry(
+        "UserErrorGuestAgentStatusUnavailable", _AGENT_GUIDE, _S["agent"], (),
+        "VM Agent unable to communicate with Azure Backup.",
+        messages=("vm agent unable to communicate with azure backup", "vm agent is unable to communicate",
+                  "vm agent is unresponsive"),
+        step="agent",
+    ),
+    CatalogueEntry(
+        "VmAgentOutOfDate", _AGENT_GUIDE, _S["step2"], (),
+        "The VM agent is older than the minimum version backups need.",
+        documented=False, step="agent",
+    ),
+    # -- step 3: every extension --------------------------------------------------------------
+    CatalogueEntry(
+        "ExtensionProvisioningFailed", _AGENT_GUIDE, _S["step3"], (),
+        "A VM extension is in failed state, which can interfere with backups (reported, never removed).",
+        documented=False, step="extensions",
+    ),
+    # -- step 4: the backup extension ---------------------------------------------------------
+    CatalogueEntry(
+        "BackupExtensionFailed", "002", "the-backup-extension-fails-to-update-or-load",
+        (_P.REINSTALL_BACKUP_EXTENSION,),
+        "The VMSnapshot backup extension failed; uninstall it and back up so the service reinstalls it.",
+        documented=False,
+        messages=("backup extension fails to update or load", "extension fails to update or load",
+                  "extension fails to load"),
+        step="backup-extension",
+    ),
+    CatalogueEntry(
+        "ExtensionStuckInDeletionState", "002", "the-backup-extension-fails-to-update-or-load",
+        (_P.REINSTALL_BACKUP_EXTENSION,),
+        "The backup extension is stuck in deletion; wait until it is gone and back up again.",
+        messages=("extension state is not supportive to backup operation", "stuck in deletion"),
+        step="backup-extension",
+    ),
+    CatalogueEntry(
+        "BackupExtensionNotInstalled", _AGENT_GUIDE, _S["step4"], (),
+        "The backup extension is not installed yet; the next backup installs it.",
+        documented=False, step="backup-extension",
+    ),
+    # -- job error rows, in guide 000's order -------------------------------------------------
+    CatalogueEntry(
+        "GuestAgentSnapshotTaskStatusError", _AGENT_GUIDE, _S["snapshot_status"], (),
+        "Could not communicate with the VM agent for snapshot status.",
+        messages=("could not communicate with the vm agent for snapshot status",
+                  "snapshot vm sub task timed out"),
+    ),
+    CatalogueEntry(
+        "UserErrorRpCollectionLimitReached", _AGENT_GUIDE, _S["rp_limit"], (_P.CLEAR_RESTORE_POINT_LIMIT,),
+        "The Restore Point collection max limit has reached.",
+        messages=("restore point collection max limit",),
+    ),
+    CatalogueEntry(
+        "RestorePointResourceGroupLocked", _AGENT_GUIDE, _S["rp_lock"], (_P.CLEAR_RESTORE_POINT_LIMIT,),
+        "A lock on the restore-point resource group stops Azure Backup from cleaning up old restore points.",
+        documented=False,
+        messages=("does not have permission to delete the old restore points",),
+    ),
+    CatalogueEntry(
+        "VmResourceGroupLocked", _AGENT_GUIDE, _S["rp_limit"], (),
+        "A lock on the VM's resource group; it blocks cleanup only where the VM's restore points live there.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "SubscriptionLocked", _AGENT_GUIDE, _S["rp_lock"], (),
+        "A subscription lock is inherited by the restore-point groups and blocks cleanup (never removed here).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "UserErrorKeyvaultPermissionsNotConfigured", _AGENT_GUIDE, _S["keyvault"], (),
+        "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
+        messages=("sufficient permissions to the key vault", "permissions to the key vault"),
+    ),
+    CatalogueEntry(
+        "ExtensionSnapshotFailedNoNetwork", _AGENT_GUIDE, _S["no_network"], (),
+        "Snapshot operation failed due to no network connectivity on the virtual machine.",
+        messages=("no network connectivity",),
+    ),
+    CatalogueEntry(
+        "ExtensionOperationFailedForManagedDisks", _AGENT_GUIDE, _S["ext_failed"],
+        (_P.REINSTALL_BACKUP_EXTENSION,),
+        "VMSnapshot extension operation failed.",
+        # The older guide (seed 002) spells it ExtentionOperationFailed.
+        aliases=("ExtensionOperationFailed", "ExtentionOperationFailed"),
+        messages=("vmsnapshot extension operation failed",),
+    ),
+    CatalogueEntry(
+        "BackUpOperationFailed", _AGENT_GUIDE, _S["internal"], (),
+        "Backup failed with an internal error; the cause is the agent, the snapshot, the extension or an RG lock.",
+        aliases=("BackUpOperationFailedV2",),
+        messages=("backup failed with an internal error",),
+    ),
+    CatalogueEntry(
+        "UserErrorUnsupportedDiskSize", _AGENT_GUIDE, _S["disk_size"], (),
+        "The configured disk size(s) is currently not supported by Azure Backup (split the disk).",
+        messages=("disk size(s) is currently not supported", "disk sizes is currently not supported",
+                  "disk size is currently not supported"),
+    ),
+    CatalogueEntry(
+        "UserErrorBackupOperationInProgress", _AGENT_GUIDE, _S["in_progress"], (_P.RESOLVE_BACKUP_IN_PROGRESS,),
+        "Unable to initiate backup as another backup operation is currently in progress.",
+        messages=("another backup operation is currently in progress",),
+    ),
+    CatalogueEntry(
+        "BackupJobInProgress", _AGENT_GUIDE, _S["in_progress"], (_P.RESOLVE_BACKUP_IN_PROGRESS,),
+        "A backup job for this VM is running in its vault.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "BackupJobInProgressElsewhere", _AGENT_GUIDE, _S["in_progress"], (_P.RESOLVE_BACKUP_IN_PROGRESS,),
+        "A backup job for this VM is running in another vault (backup was reconfigured).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "UserErrorCrpReportedUserError", _AGENT_GUIDE, _S["crp"], (),
+        "Backup failed due to an error. For details, see Job Error Message Details.",
+        messages=("for details, see job error message details", "see job error message details"),
+    ),
+    CatalogueEntry(
+        "UserErrorBcmDatasourceNotPresent", _AGENT_GUIDE, _S["bcm"], (_P.RESUME_PROTECTION,),
+        "Backup failed: This virtual machine is not (actively) protected by Azure Backup.",
+        messages=("not (actively) protected by azure backup", "not actively protected by azure backup"),
+    ),
+    CatalogueEntry(
+        "VmNotProtected", _AGENT_GUIDE, _S["bcm"], (),
+        "No Recovery Services vault protects this VM.",
+        documented=False,
+    ),
+)
+
+_BY_CODE: dict[str, tuple[int, CatalogueEntry, str]] = {
+    code.casefold(): (i, entry, code) for i, entry in enumerate(CATALOGUE) for code in entry.codes
+}
+
+
+def entry_for(code: str | None) -> CatalogueEntry | None:
+    """The entry for a code or alias, case-insensitively (``errorTitle`` casing varies)."""
+    if not code:
+        return None
+    hit = _BY_CODE.get(code.strip().casefold())
+    return hit[1] if hit else None
+
+
+def canonical_code(code: str) -> str:
+    """The catalogue's spelling of ``code`` (or ``code`` itself when unknown)."""
+    hit = _BY_CODE.get(code.strip().casefold())
+    return hit[2] if hit else code.strip()
+
+
+def rank_of(code: str) -> int:
+    """Position in the guides' order; unknown codes sort after every known one."""
+    hit = _BY_CODE.get(code.casefold())
+    return hit[0] if hit else len(CATALOGUE)
+
+
+def _normalise_text(text: str) -> str:
+    return " ".join(text.replace("’", "'").casefold().split())
+
+
+def match_error_text(text: str | None) -> CatalogueEntry | None:
+    """Text fallback: the first documented entry whose message fragment occurs in ``text``."""
+    if not text:
+        return None
+    folded = _normalise_text(text)
+    for entry in CATALOGUE:
+        if any(fragment in folded for fragment in entry.messages):
+            return entry
+    return None
+
+
+def finding_from_entry(
+    code: str,
+    *,
+    severity: Severity,
+    title: str,
+    evidence: Iterable[Evidence] = (),
+    playbooks: Iterable[str] | None = None,
+    guest_steps: Iterable[str] = (),
+) -> Finding:
+    """A finding whose guide, section and default playbooks come from the catalogue."""
+    entry = entry_for(code)
+    return Finding(
+        code=canonical_code(code),
+        severity=severity,
+        title=title,
+        evidence=tuple(evidence),
+        guide=entry.guide if entry else None,
+        guide_section=entry.guide_section if entry else None,
+        playbooks=tuple(playbooks) if playbooks is not None else (entry.playbooks if entry else ()),
+        guest_steps=tuple(guest_steps),
+    )

@@ -1,0 +1,78 @@
+"""Run every check and order the findings the way the guides walk through them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from ..models import Diagnosis, Finding, VmObservation
+from .agent import check_agent
+from .catalogue import rank_of
+from .disks import check_disk_sizes
+from .extensions import check_backup_extension, check_extensions
+from .jobs import check_failed_job, check_jobs_in_progress
+from .options import DEFAULT_OPTIONS, CheckOptions
+from .protection import check_protection_state
+from .restore_points import check_locks, check_restore_point_limit
+from .vm_health import check_deleted_vm, check_vm_health
+
+__all__ = ["STATE_CHECKS", "Check", "diagnose", "diagnosis_for"]
+
+Check = Callable[[VmObservation, CheckOptions], tuple[Finding, ...]]
+
+# State checks, in the guides' order; the failed job's finding is folded in afterwards.
+STATE_CHECKS: tuple[Check, ...] = (
+    check_deleted_vm,
+    check_vm_health,
+    check_agent,
+    check_extensions,
+    check_backup_extension,
+    check_restore_point_limit,
+    check_locks,
+    check_disk_sizes,
+    check_jobs_in_progress,
+    check_protection_state,
+)
+
+
+def _merge(state: Finding, job: Finding) -> Finding:
+    """One finding per code: the state finding, plus what the job said."""
+    evidence = tuple(dict.fromkeys((*state.evidence, *job.evidence)))
+    return replace(
+        state,
+        severity=min(state.severity, job.severity, key=lambda s: s.rank),
+        evidence=evidence,
+        playbooks=tuple(dict.fromkeys((*state.playbooks, *job.playbooks))),
+        guest_steps=tuple(dict.fromkeys((*state.guest_steps, *job.guest_steps))),
+    )
+
+
+def diagnose(observation: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
+    """All findings for one VM: step 1 VM health, step 2 agent, step 3 extensions, step 4
+    backup extension, then the job error rows in guide 000's order. Pure and read-only."""
+    findings: list[Finding] = [f for check in STATE_CHECKS for f in check(observation, options)]
+    for job_finding in check_failed_job(observation, options):
+        same = next((i for i, f in enumerate(findings) if f.code == job_finding.code), None)
+        if same is None:
+            findings.append(job_finding)
+        else:
+            findings[same] = _merge(findings[same], job_finding)
+    return tuple(sorted(findings, key=lambda f: rank_of(f.code)))  # stable: check order within a code
+
+
+def diagnosis_for(
+    observation: VmObservation,
+    *,
+    request_count: int = 0,
+    generated_at: datetime | None = None,
+    options: CheckOptions = DEFAULT_OPTIONS,
+) -> Diagnosis:
+    """A :class:`Diagnosis` report for the observation (time defaults to when it was observed)."""
+    when = generated_at or observation.observed_at or datetime.now(timezone.utc)
+    return Diagnosis(
+        target=observation.vm_ref.id,
+        findings=diagnose(observation, options),
+        request_count=request_count,
+        generated_at=when,
+    )
