@@ -138,6 +138,10 @@ class Sandbox:
                 "resources": {name: backend.to_dict() for name, backend in self._backends.items()},
             }
 
+    @property
+    def subscription_ids(self) -> list[str]:
+        return sorted(sub.subscription_id for sub in self.resources.subscriptions.values())
+
     def tick(self) -> None:
         """Apply every state change that is due on the virtual clock."""
         self.scheduler.run_due(self.clock.now())
