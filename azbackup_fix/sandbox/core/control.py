@@ -201,8 +201,8 @@ def _faults_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
 
     try:  # validate every rule before adding any, so a bad list changes nothing
         parsed = [FaultRule.from_dict(rule) for rule in rules]
-    except (TypeError, ValueError) as exc:  # re.error is a ValueError subclass
-        raise _error(400, "InvalidFaultRule", str(exc)) from exc
+    except (TypeError, ValueError, re.error) as exc:
+        raise _error(400, "InvalidFaultRule", f"{type(exc).__name__}: {exc}") from exc
     with sandbox.lock:
         added = [sandbox.faults.add(rule) for rule in parsed]
         return json_response(200, [rule.to_dict() for rule in added])
