@@ -1,0 +1,43 @@
+"""Generates COVERAGE.md, the table of every emulated ARM operation, from the live route table.
+
+    python -m azbackup_fix.sandbox.coverage > azbackup_fix/sandbox/COVERAGE.md
+
+A test keeps the committed file equal to this output."""
+
+from __future__ import annotations
+
+from .core.router import Router
+
+__all__ = ["render_coverage"]
+
+_HEADER = """# Sandbox coverage
+
+Every ARM operation the sandbox emulates, generated from its route table
+(`python -m azbackup_fix.sandbox.coverage`). Names in path templates are case-insensitive; `{scope*}`
+spans several segments. Any api-version is accepted. A request outside this table answers
+404 `InvalidResourceType` naming the route; a known path with another verb answers 405.
+
+Every route also gets, from the shared pipeline and in ARM's order: 401 without a bearer token,
+400 `MissingApiVersionParameter`, 404 `SubscriptionNotFound` / `ResourceGroupNotFound`, injected faults,
+429 `SubscriptionRequestsThrottled` (token buckets, when enabled), 403 `AuthorizationFailed` (RBAC, when
+enabled) and 409 `ScopeLocked` (the lock check column), then the provider's handler.
+
+| Method | Path template | Operation | RBAC action | Lock check |
+|---|---|---|---|---|
+"""
+
+
+def render_coverage() -> str:
+    router = Router()
+    from .providers import register_all
+
+    register_all(router)
+    rows = [
+        f"| {r.method} | `{r.template}` | {r.operation} | `{r.action}` | {r.lock_check or '-'} |"
+        for r in router.routes
+    ]
+    return _HEADER + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_coverage(), end="")
