@@ -89,6 +89,8 @@ class ProtectedItem:
     last_recovery_point: datetime | None = None
     data_id: int = 0
     virtual_machine_guid: str = ""
+    # Has the Key Vault of an encrypted VM granted Azure Backup access? (UserErrorKeyvaultPermissionsNotConfigured)
+    key_vault_access: bool = True
 
     @property
     def container(self) -> str:
@@ -136,6 +138,7 @@ class BackupJob:
     on_demand: bool = False
     cancellable: bool = True
     stuck: bool = False  # seeded jobs that never progress on their own (UserErrorBackupOperationInProgress)
+    dynamic_error_message: str | None = None  # extendedInfo.dynamicErrorMessage (nested CRP error)
 
     @property
     def id(self) -> str:

@@ -1,0 +1,533 @@
+"""The backup job engine: what a triggered IaaS VM backup does on the virtual clock.
+
+A trigger always creates a job (the API answers 202 whatever the VM's state). The job then either
+fails with the errorTitle the troubleshooting guides document for the first rule in `RULES` that the
+estate breaks, or succeeds:
+
+    t0                        job InProgress, "Take Snapshot" InProgress, actionsInfo ["Cancellable"];
+                              the backup extension is installed (or refreshed) on the VM
+    t0 + snapshot             collection created if missing, restore point `AzureBackup_<yyyyMMdd>_<HHmmss>`
+                              added, expired points pruned unless locked; "Transfer data to vault" starts
+                              (no longer cancellable)
+    t0 + snapshot + transfer  job Completed, protected item updated
+
+A failing job stays InProgress for `config.backup_fail_seconds` (1 s for UserErrorBackupOperationInProgress,
+as recorded) and then turns Failed with one `errorDetails` entry. Service-side writes that a lock blocks
+never raise through the API: they only shape the job's result.
+
+errorCode integers: 400249 (UserErrorBackupOperationInProgress) is real [R]; the others are unknown to us
+and chosen as plausible, distinct 4xxxxx values -- clients must match on errorTitle (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from ...core.errors import ArmError
+from ...core.operations import Operation
+from ..compute.models import (
+    BACKUP_PUBLISHER,
+    Extension,
+    RestorePoint,
+    RestorePointCollection,
+    VirtualMachine,
+    backup_extension_type,
+)
+from .models import BackupJob, JobErrorDetail, JobTask, ProtectedItem
+
+if TYPE_CHECKING:
+    from ...core.sandbox import Sandbox
+
+__all__ = [
+    "SNAPSHOT_TASK",
+    "TRANSFER_TASK",
+    "RP_LIMIT",
+    "MAX_DISK_GB",
+    "MAX_ENCRYPTED_DISK_GB",
+    "IN_PROGRESS_FAIL_SECONDS",
+    "Failure",
+    "RULES",
+    "trigger_backup",
+    "cancel_job",
+    "record_job",
+    "first_failure",
+    "backup_extension",
+    "restore_point_name",
+    "vm_restore_points",
+    "prune_expired",
+]
+
+SNAPSHOT_TASK = "Take Snapshot"
+TRANSFER_TASK = "Transfer data to vault"
+RP_LIMIT = 18  # instant restore points per VM, across collections and resource groups [D]
+MAX_DISK_GB = 32 * 1024  # "disk size larger than 32 TB" [D]
+MAX_ENCRYPTED_DISK_GB = 4 * 1024  # "encrypted disks larger than 4 TB" [D]
+IN_PROGRESS_FAIL_SECONDS = 1.0  # the second job fails "within ~1 s" [R]
+_HANDLER_VERSION = {"VMSnapshot": "1.9", "VMSnapshotLinux": "1.0"}  # ARM_SEMANTICS §2
+_SECRET = "sandbox-secret"  # marks fake credentials; protectedSettings are never serialised
+_DOTNET_EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One job error as the service reports it in `errorDetails` (plus the nested CRP message)."""
+
+    title: str
+    code: int
+    message: str
+    recommendations: tuple[str, ...] = ()
+    nested: str | None = None  # extendedInfo.dynamicErrorMessage (UserErrorCrpReportedUserError)
+    fail_after: float | None = None  # seconds until the job fails; None = config.backup_fail_seconds
+    counts_as_attempt: bool = True  # updates the item's lastBackupStatus/health when the job fails
+
+    def detail(self) -> JobErrorDetail:
+        return JobErrorDetail(self.code, self.title, self.message, list(self.recommendations))
+
+
+@dataclass
+class _Context:
+    """What the rules look at: the estate as the job sees it when it starts."""
+
+    sandbox: Sandbox
+    item: ProtectedItem
+    vm: VirtualMachine | None
+    now: datetime
+    job: BackupJob
+    pruned: list[str] = field(default_factory=list)
+
+
+def _now(sandbox: Sandbox) -> datetime:
+    return sandbox.clock.now()
+
+
+# ---- the rules, in the order the service evaluates them ----------------------------------------
+def rule_protection_stopped(ctx: _Context) -> Failure | None:
+    """Stopped or paused protection: the datasource is not actively protected."""
+    if ctx.item.protection_state in ("ProtectionStopped", "ProtectionPaused"):
+        return Failure(
+            "UserErrorBcmDatasourceNotPresent", 400227,  # code guessed
+            "Backup failed: This virtual machine is not (actively) protected by Azure Backup.",
+            ("Make sure the virtual machine is actively protected (not in a paused or stopped state) "
+             "by Azure Backup, then retry the operation.",),
+            counts_as_attempt=False,
+        )
+    return None
+
+
+def rule_vm_not_found(ctx: _Context) -> Failure | None:
+    """The protected VM was deleted. The guides give only the message ("the virtual machine no longer
+    exists"); the title UserErrorVmNotFoundV2 is the service's name for it (not verified, code guessed)."""
+    if ctx.vm is None:
+        return Failure(
+            "UserErrorVmNotFoundV2", 400010,
+            "Backup cannot perform the operation as the Virtual Machine no longer exists.",
+            ("Recreate the virtual machine with the same name and resource group, or stop protecting it "
+             "(retaining or deleting the backup data) to stop the scheduled backups.",),
+        )
+    return None
+
+
+def rule_backup_in_progress(ctx: _Context) -> Failure | None:
+    """Another job for the same VM is running, in this vault or any other (the VM may have been
+    protected by another vault before)."""
+    for other in ctx.sandbox.backup.jobs.values():
+        if other is ctx.job or not other.running or other.item is None:
+            continue
+        if other.item.vm_id.lower() == ctx.item.vm_id.lower():
+            return Failure(
+                "UserErrorBackupOperationInProgress", 400249,  # real [R]
+                "Unable to initiate backup as another backup operation is currently in progress.",
+                ("Wait until the previous backup operation completes, or cancel it, and then retry the "
+                 "operation. If backup was reconfigured in another vault, check that no backup jobs are "
+                 "running in the old vault.",),
+                fail_after=IN_PROGRESS_FAIL_SECONDS,
+                counts_as_attempt=False,
+            )
+    return None
+
+
+def rule_vm_not_running(ctx: _Context) -> Failure | None:
+    """A deallocated or stopped VM. The guides' first step ("make sure the VM is Running; Stopped/
+    Deallocated/Updating interferes with backup") sits under UserErrorGuestAgentStatusUnavailable, whose
+    first check is "VM status is Running and agent status is Ready": a stopped VM has no agent to answer."""
+    assert ctx.vm is not None
+    if not ctx.vm.running:
+        return _agent_unavailable()
+    return None
+
+
+def rule_agent_not_ready(ctx: _Context) -> Failure | None:
+    assert ctx.vm is not None
+    if not ctx.vm.agent.ready:
+        return _agent_unavailable()
+    return None
+
+
+def _agent_unavailable() -> Failure:
+    return Failure(
+        "UserErrorGuestAgentStatusUnavailable", 400162,  # code guessed
+        "VM Agent unable to communicate with Azure Backup.",
+        ("Make sure the VM is running and the VM agent status is Ready: restart the guest agent if it is "
+         "stopped or in an inconsistent state, and make sure it is up to date.",
+         "Make sure all extensions on the VM are in the provisioning state Succeeded.",),
+    )
+
+
+def _provisioning_failed() -> Failure:
+    return Failure(
+        "UserErrorVmProvisioningStateFailed", 400003,  # code guessed
+        "The VM is in failed provisioning state.",
+        ("Check that all extensions on the VM are in the provisioning state Succeeded; remove or fix a "
+         "failed extension (for a failed VMSnapshot extension: uninstall it and retry the backup, the "
+         "service reinstalls it).",
+         "If the VM is in the Updating state, wait until it is healthy and retry the backup.",),
+    )
+
+
+def rule_backup_extension_failed(ctx: _Context) -> Failure | None:
+    """A Failed VMSnapshot/VMSnapshotLinux (found by publisher and type, not by name). When it has
+    failed the VM's provisioning too, the service reports the VM state; otherwise the extension."""
+    assert ctx.vm is not None
+    ext = ctx.vm.backup_extension()
+    if ext is None or not ext.failed:
+        return None
+    if ctx.vm.provisioning_state.lower() == "failed":
+        return _provisioning_failed()
+    return Failure(
+        "ExtensionOperationFailedForManagedDisks", 400176,  # code guessed
+        "VMSnapshot extension operation failed.",
+        ("Retry the backup operation. If the issue persists, make sure the VM agent is installed, "
+         "responsive and up to date, and that the snapshot status can be retrieved.",),
+    )
+
+
+def rule_vm_provisioning_failed(ctx: _Context) -> Failure | None:
+    assert ctx.vm is not None
+    if ctx.vm.provisioning_state.lower() == "failed":
+        return _provisioning_failed()
+    return None
+
+
+def rule_restore_point_limit(ctx: _Context) -> Failure | None:
+    """The service first deletes points older than the policy's instant RP retention; a lock on the
+    collection, its RG or the subscription stops that cleanup. 18 or more points left: no new point."""
+    assert ctx.vm is not None
+    ctx.pruned += prune_expired(ctx.sandbox, ctx.item, ctx.vm)
+    if len(vm_restore_points(ctx.sandbox, ctx.vm)) >= RP_LIMIT:
+        return Failure(
+            "UserErrorRpCollectionLimitReached", 400319,  # code guessed
+            "The Restore Point collection max limit has reached.",
+            ("Remove the lock on the restore point resource group (AzureBackupRG_<Geo>_<number> or the "
+             "policy's custom resource group) and retry the backup to trigger the clean-up.",
+             "Trigger at most one backup per day: only 18 instant restore points can exist per VM.",),
+        )
+    return None
+
+
+def rule_restore_point_write_locked(ctx: _Context) -> Failure | None:
+    """A ReadOnly lock stops the service creating the collection or the restore point: Compute's
+    ScopeLocked error comes back nested in UserErrorCrpReportedUserError."""
+    assert ctx.vm is not None
+    return _write_blocked(ctx.sandbox, ctx.item, ctx.vm)
+
+
+def _write_blocked(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> Failure | None:
+    target = _target_collection(sandbox, item, vm)
+    target_id = target.id if target is not None else _collection_id(sandbox, item, vm, "<new>")
+    locks = sandbox.locks.blocking(target_id, "write")
+    if not locks:
+        return None
+    scopes = ",".join(sorted({lock.message_scope for lock in locks}))
+    nested = (f"The scope '{target_id}' cannot perform write operation because following scope(s) are "
+              f"locked: '{scopes}'. Please remove the lock and try again.")
+    return Failure(
+        "UserErrorCrpReportedUserError", 400286,  # code guessed
+        f"Backup failed due to an error. For details, see Job Error Message Details. "
+        f"Error code: ScopeLocked. Error message: {nested}",
+        ("Review the underlying error message in the job's error details and take the action it "
+         "recommends, then retry the backup.",),
+        nested=nested,
+    )
+
+
+def rule_unsupported_disk_size(ctx: _Context) -> Failure | None:
+    assert ctx.vm is not None
+    vm = ctx.vm
+    sizes = [vm.os_disk_size_gb] + [d.size_gb for d in vm.data_disks]
+    limit = MAX_ENCRYPTED_DISK_GB if vm.encrypted else MAX_DISK_GB
+    if max(sizes) > limit:
+        return Failure(
+            "UserErrorUnsupportedDiskSize", 400138,  # code guessed
+            "The configured disk size(s) is currently not supported by Azure Backup.",
+            ("Disks larger than 32 TB (4 TB for encrypted disks) cannot be backed up; split the data "
+             "across disks within the supported size.",),
+        )
+    return None
+
+
+def rule_key_vault_permissions(ctx: _Context) -> Failure | None:
+    """Encrypted VM whose Key Vault has not granted Azure Backup access (`ProtectedItem.key_vault_access`)."""
+    assert ctx.vm is not None
+    if ctx.vm.encrypted and ctx.vm.key_vault_url and not ctx.item.key_vault_access:
+        return Failure(
+            "UserErrorKeyvaultPermissionsNotConfigured", 400074,  # code guessed
+            "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
+            ("Grant the Backup Management Service access to the key vault (portal or PowerShell), then "
+             "retry the operation.",),
+        )
+    return None
+
+
+Rule = Callable[[_Context], "Failure | None"]
+RULES: tuple[Rule, ...] = (
+    rule_protection_stopped,
+    rule_vm_not_found,
+    rule_backup_in_progress,
+    rule_vm_not_running,
+    rule_agent_not_ready,
+    rule_backup_extension_failed,
+    rule_vm_provisioning_failed,
+    rule_restore_point_limit,
+    rule_restore_point_write_locked,
+    rule_unsupported_disk_size,
+    rule_key_vault_permissions,
+)
+
+
+def first_failure(ctx: _Context) -> Failure | None:
+    for rule in RULES:
+        failure = rule(ctx)
+        if failure is not None:
+            return failure
+    return None
+
+
+# ---- restore points ------------------------------------------------------------------------------
+def restore_point_name(when: datetime) -> str:
+    return "AzureBackup_" + when.astimezone(timezone.utc).strftime("%Y%m%d_%H%M%S")
+
+
+def _is_service_collection(rpc: RestorePointCollection) -> bool:
+    return rpc.name.lower().startswith("azurebackup_")
+
+
+def vm_restore_points(sandbox: Sandbox, vm: VirtualMachine) -> list[RestorePoint]:
+    """Every restore point of the VM, across collections and resource groups (the limit counts them all)."""
+    return [p for c in sandbox.compute.collections_for_vm(vm.id) for p in c.points]
+
+
+def prune_expired(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> list[str]:
+    """Delete the service's own points older than the instant RP retention, except where a lock
+    (CanNotDelete or ReadOnly on the collection, its RG or the subscription) forbids it."""
+    days = item.policy.instant_rp_retention_days if item.policy else 2
+    cutoff = _now(sandbox) - timedelta(days=days)
+    removed: list[str] = []
+    for rpc in sandbox.compute.collections_for_vm(vm.id):
+        if not _is_service_collection(rpc) or sandbox.locks.blocking(rpc.id, "delete"):
+            continue
+        keep = [p for p in rpc.points if not (p.name.startswith("AzureBackup_") and p.time_created < cutoff)]
+        removed += [f"{rpc.id}/restorePoints/{p.name}" for p in rpc.points if p not in keep]
+        rpc.points[:] = keep
+    return removed
+
+
+def _rp_group_pattern(item: ProtectedItem, vm: VirtualMachine) -> re.Pattern[str]:
+    policy = item.policy
+    if policy is not None and policy.rg_prefix:
+        return re.compile(f"^{re.escape(policy.rg_prefix)}\\d+{re.escape(policy.rg_suffix or '')}$", re.I)
+    return re.compile(f"^AzureBackupRG_{re.escape(vm.location)}_\\d+$", re.I)
+
+
+def _target_collection(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> RestorePointCollection | None:
+    """The VM's service collection in the policy's restore-point RG, if there is one."""
+    pattern = _rp_group_pattern(item, vm)
+    found = [c for c in sandbox.compute.collections_for_vm(vm.id)
+             if _is_service_collection(c) and pattern.match(c.resource_group)]
+    return sorted(found, key=lambda c: (c.resource_group.lower(), c.name.lower()))[0] if found else None
+
+
+def _rp_group(item: ProtectedItem, vm: VirtualMachine) -> str:
+    if item.policy is not None:
+        return item.policy.restore_point_group(vm.location, 1)
+    return f"AzureBackupRG_{vm.location}_1"
+
+
+def _collection_id(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine, name: str) -> str:
+    return (f"/subscriptions/{vm.subscription_id}/resourceGroups/{_rp_group(item, vm)}"
+            f"/providers/Microsoft.Compute/restorePointCollections/{name}")
+
+
+def _ensure_collection(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> RestorePointCollection:
+    existing = _target_collection(sandbox, item, vm)
+    if existing is not None:
+        return existing
+    group = _rp_group(item, vm)
+    sandbox.resources.add_group(vm.subscription_id, group, vm.location)  # the service creates the RG
+    name = f"AzureBackup_{vm.name}_{sandbox.rng.getrandbits(64)}"
+    return sandbox.compute.add_collection(RestorePointCollection(
+        vm.subscription_id, group, name, vm.location, vm.id, sandbox.new_guid()))
+
+
+# ---- the backup extension ------------------------------------------------------------------------
+def backup_extension(sandbox: Sandbox, vm: VirtualMachine, task_id: str) -> Extension:
+    """The extension the service pushes for one backup: VMSnapshot (Windows) or VMSnapshotLinux."""
+    ext_type = backup_extension_type(vm.os_type)
+    now = _now(sandbox)
+    ticks = int((now - _DOTNET_EPOCH).total_seconds()) * 10_000_000 + now.microsecond * 10
+    blob = f"https://sandboxbackup.blob.core.windows.net/{task_id}"
+    return Extension(
+        name=ext_type,
+        publisher=BACKUP_PUBLISHER,
+        type=ext_type,
+        type_handler_version=_HANDLER_VERSION[ext_type],
+        settings={
+            "locale": "en-us",
+            "taskId": task_id,
+            "commandToExecute": "snapshot",
+            "commandStartTimeUTCTicks": str(ticks),
+            "vmType": "microsoft.compute/virtualmachines",
+        },
+        protected_settings={
+            "objectStr": _SECRET,
+            "logsBlobUri": f"{blob}/logs?sv=2014-02-14&sig={_SECRET}",
+            "statusBlobUri": f"{blob}/status?sv=2014-02-14&sig={_SECRET}",
+        },
+        status_message="Plugin enabled",
+    )
+
+
+def _install_or_refresh_extension(sandbox: Sandbox, vm: VirtualMachine, task_id: str) -> None:
+    fresh = backup_extension(sandbox, vm, task_id)
+    current = vm.backup_extension()
+    if current is None:
+        sandbox.compute.install_extension(vm, fresh)
+    else:  # each backup re-enables it with a new task id and fresh SAS URIs
+        current.settings, current.protected_settings = fresh.settings, fresh.protected_settings
+
+
+# ---- the job ---------------------------------------------------------------------------------------
+def record_job(sandbox: Sandbox, item: ProtectedItem, operation: str) -> BackupJob:
+    """A job that is already Completed (ConfigureBackup / DisableBackup from a protected-item PUT)."""
+    now = _now(sandbox)
+    job = BackupJob(item.vault, sandbox.new_guid(), item, item.vm_name, operation=operation,
+                    status="Completed", start=now, end=now, activity_id=sandbox.new_guid(),
+                    cancellable=False)
+    return sandbox.backup.add_job(job)
+
+
+def trigger_backup(
+    sandbox: Sandbox, item: ProtectedItem, expiry: datetime | None = None
+) -> tuple[BackupJob, Operation]:
+    """Start an on-demand backup of `item`. The returned operation is done at once: its
+    properties name the job, as the real operationsStatus does ("usually immediately")."""
+    now = _now(sandbox)
+    if expiry is None:
+        days = item.policy.daily_retention_days if item.policy else 30
+        expiry = now + timedelta(days=days)
+    job = BackupJob(
+        item.vault, sandbox.new_guid(), item, item.vm_name, operation="Backup", status="InProgress",
+        start=now, tasks=[JobTask(SNAPSHOT_TASK, "InProgress", now), JobTask(TRANSFER_TASK)],
+        activity_id=sandbox.new_guid(), expiry=expiry, on_demand=True, cancellable=True,
+    )
+    ctx = _Context(sandbox, item, sandbox.compute.vm_by_id(item.vm_id), now, job)
+    failure = first_failure(ctx)
+    sandbox.backup.add_job(job)
+    if failure is not None:
+        delay = failure.fail_after if failure.fail_after is not None else sandbox.config.backup_fail_seconds
+        sandbox.scheduler.at(now + timedelta(seconds=delay), _fail, sandbox, job, failure)
+    else:
+        assert ctx.vm is not None
+        _install_or_refresh_extension(sandbox, ctx.vm, job.activity_id)
+        sandbox.scheduler.at(now + timedelta(seconds=sandbox.config.backup_snapshot_seconds),
+                             _snapshot_done, sandbox, job)
+    operation = sandbox.operations.begin(
+        0, lambda op: {"objectType": "OperationStatusJobExtendedInfo", "jobId": job.job_id},
+        kind="backup", vault=item.vault.id.lower(), item=item.id.lower(), job_id=job.job_id,
+    )
+    return job, operation
+
+
+def _fail(sandbox: Sandbox, job: BackupJob, failure: Failure) -> None:
+    if job.status != "InProgress":  # cancelled meanwhile
+        return
+    now = _now(sandbox)
+    job.status, job.end, job.cancellable = "Failed", now, False
+    job.errors = [failure.detail()]
+    job.dynamic_error_message = failure.nested
+    for task in job.tasks:
+        if task.status == "InProgress":
+            task.status, task.end = "Failed", now
+    item = job.item
+    if item is not None and failure.counts_as_attempt:
+        item.last_backup_status = "Failed"
+        item.health_status, item.protection_status = "ActionRequired", "Unhealthy"
+
+
+def _snapshot_done(sandbox: Sandbox, job: BackupJob) -> None:
+    if job.status != "InProgress":
+        return
+    item = job.item
+    assert item is not None
+    vm = sandbox.compute.vm_by_id(item.vm_id)
+    now = _now(sandbox)
+    # The estate may have changed during the snapshot (VM deleted, lock added): re-check the writes.
+    if vm is None:
+        failure = rule_vm_not_found(_Context(sandbox, item, None, now, job))
+    else:
+        failure = _write_blocked(sandbox, item, vm)
+    if failure is not None:
+        _fail(sandbox, job, failure)
+        return
+    assert vm is not None
+    rpc = _ensure_collection(sandbox, item, vm)
+    rpc.points.append(RestorePoint(restore_point_name(now), now))
+    prune_expired(sandbox, item, vm)
+    item.last_recovery_point = now
+    snapshot, transfer = job.tasks
+    snapshot.status, snapshot.end = "Completed", now
+    transfer.status, transfer.start = "InProgress", now
+    job.cancellable = False  # only the snapshot phase can be cancelled
+    sandbox.scheduler.at(now + timedelta(seconds=sandbox.config.backup_transfer_seconds),
+                         _transfer_done, sandbox, job)
+
+
+def _transfer_done(sandbox: Sandbox, job: BackupJob) -> None:
+    if job.status != "InProgress":
+        return
+    now = _now(sandbox)
+    job.status, job.end = "Completed", now
+    job.tasks[1].status, job.tasks[1].end = "Completed", now
+    item = job.item
+    if item is not None:
+        item.last_backup_status = "Completed"
+        item.last_backup_time = job.start or now
+        item.protection_state = "Protected"
+        item.health_status, item.protection_status = "Passed", "Healthy"
+
+
+def cancel_job(sandbox: Sandbox, job: BackupJob) -> Operation:
+    """Cancel while cancellable (snapshot phase): Cancelling now, Cancelled after `cancel_seconds`.
+    The operation completes with the job, so polling its Azure-AsyncOperation waits for Cancelled."""
+    if job.status != "InProgress" or not job.cancellable:
+        raise ArmError(
+            400, "BMSUserErrorJobNotCancellable",  # code guessed
+            f"The job '{job.job_id}' cannot be cancelled: it is {job.status} and only a backup in its "
+            "snapshot phase can be cancelled.",
+        )
+    job.status, job.cancellable = "Cancelling", False
+    seconds = sandbox.config.cancel_seconds
+
+    def done() -> None:
+        now = _now(sandbox)
+        job.status, job.end = "Cancelled", now
+        for task in job.tasks:
+            if task.status == "InProgress":
+                task.status, task.end = "Cancelled", now
+
+    # Scheduled apart from the operation, so an injected LRO fault on the cancel cannot strand the job.
+    sandbox.scheduler.at(_now(sandbox) + timedelta(seconds=seconds), done)
+    return sandbox.operations.begin(seconds, kind="cancel", vault=job.vault.id.lower(), job_id=job.job_id)
