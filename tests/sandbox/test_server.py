@@ -23,7 +23,7 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.resource.resources import ResourceManagementClient
-from sandbox_arm import make_pristine
+from sandbox_arm import Arm, make_pristine
 
 from azbackup_fix.sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID
 from azbackup_fix.sandbox.core.sandbox import Sandbox
@@ -390,3 +390,35 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("azbackup-sandbox: error:")
+
+
+# ---- one behaviour, two transports ------------------------------------------------------------------
+
+
+def _backup_script(arm: Arm) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+    from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource, IaasVMBackupRequest
+
+    arm.load("healthy")
+    item = arm.snapshot()["resources"]["backup"]["protectedItems"][0]["id"]
+    parts = item.split("/")
+    group, vault, container, name = parts[4], parts[8], parts[12], parts[14]
+    with arm.client(RecoveryServicesBackupClient) as client:
+        client.backups.trigger(vault, group, "Azure", container, name,
+                               BackupRequestResource(properties=IaasVMBackupRequest()))
+        running = [job.name for job in client.backup_jobs.list(vault, group)
+                   if job.properties.status == "InProgress"]
+        assert running
+        arm.advance(3 * 3600)
+        assert client.job_details.get(vault, group, running[0]).properties.status != "InProgress"
+    return arm.snapshot(), arm.requests()
+
+
+def test_inprocess_and_https_reach_identical_state(sandbox_server: SandboxServer) -> None:
+    # The same SDK calls through the in-process transport and over HTTPS leave byte-identical estates
+    # and request logs: the server adds transport, not behaviour.
+    make_pristine(sandbox_server.sandbox)
+    over_https = _backup_script(Arm("https", sandbox_server.sandbox, sandbox_server))
+    in_process = _backup_script(Arm("inprocess", Sandbox()))
+    assert json.dumps(over_https[0], sort_keys=True) == json.dumps(in_process[0], sort_keys=True)
+    assert over_https[1] == in_process[1]
