@@ -4,8 +4,9 @@ restarts revive an unresponsive agent, and a large collection delete times out b
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import ArmError, conflict, resource_not_found
@@ -155,6 +156,8 @@ class ComputeBackend:
         self.vms: dict[tuple[str, str, str], VirtualMachine] = {}
         self.collections: dict[tuple[str, str, str], RestorePointCollection] = {}
         self._by_vm_id: dict[str, VirtualMachine] = {}
+        # Compute RP throttling windows per (subscription, policy): call times in the last 3 and 30 minutes.
+        self._calls: dict[tuple[str, str], tuple[deque[datetime], deque[datetime]]] = {}
 
     # ---- virtual machines ------------------------------------------------------------------
     def add_vm(self, vm: VirtualMachine) -> VirtualMachine:
@@ -201,8 +204,6 @@ class ComputeBackend:
             raise conflict("The operation requires the VM to be running (or set to run).", "OperationNotAllowed")
 
     def _busy(self, vm: VirtualMachine, seconds: float) -> None:
-        from datetime import timedelta
-
         vm.busy_until = self._sb.clock.now() + timedelta(seconds=seconds)
 
     def refresh_provisioning(self, vm: VirtualMachine) -> None:
@@ -272,7 +273,7 @@ class ComputeBackend:
                 raise ArmError(409, "VMAgentStatusCommunicationError",
                                "VM has reported a failure when processing the run command: the VM agent "
                                "is not responding.")
-            return {"output": run_command_output(vm, command_id, script)}
+            return {"output": {"value": run_command_output(vm, command_id, script)}}
 
         return self._sb.operations.begin(seconds, done)
 
@@ -305,7 +306,73 @@ class ComputeBackend:
 
         return self._sb.operations.begin(seconds, done)
 
+    def put_extension(self, vm: VirtualMachine, extension: Extension) -> tuple[Extension, bool, Operation]:
+        """Create or update through the API: `Creating`/`Updating` until the agent reports back; an
+        unresponsive agent fails it. Returns (extension, created, operation)."""
+        if not vm.running:
+            raise conflict("Cannot modify extensions in the VM when the VM is not running.", "OperationNotAllowed")
+        self._require_idle(vm, "Create or Update VM extension")
+        existing = vm.extensions.get(extension.name.lower())
+        if existing is not None:
+            extension.name = existing.name  # ARM keeps the casing the resource was created with
+        extension.provisioning_state = "Updating" if existing else "Creating"
+        extension.status_code, extension.status_level = "ProvisioningState/transitioning", "Info"
+        vm.extensions[extension.name.lower()] = extension
+        seconds = self._sb.config.vm_action_seconds
+        self._busy(vm, seconds)
+
+        def done(op: Operation) -> None:
+            if not vm.agent.ready:
+                extension.provisioning_state = "Failed"
+                extension.status_code = "ProvisioningState/failed/VMAgentStatusCommunicationError"
+                extension.status_level = "Error"
+                extension.status_message = (
+                    f"VM '{vm.name}' has not reported status for VM agent or extensions. Verify that the OS "
+                    "is up and healthy, the VM has a running VM agent, and that it can establish outbound "
+                    "connections to Azure storage.")
+                self.refresh_provisioning(vm)
+                raise ArmError(409, "VMAgentStatusCommunicationError", extension.status_message)
+            extension.provisioning_state = "Succeeded"
+            extension.status_code, extension.status_level = "ProvisioningState/succeeded", "Info"
+            extension.status_message = extension.status_message or "Enable succeeded"
+            self.refresh_provisioning(vm)
+            return None
+
+        return extension, existing is None, self._sb.operations.begin(seconds, done)
+
     # ---- restore point collections ----------------------------------------------------------
+    def put_collection(self, subscription_id: str, resource_group: str, name: str, location: str,
+                       source_id: str, tags: dict[str, str] | None) -> tuple[RestorePointCollection, bool]:
+        """Create (True) or update the tags of (False) a collection; the source cannot change."""
+        rpc = self.find_collection(subscription_id, resource_group, name)
+        if rpc is not None:
+            if source_id and rpc.source_id.lower() != source_id.lower():
+                raise ArmError(400, "PropertyChangeNotAllowed",
+                               "Changing property 'source.id' is not allowed.", target="source.id")
+            if tags is not None:
+                rpc.tags = dict(tags)
+            return rpc, False
+        if not source_id:
+            raise ArmError(400, "InvalidParameter", "Required parameter 'source.id' is missing (null).",
+                           target="source.id")
+        rpc = RestorePointCollection(subscription_id, resource_group, name, location, source_id,
+                                     self._sb.new_guid(), tags=dict(tags or {}))
+        return self.add_collection(rpc), True
+
+    def delete_restore_point(self, rpc: RestorePointCollection, name: str) -> Operation | None:
+        """Start deleting one restore point; None when it does not exist (the API then answers 204)."""
+        point = next((p for p in rpc.points if p.name.lower() == name.lower()), None)
+        if point is None:
+            return None
+        point.provisioning_state = "Deleting"
+
+        def done(op: Operation) -> None:
+            if point in rpc.points:
+                rpc.points.remove(point)
+            return None
+
+        return self._sb.operations.begin(self._sb.config.rpc_delete_seconds, done)
+
     def add_collection(self, rpc: RestorePointCollection) -> RestorePointCollection:
         self._sb.resources.require_group(rpc.subscription_id, rpc.resource_group)
         self.collections[_key(rpc.subscription_id, rpc.resource_group, rpc.name)] = rpc
@@ -355,6 +422,16 @@ class ComputeBackend:
         return self._sb.operations.begin(seconds, done)
 
     # ---- views ------------------------------------------------------------------------------
+    def count_call(self, subscription_id: str, policy: str) -> tuple[int, int]:
+        """Record one call of a Compute throttling policy; calls in the last 3 and 30 minutes, this one included."""
+        now = self._sb.clock.now()
+        short, long_ = self._calls.setdefault((subscription_id.lower(), policy), (deque(), deque()))
+        for window, span in ((short, timedelta(minutes=3)), (long_, timedelta(minutes=30))):
+            window.append(now)
+            while now - window[0] >= span:
+                window.popleft()
+        return len(short), len(long_)
+
     def generic_resources(self, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:
         out = [{"id": vm.id, "name": vm.name, "type": VM_TYPE, "location": vm.location, "tags": vm.tags}
                for vm in self.list_vms(subscription_id, resource_group)]
