@@ -320,11 +320,11 @@ def vm_restore_points(sandbox: Sandbox, vm: VirtualMachine) -> list[RestorePoint
     return [p for c in sandbox.compute.collections_for_vm(vm.id) for p in c.points]
 
 
-def prune_expired(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> list[str]:
+def prune_expired(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine, now: datetime | None = None) -> list[str]:
     """Delete the service's own points older than the instant RP retention, except where a lock
     (CanNotDelete or ReadOnly on the collection, its RG or the subscription) forbids it."""
     days = item.policy.instant_rp_retention_days if item.policy else 2
-    cutoff = _now(sandbox) - timedelta(days=days)
+    cutoff = (now or _now(sandbox)) - timedelta(days=days)
     removed: list[str] = []
     for rpc in sandbox.compute.collections_for_vm(vm.id):
         if not _is_service_collection(rpc) or sandbox.locks.blocking(rpc.id, "delete"):
@@ -438,12 +438,13 @@ def trigger_backup(
     sandbox.backup.add_job(job)
     if failure is not None:
         delay = failure.fail_after if failure.fail_after is not None else sandbox.config.backup_fail_seconds
-        sandbox.scheduler.at(now + timedelta(seconds=delay), _fail, sandbox, job, failure)
+        due = now + timedelta(seconds=delay)
+        sandbox.scheduler.at(due, _fail, sandbox, job, failure, due)
     else:
         assert ctx.vm is not None
         _install_or_refresh_extension(sandbox, ctx.vm, job.activity_id)
-        sandbox.scheduler.at(now + timedelta(seconds=sandbox.config.backup_snapshot_seconds),
-                             _snapshot_done, sandbox, job)
+        due = now + timedelta(seconds=sandbox.config.backup_snapshot_seconds)
+        sandbox.scheduler.at(due, _snapshot_done, sandbox, job, due)
     operation = sandbox.operations.begin(
         0, lambda op: {"objectType": "OperationStatusJobExtendedInfo", "jobId": job.job_id},
         kind="backup", vault=item.vault.id.lower(), item=item.id.lower(), job_id=job.job_id,
@@ -451,10 +452,11 @@ def trigger_backup(
     return job, operation
 
 
-def _fail(sandbox: Sandbox, job: BackupJob, failure: Failure) -> None:
+# Phase callbacks get their due time: one `advance` may run several phases, and each must be
+# stamped (and schedule the next) from when it was due, not from the advanced clock.
+def _fail(sandbox: Sandbox, job: BackupJob, failure: Failure, now: datetime) -> None:
     if job.status != "InProgress":  # cancelled meanwhile
         return
-    now = _now(sandbox)
     job.status, job.end, job.cancellable = "Failed", now, False
     job.errors = [failure.detail()]
     job.dynamic_error_message = failure.nested
@@ -467,38 +469,36 @@ def _fail(sandbox: Sandbox, job: BackupJob, failure: Failure) -> None:
         item.health_status, item.protection_status = "ActionRequired", "Unhealthy"
 
 
-def _snapshot_done(sandbox: Sandbox, job: BackupJob) -> None:
+def _snapshot_done(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
     if job.status != "InProgress":
         return
     item = job.item
     assert item is not None
     vm = sandbox.compute.vm_by_id(item.vm_id)
-    now = _now(sandbox)
     # The estate may have changed during the snapshot (VM deleted, lock added): re-check the writes.
     if vm is None:
         failure = rule_vm_not_found(_Context(sandbox, item, None, now, job))
     else:
         failure = _write_blocked(sandbox, item, vm)
     if failure is not None:
-        _fail(sandbox, job, failure)
+        _fail(sandbox, job, failure, now)
         return
     assert vm is not None
     rpc = _ensure_collection(sandbox, item, vm)
     rpc.points.append(RestorePoint(restore_point_name(now), now))
-    prune_expired(sandbox, item, vm)
+    prune_expired(sandbox, item, vm, now)
     item.last_recovery_point = now
     snapshot, transfer = job.tasks
     snapshot.status, snapshot.end = "Completed", now
     transfer.status, transfer.start = "InProgress", now
     job.cancellable = False  # only the snapshot phase can be cancelled
-    sandbox.scheduler.at(now + timedelta(seconds=sandbox.config.backup_transfer_seconds),
-                         _transfer_done, sandbox, job)
+    due = now + timedelta(seconds=sandbox.config.backup_transfer_seconds)
+    sandbox.scheduler.at(due, _transfer_done, sandbox, job, due)
 
 
-def _transfer_done(sandbox: Sandbox, job: BackupJob) -> None:
+def _transfer_done(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
     if job.status != "InProgress":
         return
-    now = _now(sandbox)
     job.status, job.end = "Completed", now
     job.tasks[1].status, job.tasks[1].end = "Completed", now
     item = job.item
@@ -521,13 +521,15 @@ def cancel_job(sandbox: Sandbox, job: BackupJob) -> Operation:
     job.status, job.cancellable = "Cancelling", False
     seconds = sandbox.config.cancel_seconds
 
+    due = _now(sandbox) + timedelta(seconds=seconds)
+
     def done() -> None:
-        now = _now(sandbox)
+        now = due
         job.status, job.end = "Cancelled", now
         for task in job.tasks:
             if task.status == "InProgress":
                 task.status, task.end = "Cancelled", now
 
     # Scheduled apart from the operation, so an injected LRO fault on the cancel cannot strand the job.
-    sandbox.scheduler.at(_now(sandbox) + timedelta(seconds=seconds), done)
+    sandbox.scheduler.at(due, done)
     return sandbox.operations.begin(seconds, kind="cancel", vault=job.vault.id.lower(), job_id=job.job_id)
