@@ -1,0 +1,333 @@
+"""The Gateway: the SDK clients for one subscription and typed, cached reads over them.
+
+Everything the library reads from Azure goes through here, and comes back as the frozen
+models of :mod:`azbackup_fix.models`. Lists that many VMs share (locks and restore point
+collections per resource group, resource groups, vaults, a vault's jobs, policies) are
+cached for the gateway's lifetime; :meth:`Gateway.invalidate` drops them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from azure.core.credentials import TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+from azure.mgmt.recoveryservicesbackup.models import BackupStatusRequest
+from azure.mgmt.resource.locks import ManagementLockClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from ..errors import (
+    InvalidInputError,
+    NotFoundError,
+    ProtectedItemNotFoundError,
+    VmNotFoundError,
+)
+from ..ids import (
+    BackupJobRef,
+    BackupPolicyRef,
+    ProtectedItemRef,
+    RestorePointCollectionRef,
+    VaultRef,
+    VmRef,
+    normalize_region,
+)
+from ..models import (
+    BackupJob,
+    BackupPolicy,
+    BackupStatus,
+    Lock,
+    ProtectedItem,
+    RestorePointCollection,
+    VirtualMachine,
+)
+from .arm_errors import arm_call
+from .clouds import Cloud, get_cloud
+from .convert_backup import (
+    backup_status_from_wire,
+    job_from_wire,
+    lock_from_wire,
+    policy_from_wire,
+    protected_item_from_wire,
+)
+from .convert_compute import collection_from_wire, vm_from_wire
+from .policies import CappedRetryPolicy, RequestCounter
+from .wire import wire
+
+__all__ = ["DEFAULT_RETRY_AFTER_CAP", "Gateway", "VaultInfo"]
+
+DEFAULT_RETRY_AFTER_CAP = 60.0  # seconds one Retry-After may stall a run
+VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
+# One listing per vault serves every VM in it; the VM is picked client-side.
+JOB_FILTER = "backupManagementType eq 'AzureIaasVM' and operation eq 'Backup'"
+ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
+
+T = TypeVar("T")
+
+
+class VaultInfo:
+    """A vault and its region (a VM's vault lives in the VM's region)."""
+
+    __slots__ = ("location", "ref")
+
+    def __init__(self, ref: VaultRef, location: str | None) -> None:
+        self.ref = ref
+        self.location = location
+
+    def __repr__(self) -> str:
+        return f"VaultInfo({self.ref.id!r}, {self.location!r})"
+
+
+class Gateway:
+    """Typed reads of one subscription through the Azure SDK clients.
+
+    ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,
+    AzureChinaCloud, AzureUSGovernment), ``base_url`` (another ARM endpoint, e.g. the
+    sandbox server), ``credential_scopes``, ``transport``, ``polling_interval``,
+    ``retry_total``, ``retry_after_cap`` (seconds), ``connection_verify``; anything else
+    is passed to the SDK clients unchanged.
+    """
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        subscription_id: str,
+        *,
+        cloud: str | Cloud | None = None,
+        base_url: str | None = None,
+        credential_scopes: Iterable[str] | None = None,
+        transport: Any = None,
+        polling_interval: float | None = None,
+        retry_total: int | None = None,
+        retry_after_cap: float | None = DEFAULT_RETRY_AFTER_CAP,
+        connection_verify: bool | str | None = None,
+        **client_kwargs: Any,
+    ) -> None:
+        if not isinstance(subscription_id, str) or not subscription_id.strip():
+            raise InvalidInputError("a subscription id is required")
+        self.subscription_id = subscription_id.strip()
+        self.cloud = get_cloud(cloud)
+        self.base_url = (base_url or self.cloud.arm_endpoint).rstrip("/")
+        self.counter = RequestCounter()
+        self._owns_transport = transport is None
+        if transport is None:
+            # One connection pool for the four clients.
+            transport = RequestsTransport(**({"connection_verify": connection_verify}
+                                             if connection_verify is not None else {}))
+        retry: dict[str, Any] = {"retry_after_cap": retry_after_cap}
+        if retry_total is not None:
+            retry["retry_total"] = retry_total
+        kwargs: dict[str, Any] = dict(client_kwargs)
+        kwargs.update(
+            base_url=self.base_url,
+            credential_scopes=list(credential_scopes or [self.cloud.credential_scope]),
+            transport=transport,
+            per_call_policies=[self.counter],
+            retry_policy=CappedRetryPolicy(**retry),
+        )
+        if polling_interval is not None:
+            kwargs["polling_interval"] = polling_interval
+        if connection_verify is not None:
+            kwargs["connection_verify"] = connection_verify
+        self._transport = transport
+        self.compute = ComputeManagementClient(credential, self.subscription_id, **kwargs)
+        self.locks = ManagementLockClient(credential, self.subscription_id, **kwargs)
+        self.resources = ResourceManagementClient(credential, self.subscription_id, **kwargs)
+        self.backup = RecoveryServicesBackupClient(credential, self.subscription_id, **kwargs)
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._cache_lock = threading.RLock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        for client in (self.compute, self.locks, self.resources, self.backup):
+            client.close()
+        if self._owns_transport:
+            self._transport.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def invalidate(self) -> None:
+        """Forget cached lists (after a change, or to read fresh state)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    @property
+    def request_count(self) -> int:
+        return self.counter.snapshot()
+
+    def _cached(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
+        folded = tuple(k.casefold() for k in key)
+        with self._cache_lock:
+            if folded in self._cache:
+                return self._cache[folded]
+        value = read()
+        with self._cache_lock:
+            return self._cache.setdefault(folded, value)
+
+    def _check_subscription(self, subscription: str) -> None:
+        if subscription.casefold() != self.subscription_id.casefold():
+            raise InvalidInputError(
+                f"resource is in subscription {subscription}, not in {self.subscription_id} this gateway reads"
+            )
+
+    # -- compute ---------------------------------------------------------------------------------
+
+    def get_vm(self, vm: VmRef) -> VirtualMachine:
+        """The VM with its instance view (extensions' statuses included) in one GET."""
+        self._check_subscription(vm.subscription_id)
+        with arm_call(f"VM {vm.id}", not_found=VmNotFoundError):
+            result = self.compute.virtual_machines.get(vm.resource_group, vm.name, expand="instanceView")
+        return vm_from_wire(vm, wire(result))
+
+    def list_restore_point_collections(self, resource_group: str) -> tuple[RestorePointCollection, ...]:
+        """Collections in a group, without their points (a list never carries them); cached."""
+
+        def read() -> tuple[RestorePointCollection, ...]:
+            with arm_call(f"restore point collections in {resource_group}"):
+                items = list(self.compute.restore_point_collections.list(resource_group))
+            return tuple(collection_from_wire(wire(i)) for i in items)
+
+        return self._cached(("rpc", resource_group), read)
+
+    def get_restore_point_collection(self, ref: RestorePointCollectionRef) -> RestorePointCollection:
+        """One collection with its restore points."""
+        self._check_subscription(ref.subscription_id)
+        with arm_call(f"restore point collection {ref.id}"):
+            result = self.compute.restore_point_collections.get(ref.resource_group, ref.name, expand="restorePoints")
+        return collection_from_wire(wire(result))
+
+    def restore_point_collections_for_vm(
+        self, vm: VmRef, resource_groups: Iterable[str]
+    ) -> tuple[RestorePointCollection, ...]:
+        """This VM's collections in the groups (by ``source.id``, never by name), with their points."""
+        out: list[RestorePointCollection] = []
+        for group in resource_groups:
+            for listed in self.list_restore_point_collections(group):
+                if listed.is_for(vm):
+                    out.append(self.get_restore_point_collection(listed.ref))
+        return tuple(out)
+
+    # -- resources and locks -------------------------------------------------------------------
+
+    def list_resource_groups(self) -> tuple[str, ...]:
+        def read() -> tuple[str, ...]:
+            with arm_call(f"resource groups of subscription {self.subscription_id}"):
+                return tuple(str(wire(g).get("name")) for g in self.resources.resource_groups.list())
+
+        return self._cached(("groups",), read)
+
+    def list_vaults(self) -> tuple[VaultInfo, ...]:
+        """Every Recovery Services vault in the subscription; cached."""
+
+        def read() -> tuple[VaultInfo, ...]:
+            with arm_call(f"vaults of subscription {self.subscription_id}"):
+                found = list(self.resources.resources.list(filter=f"resourceType eq '{VAULT_TYPE}'"))
+            vaults = []
+            for res in found:
+                data = wire(res)
+                vaults.append(VaultInfo(VaultRef.parse(str(data.get("id"))), data.get("location")))
+            return tuple(vaults)
+
+        return self._cached(("vaults",), read)
+
+    def list_subscription_locks(self) -> tuple[Lock, ...]:
+        def read() -> tuple[Lock, ...]:
+            with arm_call(f"locks of subscription {self.subscription_id}"):
+                return tuple(lock_from_wire(wire(lk)) for lk in self.locks.management_locks.list_at_subscription_level())
+
+        return self._cached(("locks",), read)
+
+    def list_resource_group_locks(self, resource_group: str) -> tuple[Lock, ...]:
+        """Locks on the group and on resources in it (ARM's RG-level list); cached per group."""
+
+        def read() -> tuple[Lock, ...]:
+            with arm_call(f"locks in resource group {resource_group}"):
+                items = self.locks.management_locks.list_at_resource_group_level(resource_group)
+                return tuple(lock_from_wire(wire(lk)) for lk in items)
+
+        return self._cached(("locks", resource_group), read)
+
+    def locks_for(self, resource_groups: Iterable[str]) -> tuple[Lock, ...]:
+        """Subscription locks plus each group's, without duplicates (a group list may repeat inherited ones)."""
+        seen: dict[str, Lock] = {}
+        for lock in self.list_subscription_locks():
+            seen.setdefault(lock.ref.id.casefold(), lock)
+        groups = {g.casefold(): g for g in reversed(list(resource_groups))}  # first spelling wins
+        for group in groups.values():
+            for lock in self.list_resource_group_locks(group):
+                seen.setdefault(lock.ref.id.casefold(), lock)
+        return tuple(seen.values())
+
+    # -- backup --------------------------------------------------------------------------------------
+
+    def get_backup_status(self, vm: VmRef, region: str) -> BackupStatus:
+        """Which vault protects the VM, as the service answers ``locations/{region}/backupStatus``."""
+        self._check_subscription(vm.subscription_id)
+        request = BackupStatusRequest(resource_type="VM", resource_id=vm.id)
+        with arm_call(f"backup status of {vm.id}"):
+            result = self.backup.backup_status.get(normalize_region(region), request)
+        return backup_status_from_wire(wire(result))
+
+    def get_protected_item(self, ref: ProtectedItemRef) -> ProtectedItem:
+        with arm_call(f"protected item {ref.item_name} in vault {ref.vault.name}", not_found=ProtectedItemNotFoundError):
+            result = self.backup.protected_items.get(
+                ref.vault.name, ref.vault.resource_group, ref.fabric_name, ref.container_name, ref.item_name
+            )
+        return protected_item_from_wire(wire(result))
+
+    def find_protected_item(self, ref: ProtectedItemRef) -> ProtectedItem | None:
+        """The item, or ``None`` when the vault does not hold it."""
+        try:
+            return self.get_protected_item(ref)
+        except NotFoundError:
+            return None
+
+    def list_protected_items(self, vault: VaultRef) -> tuple[ProtectedItem, ...]:
+        """Azure VM items of a vault (for 'every protected VM'); cached per vault."""
+
+        def read() -> tuple[ProtectedItem, ...]:
+            with arm_call(f"protected items of vault {vault.name}"):
+                items = list(self.backup.backup_protected_items.list(vault.name, vault.resource_group, filter=ITEM_FILTER))
+            return tuple(protected_item_from_wire(wire(i)) for i in items)
+
+        return self._cached(("items", vault.id), read)
+
+    def get_policy(self, ref: BackupPolicyRef) -> BackupPolicy:
+        def read() -> BackupPolicy:
+            with arm_call(f"backup policy {ref.name} in vault {ref.vault.name}"):
+                result = self.backup.protection_policies.get(ref.vault.name, ref.vault.resource_group, ref.name)
+            return policy_from_wire(wire(result))
+
+        return self._cached(("policy", ref.id), read)
+
+    def list_backup_jobs(self, vault: VaultRef) -> tuple[BackupJob, ...]:
+        """The vault's recent Azure VM backup jobs (the service's default window), newest first; cached."""
+
+        def read() -> tuple[BackupJob, ...]:
+            with arm_call(f"backup jobs of vault {vault.name}"):
+                items = list(self.backup.backup_jobs.list(vault.name, vault.resource_group, filter=JOB_FILTER))
+            jobs = [job_from_wire(wire(i), vault) for i in items]
+            return tuple(sorted(jobs, key=_newest_first))
+
+        return self._cached(("jobs", vault.id), read)
+
+    def jobs_for_vm(self, vault: VaultRef, vm: VmRef) -> tuple[BackupJob, ...]:
+        return tuple(j for j in self.list_backup_jobs(vault) if j.concerns(vm))
+
+    def get_job(self, ref: BackupJobRef) -> BackupJob:
+        """Job details (``errorDetails`` and the task list) of one job."""
+        with arm_call(f"backup job {ref.name} in vault {ref.vault.name}"):
+            result = self.backup.job_details.get(ref.vault.name, ref.vault.resource_group, ref.name)
+        return job_from_wire(wire(result), ref.vault)
+
+
+def _newest_first(job: BackupJob) -> tuple[bool, float]:
+    return (job.start_time is None, -(job.start_time.timestamp() if job.start_time else 0.0))

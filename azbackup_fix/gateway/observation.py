@@ -1,0 +1,128 @@
+"""Gather one VM's :class:`~azbackup_fix.models.VmObservation` with as few ARM requests as possible.
+
+Order of reads (each at most once; lists shared by many VMs come from the gateway's cache):
+
+1. the VM with its instance view (extensions included);
+2. the subscription's vaults (one list) — to find other vaults' jobs, and the vault of a deleted VM;
+3. ``backupStatus`` for the VM (which vault, item and policy), then the protected item and its policy;
+4. the resource groups (one list), to find the restore-point groups the policy names;
+5. locks: subscription, VM group, each restore-point group; collections: one list per
+   restore-point group, then a GET with its points only for this VM's collections;
+6. one job list per vault, the VM's jobs picked client-side; job details only when the
+   latest failed job came without its error details.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..errors import VaultNotFoundError, VmNotFoundError, VmNotProtectedError
+from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef
+from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
+from .gateway import Gateway, VaultInfo
+
+__all__ = ["observe_vm"]
+
+
+def _find_item(gateway: Gateway, vm: VmRef, vaults: tuple[VaultInfo, ...]) -> ProtectedItem | None:
+    """The vault item for ``vm``, asked vault by vault (a deleted VM has no backupStatus)."""
+    for vault in vaults:
+        item = gateway.find_protected_item(ProtectedItemRef.for_vm(vault.ref, vm))
+        if item is not None:
+            return item
+    return None
+
+
+def _protecting_item(
+    gateway: Gateway, vm_ref: VmRef, status: BackupStatus | None, vaults: tuple[VaultInfo, ...]
+) -> ProtectedItem | None:
+    if status is not None and status.vault is not None:
+        ref = ProtectedItemRef(
+            status.vault,
+            status.container_name or ProtectedItemRef.for_vm(status.vault, vm_ref).container_name,
+            status.item_name or ProtectedItemRef.for_vm(status.vault, vm_ref).item_name,
+        )
+        item = gateway.find_protected_item(ref)
+        if item is None and not any(v.ref == status.vault for v in vaults):
+            raise VaultNotFoundError(
+                f"VM {vm_ref.name} is reported protected by vault {status.vault.id}, which does not exist"
+            )
+        if item is not None:
+            return item
+    # Stopped protection or a deleted VM: backupStatus may not name the vault; ask each vault.
+    others = tuple(v for v in vaults if status is None or status.vault is None or v.ref != status.vault)
+    return _find_item(gateway, vm_ref, others)
+
+
+def _restore_point_groups(gateway: Gateway, naming: RestorePointRgNaming, region: str | None) -> list[str]:
+    """Existing groups named by the policy's pattern or the service default, in the VM's region."""
+    default = RestorePointRgNaming(region=region)
+    return [g for g in gateway.list_resource_groups() if naming.matches(g) or default.matches(g)]
+
+
+def _jobs(
+    gateway: Gateway, vm_ref: VmRef, vaults: tuple[VaultInfo, ...], home: VaultRef | None
+) -> tuple[tuple[BackupJob, ...], BackupJob | None]:
+    jobs: list[BackupJob] = []
+    refs = [v.ref for v in vaults]
+    if home is not None and home not in refs:
+        refs.insert(0, home)
+    for vault in refs:
+        jobs.extend(gateway.jobs_for_vm(vault, vm_ref))
+    # The latest failure that matters is the protecting vault's; others are history.
+    home_failed = [j for j in jobs if j.is_failed and (home is None or j.vault == home)]
+    latest = max(home_failed, key=lambda j: j.start_time or datetime.min.replace(tzinfo=timezone.utc), default=None)
+    if latest is not None and not latest.errors:
+        latest = gateway.get_job(latest.ref)
+    return tuple(jobs), latest
+
+
+def observe_vm(gateway: Gateway, vm_ref: VmRef) -> VmObservation:
+    """Read everything the checks need about ``vm_ref``.
+
+    Raises VmNotFoundError when the VM neither exists nor is protected anywhere,
+    VmNotProtectedError when it exists but no vault protects it, VaultNotFoundError when
+    the vault that reportedly protects it is gone, and the gateway's errors otherwise.
+    """
+    vm: VirtualMachine | None
+    try:
+        vm = gateway.get_vm(vm_ref)
+    except VmNotFoundError:
+        vm = None
+    vaults = gateway.list_vaults()
+    status = gateway.get_backup_status(vm_ref, vm.location) if vm is not None else None
+    item = _protecting_item(gateway, vm_ref, status, vaults)
+    if vm is None and item is None:
+        raise VmNotFoundError(f"VM {vm_ref.id} does not exist and no vault in the subscription protects it")
+    if item is None and not (status is not None and status.protected):
+        raise VmNotProtectedError(f"VM {vm_ref.name} is not protected by any Recovery Services vault")
+    home = item.vault if item is not None else (status.vault if status is not None else None)
+    region = vm.location if vm is not None else next((v.location for v in vaults if v.ref == home), None)
+
+    policy = None
+    if item is not None and item.policy_id:
+        policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id))
+
+    locks: tuple = ()
+    collections: tuple = ()
+    if vm is not None:
+        naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
+            RestorePointRgNaming(region=region)
+        groups = _restore_point_groups(gateway, naming, region)
+        locks = gateway.locks_for([vm_ref.resource_group, *groups])
+        collections = gateway.restore_point_collections_for_vm(vm_ref, groups)
+
+    jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
+    return VmObservation(
+        vm_ref=vm_ref,
+        vm=vm,
+        location=region,
+        backup_status=status,
+        protected_item=item,
+        policy=policy,
+        locks=locks,
+        restore_point_collections=collections,
+        jobs=jobs,
+        latest_failed_job=latest_failed,
+        observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
+    )
