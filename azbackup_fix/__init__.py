@@ -1,8 +1,57 @@
 """azbackup-fix: repair Azure VM Backup failures from the Azure side.
 
-The public API is re-exported here; until the entry points land, import the
-domain modules directly (``azbackup_fix.ids``, ``azbackup_fix.models``,
-``azbackup_fix.checks``, ``azbackup_fix.errors``).
+>>> from azure.identity import DefaultAzureCredential            # doctest: +SKIP
+>>> from azbackup_fix import Remediator                          # doctest: +SKIP
+>>> fix = Remediator(DefaultAzureCredential(), subscription_id)  # doctest: +SKIP
+>>> report = fix.diagnose(vm_id)                                 # doctest: +SKIP
+>>> print(report.to_dict())                                      # doctest: +SKIP
 """
 
-__all__: list[str] = []
+from .errors import (
+    AzBackupFixError,
+    AzureOperationError,
+    GuardRailError,
+    InvalidInputError,
+    InvalidResourceIdError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtectedItemNotFoundError,
+    VaultNotFoundError,
+    VmNotFoundError,
+    VmNotProtectedError,
+    WaitTimeoutError,
+)
+from .ids import VaultRef, VmRef
+from .models import DIAGNOSIS_SCHEMA, Diagnosis, Evidence, Finding, Severity, VmObservation
+from .remediator import Remediator
+from .sandbox_credential import SandboxCredential
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DIAGNOSIS_SCHEMA",
+    "AzBackupFixError",
+    "AzureOperationError",
+    "Diagnosis",
+    "Evidence",
+    "Finding",
+    "GuardRailError",
+    "InvalidInputError",
+    "InvalidResourceIdError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtectedItemNotFoundError",
+    "Remediator",
+    "SandboxCredential",
+    "Settings",
+    "Severity",
+    "VaultNotFoundError",
+    "VaultRef",
+    "VmNotFoundError",
+    "VmNotProtectedError",
+    "VmObservation",
+    "VmRef",
+    "WaitTimeoutError",
+    "__version__",
+]

@@ -1,0 +1,121 @@
+"""The library's entry object: a credential and a subscription in, typed reports out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+
+from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .errors import InvalidInputError
+from .gateway import DEFAULT_RETRY_AFTER_CAP, Cloud, Gateway, observe_vm
+from .ids import VmRef
+from .models import Diagnosis, VmObservation
+
+__all__ = ["Remediator"]
+
+
+class Remediator:
+    """Diagnose (and, in later releases, repair) Azure VM Backup failures in one subscription.
+
+    >>> fix = Remediator(DefaultAzureCredential(), subscription_id)   # doctest: +SKIP
+    >>> report = fix.diagnose(vm_id)                                  # doctest: +SKIP
+
+    Keyword options go to the SDK clients: ``cloud``, ``base_url``, ``credential_scopes``,
+    ``transport``, ``polling_interval``, ``retry_total``, ``retry_after_cap``,
+    ``connection_verify``; ``check_options`` tunes the checks' thresholds. No global state:
+    two Remediators never share clients or caches.
+    """
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        subscription_id: str,
+        *,
+        cloud: str | Cloud | None = None,
+        base_url: str | None = None,
+        credential_scopes: Iterable[str] | None = None,
+        transport: Any = None,
+        polling_interval: float | None = None,
+        retry_total: int | None = None,
+        retry_after_cap: float | None = DEFAULT_RETRY_AFTER_CAP,
+        connection_verify: bool | str | None = None,
+        check_options: CheckOptions = DEFAULT_OPTIONS,
+        **client_kwargs: Any,
+    ) -> None:
+        self.check_options = check_options
+        self.gateway = Gateway(
+            credential,
+            subscription_id,
+            cloud=cloud,
+            base_url=base_url,
+            credential_scopes=credential_scopes,
+            transport=transport,
+            polling_interval=polling_interval,
+            retry_total=retry_total,
+            retry_after_cap=retry_after_cap,
+            connection_verify=connection_verify,
+            **client_kwargs,
+        )
+
+    @property
+    def subscription_id(self) -> str:
+        return self.gateway.subscription_id
+
+    def close(self) -> None:
+        self.gateway.close()
+
+    def __enter__(self) -> Remediator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- targets --------------------------------------------------------------------------------
+
+    def parse_vm(self, vm_id: str | VmRef) -> VmRef:
+        """Validate a VM id for this subscription; raises before any request is sent."""
+        ref = vm_id if isinstance(vm_id, VmRef) else VmRef.parse(vm_id)
+        if ref.subscription_id.casefold() != self.subscription_id.casefold():
+            raise InvalidInputError(
+                f"VM {ref.name} is in subscription {ref.subscription_id}, not in {self.subscription_id}"
+            )
+        return ref
+
+    def list_protected_vms(self) -> tuple[VmRef, ...]:
+        """Every Azure VM that a vault of the subscription protects (deleted VMs included)."""
+        out: dict[VmRef, None] = {}
+        for vault in self.gateway.list_vaults():
+            for item in self.gateway.list_protected_items(vault.ref):
+                if item.vm_id is not None and item.vm_id.is_type(VmRef.RESOURCE_TYPE):
+                    out.setdefault(VmRef.parse(item.vm_id), None)
+        return tuple(out)
+
+    # -- diagnose -------------------------------------------------------------------------------
+
+    def observe(self, vm_id: str | VmRef) -> VmObservation:
+        """The raw observation the checks read (fresh reads for lists already cached)."""
+        return observe_vm(self.gateway, self.parse_vm(vm_id))
+
+    def diagnose(self, vm_id: str | VmRef) -> Diagnosis:
+        """What is wrong with this VM's backup and which documented fix applies.
+
+        Read-only. ``request_count`` in the report is the number of ARM requests it made.
+        """
+        ref = self.parse_vm(vm_id)
+        self.gateway.invalidate()  # a new diagnosis reads current state
+        return self._diagnose(ref)
+
+    def diagnose_many(self, vm_ids: Iterable[str | VmRef]) -> list[Diagnosis]:
+        """Diagnose several VMs; lists they share (locks, collections, jobs per vault) are read once."""
+        refs = [self.parse_vm(v) for v in vm_ids]  # every id validated before the first request
+        self.gateway.invalidate()
+        return [self._diagnose(ref) for ref in refs]
+
+    def _diagnose(self, ref: VmRef) -> Diagnosis:
+        before = self.gateway.request_count
+        observation = observe_vm(self.gateway, ref)
+        report = diagnosis_for(observation, options=self.check_options)
+        return replace(report, request_count=self.gateway.request_count - before)
