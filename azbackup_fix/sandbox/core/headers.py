@@ -29,12 +29,17 @@ def common_headers(
     }
     if client_id := request.headers.get("x-ms-client-request-id"):
         headers["x-ms-client-request-id"] = client_id
+    recovery_services = "/providers/microsoft.recoveryservices/" in path
     if remaining is not None:
-        headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = remaining
-        headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(int(remaining) * 15)
+        if recovery_services:
+            # Recovery Services overrides ARM's limits and reports its own counter instead.
+            headers["x-ms-ratelimit-remaining-subscription-resource-requests"] = remaining
+        else:
+            headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = remaining
+            headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(int(remaining) * 15)
     if "/providers/microsoft.compute/" in path:
         headers["Server"] = "Microsoft-HTTPAPI/2.0"
-    elif "/providers/microsoft.recoveryservices/" in path:
+    elif recovery_services:
         headers["Server"] = "Microsoft-IIS/10.0"
         headers["X-Powered-By"] = "ASP.NET"
     return headers
