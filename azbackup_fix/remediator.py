@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
-from .errors import InvalidInputError
+from .errors import AzBackupFixError, InvalidInputError
 from .gateway import DEFAULT_RETRY_AFTER_CAP, Cloud, Gateway, observe_vm
 from .ids import VmRef
 from .models import Diagnosis, VmObservation
 
-__all__ = ["Remediator"]
+__all__ = ["DiagnosisOutcome", "Remediator"]
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisOutcome:
+    """One VM of a batch: its diagnosis, or the error that stopped it (the batch goes on)."""
+
+    vm: VmRef
+    diagnosis: Diagnosis | None = None
+    error: AzBackupFixError | None = None
 
 
 class Remediator:
@@ -113,6 +122,17 @@ class Remediator:
         refs = [self.parse_vm(v) for v in vm_ids]  # every id validated before the first request
         self.gateway.invalidate()
         return [self._diagnose(ref) for ref in refs]
+
+    def iter_diagnoses(self, vm_ids: Iterable[str | VmRef]) -> Iterator[DiagnosisOutcome]:
+        """Like :meth:`diagnose_many`, but a VM that cannot be diagnosed (missing, not
+        protected, forbidden) yields its error instead of ending the batch."""
+        refs = [self.parse_vm(v) for v in vm_ids]
+        self.gateway.invalidate()
+        for ref in refs:
+            try:
+                yield DiagnosisOutcome(ref, diagnosis=self._diagnose(ref))
+            except AzBackupFixError as exc:
+                yield DiagnosisOutcome(ref, error=exc)
 
     def _diagnose(self, ref: VmRef) -> Diagnosis:
         before = self.gateway.request_count

@@ -1,0 +1,72 @@
+"""``azbackup-fix diagnose``: what is wrong with each VM's backup and which documented fix applies.
+
+Exit codes: 0 no problem found (warnings may be shown), 4 problems found (action needed:
+the fix is known but not applied), 2 bad input (malformed id, unknown VM, VM not protected,
+vault missing), 3 permission denied, 1 an ARM call failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ...models import Diagnosis
+from ...settings import Settings
+from .. import exit_codes
+from ..connection import connect, group_targets
+from ..options import add_target_options
+from ..problems import Problems
+from ..render import render, render_markdown
+from .base import Command, Io
+
+__all__ = ["COMMAND", "diagnose_targets", "write_report"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_options(parser)
+
+
+def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> list[Diagnosis]:
+    settings = Settings.from_env()
+    explicit = args.subscription or None
+    groups = group_targets(list(args.vm), explicit)  # raises before any request
+    diagnoses: list[Diagnosis] = []
+    with connect(args, settings) as connection:
+        plan = list(groups.items()) or [(sub, []) for sub in connection.all_subscriptions()]
+        for subscription, refs in plan:
+            with connection.remediator(subscription) as fix:
+                targets = refs or list(fix.list_protected_vms())
+                for outcome in fix.iter_diagnoses(targets):
+                    if outcome.error is not None:
+                        problems.add(outcome.error, where=outcome.vm.name)
+                    elif outcome.diagnosis is not None:
+                        diagnoses.append(outcome.diagnosis)
+    return diagnoses
+
+
+def write_report(diagnoses: list[Diagnosis], args: argparse.Namespace, io: Io) -> None:
+    single = len(args.vm) == 1
+    text = render(diagnoses, args.output, single=single)
+    if diagnoses or args.output == "json":
+        io.out.write(text.rstrip("\n") + "\n")
+    summary = Settings.from_env().github_step_summary
+    if summary and diagnoses:
+        with open(summary, "a", encoding="utf-8") as handle:  # GitHub Actions job summary
+            handle.write(render_markdown(diagnoses) + "\n")
+
+
+def _run(args: argparse.Namespace, io: Io) -> int:
+    problems = Problems(io, debug=args.debug)
+    diagnoses = diagnose_targets(args, io, problems)
+    write_report(diagnoses, args, io)
+    if problems:
+        return problems.exit_code
+    return exit_codes.ACTION_NEEDED if any(d.errors for d in diagnoses) else exit_codes.OK
+
+
+COMMAND = Command(
+    name="diagnose",
+    help="find what is wrong with VM backups and which documented fix applies (read-only)",
+    description=__doc__ or "",
+    add_arguments=_arguments,
+    run=_run,
+)

@@ -1,0 +1,64 @@
+"""Entry point of the ``azbackup-fix`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .. import __version__
+from . import exit_codes
+from .commands import COMMANDS
+from .commands.base import Io
+from .options import add_common_options
+from .problems import PROG, Problems
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with our bad-input code (2, as argparse's own)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(exit_codes.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Repair Azure VM Backup failures from the Azure side.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_common_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        child = sub.add_parser(command.name, help=command.help, description=command.description,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_arguments(child)
+        add_common_options(child, suppress=True)
+        child.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    io = Io(stdout or sys.stdout, stderr or sys.stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else exit_codes.BAD_INPUT
+    if not getattr(args, "run", None):
+        parser.print_help(io.err)
+        return exit_codes.BAD_INPUT
+    try:
+        return args.run(args, io)
+    except KeyboardInterrupt:
+        io.err.write(f"{PROG}: interrupted\n")
+        return 130
+    except Exception as exc:  # every error becomes one line and an exit code
+        problems = Problems(io, debug=args.debug)
+        problems.add(exc)
+        return problems.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

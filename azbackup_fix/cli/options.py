@@ -1,0 +1,42 @@
+"""Options every command accepts, before or after the command name (``azbackup-fix diagnose --debug``)."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["OUTPUTS", "add_common_options", "add_target_options"]
+
+OUTPUTS = ("text", "json", "markdown")
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """Connection and output options. On subcommands ``suppress`` keeps an option given before
+    the command name from being reset to its default by the subcommand's parser."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection and output")
+    group.add_argument("--output", "-o", choices=OUTPUTS, default=default("text"), help="report format (default text)")
+    group.add_argument("--sandbox", metavar="SCENARIO", default=default(None),
+                       help="run against an in-process sandbox loaded with this scenario (no Azure needed)")
+    group.add_argument("--arm-endpoint", metavar="URL", default=default(None),
+                       help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT); TLS trust via REQUESTS_CA_BUNDLE")
+    group.add_argument("--cloud", choices=("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"),
+                       type=_cloud, default=default(None), help="Azure cloud (env AZBACKUP_CLOUD; default AzureCloud)")
+    group.add_argument("--subscription", metavar="ID", default=default(None),
+                       help="subscription id (env AZBACKUP_SUBSCRIPTION; default: the VMs' own)")
+    group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
+
+
+def _cloud(text: str) -> str:
+    for name in ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"):
+        if name.casefold() == text.strip().casefold():
+            return name
+    return text
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("targets")
+    group.add_argument("--vm", metavar="ID", action="append", default=[],
+                       help="VM resource id (repeatable); omitted: every protected VM of the subscription/sandbox")

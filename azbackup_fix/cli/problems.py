@@ -1,0 +1,42 @@
+"""One-line error reporting and the exit code they add up to."""
+
+from __future__ import annotations
+
+import traceback
+
+from ..errors import AzBackupFixError, one_line
+from . import exit_codes
+from .commands.base import Io
+
+__all__ = ["PROG", "Problems", "exit_code_of"]
+
+PROG = "azbackup-fix"
+# Which code wins when several VMs fail differently: a failed call over a refusal over bad input.
+_PRIORITY = (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT)
+
+
+def exit_code_of(exc: BaseException) -> int:
+    return exc.exit_code if isinstance(exc, AzBackupFixError) else exit_codes.FAILURE
+
+
+class Problems:
+    """Collects errors of a run: each printed as one line (a traceback only with ``--debug``)."""
+
+    def __init__(self, io: Io, *, debug: bool = False) -> None:
+        self.io = io
+        self.debug = debug
+        self.codes: list[int] = []
+
+    def add(self, exc: BaseException, *, where: str | None = None) -> None:
+        self.codes.append(exit_code_of(exc))
+        if self.debug:
+            self.io.err.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        prefix = f"{where}: " if where else ""
+        self.io.err.write(f"{PROG}: error: {prefix}{one_line(exc)}\n")
+
+    def __bool__(self) -> bool:
+        return bool(self.codes)
+
+    @property
+    def exit_code(self) -> int:
+        return next((c for c in _PRIORITY if c in self.codes), exit_codes.OK)
