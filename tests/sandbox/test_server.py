@@ -217,18 +217,29 @@ def test_latency_is_real_and_concurrent_requests_overlap(server: SandboxServer) 
     assert elapsed < 0.15 * 4  # slept outside the sandbox lock: the four waits overlapped
 
 
-def test_running_clock_scales_retry_after() -> None:
+def test_running_clock_scales_retry_after_and_lros_finish_in_real_seconds() -> None:
     # Server mode proper: the clock runs at `rate` virtual seconds per real second and Retry-After is
-    # announced in real seconds, so a client honouring it waits rate times less.
+    # announced in real seconds (whole ones: the compute SDK parses it with int()), so a client
+    # honouring it, with the SDK's default polling settings, waits far less than the virtual duration.
+    from azure.mgmt.compute import ComputeManagementClient
+
+    from azbackup_fix.sandbox.credential import StaticTokenCredential
+
     sandbox = Sandbox(scenario="healthy")
     with SandboxServer(sandbox, clock_rate=300) as running:
         first = requests.get(running.endpoint + "/_sandbox/clock", verify=running.ca_file, timeout=10).json()
         assert first["rate"] == 300
-        sandbox.faults.add({"operation": "Subscriptions_Get", "status": 429, "retry_after": 30})
+        sandbox.faults.add({"operation": "Subscriptions_Get", "status": 429, "retry_after": 600})
         answer = requests.get(f"{running.endpoint}/subscriptions/{sandbox.subscription_ids[0]}",
                               params={"api-version": "2022-12-01"}, headers={"Authorization": "Bearer t"},
                               verify=running.ca_file, timeout=10)
-        assert answer.status_code == 429 and answer.headers["Retry-After"] == "0.10"
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "2"  # 600 s / 300
+        vm_id = sandbox.snapshot()["resources"]["backup"]["protectedItems"][0]["vmId"]
+        started = time.perf_counter()
+        with ComputeManagementClient(StaticTokenCredential(), sandbox.subscription_ids[0],
+                                     base_url=running.endpoint, connection_verify=running.ca_file) as client:
+            client.virtual_machines.begin_restart(vm_id.split("/")[4], vm_id.split("/")[-1]).result()
+        assert time.perf_counter() - started < 10  # a 60 s virtual restart; the SDK's default poll is 30 s
         later = requests.get(running.endpoint + "/_sandbox/clock", verify=running.ca_file, timeout=10).json()
         assert later["now"] > first["now"]
     assert not running.running
