@@ -117,17 +117,22 @@ class Remediator:
         self.gateway.invalidate()  # a new diagnosis reads current state
         return self._diagnose(ref)
 
-    def diagnose_many(self, vm_ids: Iterable[str | VmRef]) -> list[Diagnosis]:
-        """Diagnose several VMs; lists they share (locks, collections, jobs per vault) are read once."""
+    def diagnose_many(self, vm_ids: Iterable[str | VmRef], *, fresh: bool = True) -> list[Diagnosis]:
+        """Diagnose several VMs; lists they share (locks, collections, jobs per vault) are read once.
+
+        ``fresh=False`` keeps lists already read (e.g. by :meth:`list_protected_vms` just before).
+        """
         refs = [self.parse_vm(v) for v in vm_ids]  # every id validated before the first request
-        self.gateway.invalidate()
+        if fresh:
+            self.gateway.invalidate()
         return [self._diagnose(ref) for ref in refs]
 
-    def iter_diagnoses(self, vm_ids: Iterable[str | VmRef]) -> Iterator[DiagnosisOutcome]:
+    def iter_diagnoses(self, vm_ids: Iterable[str | VmRef], *, fresh: bool = True) -> Iterator[DiagnosisOutcome]:
         """Like :meth:`diagnose_many`, but a VM that cannot be diagnosed (missing, not
         protected, forbidden) yields its error instead of ending the batch."""
         refs = [self.parse_vm(v) for v in vm_ids]
-        self.gateway.invalidate()
+        if fresh:
+            self.gateway.invalidate()
         for ref in refs:
             try:
                 yield DiagnosisOutcome(ref, diagnosis=self._diagnose(ref))

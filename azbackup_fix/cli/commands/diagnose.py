@@ -35,7 +35,7 @@ def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> li
         for subscription, refs in plan:
             with connection.remediator(subscription) as fix:
                 targets = refs or list(fix.list_protected_vms())
-                for outcome in fix.iter_diagnoses(targets):
+                for outcome in fix.iter_diagnoses(targets, fresh=bool(refs)):
                     if outcome.error is not None:
                         problems.add(outcome.error, where=outcome.vm.name)
                     elif outcome.diagnosis is not None:
