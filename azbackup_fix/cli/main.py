@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from typing import TextIO
 
 from .. import __version__
@@ -43,7 +44,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     io = Io(stdout or sys.stdout, stderr or sys.stderr)
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        # argparse prints usage, help and errors itself: send them to the caller's streams.
+        with redirect_stdout(io.out), redirect_stderr(io.err):
+            args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else exit_codes.BAD_INPUT
     if not getattr(args, "run", None):
