@@ -160,6 +160,9 @@ class BackupBackend:
         self.policies: dict[tuple[str, ...], BackupPolicy] = {}
         self.items: dict[tuple[str, ...], ProtectedItem] = {}  # (vault id, item name)
         self.jobs: dict[tuple[str, ...], BackupJob] = {}  # (vault id, job id)
+        self._jobs_by_vault: dict[str, list[BackupJob]] = {}
+        self._items_by_vm: dict[str, list[ProtectedItem]] = {}
+        self._jobs_by_vm: dict[str, list[BackupJob]] = {}
 
     # ---- vaults and policies ----------------------------------------------------------------
     def add_vault(self, vault: Vault) -> Vault:
@@ -198,6 +201,7 @@ class BackupBackend:
     # ---- protected items --------------------------------------------------------------------
     def add_item(self, item: ProtectedItem) -> ProtectedItem:
         self.items[_key(item.vault.id, item.name)] = item
+        self._items_by_vm.setdefault(item.vm_id.lower(), []).append(item)
         return item
 
     def find_item(self, vault: Vault, container: str, name: str) -> ProtectedItem | None:
@@ -217,12 +221,15 @@ class BackupBackend:
         return sorted((i for i in self.items.values() if i.vault is vault), key=lambda i: i.name)
 
     def items_for_vm(self, vm_id: str) -> list[ProtectedItem]:
-        wanted = vm_id.lower()
-        return [i for i in self.items.values() if i.vm_id.lower() == wanted]
+        return [i for i in self._items_by_vm.get(vm_id.lower(), []) if self.items.get(_key(i.vault.id, i.name)) is i]
 
     # ---- jobs -------------------------------------------------------------------------------
     def add_job(self, job: BackupJob) -> BackupJob:
         self.jobs[_key(job.vault.id, job.job_id)] = job
+        # Indexes: the job engine and job listings ask these for every job across large fleets.
+        self._jobs_by_vault.setdefault(job.vault.id.lower(), []).append(job)
+        if job.item is not None:
+            self._jobs_by_vm.setdefault(job.item.vm_id.lower(), []).append(job)
         return job
 
     def get_job(self, vault: Vault, job_id: str) -> BackupJob:
@@ -233,11 +240,15 @@ class BackupBackend:
 
     def jobs_of(self, vault: Vault) -> list[BackupJob]:
         """Newest first, as the service lists them."""
-        jobs = [j for j in self.jobs.values() if j.vault is vault]
+        jobs = self._jobs_by_vault.get(vault.id.lower(), [])
         return sorted(jobs, key=lambda j: (j.start or NEVER_BACKED_UP, j.job_id), reverse=True)
 
     def running_jobs_for(self, item: ProtectedItem) -> list[BackupJob]:
-        return [j for j in self.jobs.values() if j.item is item and j.running]
+        return [j for j in self.jobs_for_vm(item.vm_id) if j.item is item and j.running]
+
+    def jobs_for_vm(self, vm_id: str) -> list[BackupJob]:
+        """Every job of every item that protects or protected this VM, in any vault."""
+        return list(self._jobs_by_vm.get(vm_id.lower(), []))
 
     # ---- views ------------------------------------------------------------------------------
     def generic_resources(self, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:

@@ -134,10 +134,8 @@ def rule_vm_not_found(ctx: _Context) -> Failure | None:
 def rule_backup_in_progress(ctx: _Context) -> Failure | None:
     """Another job for the same VM is running, in this vault or any other (the VM may have been
     protected by another vault before)."""
-    for other in ctx.sandbox.backup.jobs.values():
-        if other is ctx.job or not other.running or other.item is None:
-            continue
-        if other.item.vm_id.lower() == ctx.item.vm_id.lower():
+    for other in ctx.sandbox.backup.jobs_for_vm(ctx.item.vm_id):
+        if other is not ctx.job and other.running:
             return Failure(
                 "UserErrorBackupOperationInProgress", 400249,  # real [R]
                 "Unable to initiate backup as another backup operation is currently in progress.",
