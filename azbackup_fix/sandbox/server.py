@@ -8,7 +8,6 @@ CA made with `trustme` (extra `sandbox`) whose PEM is written to `ca_file` for `
 
 from __future__ import annotations
 
-import math
 import random
 import shutil
 import socket
@@ -52,19 +51,6 @@ def _make_tls(hosts: list[str]) -> tuple[Any, ssl.SSLContext]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     return ca, context
-
-
-def _whole_seconds(retry_after: str) -> str:
-    """Retry-After as RFC 9110 delay-seconds. With a running clock the sandbox scales waits to fractions
-    of a real second, but the compute SDK parses Retry-After with int() and azure-core treats 0 as
-    "no hint" (falling back to its 30 s default), so round up to at least one second."""
-    try:
-        seconds = float(retry_after)
-    except ValueError:
-        return retry_after  # an HTTP date
-    if seconds.is_integer() and seconds >= 0:
-        return str(int(seconds))
-    return str(max(1, math.ceil(seconds)))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -127,13 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.log_request(status)
         # send_response_only: the provider's own Server header (Microsoft-HTTPAPI/2.0, IIS) goes out as is.
         self.send_response_only(status)
-        self.send_header("Date", self.date_time_string())
+        if not any(name.lower() == "date" for name in headers):
+            self.send_header("Date", self.date_time_string())
         if not any(name.lower() == "server" for name in headers):
             self.send_header("Server", "azbackup-sandbox")
         for name, value in headers.items():
             lowered = name.lower()
-            if lowered not in ("content-length", "connection", "transfer-encoding", "date"):
-                self.send_header(name, _whole_seconds(value) if lowered == "retry-after" else value)
+            if lowered not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
         no_body = self.command == "HEAD" or status in (204, 304) or 100 <= status < 200
         if status not in (204, 304):
             # HEAD announces the length a GET would have had, as ARM does; the body itself is omitted.

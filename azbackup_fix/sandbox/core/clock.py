@@ -35,6 +35,15 @@ class VirtualClock:
             self._offset += seconds
         return self.now()
 
+    def set_rate(self, rate: float) -> None:
+        """Change the pace without a jump: fold the time run so far into the offset first."""
+        if rate < 0:
+            raise ValueError("the clock rate must be >= 0")
+        with self._lock:
+            self._offset = self._elapsed()
+            self._real0 = time.monotonic()
+            self.rate = rate
+
     def reset(self, start: datetime = DEFAULT_START) -> None:
         with self._lock:
             self._start, self._offset, self._real0 = start, 0.0, time.monotonic()

@@ -69,17 +69,7 @@ def set_clock_rate(sandbox: Sandbox, rate: float) -> None:
     """Change how many virtual seconds pass per real second without making the virtual clock jump."""
     if rate < 0:
         raise ValueError("the clock rate must be >= 0")
-    clock = sandbox.clock
-    setter = getattr(clock, "set_rate", None)
-    if callable(setter):
-        setter(rate)
-        return
-    # VirtualClock computes now = start + offset + (monotonic - real0) * rate: fold the running part
-    # into the offset first, else the new rate would apply retroactively since the last reset.
-    with clock._lock:
-        clock._offset = clock._elapsed()
-        clock._real0 = time.monotonic()
-        clock.rate = rate
+    sandbox.clock.set_rate(rate)
 
 
 # ---- helpers -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from .http import SandboxRequest
@@ -18,6 +19,8 @@ def common_headers(
     now = sandbox.clock.now()
     path = request.path.lower()
     headers = {
+        # The sandbox's own time, so Date agrees with job and operation timestamps.
+        "Date": format_datetime(now, usegmt=True),
         "Cache-Control": "no-cache",
         "Pragma": "no-cache",
         "Expires": "-1",

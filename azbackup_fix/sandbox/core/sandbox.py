@@ -5,6 +5,7 @@ resource group existence, injected faults, throttling, RBAC, locks, then the pro
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -281,9 +282,12 @@ class Sandbox:
         ).to_response()
 
     def retry_after_header(self, virtual_seconds: float) -> str:
-        """Retry-After as the client must wait: virtual seconds, scaled to real time in server mode."""
+        """Retry-After as the client must wait: virtual seconds, scaled to real time in server mode.
+
+        Always whole seconds (RFC 9110 delay-seconds): the compute SDK parses it with int(), and
+        azure-core treats 0 as "no hint" and falls back to its 30 s default, so a positive wait is >= 1."""
         real = self.clock.real_seconds(virtual_seconds)
-        return str(int(real)) if float(real).is_integer() else f"{max(real, 0.01):.2f}"
+        return "0" if real <= 0 else str(max(1, math.ceil(real - 1e-9)))
 
     def _finish(
         self,
