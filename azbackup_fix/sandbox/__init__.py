@@ -11,7 +11,6 @@ from .core.clock import VirtualClock
 from .core.config import SandboxConfig
 from .core.faults import FaultRule
 from .core.sandbox import RequestRecord, Sandbox
-from .credential import StaticTokenCredential
 from .scenarios import get_scenario, list_scenarios
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "SandboxServer",
-    "StaticTokenCredential",
     "VirtualClock",
     "get_scenario",
     "list_scenarios",

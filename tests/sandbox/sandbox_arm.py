@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 import requests
 from azure.core.pipeline.transport import RequestsTransport
 
+from azbackup_fix import SandboxCredential
 from azbackup_fix.sandbox.core.config import SandboxConfig
 from azbackup_fix.sandbox.core.http import SandboxRequest
 from azbackup_fix.sandbox.core.sandbox import Sandbox
-from azbackup_fix.sandbox.credential import StaticTokenCredential
 from azbackup_fix.sandbox.server import SandboxServer
 
 __all__ = ["Arm", "ControlResponse", "ControlError", "make_pristine"]
@@ -63,7 +63,7 @@ class Arm:
     mode: str
     sandbox: Sandbox
     server: SandboxServer | None = None
-    credential: StaticTokenCredential = field(default_factory=StaticTokenCredential)
+    credential: SandboxCredential = field(default_factory=SandboxCredential)
     _session: requests.Session | None = None
 
     # ---- clients --------------------------------------------------------------------------

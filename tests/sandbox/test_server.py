@@ -223,7 +223,7 @@ def test_running_clock_scales_retry_after_and_lros_finish_in_real_seconds() -> N
     # honouring it, with the SDK's default polling settings, waits far less than the virtual duration.
     from azure.mgmt.compute import ComputeManagementClient
 
-    from azbackup_fix.sandbox.credential import StaticTokenCredential
+    from azbackup_fix import SandboxCredential
 
     sandbox = Sandbox(scenario="healthy")
     with SandboxServer(sandbox, clock_rate=300) as running:
@@ -236,7 +236,7 @@ def test_running_clock_scales_retry_after_and_lros_finish_in_real_seconds() -> N
         assert answer.status_code == 429 and answer.headers["Retry-After"] == "2"  # 600 s / 300
         vm_id = sandbox.snapshot()["resources"]["backup"]["protectedItems"][0]["vmId"]
         started = time.perf_counter()
-        with ComputeManagementClient(StaticTokenCredential(), sandbox.subscription_ids[0],
+        with ComputeManagementClient(SandboxCredential(), sandbox.subscription_ids[0],
                                      base_url=running.endpoint, connection_verify=running.ca_file) as client:
             client.virtual_machines.begin_restart(vm_id.split("/")[4], vm_id.split("/")[-1]).result()
         assert time.perf_counter() - started < 10  # a 60 s virtual restart; the SDK's default poll is 30 s
