@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/azbackup-fix demo
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check azbackup_fix tests benchmarks examples
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:
