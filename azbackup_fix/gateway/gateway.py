@@ -56,6 +56,7 @@ from .convert_backup import (
 from .convert_compute import collection_from_wire, vm_from_wire
 from .policies import CappedRetryPolicy, RequestCounter
 from .wire import wire
+from .writes import GatewayWrites
 
 __all__ = ["DEFAULT_RETRY_AFTER_CAP", "Gateway", "VaultInfo"]
 
@@ -81,8 +82,8 @@ class VaultInfo:
         return f"VaultInfo({self.ref.id!r}, {self.location!r})"
 
 
-class Gateway:
-    """Typed reads of one subscription through the Azure SDK clients.
+class Gateway(GatewayWrites):
+    """Typed reads (and, through :class:`GatewayWrites`, writes) of one subscription through the Azure SDK clients.
 
     ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,
     AzureChinaCloud, AzureUSGovernment), ``base_url`` (another ARM endpoint, e.g. the
