@@ -87,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = ArmError(
                 500, "InternalServerError", f"The sandbox failed on {self.command} {request.path}: {exc!r}"
             ).to_response()
+        if response.delay_seconds > 0:
+            owner._stopping.wait(response.delay_seconds)  # an injected latency fault, outside the lock
         if response.drop_connection:
             self.close_connection = True
             self._abort()

@@ -72,6 +72,9 @@ class SandboxResponse:
     body: bytes = b""
     # Set by fault injection: the transport/server drops the connection instead of answering.
     drop_connection: bool = False
+    # Set by a latency fault in server mode: the server waits this long (real seconds) before answering,
+    # outside the sandbox lock. In-process the virtual clock advances instead.
+    delay_seconds: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None

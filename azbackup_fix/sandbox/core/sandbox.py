@@ -115,6 +115,7 @@ class Sandbox:
             self.clock.reset()
             self.faults.clear()
             self._log.clear()
+            self._seq = 0
             self.scenario_name = None
             self._fresh_state()
 
@@ -185,6 +186,7 @@ class Sandbox:
         principal = "anonymous"
         route: Route | None = None
         fault_fired = False
+        fault_latency = 0.0
         try:
             principal = self._authenticate(request)
             route, params = self.router.match(request)
@@ -198,8 +200,11 @@ class Sandbox:
             rule = self.faults.pick(route.operation, request.method, request.path)
             if rule is not None:
                 fault_fired = True
+                fault_latency = rule.latency_ms
                 response = self._apply_fault(rule, request)
                 if response is not None:
+                    if fault_latency and self.clock.rate:
+                        response.delay_seconds = fault_latency / 1000.0
                     return self._finish(request, route, principal, request_id, response, fault=True)
             response = self._throttle(request, route, principal)
             if response is None:
@@ -214,6 +219,8 @@ class Sandbox:
             response = exc.to_response()
         finally:
             self.faults.take_lro_failure()  # an armed LRO failure never leaks into the next request
+        if fault_latency and self.clock.rate:
+            response.delay_seconds = fault_latency / 1000.0
         return self._finish(request, route, principal, request_id, response, fault=fault_fired)
 
     def _authenticate(self, request: SandboxRequest) -> str:
@@ -248,8 +255,8 @@ class Sandbox:
             self.resources.require_group(sub.group(1) if sub else "", group.group(1))
 
     def _apply_fault(self, rule: Any, request: SandboxRequest) -> SandboxResponse | None:
-        if rule.latency_ms:
-            self.clock.advance(rule.latency_ms / 1000.0) if not self.clock.rate else None
+        if rule.latency_ms and not self.clock.rate:
+            self.clock.advance(rule.latency_ms / 1000.0)
         if rule.lro_failure:
             self.faults.arm_lro_failure(dict(rule.lro_failure))
         if rule.drop:
