@@ -542,8 +542,11 @@ class Journal:
         entry_id, run_id, data, state, recorded = row
         return PendingLock(int(entry_id), run_id, Lock.from_dict(json.loads(data)), state, _parse(recorded))  # type: ignore[arg-type]
 
-    def claim_pending(self, run_id: str) -> tuple[tuple[PendingLock, ...], tuple[PendingLock, ...]]:
-        """Take over, for restoring, every pending entry not held by another active run.
+    def claim_pending(
+        self, run_id: str, *, subscription: str | None = None
+    ) -> tuple[tuple[PendingLock, ...], tuple[PendingLock, ...]]:
+        """Take over, for restoring, every pending entry not held by another active run
+        (only locks in ``subscription`` when given).
 
         Returns ``(claimed, held)``: ``claimed`` now belong to ``run_id`` (its own included),
         ``held`` belong to runs still active and must be left alone. Atomic: of two
@@ -559,6 +562,9 @@ class Journal:
             ).fetchall()
             verdict: dict[str, bool] = {}
             for row in rows:
+                if subscription is not None and self._pending(row).lock.ref.scope.subscription.casefold() \
+                        != subscription.casefold():
+                    continue
                 owner = row[1]
                 if owner != run_id:
                     if owner not in verdict:

@@ -26,6 +26,8 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                        type=_cloud, default=default(None), help="Azure cloud (env AZBACKUP_CLOUD; default AzureCloud)")
     group.add_argument("--subscription", metavar="ID", default=default(None),
                        help="subscription id (env AZBACKUP_SUBSCRIPTION; default: the VMs' own)")
+    group.add_argument("--journal", metavar="PATH", default=default(None),
+                       help="journal file of removed locks (env AZBACKUP_JOURNAL; default in the user's state dir)")
     group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
 
 

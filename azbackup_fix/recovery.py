@@ -1,0 +1,116 @@
+"""Put back the locks a killed run left removed (``azbackup-fix recover``, and every run's start).
+
+For each pending journal entry this recovery can claim (see the concurrency rule in
+:mod:`azbackup_fix.journal`: entries of runs that are still active are left alone):
+
+* GET the lock; if it is there (``recorded``: the delete never happened; or someone put it
+  back), nothing is written: outcome ``already-present``;
+* otherwise PUT it back exactly as journaled (name, scope, level, notes, owners): ``restored``;
+* either way the entry is marked restored. A failure leaves the entry pending and is reported
+  (``failed`` with the ARM error code): running recovery again retries it. Idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .errors import AzBackupFixError, AzureOperationError, one_line
+from .journal import Journal, PendingLock
+from .models.locks import Lock
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
+
+__all__ = ["LockRecovery", "RecoveryOutcome", "recover_locks"]
+
+RecoveryOutcome = Literal["restored", "already-present", "failed", "in-use"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecovery:
+    """What recovery did with one journaled lock."""
+
+    lock: Lock
+    outcome: RecoveryOutcome  # in-use: another run, still active, owns it and will restore it
+    entry_id: int
+    left_by: str  # the run that journaled it
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **self.lock.to_dict(),
+            "entry_id": self.entry_id,
+            "left_by_run": self.left_by,
+            "outcome": self.outcome,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }
+
+
+def recover_locks(
+    journal: Journal,
+    gateway: Gateway | Callable[[str], Gateway],
+    *,
+    run_id: str | None = None,
+) -> tuple[LockRecovery, ...]:
+    """Restore every pending lock of the journal this process may claim.
+
+    ``gateway``: a :class:`~azbackup_fix.gateway.Gateway` (only entries of its subscription
+    are handled; others stay pending) or a function giving the gateway for a subscription id.
+    ``run_id``: restore under this (running) run of the journal, e.g. the run that is about
+    to start its work; by default a ``recover`` run is opened and closed here.
+    """
+    # A single gateway speaks for one subscription; a factory for any.
+    subscription = gateway.subscription_id if hasattr(gateway, "get_lock") else None  # type: ignore[union-attr]
+    own_run = run_id is None
+    if own_run:
+        run_id = journal.start_run(command="recover", targets=[])
+    assert run_id is not None
+    results: list[LockRecovery] = []
+    try:
+        claimed, held = journal.claim_pending(run_id, subscription=subscription)
+        results += [LockRecovery(p.lock, "in-use", p.entry_id, p.run_id) for p in held]
+        for pending in claimed:
+            results.append(_restore(journal, run_id, pending, gateway))
+    finally:
+        if own_run:
+            journal.finish_run(run_id, status="failed" if any(not r.ok for r in results) else "succeeded")
+    return tuple(sorted(results, key=lambda r: r.entry_id))
+
+
+def _gateway_for(gateway: Gateway | Callable[[str], Gateway], subscription: str) -> Gateway:
+    if hasattr(gateway, "get_lock"):
+        return gateway  # type: ignore[return-value]
+    return gateway(subscription)  # type: ignore[operator]
+
+
+def _restore(
+    journal: Journal, run_id: str, pending: PendingLock, gateway: Gateway | Callable[[str], Gateway]
+) -> LockRecovery:
+    lock = pending.lock
+    try:
+        gw = _gateway_for(gateway, lock.ref.scope.subscription)
+        # GET first for both states: a "recorded" delete may never have happened, and a lock
+        # someone has put back meanwhile is theirs now; do not overwrite it.
+        if gw.get_lock(lock.ref) is not None:
+            outcome: RecoveryOutcome = "already-present"
+        else:
+            gw.put_lock(lock)
+            outcome = "restored"
+        journal.mark_restored(pending.entry_id)
+    except AzBackupFixError as exc:
+        code = exc.arm_code if isinstance(exc, AzureOperationError) and exc.arm_code else type(exc).__name__
+        return LockRecovery(lock, "failed", pending.entry_id, pending.run_id, code, exc.message)
+    except Exception as exc:  # a transport error must not stop the other locks' recovery
+        return LockRecovery(lock, "failed", pending.entry_id, pending.run_id, type(exc).__name__, one_line(exc))
+    if outcome == "already-present":
+        journal.record_change(run_id, action="lock-already-present", target=lock.ref.id,
+                              detail=f"entry {pending.entry_id}: found in place, not rewritten")
+    return LockRecovery(lock, outcome, pending.entry_id, pending.run_id)
