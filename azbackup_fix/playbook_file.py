@@ -223,9 +223,12 @@ def _decode(file: str, data: bytes) -> str:
 
 
 def _compose(file: str, text: str) -> yaml.Node | None:
-    loader = _Loader(text, file)
+    loader: _Loader | None = None
     try:
-        return loader.get_single_node()
+        loader = _Loader(text, file)  # the reader checks every character here
+        root = loader.get_single_node()
+        # "---" with nothing after it is a null document: as empty as an empty file.
+        return None if root is not None and root.tag == _NULL and not root.value else root
     except PlaybookFileError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -234,13 +237,15 @@ def _compose(file: str, text: str) -> yaml.Node | None:
         raise PlaybookFileError(file, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise PlaybookFileError(file, f"invalid YAML: character {exc.character!r} is not allowed", line=line) from None
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise PlaybookFileError(file, f"invalid YAML: control character U+{char:04X} is not allowed", line=line) from None
     except yaml.YAMLError as exc:
         raise PlaybookFileError(file, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise PlaybookFileError(file, "invalid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _show_tag(tag: str) -> str:
