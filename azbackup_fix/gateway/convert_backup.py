@@ -115,7 +115,16 @@ def job_from_wire(data: dict[str, Any], vault: VaultRef | None = None) -> Backup
         cancellable=_cancellable(props),
         errors=errors,
         container_name=dig(props, "containerName"),
+        user_triggered=_flag(dig(props, "isUserTriggered")),
     )
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.casefold() in ("true", "false"):
+        return value.casefold() == "true"
+    return None
 
 
 def lock_from_wire(data: dict[str, Any]) -> Lock:

@@ -111,6 +111,7 @@ class BackupJob:
     cancellable: bool = False
     errors: tuple[JobError, ...] = ()
     container_name: str | None = None  # e.g. "iaasvmcontainerv2;rg;vm"
+    user_triggered: bool | None = None  # isUserTriggered: an on-demand backup; None when not reported
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "errors", tuple(self.errors))

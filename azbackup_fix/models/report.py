@@ -1,0 +1,236 @@
+"""Results of a remediation run: one outcome per step, per playbook, per target; a versioned JSON form.
+
+JSON form of a :class:`RunReport` (``RUN_SCHEMA`` = ``azbackup-fix/run/v1``)::
+
+    {
+      "schema": "azbackup-fix/run/v1",
+      "mode": "dry-run" | "apply",
+      "target": "/subscriptions/.../virtualMachines/vm1",
+      "generated_at": "2025-01-05T02:52:09Z",
+      "request_count": 21, "write_count": 0,
+      "exit_code": 4,
+      "summary": {"planned": 3, "changed": 0, ...},
+      "recovered_locks": [...],
+      "refusals": ["..."],
+      "playbooks": [
+        {"playbook": "clear-restore-point-limit", "reason_codes": [...], "notes": [...],
+         "verified": true | false | null, "verification": "...",
+         "steps": [{"step": "delete-lock", "target": "...", "description": "...", "status": "planned",
+                    "reason": null, "error_code": null, "request_id": null, "detail": {...}}]}
+      ]
+    }
+
+New optional keys may be added within v1; a breaking change bumps the version.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import AzBackupFixError, AzureOperationError, GuardRailError
+from .timestamps import format_timestamp
+
+__all__ = [
+    "RUN_SCHEMA",
+    "PlaybookResult",
+    "RunReport",
+    "StepOutcome",
+    "StepStatus",
+]
+
+RUN_SCHEMA = "azbackup-fix/run/v1"
+
+DetailValue = str | int | float | bool | None
+
+
+class StepStatus(enum.Enum):
+    PLANNED = "planned"  # dry-run: would change this
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # already in the wanted state
+    SKIPPED = "skipped"  # not run; ``reason`` says why
+    FAILED = "failed"  # ARM said no; ``error_code`` and ``request_id`` say what
+    TIMED_OUT = "timed-out"  # a domain wait ran out of time
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (StepStatus.FAILED, StepStatus.TIMED_OUT)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What happened to one planned step."""
+
+    step: str  # the step kind, e.g. "delete-lock"
+    target: str  # the exact ARM id it acts on
+    description: str
+    status: StepStatus
+    reason: str | None = None  # why skipped, failed or timed out
+    error_code: str | None = None  # ARM error.code of a failure
+    request_id: str | None = None  # x-ms-request-id of a failure
+    refused: bool = False  # skipped by a guard rail or a missing permission
+    detail: tuple[tuple[str, DetailValue], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", tuple(self.detail))
+
+    def detail_value(self, key: str) -> DetailValue:
+        return next((v for k, v in self.detail if k == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "target": self.target,
+            "description": self.description,
+            "status": self.status.value,
+            "reason": self.reason,
+            "error_code": self.error_code,
+            "request_id": self.request_id,
+            "refused": self.refused,
+            "detail": dict(self.detail),
+        }
+
+    @classmethod
+    def failure(cls, step: str, target: str, description: str, exc: BaseException,
+                detail: tuple[tuple[str, DetailValue], ...] = ()) -> StepOutcome:
+        """A failed (or timed-out) outcome from a library error, with ARM's code and request id."""
+        from ..errors import WaitTimeoutError
+
+        status = StepStatus.TIMED_OUT if isinstance(exc, WaitTimeoutError) else StepStatus.FAILED
+        code = request_id = None
+        if isinstance(exc, AzureOperationError):
+            code, request_id = exc.arm_code, exc.request_id
+        elif isinstance(exc, AzBackupFixError):
+            code = type(exc).__name__
+        return cls(step, target, description, status, reason=str(exc), error_code=code,
+                   request_id=request_id, refused=isinstance(exc, GuardRailError) or _is_permission(exc),
+                   detail=detail)
+
+
+def _is_permission(exc: BaseException) -> bool:
+    from ..errors import PermissionDeniedError
+
+    return isinstance(exc, PermissionDeniedError)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookResult:
+    """One playbook's run for one target: its steps' outcomes and the verification."""
+
+    playbook: str
+    steps: tuple[StepOutcome, ...] = ()
+    reason_codes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the plan found, e.g. "no lock blocks cleanup"
+    verified: bool | None = None  # None: not verified (dry-run, or nothing to verify)
+    verification: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "reason_codes", "notes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def failed(self) -> tuple[StepOutcome, ...]:
+        return tuple(s for s in self.steps if s.status.is_failure)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "playbook": self.playbook,
+            "reason_codes": list(self.reason_codes),
+            "notes": list(self.notes),
+            "verified": self.verified,
+            "verification": self.verification,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """A plan (dry-run) or an apply for one target: one outcome per step, every playbook's result."""
+
+    target: str
+    applied: bool
+    playbooks: tuple[PlaybookResult, ...] = ()
+    refusals: tuple[str, ...] = ()  # guard rails that stopped a whole playbook or the run
+    recovered_locks: tuple[str, ...] = ()  # pending locks from an earlier run, put back first
+    request_count: int = 0
+    write_count: int = 0
+    generated_at: datetime | None = None
+    diagnosis_codes: tuple[str, ...] = ()
+    extra: Mapping[str, DetailValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def mode(self) -> str:
+        return "apply" if self.applied else "dry-run"
+
+    @property
+    def steps(self) -> tuple[StepOutcome, ...]:
+        return tuple(s for p in self.playbooks for s in p.steps)
+
+    @property
+    def failures(self) -> tuple[StepOutcome, ...]:
+        return tuple(s for s in self.steps if s.status.is_failure)
+
+    @property
+    def changed(self) -> tuple[StepOutcome, ...]:
+        return tuple(s for s in self.steps if s.status is StepStatus.CHANGED)
+
+    @property
+    def planned(self) -> tuple[StepOutcome, ...]:
+        return tuple(s for s in self.steps if s.status is StepStatus.PLANNED)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals) or any(s.refused for s in self.steps)
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN.md section 7: 1 a step failed, 3 refusal, 4 changes planned, 0 otherwise."""
+        if self.failures and not all(s.refused for s in self.failures):
+            return 1
+        if self.refused:
+            return 3
+        if self.planned:
+            return 4
+        return 0
+
+    def summary(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in StepStatus}
+        for step in self.steps:
+            counts[step.status.value] += 1
+        return counts
+
+    def raise_for_failures(self) -> None:
+        """Raise AzureOperationError (or GuardRailError) naming the failed steps, if any."""
+        real = [s for s in self.failures if not s.refused]
+        if real:
+            first = real[0]
+            names = "; ".join(f"{s.step} {s.target.rsplit('/', 1)[-1]}: {s.reason}" for s in real)
+            raise AzureOperationError(f"{len(real)} step(s) failed: {names}", arm_code=first.error_code,
+                                      request_id=first.request_id)
+        if self.refused:
+            reasons = list(self.refusals) + [s.reason or s.step for s in self.steps if s.refused]
+            raise GuardRailError("refused: " + "; ".join(reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": RUN_SCHEMA,
+            "mode": self.mode,
+            "target": self.target,
+            "generated_at": format_timestamp(self.generated_at),
+            "request_count": self.request_count,
+            "write_count": self.write_count,
+            "exit_code": self.exit_code,
+            "summary": self.summary(),
+            "diagnosis_codes": list(self.diagnosis_codes),
+            "recovered_locks": list(self.recovered_locks),
+            "refusals": list(self.refusals),
+            "playbooks": [p.to_dict() for p in self.playbooks],
+            **({"extra": dict(self.extra)} if self.extra else {}),
+        }

@@ -1,0 +1,62 @@
+"""reinstall-backup-extension: uninstall the failed VMSnapshot/VMSnapshotLinux extension, wait until it
+is gone, then back up (the service reinstalls it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ..models import VmObservation
+from ..steps import DeleteExtension, Step, TriggerBackup
+from .base import Plan, Playbook
+from .common import TRIGGER_OPTIONS, trigger_step
+from .registry import register
+
+__all__ = ["ReinstallBackupExtension"]
+
+
+@register
+class ReinstallBackupExtension(Playbook):
+    id = "reinstall-backup-extension"
+    title = "Reinstall the failed backup extension"
+    error_codes = ("UserErrorVmProvisioningStateFailed", "ExtensionOperationFailedForManagedDisks",
+                   "ExtensionOperationFailed", "ExtentionOperationFailed", "ExtensionStuckInDeletionState",
+                   "BackupExtensionFailed")
+    actions = (
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.Compute/virtualMachines/extensions/delete",
+        "Microsoft.Compute/locations/operations/read",
+        *TriggerBackup.actions,
+    )
+    destructive = True
+    options = MappingProxyType({"extension_timeout_minutes": (int, 30), **TRIGGER_OPTIONS})
+
+    @classmethod
+    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
+        opts = cls.resolve(options)
+        obs = observation
+        target = obs.vm_ref.id
+        vm = obs.vm
+        if vm is None:
+            return Plan(cls.id, target, notes=("the VM does not exist",))
+        if obs.in_progress_jobs_here:
+            return Plan(cls.id, target, notes=(
+                f"backup job {obs.in_progress_jobs_here[0].ref.name} is in progress; run again when it finishes",))
+        ext = vm.backup_extension
+        if ext is None:
+            return Plan(cls.id, target, notes=("no backup extension is installed; the next backup installs it",))
+        if not (ext.is_failed or ext.is_deleting):
+            return Plan(cls.id, target, notes=(f"backup extension '{ext.name}' is {ext.provisioning_state}",))
+        if not vm.is_running:
+            return Plan(cls.id, target, refusals=(
+                f"VM {vm.ref.name} is {vm.power_state or 'not running'}; the backup extension is reinstalled "
+                "only on a running VM (start it first)",))
+        steps: list[Step] = [DeleteExtension(vm.ref, ext.name, ext.qualified_type,
+                                             ext.provisioning_state, float(opts["extension_timeout_minutes"]) * 60)]
+        trigger = trigger_step(obs, opts)
+        if trigger is not None:
+            steps.append(trigger)
+        others = [e.name for e in vm.extensions if e.is_failed and not e.is_backup_extension]
+        notes = (f"other failed extension(s) reported, not removed: {', '.join(others)}",) if others else ()
+        return Plan(cls.id, target, steps=tuple(steps), notes=notes)

@@ -1,0 +1,100 @@
+"""resolve-backup-in-progress and trigger-backup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from ..models import VmObservation
+from ..models.timestamps import format_timestamp
+from ..steps import CancelJob, Step, TriggerBackup, WaitForJobs, on_demand_jobs_today
+from .base import Plan, Playbook, Verification
+from .common import TRIGGER_OPTIONS, current_failure, trigger_step
+from .registry import register
+
+__all__ = ["ResolveBackupInProgress", "TriggerBackupPlaybook"]
+
+
+@register
+class ResolveBackupInProgress(Playbook):
+    id = "resolve-backup-in-progress"
+    title = "Resolve a backup already in progress"
+    error_codes = ("UserErrorBackupOperationInProgress", "BackupJobInProgress", "BackupJobInProgressElsewhere")
+    actions = (
+        "Microsoft.RecoveryServices/Vaults/backupJobs/read",
+        "Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action",
+        *TriggerBackup.actions,
+    )
+    options = MappingProxyType({
+        "wait_minutes": (int, 60),
+        "cancel_stuck": (bool, False),  # cancel a cancellable job older than the threshold
+        "cancel_older_than_hours": (int, 24),
+        **TRIGGER_OPTIONS,
+    })
+
+    @classmethod
+    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
+        opts = cls.resolve(options)
+        obs = observation
+        target = obs.vm_ref.id
+        running = sorted(obs.in_progress_jobs, key=lambda j: j.ref.id.casefold())
+        if not running:
+            return Plan(cls.id, target, notes=("no backup job of this VM is in progress",))
+        threshold = timedelta(hours=opts["cancel_older_than_hours"])
+        steps: list[Step] = []
+        waits = []
+        notes: list[str] = []
+        for job in running:
+            age = (obs.observed_at - job.start_time) if obs.observed_at and job.start_time else None
+            old = age is not None and age >= threshold
+            if opts["cancel_stuck"] and old and job.cancellable:
+                steps.append(CancelJob(job.ref, format_timestamp(job.start_time)))
+            else:
+                if old and not job.cancellable:
+                    notes.append(f"job {job.ref.name} is past its snapshot phase and cannot be cancelled")
+                waits.append(job.ref)
+        if waits:
+            steps.insert(0, WaitForJobs(tuple(waits), obs.vm_ref, float(opts["wait_minutes"]) * 60))
+        trigger = trigger_step(obs, opts)
+        if trigger is not None:
+            steps.append(trigger)
+        return Plan(cls.id, target, steps=tuple(steps), notes=tuple(notes))
+
+
+@register
+class TriggerBackupPlaybook(Playbook):
+    id = "trigger-backup"
+    title = "Back up on demand and report the job's result"
+    error_codes = ("BackUpOperationFailed", "BackUpOperationFailedV2")
+    actions = TriggerBackup.actions
+    options = MappingProxyType({"force": (bool, False), **TRIGGER_OPTIONS})
+
+    @classmethod
+    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
+        opts = cls.resolve(options)
+        obs = observation
+        target = obs.vm_ref.id
+        item = obs.protected_item
+        if obs.vm is None or item is None:
+            return Plan(cls.id, target, notes=("no VM or no protected item to back up",))
+        if item.is_inactive and not opts["force"]:
+            return Plan(cls.id, target, notes=(f"protection is {item.protection_state}; a backup would fail",))
+        failure = current_failure(obs)
+        if failure is None and not opts["force"]:
+            return Plan(cls.id, target, notes=("no failed backup since the last success; nothing to retry",))
+        today = on_demand_jobs_today(obs.jobs, obs.observed_at) if obs.observed_at else 0
+        if today >= opts["daily_limit"]:
+            return Plan(cls.id, target, refusals=(
+                f"{today} on-demand backups today reach the daily limit of {opts['daily_limit']}",))
+        step = trigger_step(obs, {**opts, "trigger_backup": True})
+        return Plan(cls.id, target, steps=(step,) if step else ())
+
+    @classmethod
+    def verify(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Verification:
+        failure = current_failure(observation)
+        if failure is None:
+            return Verification(True, "the latest backup did not fail")
+        title = failure.primary_error.error_title if failure.primary_error else failure.status
+        return Verification(False, f"the latest backup job {failure.ref.name} failed: {title}")

@@ -1,0 +1,166 @@
+"""TriggerBackup (on-demand, explicit retention, never blindly retried), CancelJob, WaitForJobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from ..errors import GuardRailError
+from ..ids import BackupJobRef, ProtectedItemRef, VmRef
+from ..models import BackupJob
+from ..models.report import DetailValue, StepOutcome, StepStatus
+from ..waits import wait_until
+from .base import Step, StepContext
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "SERVICE_DAILY_ON_DEMAND_MAX",
+    "CancelJob",
+    "TriggerBackup",
+    "WaitForJobs",
+    "on_demand_jobs_today",
+]
+
+DEFAULT_RETENTION_DAYS = 30  # as `az backup protection backup-now` defaults
+SERVICE_DAILY_ON_DEMAND_MAX = 9  # the service allows at most 9 on-demand backups a day (recommends 4)
+_JOB_READ = "Microsoft.RecoveryServices/Vaults/backupJobs/read"
+
+
+def on_demand_jobs_today(jobs: tuple[BackupJob, ...], now: datetime) -> int:
+    """On-demand Backup jobs started on ``now``'s UTC day (unknown kind counts, to stay under the limit)."""
+    day = now.astimezone(timezone.utc).date()
+    return sum(
+        1 for j in jobs
+        if j.is_backup and j.user_triggered is not False and j.start_time is not None
+        and j.start_time.astimezone(timezone.utc).date() == day
+    )
+
+
+def _now(ctx: StepContext) -> datetime:
+    # ARM's clock (virtual in the sandbox), else the local one.
+    return ctx.gateway.counter.server_time or datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class TriggerBackup(Step):
+    """Start one on-demand backup; optionally wait for its job and report status and errorTitle.
+
+    Refuses when a backup job for the VM is running (the service would fail the new one with
+    UserErrorBackupOperationInProgress) or when today's on-demand count reached ``daily_limit``.
+    The POST is sent at most once.
+    """
+
+    item: ProtectedItemRef
+    vm: VmRef
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    wait: bool = True
+    timeout: float = 4 * 3600.0  # hard limit on waiting for the job, seconds
+    daily_limit: int = SERVICE_DAILY_ON_DEMAND_MAX
+
+    kind = "trigger-backup"
+    actions = (
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/backup/action",
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read",
+        _JOB_READ,
+    )
+
+    @property
+    def target(self) -> str:
+        return self.item.id
+
+    def describe(self) -> str:
+        then = " and wait for its job" if self.wait else ""
+        return (f"trigger an on-demand backup of {self.vm.name} in vault {self.item.vault.name}, "
+                f"kept {self.retention_days} days{then}")
+
+    def details(self) -> tuple[tuple[str, DetailValue], ...]:
+        return (("retention_days", self.retention_days), ("wait", self.wait))
+
+    def _jobs(self, ctx: StepContext) -> tuple[BackupJob, ...]:
+        ctx.gateway.invalidate()  # fresh: this decides whether a non-idempotent POST is sent
+        return ctx.gateway.jobs_for_vm(self.item.vault, self.vm)
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        if not 1 <= self.retention_days <= 99 * 365:
+            raise GuardRailError(f"retention of {self.retention_days} days is out of range")
+        jobs = self._jobs(ctx)
+        running = [j for j in jobs if j.is_in_progress]
+        if running:
+            return self.outcome(StepStatus.SKIPPED, refused=True,
+                                reason=f"backup job {running[0].ref.name} is {running[0].status}; not starting another")
+        today = on_demand_jobs_today(jobs, _now(ctx))
+        if today >= min(self.daily_limit, SERVICE_DAILY_ON_DEMAND_MAX):
+            return self.outcome(StepStatus.SKIPPED, refused=True,
+                                reason=f"{today} on-demand backups today reach the daily limit of {self.daily_limit}")
+        expiry = (_now(ctx) + timedelta(days=self.retention_days)).replace(microsecond=0)
+        job_ref = ctx.gateway.trigger_backup(self.item, expiry)
+        ctx.triggered_jobs.append(job_ref.name)
+        facts: tuple[tuple[str, DetailValue], ...] = (("job_id", job_ref.name), ("expiry", expiry.isoformat()))
+        if not self.wait:
+            return self.outcome(StepStatus.CHANGED, detail=(*facts, ("job_status", "InProgress")))
+        job = wait_until(lambda: ctx.gateway.get_job(job_ref), lambda j: not j.is_in_progress,
+                         timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {job_ref.name}",
+                         interval=60.0, max_interval=300.0)
+        title = job.primary_error.error_title if job.primary_error else None
+        facts = (*facts, ("job_status", job.status), ("error_title", title))
+        if job.is_failed or (job.status or "").casefold() == "cancelled":
+            outcome = self.outcome(StepStatus.FAILED, reason=f"backup job {job_ref.name} {job.status}: {title}",
+                                   detail=facts)
+            return StepOutcome(outcome.step, outcome.target, outcome.description, outcome.status,
+                               reason=outcome.reason, error_code=title, detail=outcome.detail)
+        return self.outcome(StepStatus.CHANGED, detail=facts)
+
+
+@dataclass(frozen=True)
+class CancelJob(Step):
+    job: BackupJobRef
+    started: str | None = None  # for the description
+    timeout: float = 1800.0
+
+    kind = "cancel-job"
+    actions = ("Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action", _JOB_READ)
+    disruptive = True  # abandons a backup in flight
+
+    @property
+    def target(self) -> str:
+        return self.job.id
+
+    def describe(self) -> str:
+        since = f" (running since {self.started})" if self.started else ""
+        return f"cancel backup job {self.job.name} in vault {self.job.vault.name}{since} and wait until it stops"
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        ctx.gateway.cancel_job(self.job)
+        job = wait_until(lambda: ctx.gateway.get_job(self.job), lambda j: not j.is_in_progress,
+                         timeout=self.timeout, sleep=ctx.sleep, what=f"job {self.job.name} to stop", interval=15.0)
+        return self.outcome(StepStatus.CHANGED, detail=(("job_status", job.status),))
+
+
+@dataclass(frozen=True)
+class WaitForJobs(Step):
+    """Wait (bounded) until the VM's running backup jobs finish; no change is made."""
+
+    jobs: tuple[BackupJobRef, ...]
+    vm: VmRef
+    timeout: float = 3600.0
+
+    kind = "wait-for-jobs"
+    actions = (_JOB_READ,)
+
+    @property
+    def target(self) -> str:
+        return self.jobs[0].id if self.jobs else self.vm.id
+
+    def describe(self) -> str:
+        names = ", ".join(j.name for j in self.jobs)
+        return f"wait up to {self.timeout / 60:.0f} min for running backup job(s) {names} of {self.vm.name} to finish"
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        statuses: list[str] = []
+        for ref in self.jobs:
+            job = wait_until(lambda ref=ref: ctx.gateway.get_job(ref), lambda j: not j.is_in_progress,
+                             timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {ref.name}",
+                             interval=60.0, max_interval=300.0)
+            statuses.append(f"{ref.name}={job.status}")
+        ctx.gateway.invalidate()
+        return self.outcome(StepStatus.UNCHANGED, detail=(("jobs", ", ".join(statuses)),))

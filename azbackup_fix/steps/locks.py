@@ -1,0 +1,107 @@
+"""DeleteLock and RestoreLock: a lock is journaled before it is deleted and put back exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import AzBackupFixError, GuardRailError
+from ..models import Lock
+from ..models.report import DetailValue, StepOutcome, StepStatus
+from .base import Step, StepContext
+
+__all__ = ["DeleteLock", "RestoreLock"]
+
+
+def _key(lock: Lock) -> str:
+    return lock.ref.id.casefold()
+
+
+def _lock_details(lock: Lock) -> tuple[tuple[str, DetailValue], ...]:
+    return (("name", lock.name), ("scope", lock.scope.id), ("level", lock.level.value), ("notes", lock.notes),
+            ("owners", ",".join(lock.owners) or None))
+
+
+@dataclass(frozen=True)
+class DeleteLock(Step):
+    """Remove a lock for the duration of the work (journaled first; RestoreLock puts it back)."""
+
+    lock: Lock
+    why: str = ""
+
+    kind = "delete-lock"
+    actions = ("Microsoft.Authorization/locks/delete", "Microsoft.Authorization/locks/read")
+    destructive = True
+
+    @property
+    def target(self) -> str:
+        return self.lock.ref.id
+
+    def describe(self) -> str:
+        where = self.lock.resource_group or f"subscription {self.lock.scope.subscription}"
+        because = f" ({self.why})" if self.why else ""
+        return f"remove {self.lock.level.value} lock '{self.lock.name}' on {where} until the work is done{because}"
+
+    def details(self) -> tuple[tuple[str, DetailValue], ...]:
+        return _lock_details(self.lock)
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        if ctx.journal is None or ctx.run_id is None:
+            # Never delete a lock we could not put back after a crash.
+            raise GuardRailError(f"lock '{self.lock.name}' not removed: no journal to record it in")
+        entry = ctx.journal.record_lock_removal(ctx.run_id, self.lock)  # durable, BEFORE the delete
+        ctx.lock_entries[_key(self.lock)] = entry
+        try:
+            ctx.gateway.delete_lock(self.lock)
+        except AzBackupFixError:
+            # Ambiguous failures: the lock may be gone anyway. Ask, and record what is true.
+            still_there = _still_there(ctx, self.lock)
+            if still_there:
+                ctx.journal.mark_abandoned(entry)
+            else:
+                ctx.journal.mark_removed(entry)
+                ctx.removed_locks[_key(self.lock)] = self.lock
+            raise
+        ctx.journal.mark_removed(entry)
+        ctx.removed_locks[_key(self.lock)] = self.lock
+        return self.outcome(StepStatus.CHANGED, detail=(("journal_entry", str(entry)),))
+
+
+def _still_there(ctx: StepContext, lock: Lock) -> bool:
+    try:
+        return ctx.gateway.get_lock(lock.ref) is not None
+    except AzBackupFixError:
+        return False  # unknown: keep the journal entry pending so recovery checks it later
+
+
+@dataclass(frozen=True)
+class RestoreLock(Step):
+    """Put a removed lock back with the same name, scope, level, notes and owners (always runs)."""
+
+    lock: Lock
+
+    kind = "restore-lock"
+    actions = ("Microsoft.Authorization/locks/write",)
+    always = True
+
+    @property
+    def target(self) -> str:
+        return self.lock.ref.id
+
+    def describe(self) -> str:
+        where = self.lock.resource_group or f"subscription {self.lock.scope.subscription}"
+        return f"put {self.lock.level.value} lock '{self.lock.name}' back on {where} (same name, level, notes)"
+
+    def details(self) -> tuple[tuple[str, DetailValue], ...]:
+        return _lock_details(self.lock)
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        key = _key(self.lock)
+        if key not in ctx.removed_locks:
+            return self.outcome(StepStatus.SKIPPED, reason="the lock was not removed")
+        restored = ctx.gateway.put_lock(ctx.removed_locks[key])
+        entry = ctx.lock_entries.get(key)
+        if entry is not None and ctx.journal is not None:
+            ctx.journal.mark_restored(entry)
+        del ctx.removed_locks[key]
+        same = restored.level is self.lock.level and restored.notes == self.lock.notes
+        return self.outcome(StepStatus.CHANGED, detail=(("restored_identical", same),))

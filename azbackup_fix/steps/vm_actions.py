@@ -1,0 +1,50 @@
+"""ReapplyVm and RestartVm (restart is disruptive: it needs explicit permission)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ids import VmRef
+from ..models.report import StepOutcome, StepStatus
+from .base import Step, StepContext
+
+__all__ = ["ReapplyVm", "RestartVm"]
+
+
+@dataclass(frozen=True)
+class ReapplyVm(Step):
+    vm: VmRef
+
+    kind = "reapply-vm"
+    actions = ("Microsoft.Compute/virtualMachines/reapply/action", "Microsoft.Compute/locations/operations/read")
+
+    @property
+    def target(self) -> str:
+        return self.vm.id
+
+    def describe(self) -> str:
+        return f"reapply VM {self.vm.name} (re-run its provisioning; no reboot)"
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        ctx.gateway.reapply_vm(self.vm)
+        return self.outcome(StepStatus.CHANGED)
+
+
+@dataclass(frozen=True)
+class RestartVm(Step):
+    vm: VmRef
+
+    kind = "restart-vm"
+    actions = ("Microsoft.Compute/virtualMachines/restart/action", "Microsoft.Compute/locations/operations/read")
+    disruptive = True
+
+    @property
+    def target(self) -> str:
+        return self.vm.id
+
+    def describe(self) -> str:
+        return f"restart VM {self.vm.name} (disruptive: the workload goes down)"
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        ctx.gateway.restart_vm(self.vm)
+        return self.outcome(StepStatus.CHANGED)
