@@ -47,7 +47,7 @@ from typing import Any
 
 import yaml
 
-from .checks.catalogue import Playbook, canonical_code, entry_for
+from .checks.catalogue import Playbook, entry_for
 from .errors import PlaybookFileError
 
 __all__ = [
@@ -82,8 +82,9 @@ _SCALARS = {_INT: _SAFE.construct_yaml_int, _FLOAT: _SAFE.construct_yaml_float, 
 
 
 def fold_code(code: str) -> str:
-    """The matching key of an error/finding code: catalogue spelling (aliases resolved), case-folded."""
-    return canonical_code(code).casefold()
+    """The matching key of a code: its catalogue entry's code (aliases resolved), case-folded."""
+    entry = entry_for(code)
+    return (entry.code if entry is not None else code.strip()).casefold()
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:

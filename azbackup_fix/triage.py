@@ -9,7 +9,7 @@ always give the same requests.
 2. Rules apply in file order. A rule applies when one of its codes is present, none
    of its ``unless_codes`` is, and every guard rail it ``requires`` is true.
 3. A playbook routed by several rules keeps its first position and collects every
-   rule's reason codes. Options: the file's ``defaults`` < later rules < earlier rules.
+   rule's reason codes (in the diagnosis's order). Options: the file's ``defaults`` < later rules < earlier rules.
 4. ``trigger-backup`` runs last: it verifies whatever the others fixed.
 5. A file with ``writes_allowed: false`` routes nothing (report only).
 """
@@ -74,5 +74,6 @@ def route(diagnosis: Diagnosis, playbook_file: PlaybookFile) -> tuple[PlaybookRe
         options = dict(playbook_file.defaults.get(pid, {}))
         for layer in reversed(layers[pid]):  # earlier rules applied last, so they win
             options.update(layer)
-        requests.append(PlaybookRequest(pid, MappingProxyType(options), tuple(reasons[pid])))
+        why = tuple(code for code in codes if code in reasons[pid])  # the diagnosis's order
+        requests.append(PlaybookRequest(pid, MappingProxyType(options), why))
     return tuple(requests)
