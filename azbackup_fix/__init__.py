@@ -22,7 +22,19 @@ from .errors import (
     WaitTimeoutError,
 )
 from .ids import VaultRef, VmRef
-from .models import DIAGNOSIS_SCHEMA, Diagnosis, Evidence, Finding, Severity, VmObservation
+from .models import (
+    DIAGNOSIS_SCHEMA,
+    RUN_SCHEMA,
+    Diagnosis,
+    Evidence,
+    Finding,
+    PlaybookResult,
+    RunReport,
+    Severity,
+    StepOutcome,
+    StepStatus,
+    VmObservation,
+)
 from .remediator import Remediator
 from .sandbox_credential import SandboxCredential
 from .settings import Settings
@@ -31,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DIAGNOSIS_SCHEMA",
+    "RUN_SCHEMA",
     "AzBackupFixError",
     "AzureOperationError",
     "Diagnosis",
@@ -41,11 +54,15 @@ __all__ = [
     "InvalidResourceIdError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PlaybookResult",
     "ProtectedItemNotFoundError",
     "Remediator",
+    "RunReport",
     "SandboxCredential",
     "Settings",
     "Severity",
+    "StepOutcome",
+    "StepStatus",
     "VaultNotFoundError",
     "VaultRef",
     "VmNotFoundError",

@@ -12,7 +12,8 @@ from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, InvalidInputError
 from .gateway import DEFAULT_RETRY_AFTER_CAP, Cloud, Gateway, observe_vm
 from .ids import VmRef
-from .models import Diagnosis, VmObservation
+from .models import Diagnosis, RunReport, VmObservation
+from .runner import Runner, RunOptions
 
 __all__ = ["DiagnosisOutcome", "Remediator"]
 
@@ -52,9 +53,15 @@ class Remediator:
         retry_after_cap: float | None = DEFAULT_RETRY_AFTER_CAP,
         connection_verify: bool | str | None = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
+        journal: Any = None,
+        journal_path: str | None = None,
+        playbook_file: Any = None,
         **client_kwargs: Any,
     ) -> None:
         self.check_options = check_options
+        self._journal = journal
+        self._journal_path = journal_path
+        self.playbook_file = playbook_file
         self.gateway = Gateway(
             credential,
             subscription_id,
@@ -138,6 +145,56 @@ class Remediator:
                 yield DiagnosisOutcome(ref, diagnosis=self._diagnose(ref))
             except AzBackupFixError as exc:
                 yield DiagnosisOutcome(ref, error=exc)
+
+    # -- remediate ------------------------------------------------------------------------------
+
+    def _open_journal(self) -> Any:
+        if self._journal is None:
+            from .journal import Journal
+            from .settings import Settings
+
+            path = self._journal_path or Settings.from_env().journal_path
+            if not path:
+                raise InvalidInputError("no journal file: pass journal_path= or set AZBACKUP_JOURNAL")
+            self._journal = Journal(path)
+        return self._journal
+
+    def runner(self) -> Runner:
+        return Runner(self.gateway, journal=self._open_journal, playbook_file=self.playbook_file,
+                      check_options=self.check_options)
+
+    def plan(self, vm_id: str | VmRef, **opts: Any) -> RunReport:
+        """What :meth:`run` would change (dry-run): never sends a write request."""
+        opts.pop("apply", None)
+        return self.run(vm_id, apply=False, **opts)
+
+    def run(
+        self,
+        vm_id: str | VmRef,
+        *,
+        apply: bool = False,
+        allow_disruptive: bool = False,
+        allow_protection_changes: bool = False,
+        wait: bool = True,
+        playbooks: Iterable[str] | None = None,
+        options: dict[str, dict[str, Any]] | None = None,
+    ) -> RunReport:
+        """Triage -> plan -> apply (only with ``apply=True``) -> verify, for one VM.
+
+        ``playbooks`` runs exactly those ids instead of triage's choice; ``options`` maps a
+        playbook id to its options. Disruptive steps (restart, cancel) need
+        ``allow_disruptive``; resume/stop protection needs ``allow_protection_changes``.
+        """
+        ref = self.parse_vm(vm_id)
+        run_options = RunOptions(
+            apply=apply,
+            allow_disruptive=allow_disruptive,
+            allow_protection_changes=allow_protection_changes,
+            wait=wait,
+            playbooks=tuple(playbooks) if playbooks is not None else None,
+            options=dict(options or {}),
+        )
+        return self.runner().run(ref, run_options)
 
     def _diagnose(self, ref: VmRef) -> Diagnosis:
         before = self.gateway.request_count

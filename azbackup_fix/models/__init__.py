@@ -28,12 +28,14 @@ from .findings import (
 )
 from .locks import Lock, LockLevel
 from .observation import VmObservation
+from .report import RUN_SCHEMA, PlaybookResult, RunReport, StepOutcome, StepStatus
 from .timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
     "BACKUP_EXTENSION_TYPES",
     "DIAGNOSIS_JSON_SCHEMA",
     "DIAGNOSIS_SCHEMA",
+    "RUN_SCHEMA",
     "BackupJob",
     "BackupPolicy",
     "BackupStatus",
@@ -46,11 +48,15 @@ __all__ = [
     "JobError",
     "Lock",
     "LockLevel",
+    "PlaybookResult",
     "ProtectedItem",
     "ProtectionState",
     "RestorePoint",
     "RestorePointCollection",
+    "RunReport",
     "Severity",
+    "StepOutcome",
+    "StepStatus",
     "VirtualMachine",
     "VmAgentStatus",
     "VmObservation",

@@ -1,0 +1,268 @@
+"""The runner: triage -> plan (pure) -> guard rails -> apply (or dry-run) -> verify, for one target.
+
+Dry-run is the default and sends no write request at all: every planned step is reported
+``planned``. Applying first puts back locks a killed run left pending (the journal's
+recovery), then runs each playbook's steps in order. A failed step skips the rest of its
+playbook except steps marked ``always`` (lock restores), so a lock is put back whatever
+happens; other playbooks still run, and every step gets exactly one outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .errors import AzBackupFixError, GuardRailError
+from .gateway import Gateway, observe_vm
+from .ids import ScopeKind, VmRef
+from .models import Diagnosis, VmObservation
+from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
+from .playbooks import Plan, get_playbook
+from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
+
+__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookRequest:
+    """Run ``playbook_id`` with ``options`` because of ``reason_codes`` (triage's answer)."""
+
+    playbook_id: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    reason_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run: ``apply`` (default dry-run), permissions, limits and per-playbook options."""
+
+    apply: bool = False
+    allow_disruptive: bool = False
+    allow_protection_changes: bool = False
+    max_targets: int | None = None
+    wait: bool = True  # wait for triggered backups' jobs (hard timeout per playbook option)
+    playbooks: tuple[str, ...] | None = None  # run exactly these instead of triage's choice
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def requests_from_findings(diagnosis: Diagnosis, playbook_file: Any = None) -> tuple[PlaybookRequest, ...]:
+    """Route a diagnosis to playbooks: through the playbook file when given, else the findings' own ids."""
+    if playbook_file is not None:
+        from .triage import route
+
+        return tuple(PlaybookRequest(r.playbook_id, r.options, tuple(r.reason_codes))
+                     for r in route(diagnosis, playbook_file))
+    out: dict[str, list[str]] = {}
+    for finding in diagnosis.findings:
+        for pid in finding.playbooks:
+            out.setdefault(pid, []).append(finding.code)
+    if not out and diagnosis.errors:
+        # No Azure-side fix is documented: the inspection-only path reports what was found.
+        out["inspect-vm"] = [f.code for f in diagnosis.errors]
+    return tuple(PlaybookRequest(pid, MappingProxyType({}), tuple(codes)) for pid, codes in out.items())
+
+
+Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
+
+
+def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
+    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last)."""
+    last = max((i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)),
+               default=None)
+    out = []
+    for i, (req, plan) in enumerate(plans):
+        if last is not None and i != last and any(isinstance(s, TriggerBackup) for s in plan.steps):
+            plan = replace(plan, steps=tuple(s for s in plan.steps if not isinstance(s, TriggerBackup)),
+                           notes=(*plan.notes, "the on-demand backup runs once, at the end of the run"))
+        out.append((req, plan))
+    return out
+
+
+class Runner:
+    """Runs playbooks for VMs of one gateway's subscription.
+
+    ``journal`` (a :class:`~azbackup_fix.journal.Journal`, or a zero-argument factory) is
+    needed to apply plans that remove locks; ``router`` maps a diagnosis to playbook
+    requests (default: the playbook file's routing, or the findings' ``playbooks``).
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        journal: Any = None,
+        playbook_file: Any = None,
+        router: Router | None = None,
+        check_options: CheckOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        self.gateway = gateway
+        self._journal = journal
+        self.playbook_file = playbook_file
+        self.router: Router = router or (lambda d: requests_from_findings(d, self.playbook_file))
+        self.check_options = check_options
+
+    # -- journal ---------------------------------------------------------------------------------
+
+    def journal(self) -> Any:
+        if callable(self._journal) and not hasattr(self._journal, "record_lock_removal"):
+            self._journal = self._journal()
+        return self._journal
+
+    # -- entry points ------------------------------------------------------------------------------
+
+    def run_many(self, vms: Sequence[VmRef], options: RunOptions = RunOptions()) -> tuple[RunReport, ...]:
+        limit = self._max_targets(options)
+        if limit is not None and len(vms) > limit:
+            raise GuardRailError(f"{len(vms)} targets exceed the limit of {limit} (raise max_targets to allow)")
+        return tuple(self.run(vm, options) for vm in vms)
+
+    def _max_targets(self, options: RunOptions) -> int | None:
+        if options.max_targets is not None:
+            return options.max_targets
+        rails = getattr(self.playbook_file, "guard_rails", None)
+        return getattr(rails, "max_targets", None)
+
+    def _allowed(self, options: RunOptions) -> tuple[bool, bool]:
+        rails = getattr(self.playbook_file, "guard_rails", None)
+        disruptive = options.allow_disruptive or bool(getattr(rails, "allow_disruptive", False))
+        protection = options.allow_protection_changes or bool(getattr(rails, "allow_protection_changes", False))
+        return disruptive, protection
+
+    def run(self, vm: VmRef, options: RunOptions = RunOptions()) -> RunReport:
+        gw = self.gateway
+        start_count, start_writes = gw.counter.count, gw.counter.writes
+        journal = self.journal() if options.apply else None
+        run_id = journal.start_run(command="apply", targets=[vm.id]) if journal is not None else None
+        status = "failed"
+        try:
+            report = self._run(vm, options, journal, run_id)
+            status = "failed" if report.failures else "succeeded"
+        finally:
+            if journal is not None and run_id is not None:
+                journal.finish_run(run_id, status=status)
+        return replace(report, request_count=gw.counter.count - start_count,
+                       write_count=gw.counter.writes - start_writes)
+
+    # -- the work ---------------------------------------------------------------------------------
+
+    def _run(self, vm: VmRef, options: RunOptions, journal: Any, run_id: str | None) -> RunReport:
+        gw = self.gateway
+        recovered: list[str] = []
+        refusals: list[str] = []
+        if journal is not None:
+            from .recovery import recover_locks
+
+            for rec in recover_locks(journal, gw, run_id=run_id):
+                recovered.append(f"{rec.lock.ref.id}: {rec.outcome}")
+        gw.invalidate()  # plans read current state
+        observation = observe_vm(gw, vm)
+        diagnosis = diagnosis_for(observation, options=self.check_options)
+        requests = self._requests(diagnosis, options)
+        plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
+                                  for req in requests])
+        allow_disruptive, allow_protection = self._allowed(options)
+        ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep)
+        results: list[PlaybookResult] = []
+        for req, plan in plans:
+            refusals.extend(f"{req.playbook_id}: {r}" for r in plan.refusals)
+            outcomes = self._execute(plan, observation, options, ctx, allow_disruptive, allow_protection)
+            results.append(PlaybookResult(req.playbook_id, outcomes, req.reason_codes, plan.notes))
+        if options.apply and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
+            results = self._verify(vm, plans, results, options)
+        return RunReport(
+            target=vm.id,
+            applied=options.apply,
+            playbooks=tuple(results),
+            refusals=tuple(refusals),
+            recovered_locks=tuple(recovered),
+            generated_at=gw.counter.server_time or datetime.now(timezone.utc),
+            diagnosis_codes=tuple(f.code for f in diagnosis.findings),
+        )
+
+    def _requests(self, diagnosis: Diagnosis, options: RunOptions) -> tuple[PlaybookRequest, ...]:
+        if options.playbooks is not None:
+            for pid in options.playbooks:
+                get_playbook(pid)  # unknown ids are bad input, before any change
+            return tuple(PlaybookRequest(pid) for pid in options.playbooks)
+        return tuple(self.router(diagnosis))
+
+    @staticmethod
+    def _opts(req: PlaybookRequest, options: RunOptions) -> dict[str, Any]:
+        cls = get_playbook(req.playbook_id)
+        merged = {**dict(req.options), **dict(options.options.get(req.playbook_id, {}))}
+        if not options.wait and "wait" in cls.options:
+            merged["wait"] = False
+        return cls.resolve(merged)
+
+    def _guard(self, step: Step, obs: VmObservation, allow_disruptive: bool, allow_protection: bool) -> str | None:
+        """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
+        from .steps import UpdateProtection
+
+        if isinstance(step, UpdateProtection):
+            if not allow_protection:
+                return "protection changes need explicit permission (--allow-protection-changes)"
+        elif step.disruptive and not allow_disruptive:
+            return "disruptive: needs explicit permission (--allow-disruptive)"
+        if isinstance(step, (DeleteLock, RestoreLock)):
+            lock = step.lock
+            rg = (lock.resource_group or "").casefold()
+            if lock.scope_kind is ScopeKind.SUBSCRIPTION:
+                return "subscription locks are never removed"
+            if not (obs.is_restore_point_rg(lock.resource_group) or rg == obs.vm_ref.resource_group.casefold()):
+                return f"lock '{lock.name}' is outside the restore-point and VM resource groups"
+        if isinstance(step, DeleteRestorePointCollection) and not any(
+            c.ref == step.collection for c in obs.vm_collections
+        ):
+            return f"collection '{step.collection.name}' is not this VM's (source.id differs)"
+        return None
+
+    def _execute(self, plan: Plan, obs: VmObservation, options: RunOptions, ctx: StepContext,
+                 allow_disruptive: bool, allow_protection: bool) -> tuple[StepOutcome, ...]:
+        refusals = {i: self._guard(s, obs, allow_disruptive, allow_protection) for i, s in enumerate(plan.steps)}
+        outcomes: list[StepOutcome] = []
+        if not options.apply:
+            for i, step in enumerate(plan.steps):
+                why = refusals[i]
+                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=why, refused=True) if why else step.planned())
+            return tuple(outcomes)
+        blocked: str | None = None
+        if any(refusals.values()):
+            # A refused step would leave the playbook half-done: refuse the whole playbook.
+            blocked = "another step of this playbook was refused"
+        for i, step in enumerate(plan.steps):
+            if refusals[i]:
+                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=refusals[i], refused=True))
+                continue
+            if blocked and not step.always:
+                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))
+                continue
+            try:
+                outcome = step.run(ctx)
+            except AzBackupFixError as exc:
+                outcome = StepOutcome.failure(step.kind, step.target, step.describe(), exc, step.details())
+            outcomes.append(outcome)
+            if outcome.status.is_failure or outcome.refused:
+                blocked = blocked or f"an earlier step ({step.kind}) did not succeed"
+            if ctx.journal is not None and ctx.run_id is not None and outcome.status is StepStatus.CHANGED:
+                ctx.journal.record_change(ctx.run_id, action=step.kind, target=step.target,
+                                          detail=step.describe())
+        return tuple(outcomes)
+
+    def _verify(self, vm: VmRef, plans: list[tuple[PlaybookRequest, Plan]], results: list[PlaybookResult],
+                options: RunOptions) -> list[PlaybookResult]:
+        """Re-read state and let each playbook judge it."""
+        self.gateway.invalidate()
+        try:
+            fresh = observe_vm(self.gateway, vm)
+        except AzBackupFixError as exc:
+            return [replace(r, verified=False, verification=f"could not re-read state: {exc}") for r in results]
+        out = []
+        for (req, _), result in zip(plans, results, strict=True):
+            cls = get_playbook(req.playbook_id)
+            verdict = cls.verify(fresh, self._opts(req, options))
+            out.append(replace(result, verified=verdict.ok, verification=verdict.message))
+        return out
