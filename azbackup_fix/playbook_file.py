@@ -69,6 +69,7 @@ BUILTIN_PLAYBOOK_FILES = ("default", "diagnose-only")
 _MAX_DEPTH = 16  # the format nests 5 deep; bound the composer's recursion well below Python's
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 _GUARD_FLAGS = ("allow_disruptive", "allow_protection_changes")
+_FALLBACK_IDS = (*Playbook.ALL, "inspect-vm")  # only when the registry cannot be imported
 
 OptionSchemas = Mapping[str, Mapping[str, tuple[type, Any]]]
 Options = Mapping[str, Any]
@@ -498,7 +499,7 @@ def load_playbook_file(
     file, data = _read(path)
     if schemas is None:
         schemas = _registry_schemas()
-    known = tuple(schemas) if schemas is not None else Playbook.ALL
+    known = tuple(schemas) if schemas is not None else _FALLBACK_IDS
     text = _decode(file, data)
     root = _compose(file, text)
     if root is None:

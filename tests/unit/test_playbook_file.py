@@ -24,12 +24,15 @@ from azbackup_fix.playbook_file import (
     builtin_playbook_file,
     load_playbook_file,
 )
+from azbackup_fix.playbooks.registry import option_schemas
 
 REPO = Path(__file__).resolve().parents[2]
 TOP_LEVEL = REPO / "playbooks"
 PACKAGED = REPO / "azbackup_fix" / "playbook_files"
 
-# Stand-in for azbackup_fix.playbooks.registry.option_schemas(): option -> (type, default).
+# The shipped files are checked against the real registry; the format's own rules against a
+# stand-in with every option type (float, str, tuple, None default) the registry may grow.
+REGISTRY = option_schemas()
 SCHEMAS: dict[str, dict[str, tuple[type, object]]] = {
     Playbook.CLEAR_RESTORE_POINT_LIMIT: {"delete_retries": (int, 3), "restore_locks": (bool, True)},
     Playbook.REINSTALL_BACKUP_EXTENSION: {"wait_minutes": (float, 30.0)},
@@ -74,10 +77,10 @@ def test_every_yaml_in_the_top_level_folder_is_packaged() -> None:
 
 @pytest.mark.parametrize("name", BUILTIN_PLAYBOOK_FILES)
 def test_shipped_files_load(name: str) -> None:
-    loaded = load_playbook_file(TOP_LEVEL / f"{name}.yaml", schemas=SCHEMAS)
+    loaded = load_playbook_file(TOP_LEVEL / f"{name}.yaml", schemas=REGISTRY)
     assert loaded.version == FORMAT_VERSION
     assert loaded.unknown_codes == ()
-    packaged = load_playbook_file(builtin_playbook_file(name), schemas=SCHEMAS)
+    packaged = load_playbook_file(builtin_playbook_file(name), schemas=REGISTRY)
     assert replace(loaded, path=packaged.path) == packaged
 
 
@@ -94,17 +97,21 @@ def test_unknown_builtin_name_is_a_playbook_file_error() -> None:
 
 @pytest.mark.parametrize("code", ALL_CODES)
 def test_default_covers_every_catalogue_code(code: str) -> None:
-    loaded = load_playbook_file(TOP_LEVEL / "default.yaml", schemas=SCHEMAS)
+    loaded = load_playbook_file(TOP_LEVEL / "default.yaml", schemas=REGISTRY)
     assert loaded.rules_for(code), f"default.yaml has no rule for {code}"
     assert loaded.rules_for(code.upper()) == loaded.rules_for(code)
 
 
 def test_default_prescriptions_and_guard_rails() -> None:
-    loaded = load_playbook_file(TOP_LEVEL / "default.yaml", schemas=SCHEMAS)
+    loaded = load_playbook_file(TOP_LEVEL / "default.yaml", schemas=REGISTRY)
     assert loaded.writes_allowed is True
     assert loaded.guard_rails == GuardRails(max_targets=50, allow_disruptive=False, allow_protection_changes=False)
     assert dict(loaded.defaults[Playbook.TRIGGER_BACKUP]) == {"retention_days": 30}
-    assert set(loaded.playbook_ids) == set(Playbook.ALL)
+    assert set(loaded.playbook_ids) == {*Playbook.ALL, "inspect-vm"}
+    # One on-demand backup, at the end: no playbook that can trigger its own does so.
+    for pid in loaded.playbook_ids:
+        if pid != Playbook.TRIGGER_BACKUP and "trigger_backup" in REGISTRY[pid]:
+            assert loaded.defaults[pid]["trigger_backup"] is False, pid
     for rule in loaded.rules:
         if Playbook.TRIGGER_BACKUP in rule.playbooks:
             assert rule.playbooks[-1] == Playbook.TRIGGER_BACKUP, rule.name
@@ -114,7 +121,7 @@ def test_default_prescriptions_and_guard_rails() -> None:
 
 
 def test_diagnose_only_never_writes() -> None:
-    loaded = load_playbook_file(TOP_LEVEL / "diagnose-only.yaml", schemas=SCHEMAS)
+    loaded = load_playbook_file(TOP_LEVEL / "diagnose-only.yaml", schemas=REGISTRY)
     assert loaded.writes_allowed is False
     assert loaded.playbook_ids == ()
 

@@ -17,11 +17,11 @@ from azbackup_fix.models import Diagnosis, Finding, Severity
 from azbackup_fix.playbook_file import GuardRails, PlaybookFile, PlaybookRule, load_playbook_file
 from azbackup_fix.triage import PlaybookRequest, route, routing_codes
 
-from .test_playbook_file import SCHEMAS
+from .test_playbook_file import REGISTRY, SCHEMAS
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-DEFAULT = load_playbook_file(PLAYBOOKS / "default.yaml", schemas=SCHEMAS)
-DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=SCHEMAS)
+DEFAULT = load_playbook_file(PLAYBOOKS / "default.yaml", schemas=REGISTRY)
+DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=REGISTRY)
 PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True))
 WHEN = datetime(2025, 1, 5, 2, 52, 9, tzinfo=timezone.utc)
 
@@ -30,7 +30,8 @@ CLEAR, REINSTALL, RESOLVE, TRIGGER = (
     Playbook.RESOLVE_BACKUP_IN_PROGRESS, Playbook.TRIGGER_BACKUP,
 )
 RECOVER, RESUME, STOP = Playbook.RECOVER_VM_PROVISIONING, Playbook.RESUME_PROTECTION, Playbook.STOP_PROTECTION_RETAIN_DATA
-AGENT = (RECOVER, TRIGGER)
+INSPECT = "inspect-vm"
+AGENT = (RECOVER, INSPECT, TRIGGER)  # with allow_disruptive: reapply and restart, then back up
 
 # code -> (playbooks under the default guard rails, playbooks with every guard rail allowed)
 TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -39,30 +40,30 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "UserErrorVmNotFoundV2": ((), (STOP,)),
     "UserErrorVmProvisioningStateFailed": ((RECOVER, TRIGGER), (RECOVER, TRIGGER)),
     "VmProvisioningStateTransitioning": ((), ()),
-    "VmNotRunning": ((), ()),
-    "UserErrorGuestAgentStatusUnavailable": ((), AGENT),
-    "VmAgentOutOfDate": ((), ()),
+    "VmNotRunning": ((INSPECT,), (INSPECT,)),
+    "UserErrorGuestAgentStatusUnavailable": ((INSPECT,), AGENT),
+    "VmAgentOutOfDate": ((INSPECT,), (INSPECT,)),
     "ExtensionProvisioningFailed": ((), ()),
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionStuckInDeletionState": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "BackupExtensionNotInstalled": ((), ()),
-    "GuestAgentSnapshotTaskStatusError": ((), AGENT),
+    "GuestAgentSnapshotTaskStatusError": ((INSPECT,), AGENT),
     "UserErrorRpCollectionLimitReached": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),
     "RestorePointResourceGroupLocked": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),
     "VmResourceGroupLocked": ((), ()),
     "SubscriptionLocked": ((), ()),
-    "UserErrorKeyvaultPermissionsNotConfigured": ((), ()),
-    "ExtensionSnapshotFailedNoNetwork": ((), AGENT),
+    "UserErrorKeyvaultPermissionsNotConfigured": ((INSPECT,), (INSPECT,)),
+    "ExtensionSnapshotFailedNoNetwork": ((INSPECT,), AGENT),
     "ExtensionOperationFailedForManagedDisks": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionOperationFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtentionOperationFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "BackUpOperationFailed": ((TRIGGER,), (TRIGGER,)),
     "BackUpOperationFailedV2": ((TRIGGER,), (TRIGGER,)),
-    "UserErrorUnsupportedDiskSize": ((), ()),
+    "UserErrorUnsupportedDiskSize": ((INSPECT,), (INSPECT,)),
     "UserErrorBackupOperationInProgress": ((RESOLVE, TRIGGER), (RESOLVE, TRIGGER)),
     "BackupJobInProgress": ((RESOLVE, TRIGGER), (RESOLVE, TRIGGER)),
     "BackupJobInProgressElsewhere": ((RESOLVE, TRIGGER), (RESOLVE, TRIGGER)),
-    "UserErrorCrpReportedUserError": ((), ()),
+    "UserErrorCrpReportedUserError": ((INSPECT,), (INSPECT,)),
     "UserErrorBcmDatasourceNotPresent": ((), (RESUME, TRIGGER)),
     "VmNotProtected": ((), ()),
 }
@@ -142,7 +143,7 @@ def test_several_findings_dedupe_keep_rule_order_and_trigger_last() -> None:
         ),
         DEFAULT,
     )
-    assert ids(requests) == (CLEAR, REINSTALL, RESOLVE, TRIGGER)
+    assert ids(requests) == (CLEAR, REINSTALL, RESOLVE, INSPECT, TRIGGER)
     by_id = {r.playbook_id: r for r in requests}
     assert by_id[CLEAR].reason_codes == ("UserErrorRpCollectionLimitReached", "RestorePointResourceGroupLocked")
     assert by_id[TRIGGER].reason_codes == (  # the diagnosis's order, not the rules'
@@ -150,7 +151,7 @@ def test_several_findings_dedupe_keep_rule_order_and_trigger_last() -> None:
         "BackupExtensionFailed",
     )
     assert dict(by_id[TRIGGER].options) == {"retention_days": 30}
-    assert dict(by_id[CLEAR].options) == {}
+    assert dict(by_id[CLEAR].options) == {"trigger_backup": False}  # one backup, at the end
 
 
 def test_aliases_of_one_code_count_once() -> None:
@@ -166,8 +167,10 @@ def test_guard_rails_gate_rules_that_require_them() -> None:
     only_protection = replace(DEFAULT, guard_rails=GuardRails(allow_protection_changes=True))
     assert ids(route(deleted, only_protection)) == (STOP,)
     agent = diagnosis(finding("UserErrorGuestAgentStatusUnavailable"))
-    assert route(agent, only_protection) == ()
-    assert ids(route(agent, replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True)))) == AGENT
+    assert ids(route(agent, only_protection)) == (INSPECT,)
+    (recover, inspect, trigger) = route(agent, replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True)))
+    assert dict(recover.options) == {"trigger_backup": False, "restart": True}
+    assert (inspect.playbook_id, trigger.playbook_id) == (INSPECT, TRIGGER)
 
 
 def _file(tmp_path: Path, text: str) -> PlaybookFile:
@@ -228,7 +231,7 @@ def test_route_is_pure() -> None:
     first = route(subject, DEFAULT)
     assert route(subject, DEFAULT) == first
     assert subject.to_dict() == before
-    assert DEFAULT == load_playbook_file(PLAYBOOKS / "default.yaml", schemas=SCHEMAS)
+    assert DEFAULT == load_playbook_file(PLAYBOOKS / "default.yaml", schemas=REGISTRY)
     # No I/O: a file built in memory, with a path that does not exist, routes the same.
     in_memory = PlaybookFile(
         path="/nonexistent/never-read.yaml", version=1, rules=DEFAULT.rules, defaults=DEFAULT.defaults,
@@ -271,6 +274,11 @@ def test_routing_is_deterministic_and_well_formed(findings, playbook_file, data)
         assert request.reason_codes and set(request.reason_codes) <= codes
     if not playbook_file.writes_allowed or not codes:
         assert requests == ()
+    # At most one on-demand backup: with trigger-backup routed, no other playbook triggers its own.
+    if TRIGGER in routed:
+        for request in requests[:-1]:
+            if "trigger_backup" in REGISTRY[request.playbook_id]:
+                assert request.options["trigger_backup"] is False, request
     # Which playbooks run, and in which order, depends on the rules, not on the findings' order.
     shuffled = data.draw(st.permutations(findings))
     assert ids(route(diagnosis(*shuffled), playbook_file)) == routed
