@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import shutil
 import subprocess
@@ -370,6 +371,14 @@ def _setuptools_can_build() -> str | None:
     if major < 77:  # pyproject's SPDX license string needs setuptools >= 77
         return f"setuptools {setuptools.__version__} < 77 cannot build this project without build isolation"
     return None
+
+
+def test_package_data_names_the_playbook_files() -> None:
+    tomllib = pytest.importorskip("tomllib")  # 3.11+; the wheel test below covers 3.10 when it can build
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["azbackup_fix"]
+    for name in BUILTIN_PLAYBOOK_FILES:
+        assert any(fnmatch.fnmatch(f"playbook_files/{name}.yaml", p) for p in patterns), patterns
 
 
 def test_wheel_contains_the_playbook_files(tmp_path: Path) -> None:
