@@ -1,0 +1,145 @@
+"""Every sandbox scenario remediated through the real SDK clients in-process: the plan lists the
+exact changes and writes nothing (state byte-for-byte unchanged); apply fixes it (asserted on the
+sandbox state: locks back identical, only this VM's collection gone, the extension reinstalled);
+a backup triggered afterwards succeeds; a second apply is a no-op."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from azbackup_fix import RunReport, StepStatus
+from azbackup_fix.models import Lock
+from azbackup_fix.sandbox import Sandbox
+from tests.gateway.sandbox_arm import NEIGHBOUR, Target, writes
+
+
+@dataclass
+class Case:
+    plan: list[str]  # step kinds the default plan lists
+    apply: list[str]  # step kinds apply changes
+    run: dict[str, Any] = field(default_factory=dict)  # extra run() keywords for apply
+    backs_up: bool = True  # a backup afterwards succeeds (False: report-only scenarios)
+    plan_exit: int = 4
+
+
+TRIGGER = "trigger-backup"
+CASES: dict[str, Case] = {
+    "healthy": Case([], [], plan_exit=0),
+    "rp-limit-locked": Case(["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER],
+                            ["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER]),
+    "rp-limit-custom-rg": Case(["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER],
+                               ["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER]),
+    "failed-vmsnapshot-windows": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
+    "failed-vmsnapshot-linux": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
+    # Guest agent: report by default; Azure-side restart only when asked and allowed.
+    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=0, run={
+        "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
+        "options": {"recover-vm-provisioning": {"restart": True}}}),
+    "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
+    "backup-in-progress": Case(["wait-for-jobs", TRIGGER], ["cancel-job", TRIGGER], run={
+        "allow_disruptive": True, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
+    "protection-stopped": Case(["update-protection", TRIGGER], ["update-protection", TRIGGER], plan_exit=3,
+                               run={"allow_protection_changes": True}),
+    "disk-too-large": Case([], [], backs_up=False, plan_exit=0),
+    "vm-deleted": Case(["update-protection"], ["update-protection"], backs_up=False, plan_exit=3,
+                       run={"allow_protection_changes": True}),
+}
+
+
+def _kinds(report: RunReport, *statuses: StepStatus) -> list[str]:
+    return [s.step for s in report.steps if not statuses or s.status in statuses]
+
+
+def _locks(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.snapshot()["resources"]["locks"]
+
+
+def _collections(sandbox: Sandbox) -> dict[str, Any]:
+    return {k: v for k, v in sandbox.snapshot()["resources"]["compute"].items() if "collection" in k.lower()}
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> str:
+    return str(tmp_path / "journal.sqlite")
+
+
+@pytest.mark.parametrize("scenario", sorted(CASES))
+def test_plan_lists_the_changes_and_writes_nothing(scenario: str, journal_path: str) -> None:
+    case = CASES[scenario]
+    target = Target(Sandbox(scenario=scenario))
+    before = json.dumps(target.sandbox.snapshot(), sort_keys=True)
+    target.sandbox.clear_requests()
+    with target.remediator(journal_path=journal_path) as fix:
+        report = fix.plan(target.vm())
+    assert json.dumps(target.sandbox.snapshot(), sort_keys=True) == before
+    assert writes(target.sandbox.requests()) == []
+    assert report.write_count == 0 and not report.applied and report.mode == "dry-run"
+    assert _kinds(report) == case.plan
+    assert all(s.status in (StepStatus.PLANNED, StepStatus.SKIPPED) for s in report.steps)
+    assert all(s.target.startswith("/subscriptions/") for s in report.steps)
+    assert report.exit_code == case.plan_exit
+    assert report.to_dict()["schema"] == "azbackup-fix/run/v1"
+    assert not Path(journal_path).exists()  # dry-run does not even open the journal
+
+
+@pytest.mark.parametrize("scenario", sorted(CASES))
+def test_apply_fixes_it_then_a_second_apply_is_a_no_op(scenario: str, journal_path: str) -> None:
+    case = CASES[scenario]
+    sandbox = Sandbox(scenario=scenario)
+    target = Target(sandbox)
+    locks_before = _locks(sandbox)
+    neighbour = target.vm(NEIGHBOUR)
+    with target.remediator(journal_path=journal_path) as fix:
+        neighbour_collections = fix.gateway.restore_point_collections_for_vm(
+            neighbour, fix.gateway.list_resource_groups())
+        report = fix.run(target.vm(), apply=True, **case.run)
+        assert _kinds(report, StepStatus.CHANGED) == case.apply, report.to_dict()
+        assert report.failures == () and report.exit_code == 0
+        assert all(p.verified is not False for p in report.playbooks), [p.verification for p in report.playbooks]
+        # Locks: back in place with the same name, level and notes.
+        assert _locks(sandbox) == locks_before
+        # The neighbour's collections are untouched.
+        fix.gateway.invalidate()
+        assert fix.gateway.restore_point_collections_for_vm(
+            neighbour, fix.gateway.list_resource_groups()) == neighbour_collections
+        if TRIGGER in case.apply:
+            (trigger,) = [s for s in report.steps if s.step == TRIGGER]
+            assert trigger.detail_value("job_status") == "Completed"
+        if case.backs_up:
+            vm = fix.gateway.get_vm(target.vm())
+            assert vm.is_running and not vm.provisioning_failed
+            ext = vm.backup_extension
+            assert ext is not None and not ext.is_failed  # reinstalled by the backup
+            again = fix.run(target.vm(), apply=True, playbooks=[TRIGGER], options={TRIGGER: {"force": True}})
+            (step,) = again.steps
+            assert step.status is StepStatus.CHANGED and step.detail_value("job_status") == "Completed"
+        sandbox.clear_requests()
+        second = fix.run(target.vm(), apply=True, **case.run)
+        assert second.changed == () and second.write_count == 0 and second.exit_code == 0
+        assert writes(sandbox.requests()) == []
+
+
+def test_rp_limit_only_this_vms_collection_goes_and_the_lock_comes_back_identical(journal_path: str) -> None:
+    sandbox = Sandbox(scenario="rp-limit-locked")
+    target = Target(sandbox)
+    with target.remediator(journal_path=journal_path) as fix:
+        groups = fix.gateway.list_resource_groups()
+        mine = fix.gateway.restore_point_collections_for_vm(target.vm(), groups)
+        theirs = fix.gateway.restore_point_collections_for_vm(target.vm(NEIGHBOUR), groups)
+        (lock,) = [lk for lk in fix.gateway.locks_for(groups) if lk.resource_group == "AzureBackupRG_eastus_1"]
+        report = fix.run(target.vm(), apply=True)
+        fix.gateway.invalidate()
+        after = fix.gateway.restore_point_collections_for_vm(target.vm(), groups)
+        assert {c.ref for c in after}.isdisjoint({c.ref for c in mine})  # old collection gone
+        assert sum(len(c.restore_points) for c in after) == 1  # the new backup's point
+        assert fix.gateway.restore_point_collections_for_vm(target.vm(NEIGHBOUR), groups) == theirs
+        restored = fix.gateway.get_lock(lock.ref)
+        assert isinstance(restored, Lock) and restored == lock and restored.notes == lock.notes
+    deleted = [s for s in report.steps if s.step == "delete-restore-point-collection"]
+    assert [s.target for s in deleted] == [c.ref.id for c in mine]
+    assert deleted[0].detail_value("restore_points") == 18
