@@ -102,7 +102,7 @@ class Runner:
         self.gateway = gateway
         self._journal = journal
         self.playbook_file = playbook_file
-        self.router: Router = router or (lambda d: requests_from_findings(d, self.playbook_file))
+        self.router: Router | None = router
         self.check_options = check_options
 
     # -- journal ---------------------------------------------------------------------------------
@@ -188,7 +188,19 @@ class Runner:
             for pid in options.playbooks:
                 get_playbook(pid)  # unknown ids are bad input, before any change
             return tuple(PlaybookRequest(pid) for pid in options.playbooks)
-        return tuple(self.router(diagnosis))
+        if self.router is not None:
+            return tuple(self.router(diagnosis))
+        return requests_from_findings(diagnosis, self._effective_file(options))
+
+    def _effective_file(self, options: RunOptions) -> Any:
+        """The playbook file with its permission guard rails raised by the run's explicit permissions."""
+        pf = self.playbook_file
+        rails = getattr(pf, "guard_rails", None)
+        if rails is None or not (options.allow_disruptive or options.allow_protection_changes):
+            return pf
+        rails = replace(rails, allow_disruptive=rails.allow_disruptive or options.allow_disruptive,
+                        allow_protection_changes=rails.allow_protection_changes or options.allow_protection_changes)
+        return replace(pf, guard_rails=rails)
 
     @staticmethod
     def _opts(req: PlaybookRequest, options: RunOptions) -> dict[str, Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from .base import Command
 from .demo import COMMAND as DEMO
 from .diagnose import COMMAND as DIAGNOSE
+from .playbooks import COMMAND as PLAYBOOKS
 from .recover import COMMAND as RECOVER
+from .remediate import APPLY, PLAN
 
 __all__ = ["COMMANDS", "Command"]
 
-COMMANDS: tuple[Command, ...] = (DIAGNOSE, RECOVER, DEMO)
+COMMANDS: tuple[Command, ...] = (DIAGNOSE, PLAN, APPLY, RECOVER, PLAYBOOKS, DEMO)
