@@ -143,3 +143,40 @@ def test_rp_limit_only_this_vms_collection_goes_and_the_lock_comes_back_identica
     deleted = [s for s in report.steps if s.step == "delete-restore-point-collection"]
     assert [s.target for s in deleted] == [c.ref.id for c in mine]
     assert deleted[0].detail_value("restore_points") == 18
+
+
+def test_a_timed_out_collection_delete_is_retried(journal_path: str) -> None:
+    sandbox = Sandbox(scenario="rp-limit-locked")
+    sandbox.config.rpc_delete_batch = 7  # 18 points: two timed-out attempts, the third succeeds
+    target = Target(sandbox)
+    with target.remediator(journal_path=journal_path) as fix:
+        report = fix.run(target.vm(), apply=True)
+    (step,) = [s for s in report.steps if s.step == "delete-restore-point-collection"]
+    assert step.status is StepStatus.CHANGED and step.detail_value("attempts") == 3
+    assert report.exit_code == 0
+
+
+def test_too_many_timeouts_fail_the_step_and_the_lock_still_comes_back(journal_path: str) -> None:
+    sandbox = Sandbox(scenario="rp-limit-locked")
+    sandbox.config.rpc_delete_batch = 2  # 18 points need 9 attempts: more than the guide's 3
+    target = Target(sandbox)
+    locks_before = _locks(sandbox)
+    with target.remediator(journal_path=journal_path) as fix:
+        report = fix.run(target.vm(), apply=True)
+    kinds = {s.step: s for s in report.steps}
+    failed = kinds["delete-restore-point-collection"]
+    assert failed.status is StepStatus.FAILED and failed.error_code == "OperationTimedOut"
+    assert kinds["restore-lock"].status is StepStatus.CHANGED  # put back in all cases
+    assert kinds["trigger-backup"].status is StepStatus.SKIPPED
+    assert report.exit_code == 1 and _locks(sandbox) == locks_before
+    with pytest.raises(Exception, match="failed"):
+        report.raise_for_failures()
+
+
+def test_a_job_that_outlives_the_wait_is_a_timed_out_outcome(journal_path: str) -> None:
+    target = Target(Sandbox(scenario="backup-in-progress"))
+    with target.remediator(journal_path=journal_path) as fix:
+        report = fix.run(target.vm(), apply=True, options={"resolve-backup-in-progress": {"wait_minutes": 5}})
+    (wait,) = [s for s in report.steps if s.step == "wait-for-jobs"]
+    assert wait.status is StepStatus.TIMED_OUT and "timed out" in (wait.reason or "")
+    assert report.exit_code == 1
