@@ -39,6 +39,16 @@ class Connection:
             return self.sandbox_subscriptions
         raise InvalidInputError("no target: give --vm ID (repeatable) or --subscription ID")
 
+    def targets(self, groups: dict[str, list[VmRef]]) -> list[tuple[str, list[VmRef]]]:
+        """The VMs a command acts on: the given ids, else every protected VM of the subscriptions."""
+        if groups:
+            return list(groups.items())
+        out = []
+        for subscription in self.all_subscriptions():
+            with self.remediator(subscription) as fix:
+                out.append((subscription, list(fix.list_protected_vms())))
+        return out
+
     def close(self) -> None:
         close = getattr(self.credential, "close", None)
         if callable(close):

@@ -35,6 +35,15 @@ def test_plan_lists_changes_exit_4_json() -> None:
     assert steps == ["delete-lock", "delete-restore-point-collection", "restore-lock", "trigger-backup"]
 
 
+def test_plan_without_vm_targets_every_protected_vm_of_the_sandbox() -> None:
+    code, out, _ = _run("plan", "--sandbox", "rp-limit-locked", "--output", "json")
+    assert code == 4
+    docs = json.loads(out)
+    docs = docs if isinstance(docs, list) else [docs]
+    assert sorted(d["target"].rsplit("/", 1)[-1] for d in docs) == ["vm-app-01", "vm-app-02"]
+    assert all(d["write_count"] == 0 for d in docs)
+
+
 def test_plan_healthy_exit_0() -> None:
     code, out, _ = _run("plan", "--sandbox", "healthy", "--vm", VM)
     assert code == 0 and "nothing to do" in out
@@ -49,7 +58,7 @@ def test_apply_without_terminal_and_without_yes_refuses_exit_3() -> None:
 def test_apply_yes_fixes_exit_0(output: str) -> None:
     code, out, _ = _run("apply", "--sandbox", "failed-vmsnapshot-windows", "--vm", VM, "--yes", "--output", output)
     assert code == 0
-    assert "changed" in out and "delete-extension" in out or "uninstall extension" in out
+    assert "changed" in out and ("delete-extension" in out or "uninstall extension" in out)
 
 
 def test_protection_change_needs_permission_exit_3_then_allowed_exit_0() -> None:

@@ -58,22 +58,21 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     problems = Problems(io, debug=args.debug)
     settings = Settings.from_env()
     groups = group_targets(list(args.vm), args.subscription or None)  # bad ids: exit 2, nothing sent
-    if not groups:
-        io.err.write("azbackup-fix: error: give --vm ID (repeatable)\n")
-        return exit_codes.BAD_INPUT
     playbook_file = _load_file(args.playbooks)
-    total = sum(len(v) for v in groups.values())
-    limit = args.max_targets if args.max_targets is not None else playbook_file.guard_rails.max_targets
-    if limit is not None and total > limit:
-        io.err.write(f"azbackup-fix: error: {total} targets exceed the limit of {limit} (--max-targets)\n")
-        return exit_codes.PERMISSION
-    if apply and not _confirm(args, io, total):
-        io.err.write("azbackup-fix: error: refusing to apply without confirmation (use --yes without a terminal)\n")
-        return exit_codes.PERMISSION
     reports: list[RunReport] = []
     journal_path = args.journal or settings.journal_path
     with connect(args, settings) as connection:
-        for subscription, refs in groups.items():
+        targets = connection.targets(groups)  # no --vm: every protected VM (of --subscription or the sandbox)
+        total = sum(len(refs) for _, refs in targets)
+        limit = args.max_targets if args.max_targets is not None else playbook_file.guard_rails.max_targets
+        if limit is not None and total > limit:
+            io.err.write(f"azbackup-fix: error: {total} targets exceed the limit of {limit} (--max-targets)\n")
+            return exit_codes.PERMISSION
+        if apply and not _confirm(args, io, total):
+            io.err.write("azbackup-fix: error: refusing to apply without confirmation "
+                         "(use --yes without a terminal)\n")
+            return exit_codes.PERMISSION
+        for subscription, refs in targets:
             kwargs = dict(connection.client_kwargs)
             with Remediator(connection.credential, subscription, journal_path=journal_path,
                             playbook_file=playbook_file, **kwargs) as fix:
