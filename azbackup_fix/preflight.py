@@ -1,0 +1,203 @@
+"""Least privilege: the RBAC actions a run needs, the operator role, and the permissions preflight.
+
+Pure: no request is sent. What a principal may do comes from an explicit role definition file
+(the JSON of ``az role definition list --name ROLE`` or the file ``az role definition create``
+takes; a list of several roles means their union), because the ARM permissions API
+(``GET {scope}/providers/Microsoft.Authorization/permissions``) needs the very identity that
+runs and is not emulated by the sandbox. A dry-run cannot stand in for it: it sends reads
+only, so it can never reveal a missing write or delete permission.
+
+    >>> perms = Permissions.load("examples/rbac/azbackup-fix-operator.json")   # doctest: +SKIP
+    >>> check({"clear-restore-point-limit": required_actions(["clear-restore-point-limit"])}, perms)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "DIAGNOSE_ACTIONS",
+    "ROLE_NAME",
+    "Grant",
+    "Permissions",
+    "PreflightResult",
+    "check",
+    "operator_actions",
+    "required_actions",
+    "role_definition",
+]
+
+ROLE_NAME = "azbackup-fix operator"
+
+# The reads `diagnose` (and every plan, which starts with a diagnosis) sends. VMs are read with
+# $expand=instanceView and collections with their points (virtualMachines/read and
+# restorePointCollections/read cover both); vaults are found through the resources list. Each one is
+# shown necessary, and the set sufficient, against the sandbox with RBAC enforced
+# (tests/meta/test_rbac_role.py).
+DIAGNOSE_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Authorization/locks/read",
+    "Microsoft.Compute/restorePointCollections/read",
+    "Microsoft.Compute/virtualMachines/read",
+    "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
+    "Microsoft.RecoveryServices/locations/backupStatus/action",
+    "Microsoft.RecoveryServices/Vaults/backupJobs/read",
+    "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
+    "Microsoft.RecoveryServices/Vaults/backupProtectedItems/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Resources/subscriptions/resources/read",
+)
+
+
+def _unique_sorted(actions: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for action in actions:
+        seen.setdefault(action.casefold(), action)  # ARM compares actions case-insensitively
+    return tuple(sorted(seen.values(), key=str.casefold))
+
+
+def required_actions(playbook_ids: Iterable[str], *, diagnose: bool = True) -> tuple[str, ...]:
+    """The actions the given playbooks declare, plus the diagnosis's reads (sorted, unique)."""
+    from .playbooks import get_playbook
+
+    actions: list[str] = list(DIAGNOSE_ACTIONS) if diagnose else []
+    for pid in playbook_ids:
+        actions.extend(get_playbook(pid).actions)
+    return _unique_sorted(actions)
+
+
+def operator_actions() -> tuple[str, ...]:
+    """Every action any registered playbook declares, plus the diagnosis's reads."""
+    from .playbooks import playbook_ids
+
+    return required_actions(playbook_ids())
+
+
+def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000-0000-0000-0000-000000000000",),
+                    ) -> dict[str, Any]:
+    """The custom role, in the format ``az role definition create --role-definition`` reads."""
+    return {
+        "Name": ROLE_NAME,
+        "IsCustom": True,
+        "Description": "Diagnose and repair Azure VM Backup failures with azbackup-fix: exactly the "
+                       "actions its playbooks declare, plus the reads its diagnosis needs.",
+        "Actions": list(operator_actions()),
+        "NotActions": [],
+        "DataActions": [],
+        "NotDataActions": [],
+        "AssignableScopes": list(assignable_scopes),
+    }
+
+
+def _matches(action: str, patterns: tuple[str, ...]) -> bool:
+    # Azure's wildcard `*` spans '/' too; role actions are case-insensitive.
+    return any(fnmatch.fnmatchcase(action.casefold(), p.casefold()) for p in patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One role's control-plane permissions: ``actions`` minus ``not_actions``."""
+
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()
+    name: str = ""
+
+    def allows(self, action: str) -> bool:
+        return _matches(action, self.actions) and not _matches(action, self.not_actions)
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInputError(f"role definition: {where} must be a list of strings")
+    return tuple(value)
+
+
+def _grants(doc: Any, source: str) -> list[Grant]:
+    if isinstance(doc, list):
+        return [g for item in doc for g in _grants(item, source)]
+    if not isinstance(doc, dict):
+        raise InvalidInputError(f"{source}: a role definition must be a JSON object or a list of them")
+    if isinstance(doc.get("value"), list):  # an ARM list response
+        return _grants(doc["value"], source)
+    props = doc.get("properties") if isinstance(doc.get("properties"), dict) else doc
+    name = str(props.get("roleName") or props.get("Name") or props.get("name") or "")
+    if isinstance(props.get("permissions"), list):  # ARM / `az role definition list` shape
+        out = []
+        for perm in props["permissions"]:
+            if not isinstance(perm, dict):
+                raise InvalidInputError(f"{source}: permissions entries must be objects")
+            out.append(Grant(_strings(perm.get("actions"), "actions"),
+                             _strings(perm.get("notActions"), "notActions"), name))
+        return out
+    if "Actions" in props or "actions" in props:  # `az role definition create` shape
+        actions = props.get("Actions", props.get("actions"))
+        not_actions = props.get("NotActions", props.get("notActions"))
+        return [Grant(_strings(actions, "Actions"), _strings(not_actions, "NotActions"), name)]
+    raise InvalidInputError(f"{source}: no 'Actions' or 'permissions' found in the role definition")
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """What a principal may do: the union of its roles' grants."""
+
+    grants: tuple[Grant, ...]
+
+    def allows(self, action: str) -> bool:
+        return any(g.allows(action) for g in self.grants)
+
+    @classmethod
+    def from_document(cls, doc: Any, *, source: str = "role definition") -> Permissions:
+        return cls(tuple(_grants(doc, source)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Permissions:
+        """Read a role definition JSON file; a clear InvalidInputError when it is not one."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read role definition '{path}': {exc.strerror or exc}") from exc
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInputError(f"{path}: not JSON ({exc})") from exc
+        return cls.from_document(doc, source=str(path))
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightResult:
+    """Per playbook (and ``diagnose``), the actions it needs that the permissions lack."""
+
+    required: tuple[str, ...]
+    missing: Mapping[str, tuple[str, ...]]
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.missing.values())
+
+    @property
+    def missing_actions(self) -> tuple[str, ...]:
+        return _unique_sorted(a for actions in self.missing.values() for a in actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "required": list(self.required),
+            "missing": list(self.missing_actions),
+            "missing_by_playbook": {k: list(v) for k, v in self.missing.items() if v},
+        }
+
+
+def check(needs: Mapping[str, Iterable[str]], permissions: Permissions) -> PreflightResult:
+    """Compare what each playbook (key) needs with what ``permissions`` allow."""
+    needs = {key: tuple(actions) for key, actions in needs.items()}
+    missing = {key: _unique_sorted(a for a in actions if not permissions.allows(a)) for key, actions in needs.items()}
+    required = _unique_sorted(a for actions in needs.values() for a in actions)
+    return PreflightResult(required, {k: v for k, v in missing.items() if v})
