@@ -118,7 +118,7 @@ def test_markdown_and_github_step_summary(tmp_path: Path, monkeypatch: pytest.Mo
 def test_demo_runs_fast_and_exits_zero() -> None:
     code, out, err = run("demo")
     assert code == 0 and err == ""
-    assert "5 VMs diagnosed: 4 need action, 1 without problems" in out
+    assert "Result: 5 of 5 VMs back up successfully after the run" in out
     for name in ("vm-sql-01", "vm-web-01", "vm-api-01", "vm-files-01", "vm-dc-01"):
         assert name in out
 
