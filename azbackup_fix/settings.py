@@ -5,6 +5,8 @@
 ``AZBACKUP_SUBSCRIPTION``  default subscription (falls back to ``AZURE_SUBSCRIPTION_ID``)
 ``AZBACKUP_RETRY_AFTER_CAP`` longest single Retry-After wait, in seconds (default 60)
 ``GITHUB_STEP_SUMMARY``    when set (GitHub Actions), reports are also appended there as Markdown
+``GITHUB_ACTIONS``         ``true``: problems are also written as ``::error::`` workflow commands
+``TF_BUILD``               ``True`` (Azure Pipelines): problems also as ``##vso[task.logissue]`` commands
 ``AZBACKUP_JOURNAL``       the journal file (default: a per-user state directory, see :func:`default_journal_path`)
 
 TLS trust for a private endpoint comes from the standard ``REQUESTS_CA_BUNDLE``, which the
@@ -57,6 +59,7 @@ class Settings:
     ca_bundle: str | None = None
     github_step_summary: str | None = None
     journal_path: str | None = None  # None: no home directory known, the caller must name a file
+    ci: str | None = None  # "github" (GITHUB_ACTIONS=true) or "azure-pipelines" (TF_BUILD=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,4 +81,13 @@ class Settings:
             ca_bundle=_blank_to_none(env.get("REQUESTS_CA_BUNDLE")),
             github_step_summary=_blank_to_none(env.get("GITHUB_STEP_SUMMARY")),
             journal_path=_blank_to_none(env.get("AZBACKUP_JOURNAL")) or default_journal_path(env),
+            ci=_ci(env),
         )
+
+
+def _ci(env: Mapping[str, str]) -> str | None:
+    if (env.get("GITHUB_ACTIONS") or "").strip().lower() == "true":
+        return "github"
+    if (env.get("TF_BUILD") or "").strip().lower() == "true":
+        return "azure-pipelines"
+    return None

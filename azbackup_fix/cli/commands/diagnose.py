@@ -12,6 +12,7 @@ import argparse
 from ...models import Diagnosis
 from ...settings import Settings
 from .. import exit_codes
+from ..annotations import diagnosis_problems, write_annotations
 from ..connection import connect, group_targets
 from ..options import add_target_options
 from ..problems import Problems
@@ -48,7 +49,9 @@ def write_report(diagnoses: list[Diagnosis], args: argparse.Namespace, io: Io) -
     text = render(diagnoses, args.output, single=single)
     if diagnoses or args.output == "json":
         io.out.write(text.rstrip("\n") + "\n")
-    summary = Settings.from_env().github_step_summary
+    settings = Settings.from_env()
+    write_annotations(diagnosis_problems(diagnoses), settings.ci, io, output=args.output)
+    summary = settings.github_step_summary
     if summary and diagnoses:
         with open(summary, "a", encoding="utf-8") as handle:  # GitHub Actions job summary
             handle.write(render_markdown(diagnoses) + "\n")

@@ -1,0 +1,65 @@
+"""CI annotations: one line per problem as a GitHub Actions ``::error::`` workflow command or an
+Azure Pipelines ``##vso[task.logissue type=error]`` logging command.
+
+The CI systems read these commands from the job's output; they go to stdout (where both document
+them), except with ``--output json``, where stdout must stay one JSON document: then stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..models import Diagnosis, RunReport
+from .commands.base import Io
+
+__all__ = ["annotation_lines", "diagnosis_problems", "run_problems", "write_annotations"]
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    # GitHub's escaping rules for workflow command data and properties.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _vso_escape(text: str) -> str:
+    return (text.replace("%", "%AZP25").replace(";", "%3B").replace("\r", "%0D").replace("\n", "%0A")
+            .replace("]", "%5D"))
+
+
+def diagnosis_problems(diagnoses: Iterable[Diagnosis]) -> list[tuple[str, str]]:
+    """(title, message) per error finding."""
+    out = []
+    for d in diagnoses:
+        vm = d.target.rsplit("/", 1)[-1]
+        for f in d.errors:
+            fix = f" (fix: {', '.join(f.playbooks)})" if f.playbooks else ""
+            out.append((f"{vm}: {f.code}", f"{vm}: {f.code}: {f.title}{fix}"))
+    return out
+
+
+def run_problems(reports: Iterable[RunReport]) -> list[tuple[str, str]]:
+    """(title, message) per failed or refused step and per refusal."""
+    out = []
+    for r in reports:
+        vm = r.target.rsplit("/", 1)[-1]
+        out += [(f"{vm}: refused", f"{vm}: refused: {text}") for text in r.refusals]
+        for step in r.steps:
+            if step.status.is_failure or step.refused:
+                code = f" {step.error_code}" if step.error_code else ""
+                out.append((f"{vm}: {step.step}{code}", f"{vm}: {step.step} {step.status.value}{code}: {step.reason}"))
+    return out
+
+
+def annotation_lines(problems: Sequence[tuple[str, str]], ci: str | None) -> list[str]:
+    if ci == "github":
+        return [f"::error title={_gh_escape(t, prop=True)}::{_gh_escape(m)}" for t, m in problems]
+    if ci == "azure-pipelines":
+        return [f"##vso[task.logissue type=error]{_vso_escape(m)}" for _, m in problems]
+    return []
+
+
+def write_annotations(problems: Sequence[tuple[str, str]], ci: str | None, io: Io, *, output: str) -> None:
+    lines = annotation_lines(problems, ci)
+    if lines:
+        stream = io.err if output == "json" else io.out
+        stream.write("\n".join(lines) + "\n")
