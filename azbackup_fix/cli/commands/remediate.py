@@ -14,8 +14,10 @@ from ...models import RunReport
 from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
+from ..annotations import run_problems, write_annotations
 from ..connection import connect, group_targets
 from ..options import add_target_options
+from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
 from ..render.run_report import render_runs
 from .base import Command, Io
@@ -33,6 +35,7 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
                        help="allow resuming protection or stopping it (data retained)")
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse runs over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+    add_permissions_option(group)
     if apply:
         group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
 
@@ -68,6 +71,9 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         if limit is not None and total > limit:
             io.err.write(f"azbackup-fix: error: {total} targets exceed the limit of {limit} (--max-targets)\n")
             return exit_codes.PERMISSION
+        denied = check_permissions(args, io, connection, targets, playbook_file)  # before any change
+        if denied is not None:
+            return denied
         if apply and not _confirm(args, io, total):
             io.err.write("azbackup-fix: error: refusing to apply without confirmation "
                          "(use --yes without a terminal)\n")
@@ -85,6 +91,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                         problems.add(exc, where=ref.name)
     if reports or args.output == "json":
         io.out.write(render_runs(reports, args.output).rstrip("\n") + "\n")
+    write_annotations(run_problems(reports), settings.ci, io, output=args.output)
     codes = [r.exit_code for r in reports] + list(problems.codes)
     for code in (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT, exit_codes.CHANGES_PLANNED):
         if code in codes:
