@@ -1,0 +1,173 @@
+"""Azure Automation entry point (Python 3.10 runbook): parameters from ``sys.argv``, the Automation
+account's managed identity through azure-identity, prefixed output lines, a JSON report.
+
+    python -m azbackup_fix.runbook --subscription SUB [--vm ID ...] [--mode diagnose|plan|apply]
+        [--allow-disruptive] [--allow-protection-changes] [--no-wait] [--client-id ID] [--cloud NAME]
+        [--arm-endpoint URL] [--journal PATH] [--playbooks FILE]
+
+In the Automation runbook (``examples/automation/azbackup_fix_runbook.py``)::
+
+    import sys
+    from azbackup_fix.runbook import main
+    sys.exit(main(sys.argv[1:]))
+
+Output: human lines start with ``VERBOSE:``, ``WARNING:`` or ``ERROR:`` (errors also go to stderr,
+which Automation files under the Error stream); the last stdout line is the JSON report
+(schema ``azbackup-fix/runbook/v1``). No subprocess is started (Automation's sandbox forbids them),
+no secret is printed. Exit codes are the CLI's (0, 1, 2, 3, 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from .errors import AzBackupFixError, InvalidInputError
+from .ids import VmRef
+from .models import Diagnosis, RunReport
+from .remediator import Remediator
+from .settings import Settings
+
+__all__ = ["RUNBOOK_SCHEMA", "build_parser", "main"]
+
+RUNBOOK_SCHEMA = "azbackup-fix/runbook/v1"
+_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InvalidInputError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="azbackup_fix.runbook", description="azbackup-fix as an Azure Automation runbook")
+    parser.add_argument("--subscription", help="subscription id (env AZBACKUP_SUBSCRIPTION)")
+    parser.add_argument("--vm", action="append", default=[], help="VM resource id (repeatable; default: "
+                                                                   "every protected VM of the subscription)")
+    parser.add_argument("--mode", choices=("diagnose", "plan", "apply"), default="diagnose")
+    parser.add_argument("--allow-disruptive", action="store_true")
+    parser.add_argument("--allow-protection-changes", action="store_true")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+    parser.add_argument("--client-id", help="client id of a user-assigned managed identity")
+    parser.add_argument("--cloud", choices=_CLOUDS, default=None)
+    parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
+    parser.add_argument("--journal", help="journal file (default: the user's state dir, else the temp dir)")
+    parser.add_argument("--playbooks", help="YAML playbook file (default: the packaged default.yaml)")
+    return parser
+
+
+class _Streams:
+    """Automation streams by prefix: Output (stdout), Warning, Error (also stderr)."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+
+    def verbose(self, text: str) -> None:
+        self.out.write(f"VERBOSE: {text}\n")
+
+    def warning(self, text: str) -> None:
+        self.out.write(f"WARNING: {text}\n")
+
+    def error(self, text: str) -> None:
+        self.out.write(f"ERROR: {text}\n")
+        self.err.write(f"ERROR: {text}\n")
+
+
+def _credential(client_id: str | None) -> Any:
+    # Imported here: the library itself needs azure-identity only for this entry point and the CLI.
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+
+
+def _worst(codes: Sequence[int]) -> int:
+    for code in (1, 3, 2, 4):
+        if code in codes:
+            return code
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dict[str, Any]:
+    subscription = args.subscription or settings.subscription_id
+    if not subscription:
+        raise InvalidInputError("give --subscription ID (or set AZBACKUP_SUBSCRIPTION)")
+    endpoint = args.arm_endpoint or settings.arm_endpoint
+    journal = args.journal or settings.journal_path or os.path.join(tempfile.gettempdir(), "azbackup-fix.sqlite")
+    playbook_file = None
+    if args.mode != "diagnose":
+        from .playbook_file import load_playbook_file
+
+        playbook_file = load_playbook_file(args.playbooks)
+    refs = [VmRef.parse(v) for v in args.vm]  # every id validated before a request is sent
+    credential = _credential(args.client_id)
+    diagnoses: list[Diagnosis] = []
+    runs: list[RunReport] = []
+    errors: list[dict[str, Any]] = []
+    codes: list[int] = []
+    try:
+        with Remediator(credential, subscription, cloud=args.cloud or settings.cloud, base_url=endpoint,
+                        retry_after_cap=settings.retry_after_cap, journal_path=journal,
+                        playbook_file=playbook_file) as fix:
+            targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
+            streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
+            for ref in targets:
+                try:
+                    if args.mode == "diagnose":
+                        diagnosis = fix.diagnose(ref)
+                        diagnoses.append(diagnosis)
+                        for f in diagnosis.errors:
+                            streams.warning(f"{ref.name}: {f.code}: {f.title}")
+                        codes.append(4 if diagnosis.errors else 0)
+                        streams.verbose(f"{ref.name}: {len(diagnosis.errors)} problem(s)")
+                    else:
+                        report = fix.run(ref, apply=args.mode == "apply", allow_disruptive=args.allow_disruptive,
+                                         allow_protection_changes=args.allow_protection_changes,
+                                         wait=not args.no_wait)
+                        runs.append(report)
+                        for step in report.steps:
+                            line = f"{ref.name}: {step.step} {step.status.value}: {step.description}"
+                            if step.status.is_failure:
+                                streams.error(f"{line} ({step.reason})")
+                            else:
+                                streams.verbose(line)
+                        codes.append(report.exit_code)
+                except AzBackupFixError as exc:  # one VM's error does not end the job
+                    streams.error(f"{ref.name}: {exc}")
+                    errors.append({"vm": ref.id, "error": str(exc), "type": type(exc).__name__})
+                    codes.append(exc.exit_code)
+    finally:
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
+    return {
+        "schema": RUNBOOK_SCHEMA,
+        "mode": args.mode,
+        "subscription": subscription,
+        "exit_code": _worst(codes),
+        "diagnoses": [d.to_dict() for d in diagnoses],
+        "runs": [r.to_dict() for r in runs],
+        "errors": errors,
+    }
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    streams = _Streams(stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        report = _run(args, Settings.from_env(), streams)
+    except AzBackupFixError as exc:
+        streams.error(str(exc))
+        report = {"schema": RUNBOOK_SCHEMA, "exit_code": exc.exit_code, "errors": [
+            {"error": str(exc), "type": type(exc).__name__}]}
+    streams.out.write(json.dumps(report, separators=(",", ":")) + "\n")
+    streams.out.flush()
+    return int(report["exit_code"])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
