@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Azure Automation runbook (Python 3.10 runtime): azbackup-fix with the account's managed identity.
+
+Parameters (Automation passes them as sys.argv), for example:
+    --subscription 00000000-0000-0000-0000-000000000000 --mode diagnose
+    --subscription ... --mode apply --vm /subscriptions/.../virtualMachines/vm1
+Options: --mode diagnose|plan|apply, --vm ID (repeatable), --allow-disruptive,
+--allow-protection-changes, --no-wait, --client-id (user-assigned identity), --cloud.
+
+Output: lines prefixed VERBOSE:/WARNING:/ERROR:, then one JSON line (the report).
+"""
+
+import sys
+
+from azbackup_fix.runbook import main
+
+sys.exit(main(sys.argv[1:]))
