@@ -24,7 +24,7 @@ import pytest
 
 from azbackup_fix.journal import Journal
 from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_fix.sandbox.core.control import set_clock_rate, subscription_ids
 from tests.gateway.sandbox_arm import BROKEN, VM_RG, writes
 
 pytestmark = pytest.mark.e2e
@@ -42,13 +42,14 @@ WRITE_STEPS = {
 }
 HOLD_MS = 120_000  # how long the sandbox holds the chosen answer; the kill comes long before
 JOB_DONE_SECONDS = 6 * 3600  # virtual time after which any backup job has ended
+CLOCK_RATE = 300.0  # the server's default pace: a 20-minute backup job takes 4 real seconds
 POLL_DEADLINE = 180.0  # a safety net against a hang, not a synchronisation
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     # A running virtual clock: latency faults are real waits only then, and backup jobs progress.
-    with SandboxServer(Sandbox()) as running:
+    with SandboxServer(Sandbox(), clock_rate=CLOCK_RATE) as running:
         yield running
 
 
@@ -65,6 +66,7 @@ def env(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
     })
     server.sandbox.load("rp-limit-locked")
     server.sandbox.faults.clear()
+    set_clock_rate(server.sandbox, CLOCK_RATE)  # a failed test may have left it frozen
     return environ
 
 
@@ -91,8 +93,11 @@ def vm_collections(server: SandboxServer) -> list[str]:
     return sorted(set(re.findall(r"/restorePointCollections/([^\"/]+)", snapshot, re.IGNORECASE)))
 
 
-def kill_apply_at(server: SandboxServer, env: dict[str, str], step: str) -> None:
-    """Run apply and SIGKILL it while the sandbox holds the answer to ``step``'s write."""
+def kill_apply_at(server: SandboxServer, env: dict[str, str], step: str, *, freeze: bool = False) -> None:
+    """Run apply and SIGKILL it while the sandbox holds the answer to ``step``'s write.
+
+    ``freeze`` stops the virtual clock right after the kill, so what the killed run started (a backup
+    job) stays in progress however slowly the machine runs the next commands."""
     method, path = WRITE_STEPS[step]
     server.sandbox.faults.add({"method": method, "path": path, "latency_ms": HOLD_MS, "times": 1})
     proc = subprocess.Popen(cli("apply", "--yes", "--vm", vm_id(server), "--output", "json"), env=env,
@@ -106,6 +111,8 @@ def kill_apply_at(server: SandboxServer, env: dict[str, str], step: str) -> None
         # The sandbox has applied the write and holds its answer: the CLI is waiting for it.
         assert proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
+        if freeze:
+            set_clock_rate(server.sandbox, 0.0)
     finally:
         proc.wait(timeout=60)
         proc.stdout.close()  # type: ignore[union-attr]
@@ -139,7 +146,7 @@ def test_sigkill_at_each_write_step_then_recover_and_apply_again(server: Sandbox
                                                                  step: str) -> None:
     locks_before = server.sandbox.locks.to_dict()
     assert len(locks_before) == 1 and locks_before[0]["notes"]
-    kill_apply_at(server, env, step)
+    kill_apply_at(server, env, step, freeze=step == "trigger-backup")
 
     # Killed before the lock's restore was answered: the entry is pending. After it (trigger): not.
     lock_is_gone = step in ("delete-lock", "delete-collection")
@@ -164,6 +171,7 @@ def test_sigkill_at_each_write_step_then_recover_and_apply_again(server: Sandbox
         refused = run_cli(env, "apply", "--yes", "--vm", vm_id(server), "--output", "json")
         assert refused.returncode == 3 and "is InProgress" in refused.stdout, refused.stdout + refused.stderr
         server.sandbox.advance(JOB_DONE_SECONDS)
+        set_clock_rate(server.sandbox, CLOCK_RATE)  # the next apply polls LROs: the clock must run again
     finish_and_check(server, env, locks_before)
 
 
