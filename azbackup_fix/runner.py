@@ -245,23 +245,36 @@ class Runner:
         if any(refusals.values()):
             # A refused step would leave the playbook half-done: refuse the whole playbook.
             blocked = "another step of this playbook was refused"
-        for i, step in enumerate(plan.steps):
-            if refusals[i]:
-                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=refusals[i], refused=True))
-                continue
-            if blocked and not step.always:
-                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))
-                continue
-            try:
-                outcome = step.run(ctx)
-            except AzBackupFixError as exc:
-                outcome = StepOutcome.failure(step.kind, step.target, step.describe(), exc, step.details())
-            outcomes.append(outcome)
-            if outcome.status.is_failure or outcome.refused:
-                blocked = blocked or f"an earlier step ({step.kind}) did not succeed"
-            if ctx.journal is not None and ctx.run_id is not None and outcome.status is StepStatus.CHANGED:
-                ctx.journal.record_change(ctx.run_id, action=step.kind, target=step.target,
-                                          detail=step.describe())
+        done = 0
+        try:
+            for i, step in enumerate(plan.steps):
+                done = i + 1
+                if refusals[i]:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=refusals[i], refused=True))
+                    continue
+                if blocked and not step.always:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))
+                    continue
+                try:
+                    outcome = step.run(ctx)
+                except AzBackupFixError as exc:
+                    outcome = StepOutcome.failure(step.kind, step.target, step.describe(), exc, step.details())
+                outcomes.append(outcome)
+                if outcome.status.is_failure or outcome.refused:
+                    blocked = blocked or f"an earlier step ({step.kind}) did not succeed"
+                if ctx.journal is not None and ctx.run_id is not None and outcome.status is StepStatus.CHANGED:
+                    ctx.journal.record_change(ctx.run_id, action=step.kind, target=step.target,
+                                              detail=step.describe())
+        except BaseException:
+            # Anything unexpected (a bug, Ctrl-C) still puts removed locks back before it propagates;
+            # what cannot be put back stays pending in the journal for `recover`.
+            for index, step in enumerate(plan.steps[done:], start=done):
+                if step.always and not refusals[index]:
+                    try:
+                        step.run(ctx)
+                    except Exception:  # noqa: BLE001 - the original error is the one to raise
+                        pass
+            raise
         return tuple(outcomes)
 
     def _verify(self, vm: VmRef, plans: list[tuple[PlaybookRequest, Plan]], results: list[PlaybookResult],
