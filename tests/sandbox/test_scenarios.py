@@ -1,0 +1,100 @@
+"""Every seeded scenario read back through the real SDK clients: the broken VM shows its catalogue row's
+state, its latest backup job failed with that row's errorTitle, and the healthy neighbour is fine."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+from azure.mgmt.resource.locks import ManagementLockClient
+from sandbox_arm import Arm
+
+from azbackup_fix.sandbox.scenarios import SINGLE_SCENARIOS
+
+VAULT_RG, VAULT = "rg-backup-prod", "rsv-prod-eastus"
+
+# scenario -> errorTitle of the broken VM's latest job (None: it succeeded or is still running)
+EXPECTED_TITLE = {
+    "healthy": None,
+    "rp-limit-locked": "UserErrorRpCollectionLimitReached",
+    "rp-limit-custom-rg": "UserErrorRpCollectionLimitReached",
+    "failed-vmsnapshot-windows": "UserErrorVmProvisioningStateFailed",
+    "failed-vmsnapshot-linux": "UserErrorVmProvisioningStateFailed",
+    "agent-not-ready": "UserErrorGuestAgentStatusUnavailable",
+    "vm-deallocated": "UserErrorGuestAgentStatusUnavailable",
+    "backup-in-progress": "UserErrorBackupOperationInProgress",
+    "protection-stopped": "UserErrorBcmDatasourceNotPresent",
+    "disk-too-large": "UserErrorUnsupportedDiskSize",
+    "vm-deleted": "UserErrorVmNotFoundV2",
+}
+
+
+def _latest_backup_job(backup: RecoveryServicesBackupClient, vm: str):  # noqa: ANN202 - SDK model
+    jobs = [j for j in backup.backup_jobs.list(VAULT, VAULT_RG, filter="operation eq 'Backup'")
+            if j.properties.entity_friendly_name == vm]
+    return max(jobs, key=lambda j: j.properties.start_time)
+
+
+@pytest.mark.parametrize("scenario", sorted(SINGLE_SCENARIOS))
+def test_scenario_reads_back_through_the_sdk(arm: Arm, scenario: str) -> None:
+    assert set(EXPECTED_TITLE) == set(SINGLE_SCENARIOS)
+    arm.load(scenario)
+    compute = arm.client(ComputeManagementClient)
+    backup = arm.client(RecoveryServicesBackupClient)
+    locks = arm.client(ManagementLockClient)
+
+    broken = _latest_backup_job(backup, "vm-app-01").properties
+    titles = [e.error_title for e in broken.error_details or []]
+    expected = EXPECTED_TITLE[scenario]
+    assert titles == ([expected] if expected else []), (scenario, broken.status, titles)
+    assert isinstance((broken.error_details or [None])[0].error_code if expected else 0, int)
+
+    neighbour = _latest_backup_job(backup, "vm-app-02").properties
+    assert neighbour.status == "Completed" and not neighbour.error_details
+
+    names = {vm.name for vm in compute.virtual_machines.list("rg-app-prod")}
+    assert names == ({"vm-app-02"} if scenario == "vm-deleted" else {"vm-app-01", "vm-app-02"})
+    if scenario == "vm-deleted":
+        return
+    view = compute.virtual_machines.get("rg-app-prod", "vm-app-01", expand="instanceView").instance_view
+    codes = [s.code for s in view.statuses]
+    if scenario.startswith("failed-vmsnapshot"):
+        assert codes[0] == "ProvisioningState/failed/VMExtensionProvisioningError"
+        backup_ext = [e for e in compute.virtual_machine_extensions.list("rg-app-prod", "vm-app-01").value
+                      if e.publisher == "Microsoft.Azure.RecoveryServices"]
+        assert [e.provisioning_state for e in backup_ext] == ["Failed"]
+    if scenario == "agent-not-ready":
+        assert view.vm_agent.statuses[0].display_status == "Not Ready"
+        assert view.vm_agent.vm_agent_version == "Unknown"
+    if scenario == "vm-deallocated":
+        assert codes[-1] == "PowerState/deallocated"
+    if scenario.startswith("rp-limit"):
+        collections = [c for rg in {c.id.split("/")[4] for c in compute.restore_point_collections.list_all()}
+                       for c in compute.restore_point_collections.list(rg)
+                       if c.source.id.lower().endswith("/vm-app-01")]
+        assert len(collections) == 1
+        rg = collections[0].id.split("/")[4]
+        full = compute.restore_point_collections.get(rg, collections[0].name, expand="restorePoints")
+        assert len(full.restore_points) == 18
+        assert [lk.level for lk in locks.management_locks.list_at_resource_group_level(rg)] == ["CanNotDelete"]
+        if scenario == "rp-limit-custom-rg":
+            assert rg == "rg-vmbackup-rp-1-eus"
+        else:
+            assert rg == "AzureBackupRG_eastus_1"
+
+
+def test_fleet_small_has_its_mix_and_every_vm_is_protected(arm: Arm) -> None:
+    arm.load("fleet-small")
+    kinds: Counter[str] = Counter()
+    protected = 0
+    for sub in arm.subscription_ids:
+        compute = arm.client(ComputeManagementClient, sub)
+        kinds.update(vm.tags["kind"] for vm in compute.virtual_machines.list_all())
+        backup = arm.client(RecoveryServicesBackupClient, sub)
+        for vault in arm.sandbox.backup.list_vaults(sub):
+            protected += len(list(backup.backup_protected_items.list(vault.name, vault.resource_group)))
+    deleted = sum(1 for i in arm.sandbox.backup.items.values() if arm.sandbox.compute.vm_by_id(i.vm_id) is None)
+    assert sum(kinds.values()) + deleted == 300 == protected
+    assert kinds["healthy"] > 200 and len(kinds) >= 6
