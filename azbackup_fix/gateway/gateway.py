@@ -89,7 +89,8 @@ class Gateway(GatewayWrites):
     AzureChinaCloud, AzureUSGovernment), ``base_url`` (another ARM endpoint, e.g. the
     sandbox server), ``credential_scopes``, ``transport``, ``polling_interval``,
     ``retry_total``, ``retry_after_cap`` (seconds), ``connection_verify``; anything else
-    is passed to the SDK clients unchanged.
+    is passed to the SDK clients unchanged, except ``logging_enable`` (the network trace logs
+    bearer tokens), which is ignored.
     """
 
     def __init__(
@@ -125,6 +126,9 @@ class Gateway(GatewayWrites):
         kwargs.update(
             base_url=self.base_url,
             credential_scopes=list(credential_scopes or [self.cloud.credential_scope]),
+        # azure-core's network trace (logging_enable) logs the raw Authorization header and every
+        # body at DEBUG: never on. Its HttpLoggingPolicy (headers redacted, no bodies) still logs.
+        kwargs.pop("logging_enable", None)
             transport=transport,
             per_call_policies=[self.counter],
             retry_policy=CappedRetryPolicy(**retry),
