@@ -128,10 +128,13 @@ class PermissionDeniedError(AzBackupFixError):
 
     exit_code: ClassVar[int] = 3
 
-    def __init__(self, message: str, *, action: str | None = None, scope: str | None = None) -> None:
+    def __init__(self, message: str, *, action: str | None = None, scope: str | None = None,
+                 arm_code: str | None = None, request_id: str | None = None) -> None:
         super().__init__(message)
         self.action = action
         self.scope = scope
+        self.arm_code = arm_code  # e.g. AuthorizationFailed, ExpiredAuthenticationToken
+        self.request_id = request_id
 
 
 class GuardRailError(AzBackupFixError):

@@ -100,9 +100,14 @@ def classify(
                 f"{prefix}{text} ({info.code or info.status}; request id {info.request_id})",
                 action=needed,
                 scope=scope.group(1) if scope else None,
+                arm_code=info.code,
+                request_id=info.request_id,
             )
         if code in AUTH_CODES or info.status == 401:
-            return PermissionDeniedError(f"{prefix}authentication failed: {info.code}: {info.message}")
+            # The request id lets the operator find the refused call in ARM's activity log.
+            return PermissionDeniedError(
+                f"{prefix}authentication failed: {info.code}: {info.message} (request id {info.request_id})",
+                arm_code=info.code, request_id=info.request_id)
         if code == "subscriptionnotfound":
             return NotFoundError(f"{prefix}{info.message}")
         if code in NOT_FOUND_CODES or info.status == 404:

@@ -103,6 +103,8 @@ class StepOutcome:
         code = request_id = None
         if isinstance(exc, AzureOperationError):
             code, request_id = exc.arm_code, exc.request_id
+        elif _is_permission(exc) and getattr(exc, "arm_code", None):
+            code, request_id = exc.arm_code, exc.request_id  # type: ignore[attr-defined]
         elif isinstance(exc, AzBackupFixError):
             code = type(exc).__name__
         return cls(step, target, description, status, reason=str(exc), error_code=code,
