@@ -171,7 +171,9 @@ class GatewayWrites:
         """Start an on-demand backup kept until ``expiry``; return the job it created.
 
         Sent exactly once: the POST is not idempotent, so callers must check for a running
-        job first and must not retry it blindly (a retry could start a second backup).
+        job first and must not retry it blindly (a retry could start a second backup). The
+        SDK's RetryPolicy would resend a POST after 500/503/504 or any Retry-After, so its
+        retries are off for this call: the caller checks for the job before trying again.
         The SDK's ``trigger`` returns nothing; the job id comes from polling the operation
         named by the Azure-AsyncOperation (or Location) header.
         """
@@ -186,6 +188,7 @@ class GatewayWrites:
                     v.name, v.resource_group, item.fabric_name, item.container_name, item.item_name, request,
                     cls=lambda pipeline_response, deserialized, response_headers: dict(
                         pipeline_response.http_response.headers),
+                    retry_total=0,
                 )
         finally:
             self._forget_jobs(item)
@@ -205,7 +208,8 @@ class GatewayWrites:
         if str(dig(status, "status")).casefold() != "succeeded":
             code = dig(status, "error", "code")
             message = dig(status, "error", "message", default="the trigger operation failed")
-            raise AzureOperationError(f"trigger backup of {item.item_name}: {message}", arm_code=code)
+            raise AzureOperationError(f"trigger backup of {item.item_name}: {message}",
+                                      arm_code=code or "OperationFailed")
         job_id = dig(status, "properties", "jobId")
         if not job_id:
             raise AzureOperationError(f"trigger backup of {item.item_name}: the operation named no job")

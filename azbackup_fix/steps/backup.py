@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..errors import GuardRailError
+from ..errors import AzureOperationError, GuardRailError
 from ..ids import BackupJobRef, ProtectedItemRef, VmRef
 from ..models import BackupJob
 from ..models.report import DetailValue, StepOutcome, StepStatus
@@ -24,6 +24,14 @@ __all__ = [
 DEFAULT_RETENTION_DAYS = 30  # as `az backup protection backup-now` defaults
 SERVICE_DAILY_ON_DEMAND_MAX = 9  # the service allows at most 9 on-demand backups a day (recommends 4)
 _JOB_READ = "Microsoft.RecoveryServices/Vaults/backupJobs/read"
+TRIGGER_ATTEMPTS = 3  # POSTs of one trigger step, each after checking that no job started
+
+
+def _ambiguous(exc: AzureOperationError) -> bool:
+    """No answer, throttled or a server error: the POST may or may not have started a backup."""
+    if exc.status_code is None:
+        return exc.arm_code is None  # no HTTP answer at all (an operation that said Failed has a code)
+    return exc.status_code == 429 or exc.status_code >= 500
 
 
 def on_demand_jobs_today(jobs: tuple[BackupJob, ...], now: datetime) -> int:
@@ -80,6 +88,21 @@ class TriggerBackup(Step):
         ctx.gateway.invalidate()  # fresh: this decides whether a non-idempotent POST is sent
         return ctx.gateway.jobs_for_vm(self.item.vault, self.vm)
 
+    def _trigger_once(self, ctx: StepContext, expiry: datetime, known: set[str]) -> BackupJobRef:
+        """POST the trigger; after an ambiguous failure (no answer, 429, 5xx) look for the job the
+        POST may have started before sending it again, so one item never gets two backups."""
+        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+            try:
+                return ctx.gateway.trigger_backup(self.item, expiry)
+            except AzureOperationError as exc:
+                if not _ambiguous(exc) or attempt == TRIGGER_ATTEMPTS:
+                    raise
+                ctx.sleep(30.0 * attempt)  # let the service settle (and a throttle refill)
+                started = [j for j in self._jobs(ctx) if j.ref.name.casefold() not in known]
+                if started:
+                    return started[0].ref  # the POST got through: adopt its job, do not resend
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def run(self, ctx: StepContext) -> StepOutcome:
         if not 1 <= self.retention_days <= 99 * 365:
             raise GuardRailError(f"retention of {self.retention_days} days is out of range")
@@ -93,7 +116,7 @@ class TriggerBackup(Step):
             return self.outcome(StepStatus.SKIPPED, refused=True,
                                 reason=f"{today} on-demand backups today reach the daily limit of {self.daily_limit}")
         expiry = (_now(ctx) + timedelta(days=self.retention_days)).replace(microsecond=0)
-        job_ref = ctx.gateway.trigger_backup(self.item, expiry)
+        job_ref = self._trigger_once(ctx, expiry, {j.ref.name.casefold() for j in jobs})
         ctx.triggered_jobs.append(job_ref.name)
         facts: tuple[tuple[str, DetailValue], ...] = (("job_id", job_ref.name), ("expiry", expiry.isoformat()))
         if not self.wait:
