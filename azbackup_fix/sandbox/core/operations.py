@@ -41,11 +41,14 @@ class Operations:
         self,
         seconds: float,
         complete: Callable[[Operation], dict[str, Any] | None] | None = None,
+        *,
+        on_forced_failure: Callable[[], None] | None = None,
         **data: Any,
     ) -> Operation:
         """Start an operation that completes `seconds` from now by calling `complete`.
 
-        `complete` may raise ArmError to fail the operation; a pending injected LRO fault fails it too."""
+        `complete` may raise ArmError to fail the operation; a pending injected LRO fault fails it too,
+        and then `on_forced_failure` puts the resource back in a settled state."""
         now = self._sb.clock.now()
         op = Operation(self._sb.new_guid(), now, now + timedelta(seconds=seconds), data=dict(data))
         forced = self._sb.faults.take_lro_failure()
@@ -55,6 +58,8 @@ class Operations:
             op.end = self._sb.clock.now()
             if forced is not None:
                 op.status, op.error = "Failed", forced
+                if on_forced_failure is not None:
+                    on_forced_failure()  # settle what the start set (e.g. "Deleting"), as Azure does
                 return
             try:
                 op.properties = complete(op) if complete else None

@@ -305,7 +305,11 @@ class ComputeBackend:
             self.refresh_provisioning(vm)
             return None
 
-        return self._sb.operations.begin(seconds, done)
+        def failed() -> None:
+            ext.provisioning_state = "Failed"  # a failed delete leaves the extension Failed, not Deleting
+            self.refresh_provisioning(vm)
+
+        return self._sb.operations.begin(seconds, done, on_forced_failure=failed)
 
     def put_extension(self, vm: VirtualMachine, extension: Extension) -> tuple[Extension, bool, Operation]:
         """Create or update through the API: `Creating`/`Updating` until the agent reports back; an
@@ -427,7 +431,10 @@ class ComputeBackend:
             self._forget_collection(rpc)
             return None
 
-        return self._sb.operations.begin(seconds, done)
+        def failed() -> None:
+            rpc.provisioning_state = "Succeeded"  # as after a timed-out attempt: deletable again
+
+        return self._sb.operations.begin(seconds, done, on_forced_failure=failed)
 
     # ---- views ------------------------------------------------------------------------------
     def count_call(self, subscription_id: str, policy: str) -> tuple[int, int]:
