@@ -65,7 +65,7 @@ __all__ = [
     "RunInfo",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
 PENDING_STATES = ("recorded", "removed")
 _APP_ID = 0x617A6266  # "azbf" in PRAGMA application_id: tells our journal from another SQLite file
@@ -168,8 +168,32 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX changes_by_run ON changes(run_id, change_id)")
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    # Fleet scan progress (azbackup_fix.fleet.progress): a stopped scan resumes where it stopped.
+    db.execute(
+        """CREATE TABLE fleet_scans (
+            scan_id TEXT PRIMARY KEY,
+            scan_key TEXT NOT NULL,         -- hash of the scan's arguments
+            arguments TEXT NOT NULL,        -- JSON
+            status TEXT NOT NULL,           -- running | finished
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX fleet_scans_by_key ON fleet_scans(scan_key, started_at)")
+    db.execute(
+        """CREATE TABLE fleet_items (
+            scan_id TEXT NOT NULL REFERENCES fleet_scans(scan_id),
+            vm_key TEXT NOT NULL,           -- casefolded VM id
+            result TEXT NOT NULL,           -- JSON of the VM's fleet result
+            done_at TEXT NOT NULL,
+            PRIMARY KEY (scan_id, vm_key)
+        )"""
+    )
+
+
 # Migration hook: MIGRATIONS[n] turns a version n-1 journal into version n (run in one transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 def _now() -> datetime:

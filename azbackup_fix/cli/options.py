@@ -24,11 +24,21 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                        help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT); TLS trust via REQUESTS_CA_BUNDLE")
     group.add_argument("--cloud", choices=("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"),
                        type=_cloud, default=default(None), help="Azure cloud (env AZBACKUP_CLOUD; default AzureCloud)")
-    group.add_argument("--subscription", metavar="ID", default=default(None),
-                       help="subscription id (env AZBACKUP_SUBSCRIPTION; default: the VMs' own)")
+    group.add_argument("--subscription", metavar="ID", default=default(None), action=_Subscription,
+                       help="subscription id (env AZBACKUP_SUBSCRIPTION; default: the VMs' own); "
+                            "scan takes it repeatedly")
     group.add_argument("--journal", metavar="PATH", default=default(None),
                        help="journal file of removed locks (env AZBACKUP_JOURNAL; default in the user's state dir)")
     group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
+
+
+class _Subscription(argparse.Action):
+    """Keeps the last value in ``subscription`` (one-subscription commands) and all in ``subscriptions`` (scan)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.subscriptions = [*(getattr(namespace, "subscriptions", None) or []), values]
 
 
 def _cloud(text: str) -> str:

@@ -8,8 +8,9 @@ cached for the gateway's lifetime; :meth:`Gateway.invalidate` drops them.
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -106,6 +107,8 @@ class Gateway(GatewayWrites):
         retry_total: int | None = None,
         retry_after_cap: float | None = DEFAULT_RETRY_AFTER_CAP,
         connection_verify: bool | str | None = None,
+        per_retry_policies: Sequence[Any] = (),
+        per_vm_job_listing: bool = False,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(subscription_id, str) or not subscription_id.strip():
@@ -123,27 +126,43 @@ class Gateway(GatewayWrites):
         if retry_total is not None:
             retry["retry_total"] = retry_total
         kwargs: dict[str, Any] = dict(client_kwargs)
-        kwargs.update(
-            base_url=self.base_url,
-            credential_scopes=list(credential_scopes or [self.cloud.credential_scope]),
         # azure-core's network trace (logging_enable) logs the raw Authorization header and every
         # body at DEBUG: never on. Its HttpLoggingPolicy (headers redacted, no bodies) still logs.
         kwargs.pop("logging_enable", None)
+        kwargs.update(
+            base_url=self.base_url,
+            credential_scopes=list(credential_scopes or [self.cloud.credential_scope]),
             transport=transport,
             per_call_policies=[self.counter],
             retry_policy=CappedRetryPolicy(**retry),
         )
+        # Fleet runs list one VM's jobs (filtered by name) instead of a whole vault's.
+        self.per_vm_job_listing = per_vm_job_listing
+        self._credential = credential
+        self._retry = retry
+        self._per_retry_policies = tuple(per_retry_policies)
         if polling_interval is not None:
             kwargs["polling_interval"] = polling_interval
         if connection_verify is not None:
             kwargs["connection_verify"] = connection_verify
         self._transport = transport
-        self.compute = ComputeManagementClient(credential, self.subscription_id, **kwargs)
-        self.locks = ManagementLockClient(credential, self.subscription_id, **kwargs)
-        self.resources = ResourceManagementClient(credential, self.subscription_id, **kwargs)
-        self.backup = RecoveryServicesBackupClient(credential, self.subscription_id, **kwargs)
+        self._scopes = tuple(kwargs["credential_scopes"])
+        self.compute = ComputeManagementClient(credential, self.subscription_id, **self._with_retry_policies(kwargs))
+        self.locks = ManagementLockClient(credential, self.subscription_id, **self._with_retry_policies(kwargs))
+        self.resources = ResourceManagementClient(credential, self.subscription_id,
+                                                  **self._with_retry_policies(kwargs))
+        self.backup = RecoveryServicesBackupClient(credential, self.subscription_id,
+                                                   **self._with_retry_policies(kwargs))
         self._cache: dict[tuple[str, ...], Any] = {}
         self._cache_lock = threading.RLock()
+        self._inflight: dict[tuple[str, ...], threading.Lock] = {}
+
+    def _with_retry_policies(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Per-retry policies (e.g. the fleet's budget: every attempt waits for its token), one copy per
+        pipeline: an HTTPPolicy holds its pipeline's ``next``, so one instance cannot serve two."""
+        if not self._per_retry_policies:
+            return kwargs
+        return {**kwargs, "per_retry_policies": [copy.copy(p) for p in self._per_retry_policies]}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -173,9 +192,25 @@ class Gateway(GatewayWrites):
         with self._cache_lock:
             if folded in self._cache:
                 return self._cache[folded]
-        value = read()
-        with self._cache_lock:
-            return self._cache.setdefault(folded, value)
+            # Single flight: threads wanting the same list wait for one read instead of repeating it.
+            gate = self._inflight.setdefault(folded, threading.Lock())
+        with gate:
+            with self._cache_lock:
+                if folded in self._cache:
+                    return self._cache[folded]
+            value = read()
+            with self._cache_lock:
+                self._inflight.pop(folded, None)
+                return self._cache.setdefault(folded, value)
+
+    def resource_graph(self) -> Any:
+        """A :class:`~.resource_graph.ResourceGraph` on this gateway's credential, transport and policies."""
+        from .resource_graph import ResourceGraph
+
+        return ResourceGraph(self._credential, base_url=self.base_url, credential_scopes=self._scopes,
+                             transport=self._transport, retry_policy=CappedRetryPolicy(**self._retry),
+                             per_call_policies=[self.counter],
+                             per_retry_policies=[copy.copy(p) for p in self._per_retry_policies])
 
     def _check_subscription(self, subscription: str) -> None:
         if subscription.casefold() != self.subscription_id.casefold():
@@ -325,7 +360,22 @@ class Gateway(GatewayWrites):
         return self._cached(("jobs", vault.id), read)
 
     def jobs_for_vm(self, vault: VaultRef, vm: VmRef) -> tuple[BackupJob, ...]:
+        if self.per_vm_job_listing:
+            return self._list_vm_jobs(vault, vm)
         return tuple(j for j in self.list_backup_jobs(vault) if j.concerns(vm))
+
+    def _list_vm_jobs(self, vault: VaultRef, vm: VmRef) -> tuple[BackupJob, ...]:
+        """One VM's jobs in a vault: the listing filtered by ``entityFriendlyName`` (one page, not the vault's)."""
+
+        def read() -> tuple[BackupJob, ...]:
+            name = vm.name.replace("'", "''")
+            with arm_call(f"backup jobs of {vm.name} in vault {vault.name}"):
+                items = list(self.backup.backup_jobs.list(
+                    vault.name, vault.resource_group, filter=f"{JOB_FILTER} and entityFriendlyName eq '{name}'"))
+            jobs = [job_from_wire(wire(i), vault) for i in items]
+            return tuple(sorted((j for j in jobs if j.concerns(vm)), key=_newest_first))
+
+        return self._cached(("vmjobs", vault.id, vm.id), read)
 
     def get_job(self, ref: BackupJobRef) -> BackupJob:
         """Job details (``errorDetails`` and the task list) of one job."""

@@ -8,7 +8,8 @@ from .diagnose import COMMAND as DIAGNOSE
 from .playbooks import COMMAND as PLAYBOOKS
 from .recover import COMMAND as RECOVER
 from .remediate import APPLY, PLAN
+from .scan import COMMAND as SCAN
 
 __all__ = ["COMMANDS", "Command"]
 
-COMMANDS: tuple[Command, ...] = (DIAGNOSE, PLAN, APPLY, RECOVER, PLAYBOOKS, DEMO)
+COMMANDS: tuple[Command, ...] = (DIAGNOSE, PLAN, APPLY, SCAN, RECOVER, PLAYBOOKS, DEMO)

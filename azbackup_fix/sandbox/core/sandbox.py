@@ -108,6 +108,10 @@ class Sandbox:
         self.compute: ComputeBackend = backends["compute"]
         self.backup: BackupBackend = backends["backup"]
         self._backends = backends
+        from ..providers.resourcegraph.models import ResourceGraphBackend
+
+        # A read model over the others: no state of its own, so not in snapshots.
+        self.resourcegraph = ResourceGraphBackend(self)
 
     def reset(self) -> None:
         """Empty estate, fresh clock, no faults, empty request log."""

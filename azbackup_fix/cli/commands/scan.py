@@ -1,0 +1,135 @@
+"""``azbackup-fix scan``: find (and with ``--apply --yes``, fix) failed backups across a fleet.
+
+Targets: ``--vault ID`` (repeatable), ``--subscription ID`` (repeatable), ``--all-subscriptions``
+(every subscription the credential sees). Discovery uses Resource Graph, or each vault's job
+listing with ``--no-resource-graph`` or when Resource Graph is unavailable; each candidate is
+confirmed with its job details before anything acts on it.
+
+Resume: progress is recorded in the journal as each VM finishes. Running the same command again
+(same targets, shard and options) resumes the newest unfinished scan automatically; ``--resume
+SCAN_ID`` names one, ``--fresh`` starts over. ``--shard K/N`` takes a deterministic 1/N of the VMs
+(by a hash of the VM id), for parallel Automation jobs.
+
+Exit codes: 0 nothing to do or all fixed, 1 a step failed or a VM could not be examined, 2 bad
+input, 3 a guard-rail refusal (also: --apply without --yes and without a terminal), 4 fixes found
+but not applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+from ...fleet import Budget, FleetScanner, ScanOptions, parse_shard, render_fleet
+from ...fleet.display import ProgressDisplay, progress_enabled
+from ...ids import VaultRef
+from ...settings import Settings
+from .. import exit_codes
+from ..connection import connect
+from .base import Command, Io
+
+__all__ = ["COMMAND"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("targets")
+    group.add_argument("--vault", metavar="ID", action="append", default=[], help="vault resource id (repeatable)")
+    group.add_argument("--all-subscriptions", action="store_true",
+                       help="every subscription the credential can see (GET /subscriptions)")
+    group = parser.add_argument_group("discovery and budget")
+    group.add_argument("--no-resource-graph", action="store_true",
+                       help="discover through each vault's job listing instead of Resource Graph")
+    group.add_argument("--shard", metavar="K/N", default="1/1", help="scan the K-th of N deterministic shards")
+    group.add_argument("--workers", type=int, default=16, metavar="N", help="parallel workers (default 16)")
+    group.add_argument("--stuck-after", type=float, default=6.0, metavar="HOURS",
+                       help="a backup job running longer is stuck (default 6)")
+    group.add_argument("--retry-after-cap", type=float, default=None, metavar="SECONDS",
+                       help="a Retry-After longer than this ends that VM's work (default 60)")
+    group.add_argument("--resume", metavar="SCAN_ID", default=None, help="resume this scan (default: the "
+                       "newest unfinished scan with the same arguments)")
+    group.add_argument("--fresh", action="store_true", help="start a new scan even if one can be resumed")
+    group.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    group = parser.add_argument_group("remediation")
+    group.add_argument("--apply", action="store_true", help="fix what is found (with --yes; dry-run otherwise)")
+    group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
+    group.add_argument("--playbooks", metavar="FILE", default=None, help="YAML playbook file (default: the guides')")
+    group.add_argument("--allow-disruptive", action="store_true", help="allow restarts and job cancellation")
+    group.add_argument("--allow-protection-changes", action="store_true",
+                       help="allow resuming protection or stopping it (data retained)")
+    group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse to fix over N VMs")
+    group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+
+
+def _confirm(args: argparse.Namespace, io: Io) -> bool:
+    if args.yes:
+        return True
+    stdin = sys.stdin
+    if not (stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()):
+        return False
+    io.out.write("Fix every VM this scan finds? [y/N] ")
+    io.out.flush()
+    return stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _run(args: argparse.Namespace, io: Io) -> int:
+    settings = Settings.from_env()
+    from ...playbook_file import load_playbook_file
+
+    shard = parse_shard(args.shard)  # bad input before anything is sent
+    vaults = tuple(VaultRef.parse(v) for v in args.vault)
+    playbook_file = load_playbook_file(args.playbooks)
+    if args.apply and not _confirm(args, io):
+        io.err.write("azbackup-fix: error: refusing to apply without confirmation (use --yes without a terminal)\n")
+        return exit_codes.PERMISSION
+    journal_path = args.journal or settings.journal_path
+    from ...journal import Journal
+
+    journal = Journal(journal_path) if journal_path else None
+    if journal is None:
+        io.err.write("azbackup-fix: error: scan records its progress in the journal: give --journal PATH\n")
+        return exit_codes.BAD_INPUT
+    display = None
+    try:
+        with connect(args, settings) as connection:
+            kwargs: dict[str, Any] = dict(connection.client_kwargs)
+            cap = args.retry_after_cap if args.retry_after_cap is not None else settings.retry_after_cap
+            kwargs["retry_after_cap"] = cap
+            budget_kwargs: dict[str, Any] = {"retry_after_cap": cap}
+            if connection.sandbox is not None:  # in-process sandbox: the budget runs on its virtual clock
+                sb, transport = connection.sandbox, kwargs["transport"]
+                budget_kwargs.update(clock=lambda: sb.clock.now().timestamp(), sleep=transport.sleep)
+            if progress_enabled(os.environ, args.output, not args.no_progress):
+                display = ProgressDisplay(io.err)
+            scanner = FleetScanner(connection.credential, budget=Budget(**budget_kwargs), journal=journal,
+                                   playbook_file=playbook_file, on_progress=display, **kwargs)
+            subscriptions = list(dict.fromkeys(getattr(args, "subscriptions", None) or
+                                               ([args.subscription] if args.subscription else [])))
+            if args.all_subscriptions:
+                subscriptions = list(scanner.list_subscriptions())
+            subscriptions += [v.subscription_id for v in vaults if v.subscription_id not in subscriptions]
+            if not subscriptions:
+                subscriptions = list(connection.all_subscriptions())
+            report = scanner.scan(ScanOptions(
+                subscriptions=tuple(subscriptions), vaults=vaults, apply=args.apply,
+                use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
+                stuck_after=timedelta(hours=args.stuck_after), allow_disruptive=args.allow_disruptive,
+                allow_protection_changes=args.allow_protection_changes, wait=not args.no_wait,
+                max_targets=args.max_targets, resume=args.resume, fresh=args.fresh))
+    finally:
+        if display is not None:
+            display.close()
+        journal.close()
+    io.out.write(render_fleet(report, args.output))
+    return report.exit_code
+
+
+COMMAND = Command(
+    name="scan",
+    help="find failed backups across vaults and subscriptions (Resource Graph), and fix them with --apply",
+    description=__doc__ or "",
+    add_arguments=_arguments,
+    run=_run,
+)

@@ -1,0 +1,325 @@
+"""The fleet scan: discover -> confirm (job details) -> diagnose -> (apply: coordinate locks, run) -> report.
+
+Work runs on a thread pool; every ARM request of every thread waits for its token in one shared
+:class:`~azbackup_fix.gateway.budget.Budget` (per subscription and principal), so adding workers
+adds overlap of latency, never a 429 storm. Lists that VMs share (vaults, resource groups, locks and
+collections per resource group, policies) are read once per subscription by the gateway's
+single-flight cache. Apply reuses the :class:`~azbackup_fix.runner.Runner` per VM, behind the same
+guard rails and journal, with shared locks removed and restored once per resource group by the
+:class:`~.locks.LockCoordinator`. Progress goes to the journal as each VM finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from ..checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from ..errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
+from ..gateway import Gateway, observe_vm
+from ..gateway.budget import Budget, BudgetPolicy, ThrottledError
+from ..ids import VaultRef, VmRef
+from ..models import VmObservation
+from ..models.report import RunReport, StepStatus
+from ..playbooks import Plan, get_playbook
+from ..runner import Runner, RunOptions, requests_from_findings
+from .discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
+from .locks import LockCoordinator, shared_locks
+from .progress import ProgressStore
+from .report import FleetReport, Outcome, VmResult
+
+__all__ = ["FleetScanner", "ProgressEvent", "ScanOptions", "in_shard", "parse_shard"]
+
+# Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
+_INSPECTION = frozenset({"inspect-vm"})
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InvalidInputError(f"--shard must be K/N (e.g. 2/4), got '{text}'") from None
+    if not 1 <= k <= n:
+        raise InvalidInputError(f"--shard K/N needs 1 <= K <= N, got '{text}'")
+    return k, n
+
+
+def in_shard(vm: VmRef, shard: tuple[int, int]) -> bool:
+    """Deterministic split by a hash of the folded VM id: the same VM lands in the same shard everywhere."""
+    k, n = shard
+    digest = hashlib.sha256(vm.id.casefold().encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    subscriptions: tuple[str, ...]
+    vaults: tuple[VaultRef, ...] = ()
+    apply: bool = False
+    use_resource_graph: bool = True
+    shard: tuple[int, int] = (1, 1)
+    workers: int = 16
+    stuck_after: timedelta = DEFAULT_STUCK_AFTER
+    allow_disruptive: bool = False
+    allow_protection_changes: bool = False
+    wait: bool = True
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    max_targets: int | None = None
+    resume: str | None = None
+    fresh: bool = False
+
+    def key_arguments(self) -> dict[str, Any]:
+        """What identifies 'the same scan' for automatic resume."""
+        return {"subscriptions": sorted(s.casefold() for s in self.subscriptions),
+                "vaults": sorted(v.id.casefold() for v in self.vaults), "apply": self.apply,
+                "shard": list(self.shard), "allow_disruptive": self.allow_disruptive,
+                "allow_protection_changes": self.allow_protection_changes,
+                "options": {k: dict(v) for k, v in self.options.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    phase: str  # discover | diagnose | apply
+    done: int
+    total: int
+    outcomes: Mapping[str, int]
+
+
+@dataclass
+class _Examined:
+    result: VmResult
+    observation: VmObservation | None = None
+    plans: tuple[Plan, ...] = ()
+
+
+class FleetScanner:
+    """Scan (and with ``apply``, fix) the backups of many VMs across subscriptions.
+
+    ``credential`` and client keywords as for :class:`~azbackup_fix.Remediator`; ``budget`` (default:
+    ARM's buckets on the real clock) is shared by every request; ``journal`` is a
+    :class:`~azbackup_fix.journal.Journal` (needed to record progress and to apply).
+    """
+
+    def __init__(
+        self,
+        credential: Any,
+        *,
+        budget: Budget | None = None,
+        journal: Any = None,
+        playbook_file: Any = None,
+        check_options: CheckOptions = DEFAULT_OPTIONS,
+        on_progress: Callable[[ProgressEvent], None] | None = None,
+        **client_kwargs: Any,
+    ) -> None:
+        self.credential = credential
+        self.budget = budget or Budget()
+        self.journal = journal
+        self.playbook_file = playbook_file
+        self.check_options = check_options
+        self.on_progress = on_progress
+        self.client_kwargs = client_kwargs
+        self._policy = BudgetPolicy(self.budget)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _gateways(self, subscriptions: Sequence[str]) -> dict[str, Gateway]:
+        return {s: Gateway(self.credential, s, per_retry_policies=[self._policy], **self.client_kwargs)
+                for s in subscriptions}
+
+    def list_subscriptions(self) -> tuple[str, ...]:
+        """Every enabled subscription the credential sees (``GET /subscriptions``)."""
+        with Gateway(self.credential, "00000000-0000-0000-0000-000000000000", **self.client_kwargs) as gw:
+            return gw.resource_graph().list_subscriptions()
+
+    def _emit(self, phase: str, done: int, total: int, outcomes: Counter[str]) -> None:
+        if self.on_progress is not None:
+            self.on_progress(ProgressEvent(phase, done, total, dict(outcomes)))
+
+    # -- per VM ---------------------------------------------------------------------------------
+
+    def _plans(self, observation: VmObservation, diagnosis: Any, options: ScanOptions) -> tuple[tuple[str, ...], tuple[Plan, ...]]:
+        """Triage's playbooks and their plans: pure functions of the observation (no request)."""
+        pf = self.playbook_file
+        rails = getattr(pf, "guard_rails", None)
+        if rails is not None and (options.allow_disruptive or options.allow_protection_changes):
+            from dataclasses import replace
+
+            pf = replace(pf, guard_rails=replace(
+                rails, allow_disruptive=rails.allow_disruptive or options.allow_disruptive,
+                allow_protection_changes=rails.allow_protection_changes or options.allow_protection_changes))
+        requests = requests_from_findings(diagnosis, pf)
+        plans = []
+        for req in requests:
+            cls = get_playbook(req.playbook_id)
+            merged = {**dict(req.options), **dict(options.options.get(req.playbook_id, {}))}
+            if not options.wait and "wait" in cls.options:
+                merged["wait"] = False
+            plans.append(cls.plan(observation, cls.resolve(merged)))
+        return tuple(r.playbook_id for r in requests), tuple(plans)
+
+    def _examine(self, gw: Gateway, candidate: Candidate, options: ScanOptions) -> _Examined:
+        vm = candidate.vm
+        base = VmResult(vm=vm.id, subscription=vm.subscription_id, outcome=Outcome.ERROR,
+                        reasons=candidate.reasons, error_code=candidate.error_code)
+        try:
+            confirmed: bool | None = None
+            code = candidate.error_code
+            if candidate.job is not None:  # confirm with job details before any action
+                job = gw.get_job(candidate.job)
+                confirmed = job.is_failed or job.is_in_progress
+                if job.primary_error is not None and job.primary_error.error_title:
+                    code = job.primary_error.error_title
+            observation = observe_vm(gw, vm)
+            diagnosis = diagnosis_for(observation, options=self.check_options)
+            findings = tuple(f.code for f in diagnosis.findings if f.severity.value != "info")
+            if diagnosis.is_healthy:
+                return _Examined(VmResult(vm.id, vm.subscription_id, Outcome.HEALTHY, candidate.reasons,
+                                          confirmed, code, findings))
+            playbooks, plans = self._plans(observation, diagnosis, options)
+            changes = any(p.steps for p in plans)
+            outcome = Outcome.NEEDS_FIX if changes and set(playbooks) - _INSPECTION else Outcome.REPORT_ONLY
+            if any(p.refusals for p in plans) and not changes:
+                outcome = Outcome.REFUSED
+            steps = tuple((s.kind, StepStatus.PLANNED.value, s.target) for p in plans for s in p.steps)
+            refusals = "; ".join(r for p in plans for r in p.refusals) or None
+            return _Examined(VmResult(vm.id, vm.subscription_id, outcome, candidate.reasons, confirmed,
+                                      code or (findings[0] if findings else None), findings, playbooks, steps,
+                                      refusals), observation, plans)
+        except ThrottledError as exc:
+            return _Examined(_with(base, Outcome.THROTTLED, str(exc)))
+        except AzBackupFixError as exc:
+            return _Examined(_with(base, Outcome.ERROR, one_line(exc)))
+
+    def _fix(self, gw: Gateway, examined: _Examined, options: ScanOptions) -> VmResult:
+        result = examined.result
+        vm = VmRef.parse(result.vm)
+        runner = Runner(gw, journal=self.journal, playbook_file=self.playbook_file, check_options=self.check_options)
+        run_options = RunOptions(apply=True, allow_disruptive=options.allow_disruptive,
+                                 allow_protection_changes=options.allow_protection_changes, wait=options.wait,
+                                 options=options.options)
+        try:
+            report: RunReport = runner.run(vm, run_options)
+        except ThrottledError as exc:
+            return _with(result, Outcome.THROTTLED, str(exc))
+        except AzBackupFixError as exc:
+            return _with(result, Outcome.FAILED, one_line(exc))
+        steps = tuple((s.step, s.status.value, s.target) for s in report.steps)
+        if report.failures:
+            outcome, detail = Outcome.FAILED, "; ".join(f"{s.step}: {s.reason}" for s in report.failures)
+        elif report.refused:
+            outcome, detail = Outcome.REFUSED, "; ".join(report.refusals) or None
+        elif any(s.status is StepStatus.CHANGED for s in report.steps):
+            outcome, detail = Outcome.FIXED, None
+        else:
+            outcome, detail = Outcome.NOTHING_TO_DO, None
+        return VmResult(result.vm, result.subscription, outcome, result.reasons, result.confirmed,
+                        result.error_code, result.findings, tuple(p.playbook for p in report.playbooks),
+                        steps, detail)
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def scan(self, options: ScanOptions) -> FleetReport:
+        if not options.subscriptions:
+            raise InvalidInputError("no subscription to scan")
+        if options.apply and self.journal is None:
+            raise InvalidInputError("applying needs a journal (journal=...)")
+        started = time.monotonic()
+        store = ProgressStore(self.journal) if self.journal is not None else None
+        scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
+                            if store is not None else ("scan-unrecorded", False))
+        done = store.done(scan_id) if store is not None else {}
+        gateways = self._gateways(options.subscriptions)
+        throttled_before = self.budget.throttled
+        try:
+            self._emit("discover", 0, 0, Counter())
+            found = discover(gateways, vaults=options.vaults, use_resource_graph=options.use_resource_graph,
+                             stuck_after=options.stuck_after)
+            for gw in gateways.values():  # with Resource Graph, read one VM's jobs, not whole vaults
+                gw.per_vm_job_listing = found.source == RESOURCE_GRAPH
+            mine = [c for c in found.candidates if in_shard(c.vm, options.shard)]
+            results: dict[str, VmResult] = {k: VmResult.from_dict(v) for k, v in done.items()}
+            todo = [c for c in mine if c.vm.id.casefold() not in results]
+            lock_actions = self._run(gateways, todo, options, results, store, scan_id, len(mine))
+            if store is not None:
+                store.finish(scan_id)
+        finally:
+            for gw in gateways.values():
+                gw.close()
+            if store is not None:
+                store.close()
+        order = {c.vm.id.casefold(): i for i, c in enumerate(mine)}
+        vms = tuple(sorted(results.values(), key=lambda r: order.get(r.vm.casefold(), len(order))))
+        return FleetReport(
+            scan_id=scan_id, mode="apply" if options.apply else "diagnose", source=found.source,
+            vms_seen=found.vms_seen, candidates=len(mine), vms=vms,
+            request_count=sum(g.request_count for g in gateways.values()),
+            throttled=self.budget.throttled - throttled_before, elapsed_seconds=time.monotonic() - started,
+            shard=f"{options.shard[0]}/{options.shard[1]}", resumed=resumed, fallback_reason=found.fallback_reason,
+            lock_actions=tuple(lock_actions))
+
+    def _run(self, gateways: Mapping[str, Gateway], todo: list[Candidate], options: ScanOptions,
+             results: dict[str, VmResult], store: ProgressStore | None, scan_id: str,
+             total: int) -> list[tuple[str, str, str]]:
+        outcomes: Counter[str] = Counter(r.outcome for r in results.values())
+        mutex = threading.Lock()
+        examined: dict[str, _Examined] = {}
+
+        def finish(result: VmResult, phase: str) -> None:
+            with mutex:
+                results[result.vm.casefold()] = result
+                outcomes[result.outcome] += 1
+                if store is not None:
+                    store.record(scan_id, result.vm, result.to_dict())
+                self._emit(phase, len(results), total, outcomes)
+
+        def examine(c: Candidate) -> None:
+            ex = self._examine(gateways[c.vm.subscription_id], c, options)
+            if options.apply and ex.result.outcome == Outcome.NEEDS_FIX:
+                with mutex:
+                    examined[c.vm.id.casefold()] = ex  # recorded once fixed (or not)
+            else:
+                finish(ex.result, "diagnose")
+
+        with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="azbf-scan") as pool:
+            list(pool.map(examine, todo))
+            if not options.apply or not examined:
+                return []
+            limit = options.max_targets if options.max_targets is not None else \
+                getattr(getattr(self.playbook_file, "guard_rails", None), "max_targets", None)
+            if limit is not None and len(examined) > limit:
+                raise GuardRailError(f"{len(examined)} VMs to fix exceed the limit of {limit} (--max-targets)")
+            locks = shared_locks({k: (e.observation, e.plans) for k, e in examined.items() if e.observation})
+            run_id = self.journal.start_run(command="scan", targets=sorted({lk.ref.id for lk, _ in locks.values()}))
+            coordinator = LockCoordinator(gateways, self.journal, run_id, locks)
+            status = "failed"
+            try:
+                coordinator.remove_all()
+
+                def fix(item: tuple[str, _Examined]) -> None:
+                    key, ex = item
+                    try:
+                        result = self._fix(gateways[ex.result.subscription], ex, options)
+                    finally:
+                        coordinator.vm_done(key)
+                    finish(result, "apply")
+
+                list(pool.map(fix, list(examined.items())))
+                status = "succeeded"
+            finally:
+                coordinator.restore_remaining()
+                self.journal.finish_run(run_id, status=status)
+        return [(a.step, a.status, a.lock_id) for a in coordinator.actions]
+
+
+def _with(result: VmResult, outcome: str, detail: str | None) -> VmResult:
+    return VmResult(result.vm, result.subscription, outcome, result.reasons, result.confirmed, result.error_code,
+                    result.findings, result.playbooks, result.steps, detail, result.requests)
