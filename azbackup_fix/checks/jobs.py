@@ -104,23 +104,6 @@ def nested_crp_message(job: BackupJob) -> str | None:
     return " | ".join(parts) or None
 
 
-def _superseded(obs: VmObservation, job: BackupJob) -> bool:
-    """A later successful backup makes an old failure history, not a finding."""
-    if job.start_time is None:
-        return False
-    try:
-        for other in obs.jobs:
-            if other.is_backup and other.status and other.status.casefold().startswith("completed"):
-                if other.start_time is not None and other.start_time > job.start_time:
-                    return True
-        item = obs.protected_item
-        if item is not None and item.has_backup and (item.last_backup_status or "").casefold() == "completed":
-            return item.last_backup_time is not None and item.last_backup_time > job.start_time
-    except TypeError:
-        return False
-    return False
-
-
 def _derived_playbooks(obs: VmObservation, entry: CatalogueEntry | None) -> tuple[str, ...]:
     """Refine the catalogue's playbooks with what the VM's state says the cause is."""
     if entry is None:
@@ -157,8 +140,8 @@ def _guest_steps(obs: VmObservation, entry: CatalogueEntry | None) -> tuple[str,
 def check_failed_job(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
     """The latest failed job's error: its documented code, guide section and fix."""
     del options
-    job = obs.failed_job
-    if job is None or _superseded(obs, job):
+    job = obs.current_failed_job
+    if job is None:
         return ()
     error = job.primary_error or JobError()
     entry = classify_job_error(error)

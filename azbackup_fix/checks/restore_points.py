@@ -20,7 +20,7 @@ def _limit_reached(obs: VmObservation, options: CheckOptions) -> bool:
 
 
 def _job_blames_cleanup(obs: VmObservation) -> bool:
-    job = obs.failed_job
+    job = obs.current_failed_job  # a failure a later backup superseded blames nothing any more
     error = job.primary_error if job is not None else None
     entry = entry_for(error.error_title if error else None)
     return entry is not None and entry.code in _LOCK_CAUSED

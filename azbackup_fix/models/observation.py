@@ -131,6 +131,33 @@ class VmObservation:
         return tuple(j for j in self.in_progress_jobs if vault is None or j.vault == vault)
 
     @property
+    def current_failed_job(self) -> BackupJob | None:
+        """The newest failed backup of the protecting vault, unless a later backup succeeded.
+
+        A superseded failure is history, not a finding; this is also what makes a second apply a no-op."""
+        vault = self.vault
+        jobs = [j for j in self.jobs if j.is_backup and (vault is None or j.vault == vault)]
+        failed = [j for j in jobs if j.is_failed]
+        if self.latest_failed_job is not None and self.latest_failed_job not in failed:
+            failed.append(self.latest_failed_job)
+        if not failed:
+            return None
+        try:
+            latest = max(failed, key=lambda j: (j.start_time is not None, j.start_time or datetime.min))
+            if latest.start_time is None:
+                return latest
+            if any((j.status or "").casefold().startswith("completed") and j.start_time is not None
+                   and j.start_time > latest.start_time for j in jobs):
+                return None
+            item = self.protected_item
+            if item is not None and item.has_backup and (item.last_backup_status or "").casefold() == "completed":
+                if item.last_backup_time is not None and item.last_backup_time > latest.start_time:
+                    return None
+        except TypeError:  # naive and aware times mixed: keep the newest failure rather than guess
+            return self.failed_job
+        return latest
+
+    @property
     def failed_job(self) -> BackupJob | None:
         """``latest_failed_job`` if given, else the newest failed job among ``jobs``."""
         if self.latest_failed_job is not None:

@@ -11,7 +11,7 @@ from ..models import VmObservation
 from ..models.timestamps import format_timestamp
 from ..steps import CancelJob, Step, TriggerBackup, WaitForJobs, on_demand_jobs_today
 from .base import Plan, Playbook, Verification
-from .common import TRIGGER_OPTIONS, current_failure, trigger_step
+from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
 __all__ = ["ResolveBackupInProgress", "TriggerBackupPlaybook"]
@@ -81,7 +81,7 @@ class TriggerBackupPlaybook(Playbook):
             return Plan(cls.id, target, notes=("no VM or no protected item to back up",))
         if item.is_inactive and not opts["force"]:
             return Plan(cls.id, target, notes=(f"protection is {item.protection_state}; a backup would fail",))
-        failure = current_failure(obs)
+        failure = obs.current_failed_job
         if failure is None and not opts["force"]:
             return Plan(cls.id, target, notes=("no failed backup since the last success; nothing to retry",))
         today = on_demand_jobs_today(obs.jobs, obs.observed_at) if obs.observed_at else 0
@@ -93,7 +93,7 @@ class TriggerBackupPlaybook(Playbook):
 
     @classmethod
     def verify(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Verification:
-        failure = current_failure(observation)
+        failure = observation.current_failed_job
         if failure is None:
             return Verification(True, "the latest backup did not fail")
         title = failure.primary_error.error_title if failure.primary_error else failure.status
