@@ -141,6 +141,8 @@ class Budget:
             if status == 429:
                 self.throttled += 1
                 pause = retry_after if retry_after is not None else 1.0
+                if self.retry_after_cap is not None:  # beyond the cap that item ends; the rest wait the cap at most
+                    pause = min(pause, self.retry_after_cap)
                 bucket.paused_until = max(bucket.paused_until, now + pause)
                 bucket.tokens = min(bucket.tokens, 0.0)
 

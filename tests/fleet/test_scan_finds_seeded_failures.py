@@ -1,0 +1,86 @@
+"""Scan finds exactly the seeded failures of a generated fleet (the ``kind`` tag is the truth): no
+misses, no false alarms, through Resource Graph and through the vault-listing fallback alike; each
+candidate is confirmed with its job details; healthy VMs cost almost no request."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from azbackup_fix.cli.main import main
+from azbackup_fix.fleet import Outcome
+from azbackup_fix.ids import VaultRef
+from azbackup_fix.sandbox.core.faults import FaultRule
+from tests.fleet.fleet_sandbox import ALL_KINDS, Fleet, flagged, fleet, truth
+
+
+@pytest.mark.parametrize("mode", ["resource-graph", "no-resource-graph", "resource-graph-forbidden"])
+def test_scan_finds_exactly_the_seeded_failures(mode: str, tmp_path: Path) -> None:
+    sb = fleet(220, ALL_KINDS)
+    kinds = truth(sb)
+    if mode == "resource-graph-forbidden":
+        sb.faults.add(FaultRule(operation="ResourceGraph_Resources", status=403, code="AuthorizationFailed", times=-1))
+    before = json.dumps(sb.snapshot()["resources"], sort_keys=True)
+    sb.clear_requests()
+    report = Fleet(sb, tmp_path / "j.sqlite").scan(use_resource_graph=mode != "no-resource-graph")
+
+    failing = {vm for vm, kind in kinds.items() if kind != "healthy"}
+    assert len(failing) >= 30 and set(kinds.values()) >= {"vm-deleted", "protection-stopped", "disk-too-large"}
+    assert flagged(report) == failing  # no miss, no false alarm
+    assert report.vms_seen == len(kinds)
+    assert report.source == ("resource-graph" if mode == "resource-graph" else "vault-listing")
+    assert (report.fallback_reason is None) == (mode == "resource-graph")
+    by_vm = {v.vm.casefold(): v for v in report.vms}
+    for vm in failing:
+        result = by_vm[vm]
+        assert result.outcome in (Outcome.NEEDS_FIX, Outcome.REPORT_ONLY), result
+        assert result.error_code and result.error_code.startswith("UserError"), result
+        assert result.confirmed is True  # job details were read
+    # The seeded error codes are counted as the jobs carry them.
+    assert report.by_error_code()["UserErrorRpCollectionLimitReached"] == sum(
+        k.startswith("rp-limit") for k in kinds.values())
+    assert sum(report.by_outcome().values()) == len(failing)
+    # Read-only and cheap: no write, job details fetched per candidate, no healthy VM touched.
+    records = sb.requests()
+    assert json.dumps(sb.snapshot()["resources"], sort_keys=True) == before
+    assert [r for r in records if r.method in ("PUT", "PATCH", "DELETE")] == []
+    details = [r for r in records if r.operation == "JobDetails_Get"]
+    assert len(details) >= len(failing)
+    healthy_names = {vm.rsplit("/", 1)[-1] for vm, kind in kinds.items() if kind == "healthy"}
+    assert not [r for r in records if r.path.casefold().rsplit("/", 1)[-1] in healthy_names]
+    if mode == "resource-graph":
+        # Discovery is a few paged queries for the whole fleet; the rest is spent on candidates.
+        assert len([r for r in records if r.operation == "ResourceGraph_Resources"]) <= 6
+        assert report.request_count < 10 * len(failing)
+
+
+def test_scan_by_vault_limits_to_that_vault(tmp_path: Path) -> None:
+    sb = fleet(160, ALL_KINDS)
+    kinds = truth(sb)
+    vault = sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower())[0]
+    in_vault = {i.vm_id.casefold() for i in sb.backup.items.values() if i.vault is vault}
+    report = Fleet(sb, tmp_path / "j.sqlite").scan(vaults=(VaultRef.parse(vault.id),))
+    assert flagged(report) == {vm for vm in in_vault if kinds[vm] != "healthy"}
+
+
+def test_cli_scan_json_over_the_sandbox(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "-o", "json"],
+                stdout=out, stderr=err)
+    report = json.loads(out.getvalue())
+    assert report["schema"] == "azbackup-fix/fleet/v1" and report["mode"] == "diagnose"
+    assert report["discovery"]["source"] == "resource-graph" and report["discovery"]["vms_seen"] == 300
+    assert code == report["exit_code"] == 4
+    assert sum(report["counts"]["by_outcome"].values()) == len(report["vms"]) == report["discovery"]["candidates"]
+    assert set(report["counts"]["by_subscription"]) <= {v["subscription"] for v in report["vms"]}
+    assert err.getvalue() == ""  # JSON mode: no progress line
+
+
+def test_cli_scan_bad_shard_is_bad_input(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "--shard", "3/2"],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 2 and "--shard" in err.getvalue()
