@@ -193,9 +193,12 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """DESIGN.md section 7: 1 a step failed, 3 refusal, 4 changes planned, 0 otherwise."""
+        """DESIGN.md section 7: 1 a step failed (or the fix was not verified), 3 refusal, 4 changes
+        planned, 0 otherwise."""
         if self.failures and not all(s.refused for s in self.failures):
             return 1
+        if self.unverified:
+            return 1  # changed, but fresh state does not show it fixed (or could not be read)
         if self.refused:
             return 3
         if self.planned:
@@ -208,6 +211,11 @@ class RunReport:
             counts[step.status.value] += 1
         return counts
 
+    @property
+    def unverified(self) -> tuple[PlaybookResult, ...]:
+        """Playbooks whose verification on fresh state failed."""
+        return tuple(p for p in self.playbooks if p.verified is False)
+
     def raise_for_failures(self) -> None:
         """Raise AzureOperationError (or GuardRailError) naming the failed steps, if any."""
         real = [s for s in self.failures if not s.refused]
@@ -216,6 +224,9 @@ class RunReport:
             names = "; ".join(f"{s.step} {s.target.rsplit('/', 1)[-1]}: {s.reason}" for s in real)
             raise AzureOperationError(f"{len(real)} step(s) failed: {names}", arm_code=first.error_code,
                                       request_id=first.request_id)
+        if self.unverified:
+            names = "; ".join(f"{p.playbook}: {p.verification}" for p in self.unverified)
+            raise AzureOperationError(f"not verified: {names}")
         if self.refused:
             reasons = list(self.refusals) + [s.reason or s.step for s in self.steps if s.refused]
             raise GuardRailError("refused: " + "; ".join(reasons))
