@@ -19,11 +19,10 @@ __all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit with our bad-input code (2, as argparse's own)."""
+    """argparse, but a usage error is one line (no usage block) and exits with our bad-input code."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(exit_codes.BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(exit_codes.BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
