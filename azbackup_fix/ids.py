@@ -111,7 +111,9 @@ def _check_name(value: str, type_name: str) -> None:
         raise InvalidResourceIdError(f"resource id is missing a name after type '{type_name}'")
     if value != value.strip():
         raise InvalidResourceIdError(f"{type_name} name '{_show(value)}' has leading or trailing whitespace")
-    bad = sorted({c for c in value if c in _FORBIDDEN_NAME_CHARS or ord(c) < 32 or ord(c) == 127})
+    # Lone surrogates: undecodable bytes from argv or a file; the SDK could not even encode the URL.
+    bad = sorted({c for c in value
+                  if c in _FORBIDDEN_NAME_CHARS or ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF})
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         raise InvalidResourceIdError(f"{type_name} name '{_show(value)}' contains characters ARM does not allow ({shown})")
