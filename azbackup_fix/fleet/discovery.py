@@ -48,6 +48,8 @@ class Discovery:
     requests: int
     fallback_reason: str | None = None
     vaults: Mapping[str, VaultRef] = field(default_factory=dict)  # folded VM id -> protecting vault
+    # Folded VM id -> folded ids of the vaults with any of its backup jobs in the window (Resource Graph).
+    job_vaults: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class _Collector:
         self.now = now  # ARM's clock as the last answer gave it (virtual in the sandbox)
         self.seen: dict[str, VmRef] = {}
         self.homes: dict[str, VaultRef] = {}
+        self.job_vaults: dict[str, set[str]] = {}
         self.signals: dict[str, _Signals] = {}
 
     def _wanted(self, vault: VaultRef) -> bool:
@@ -106,6 +109,7 @@ class _Collector:
             key = vm.id.casefold()
             self.seen.setdefault(key, vm)
             self.homes.setdefault(key, job.vault)
+            self.job_vaults.setdefault(key, set()).add(job.vault.id.casefold())
             start = job.start_time or datetime.min.replace(tzinfo=timezone.utc)
             now = self.now()
             if job.is_in_progress and now - start > self.stuck_after:
@@ -156,7 +160,8 @@ class _Collector:
                 vm=s.vm, reasons=tuple(s.reasons), job=s.job.ref if s.job is not None else None,
                 error_code=error.error_title if error is not None else None, vault=s.vault or self.homes.get(key)))
         seen = set(self.seen) | set(self.signals)
-        return Discovery(source, tuple(candidates), len(seen), requests, fallback, dict(self.homes))
+        return Discovery(source, tuple(candidates), len(seen), requests, fallback, dict(self.homes),
+                         {k: frozenset(v) for k, v in self.job_vaults.items()})
 
 
 def _now(gateway: Gateway) -> datetime:

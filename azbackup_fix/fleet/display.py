@@ -1,4 +1,4 @@
-"""Progress for humans on long scans: ``rich`` when installed (extra ``progress``), else one plain
+"""Progress for humans on long scans: ``rich`` when installed (extra ``rich``), else one plain
 stderr line rewritten in place; silent in CI (``CI=true``) and in JSON mode."""
 
 from __future__ import annotations

@@ -128,12 +128,15 @@ class FleetScanner:
         self.on_progress = on_progress
         self.client_kwargs = client_kwargs
         self._policy = BudgetPolicy(self.budget)
+        self._transport: Any = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _gateways(self, subscriptions: Sequence[str]) -> dict[str, Gateway]:
-        return {s: Gateway(self.credential, s, per_retry_policies=[self._policy], **self.client_kwargs)
-                for s in subscriptions}
+    def _gateways(self, subscriptions: Sequence[str], workers: int) -> dict[str, Gateway]:
+        kwargs = dict(self.client_kwargs)
+        if kwargs.get("transport") is None:
+            kwargs["transport"] = self._transport = _pooled_transport(workers, kwargs.get("connection_verify"))
+        return {s: Gateway(self.credential, s, per_retry_policies=[self._policy], **kwargs) for s in subscriptions}
 
     def list_subscriptions(self) -> tuple[str, ...]:
         """Every enabled subscription the credential sees (``GET /subscriptions``)."""
@@ -166,7 +169,8 @@ class FleetScanner:
             plans.append(cls.plan(observation, cls.resolve(merged)))
         return tuple(r.playbook_id for r in requests), tuple(plans)
 
-    def _examine(self, gw: Gateway, candidate: Candidate, options: ScanOptions) -> _Examined:
+    def _examine(self, gw: Gateway, candidate: Candidate, options: ScanOptions,
+                 job_vaults: Mapping[str, frozenset[str]] | None = None) -> _Examined:
         vm = candidate.vm
         base = VmResult(vm=vm.id, subscription=vm.subscription_id, outcome=Outcome.ERROR,
                         reasons=candidate.reasons, error_code=candidate.error_code)
@@ -178,6 +182,13 @@ class FleetScanner:
                 confirmed = job.is_failed or job.is_in_progress
                 if job.primary_error is not None and job.primary_error.error_title:
                     code = job.primary_error.error_title
+            if job_vaults is not None:
+                # Resource Graph listed every vault holding a job of this VM in 14 days: the others
+                # need no per-VM job listing (one request saved per candidate and other vault).
+                seen = job_vaults.get(vm.id.casefold(), frozenset())
+                for vault in gw.list_vaults():
+                    if vault.ref.id.casefold() not in seen:
+                        gw.prime_vm_jobs(vault.ref, vm, ())
             observation = observe_vm(gw, vm)
             diagnosis = diagnosis_for(observation, options=self.check_options)
             findings = tuple(f.code for f in diagnosis.findings if f.severity.value != "info")
@@ -237,7 +248,7 @@ class FleetScanner:
         scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
                             if store is not None else ("scan-unrecorded", False))
         done = store.done(scan_id) if store is not None else {}
-        gateways = self._gateways(options.subscriptions)
+        gateways = self._gateways(options.subscriptions, options.workers)
         throttled_before = self.budget.throttled
         try:
             self._emit("discover", 0, 0, Counter())
@@ -247,13 +258,17 @@ class FleetScanner:
                 gw.per_vm_job_listing = found.source == RESOURCE_GRAPH
             mine = [c for c in found.candidates if in_shard(c.vm, options.shard)]
             results: dict[str, VmResult] = {k: VmResult.from_dict(v) for k, v in done.items()}
-            todo = [c for c in mine if c.vm.id.casefold() not in results]
-            lock_actions = self._run(gateways, todo, options, results, store, scan_id, len(mine))
+            todo = _interleave([c for c in mine if c.vm.id.casefold() not in results])
+            job_vaults = found.job_vaults if found.source == RESOURCE_GRAPH else None
+            lock_actions = self._run(gateways, todo, options, results, store, scan_id, len(mine), job_vaults)
             if store is not None:
                 store.finish(scan_id)
         finally:
             for gw in gateways.values():
                 gw.close()
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
             if store is not None:
                 store.close()
         order = {c.vm.id.casefold(): i for i, c in enumerate(mine)}
@@ -268,7 +283,7 @@ class FleetScanner:
 
     def _run(self, gateways: Mapping[str, Gateway], todo: list[Candidate], options: ScanOptions,
              results: dict[str, VmResult], store: ProgressStore | None, scan_id: str,
-             total: int) -> list[tuple[str, str, str]]:
+             total: int, job_vaults: Mapping[str, frozenset[str]] | None) -> list[tuple[str, str, str]]:
         outcomes: Counter[str] = Counter(r.outcome for r in results.values())
         mutex = threading.Lock()
         examined: dict[str, _Examined] = {}
@@ -282,7 +297,7 @@ class FleetScanner:
                 self._emit(phase, len(results), total, outcomes)
 
         def examine(c: Candidate) -> None:
-            ex = self._examine(gateways[c.vm.subscription_id], c, options)
+            ex = self._examine(gateways[c.vm.subscription_id], c, options, job_vaults)
             if options.apply and ex.result.outcome == Outcome.NEEDS_FIX:
                 with mutex:
                     examined[c.vm.id.casefold()] = ex  # recorded once fixed (or not)
@@ -318,6 +333,31 @@ class FleetScanner:
                 coordinator.restore_remaining()
                 self.journal.finish_run(run_id, status=status)
         return [(a.step, a.status, a.lock_id) for a in coordinator.actions]
+
+
+def _pooled_transport(workers: int, connection_verify: Any) -> Any:
+    """One connection pool for every gateway, as large as the worker count (requests' default is 10:
+    more workers would open and drop a TLS connection per request)."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers + 4))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    extra = {"connection_verify": connection_verify} if connection_verify is not None else {}
+    return RequestsTransport(session=session, session_owner=True, **extra)
+
+
+def _interleave(candidates: list[Candidate]) -> list[Candidate]:
+    """Round-robin over subscriptions: each has its own ARM buckets, so spreading the work spends them in parallel."""
+    queues: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        queues.setdefault(c.vm.subscription_id.casefold(), []).append(c)
+    out: list[Candidate] = []
+    for i in range(max((len(q) for q in queues.values()), default=0)):
+        out.extend(q[i] for q in queues.values() if i < len(q))
+    return out
 
 
 def _with(result: VmResult, outcome: str, detail: str | None) -> VmResult:

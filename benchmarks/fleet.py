@@ -1,0 +1,220 @@
+"""Fleet benchmark: diagnose-all and fix-all of generated fleets against the sandbox's HTTPS server with
+realistic latency and ARM throttling, compared with a plain sequential SDK loop and the throttle-bound
+minimum. Prints a table; a benchmark, not a test.
+
+    python benchmarks/fleet.py --vms 1000 --vms 10000            # diagnose-all (+ sequential sample)
+    python benchmarks/fleet.py --vms 1000 --fix                  # also fix-all
+
+Setup per fleet size N: ceil(N / 1000) subscriptions (ARM buckets are per subscription), 2 vaults each,
+the generator's default failure mix (86 % healthy), latency 50-150 ms per request, throttling on
+(reads 250 refilling 25/s, writes and deletes 200 refilling 10/s per subscription and principal), the
+sandbox clock at real time (clock rate 1) so the buckets refill at ARM's real rates.
+
+The client runs in a child process (its own GIL, and its own peak RSS is the library's memory); the
+server counts requests per subscription and bucket, and 429s. The throttle-bound minimum is, over
+every (subscription, bucket), max(0, requests - capacity) / refill rate: no client can be faster
+without a 429. The sequential baseline is ``Remediator.iter_diagnoses`` over every protected VM, one
+subscription after another, no threads, no Resource Graph; it is run on a sample of VMs and
+extrapolated to N (the table says so). Fix-all uses ``wait=False`` (triggered backups are not awaited)
+and the default playbooks' permissions (no restarts, no protection changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+BUCKETS = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
+
+
+# -- the child: one measured client run ---------------------------------------------------------
+
+def _client(spec: dict[str, Any]) -> dict[str, Any]:
+    from azbackup_fix import Remediator, SandboxCredential
+    from azbackup_fix.fleet import Budget, FleetScanner, ScanOptions
+    from azbackup_fix.journal import Journal
+
+    kwargs = {"base_url": spec["endpoint"], "connection_verify": spec["ca_file"]}
+    started = time.monotonic()
+    out: dict[str, Any] = {}
+    if spec["what"] == "sequential":
+        done = 0
+        deadline = started + spec["seconds"]
+        for sub, vms in spec["vms"].items():
+            with Remediator(SandboxCredential(), sub, **kwargs) as fix:
+                for outcome in fix.iter_diagnoses(vms):
+                    done += 1 if outcome.diagnosis is not None or outcome.error is not None else 0
+                    if time.monotonic() > deadline:
+                        break
+            if time.monotonic() > deadline:
+                break
+        out["vms"] = done
+    else:
+        journal = Journal(spec["journal"])
+        budget = Budget()
+        scanner = FleetScanner(SandboxCredential(), budget=budget, journal=journal, **kwargs)
+        report = scanner.scan(ScanOptions(subscriptions=tuple(spec["subscriptions"]), apply=spec["what"] == "fix",
+                                          workers=spec["workers"], wait=False, fresh=True))
+        out.update(vms_seen=report.vms_seen, candidates=report.candidates, outcomes=report.by_outcome(),
+                   client_429=report.throttled, budget_wait=round(budget.waited, 1))
+        journal.close()
+    out["wall"] = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["peak_rss_mb"] = usage.ru_maxrss / 1024
+    out["client_cpu"] = usage.ru_utime + usage.ru_stime
+    return out
+
+
+def _run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"client failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- the parent: fleets, server, measurements ---------------------------------------------------
+
+def _minimum(records: list[Any]) -> tuple[float, Counter[tuple[str, str]]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in records:
+        if r.path.lower().startswith("/subscriptions/") and r.path.count("/") >= 2:
+            counts[(r.path.split("/")[2].lower(), r.kind)] += 1
+    worst = 0.0
+    for (_, kind), n in counts.items():
+        capacity, rate = BUCKETS[kind]
+        worst = max(worst, max(0, n - capacity) / rate)
+    return worst, counts
+
+
+def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    sb.clear_requests()
+    throttled = sb.throttle.throttled
+    sb.throttle.reset()  # full buckets: each phase starts as a fresh run would
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = _run_child(spec, timeout)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result["server_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    records = sb.requests()
+    result["requests"] = len(records)
+    result["graph_requests"] = sum(1 for r in records if r.operation == "ResourceGraph_Resources")
+    result["server_429"] = sb.throttle.throttled
+    result["minimum"], _ = _minimum(records)
+    sb.throttle.throttled = throttled
+    return result
+
+
+def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from azbackup_fix.sandbox import Sandbox
+    from azbackup_fix.sandbox.core.config import SandboxConfig
+    from azbackup_fix.sandbox.server import SandboxServer
+
+    subs = args.subscriptions or max(1, math.ceil(n / 1000))
+    config = SandboxConfig(throttling=True, latency_ms=(args.latency[0], args.latency[1]), backup_snapshot_seconds=3,
+                           backup_transfer_seconds=5, backup_fail_seconds=3, extension_delete_seconds=3,
+                           rpc_delete_seconds=2)
+    t0 = time.monotonic()
+    sb = Sandbox(config=config, log_limit=2_000_000)
+    sb.load("fleet", vms=n, subscriptions=subs, vaults=args.vaults)
+    kinds = Counter(vm.tags.get("kind") for vm in sb.compute.vms.values())
+    print(f"# fleet {n} VMs, {subs} subscriptions x {args.vaults} vaults, generated in {time.monotonic() - t0:.1f} s; "
+          f"healthy {kinds.get('healthy', 0)}", file=sys.stderr)
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="azbf-bench-"))
+    with SandboxServer(sb, clock_rate=1.0) as server:
+        base = {"endpoint": server.endpoint, "ca_file": str(server.ca_file), "subscriptions": sb.subscription_ids,
+                "workers": args.workers, "journal": str(tmp / "journal.sqlite")}
+        diag = _measure(sb, {**base, "what": "diagnose"}, args.timeout)
+        healthy = max(1, diag["vms_seen"] - diag["candidates"])
+        rows.append({"n": n, "phase": "diagnose-all", **diag,
+                     "per_vm": diag["requests"] / n, "per_healthy_vm": diag["graph_requests"] / healthy})
+        if not args.no_sequential:
+            # Sequential baseline on a sample, spread over the subscriptions.
+            items = sorted((i.vm_id for i in sb.backup.items.values()), key=str.lower)
+            by_sub: dict[str, list[str]] = {}
+            for vm_id in items:
+                by_sub.setdefault(vm_id.split("/")[2], []).append(vm_id)
+            sample = min(n, args.sequential_sample)
+            share = max(1, sample // len(by_sub))
+            spec = {**base, "what": "sequential", "seconds": args.sequential_seconds,
+                    "vms": {s: vms[:share] for s, vms in by_sub.items()}}
+            seq = _measure(sb, spec, args.timeout)
+            per_vm_s = seq["wall"] / max(1, seq["vms"])
+            rows.append({"n": n, "phase": "sequential SDK loop", "wall": per_vm_s * n, "sampled": seq["vms"],
+                         "requests": seq["requests"] / max(1, seq["vms"]) * n, "per_vm": seq["requests"] / max(1, seq["vms"]),
+                         "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
+        if args.fix:
+            fix = _measure(sb, {**base, "what": "fix"}, args.timeout)
+            rows.append({"n": n, "phase": "fix-all", **fix, "per_vm": fix["requests"] / n})
+            again = _measure(sb, {**base, "what": "diagnose"}, args.timeout)
+            rows.append({"n": n, "phase": "diagnose after fix", **again, "per_vm": again["requests"] / n})
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ("VMs", "phase", "wall s", "throttle-min s", "x min", "requests", "req/VM", "req/healthy VM",
+            "429s", "peak MB", "notes")
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    seq = {r["n"]: r["wall"] for r in rows if r["phase"] == "sequential SDK loop"}
+    for r in rows:
+        minimum = r.get("minimum")
+        ratio = f"{r['wall'] / minimum:.2f}" if minimum else "n/a"
+        notes = []
+        if r["phase"] == "sequential SDK loop":
+            notes.append(f"extrapolated from {r['sampled']} VMs")
+        elif r["n"] in seq:
+            notes.append(f"{seq[r['n']] / r['wall']:.0f}x faster than sequential")
+        if "candidates" in r:
+            notes.append(f"{r['candidates']} candidates; {r.get('outcomes')}")
+        if "server_cpu" in r and "client_cpu" in r:
+            notes.append(f"CPU s client {r['client_cpu']:.0f} / sandbox server {r['server_cpu']:.0f}")
+        if minimum == 0.0:
+            notes.append("within burst capacity")
+        lines.append(" | ".join([
+            str(r["n"]), r["phase"], f"{r['wall']:.1f}", f"{minimum:.1f}" if minimum is not None else "-", ratio,
+            f"{r['requests']:.0f}", f"{r['per_vm']:.2f}",
+            f"{r['per_healthy_vm']:.4f}" if "per_healthy_vm" in r else "-", str(r.get("server_429", 0)),
+            f"{r['peak_rss_mb']:.0f}", "; ".join(notes)]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--vms", type=int, action="append", help="fleet size (repeatable; default 1000)")
+    parser.add_argument("--subscriptions", type=int, default=0, help="default: one per 1,000 VMs")
+    parser.add_argument("--vaults", type=int, default=2, help="vaults per subscription")
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--latency", type=lambda t: tuple(float(x) for x in t.split(",")), default=(50.0, 150.0),
+                        help="per-request latency range in ms (default 50,150)")
+    parser.add_argument("--sequential-sample", type=int, default=150, help="VMs of the sequential baseline")
+    parser.add_argument("--sequential-seconds", type=float, default=90.0, help="time cap of the baseline")
+    parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
+    parser.add_argument("--fix", action="store_true", help="also measure fix-all and a diagnose pass after it")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measured client run")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_client(json.loads(args.child))))
+        return 0
+    rows: list[dict[str, Any]] = []
+    for n in args.vms or [1000]:
+        rows.extend(bench(n, args))
+        print(_table(rows), file=sys.stderr)
+    print(_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("CI", "true")  # no progress lines from the children
+    sys.exit(main())
