@@ -197,10 +197,10 @@ class RunReport:
         planned, 0 otherwise."""
         if self.failures and not all(s.refused for s in self.failures):
             return 1
+        if self.refused:
+            return 3  # a refusal (missing permission) is the cause even when it left the fix unverified
         if self.unverified:
             return 1  # changed, but fresh state does not show it fixed (or could not be read)
-        if self.refused:
-            return 3
         if self.planned:
             return 4
         return 0
