@@ -289,5 +289,12 @@ class Runner:
         for (req, _), result in zip(plans, results, strict=True):
             cls = get_playbook(req.playbook_id)
             verdict = cls.verify(fresh, self._opts(req, options))
+            running = [s.detail_value("job_id") for s in result.steps
+                       if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
+            if not verdict.ok and running:
+                # --no-wait: the backup that proves the fix has not run yet; neither fixed nor failed.
+                out.append(replace(result, verified=None,
+                                   verification=f"not verified: backup job {running[0]} is still running"))
+                continue
             out.append(replace(result, verified=verdict.ok, verification=verdict.message))
         return out
