@@ -169,6 +169,12 @@ class _TLSServer(ThreadingHTTPServer):
         # the accept loop. A failed handshake (e.g. plain http) just closes the socket.
         request.settimeout(_HANDSHAKE_TIMEOUT)
         try:
+            # Headers and body go out in two writes: without NODELAY, Nagle holds the body until the
+            # client's delayed ACK (~40 ms), a latency ARM does not have.
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
             if self.owner.verbose:

@@ -84,3 +84,17 @@ def test_cli_scan_bad_shard_is_bad_input(tmp_path: Path) -> None:
     code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "--shard", "3/2"],
                 stdout=io.StringIO(), stderr=err)
     assert code == 2 and "--shard" in err.getvalue()
+
+
+def test_cli_scan_all_subscriptions_lists_them_and_a_rerun_resumes_nothing_twice(tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    out = io.StringIO()
+    code = main(["scan", "--sandbox", "fleet-small", "--journal", journal, "--all-subscriptions", "--shard", "1/2",
+                 "-o", "json"], stdout=out, stderr=io.StringIO())
+    report = json.loads(out.getvalue())
+    assert code == 4 and report["shard"] == "1/2" and report["discovery"]["vms_seen"] == 300
+    assert len(report["counts"]["by_subscription"]) == 3
+    out = io.StringIO()
+    main(["scan", "--sandbox", "fleet-small", "--journal", journal, "--all-subscriptions", "--shard", "1/2",
+          "-o", "markdown"], stdout=out, stderr=io.StringIO())
+    assert out.getvalue().startswith("## azbackup-fix scan") and "| needs-fix |" in out.getvalue()

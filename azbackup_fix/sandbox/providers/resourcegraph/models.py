@@ -45,6 +45,7 @@ class ResourceGraphBackend:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sb = sandbox
         self._windows: dict[str, tuple[float, int]] = {}  # principal -> (window start, used)
+        self._snapshots: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
 
     # ---- quota ------------------------------------------------------------------------------
     def take_quota(self, principal: str) -> tuple[bool, int, float]:
@@ -61,7 +62,17 @@ class ResourceGraphBackend:
         return True, max(QUOTA - used, 0), resets
 
     # ---- tables -----------------------------------------------------------------------------
-    def rows(self, name: str, subscriptions: list[str]) -> list[dict[str, Any]]:
+    def rows(self, name: str, subscriptions: list[str], *, continuation: bool = False) -> list[dict[str, Any]]:
+        """The query's rows; a continuation page reads the snapshot its first page took, as Resource Graph's
+        $skipToken pages do."""
+        key = (name, tuple(sorted(s.lower() for s in subscriptions)))
+        if continuation and key in self._snapshots:
+            return self._snapshots[key]
+        rows = self._compute(name, subscriptions)
+        self._snapshots[key] = rows
+        return rows
+
+    def _compute(self, name: str, subscriptions: list[str]) -> list[dict[str, Any]]:
         subs = {s.lower() for s in subscriptions}
         if name == "backup-jobs/v1":
             return self._jobs(subs)

@@ -69,7 +69,7 @@ def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRespon
         raise bad_request("The sandbox answers resultFormat 'objectArray' only.", "UnsupportedResultFormat")
     known = {s.lower(): s for s in sb.subscription_ids}
     subscriptions = [known[s.lower()] for s in body.get("subscriptions") or known.values() if s.lower() in known]
-    rows = sb.resourcegraph.rows(name, subscriptions)
+    rows = sb.resourcegraph.rows(name, subscriptions, continuation=bool(options.get("$skipToken")))
     top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
     start = _offset(options["$skipToken"]) if options.get("$skipToken") else int(options.get("$skip") or 0)
     chunk = rows[start:start + top]
