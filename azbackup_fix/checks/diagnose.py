@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from ..models import Diagnosis, Finding, VmObservation
 from .agent import check_agent
-from .catalogue import rank_of
+from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
@@ -53,7 +53,11 @@ def diagnose(observation: VmObservation, options: CheckOptions = DEFAULT_OPTIONS
     backup extension, then the job error rows in guide 000's order. Pure and read-only."""
     findings: list[Finding] = [f for check in STATE_CHECKS for f in check(observation, options)]
     for job_finding in check_failed_job(observation, options):
-        same = next((i for i, f in enumerate(findings) if f.code == job_finding.code), None)
+        # Compare catalogue entries, not spellings: the job's errorTitle may be an alias of a state code
+        # (UserErrorVmNotFoundV2 is VmNotFoundButProtected).
+        entry = entry_for(job_finding.code)
+        same = next((i for i, f in enumerate(findings)
+                     if f.code == job_finding.code or (entry is not None and entry_for(f.code) is entry)), None)
         if same is None:
             findings.append(job_finding)
         else:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from azbackup_fix import Diagnosis, Severity
+from azbackup_fix.checks import entry_for
 from azbackup_fix.sandbox import Sandbox, SandboxServer
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, Target, duplicate_gets, writes
 
@@ -95,6 +96,9 @@ def test_broken_vm_gets_the_catalogue_finding(scenario: str, mode: str, request:
             assert finding.evidence_value(label) == value, finding.evidence
     if expected:
         assert report.errors, "a broken VM must yield at least one error finding"
+    # One finding per problem: a job's errorTitle that is an alias of a state finding merges into it.
+    entries = [entry_for(f.code) for f in report.findings if entry_for(f.code) is not None]
+    assert len(entries) == len({id(e) for e in entries}), [f.code for f in report.findings]
 
     # The report counts exactly the requests the sandbox served; none repeated, none writing.
     assert report.request_count == len(log) > 0
