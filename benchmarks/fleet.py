@@ -42,8 +42,9 @@ BUCKETS = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
 
 def _client(spec: dict[str, Any]) -> dict[str, Any]:
     from azbackup_fix import Remediator, SandboxCredential
-    from azbackup_fix.fleet import Budget, FleetScanner, ScanOptions
+    from azbackup_fix.fleet import Budget
     from azbackup_fix.journal import Journal
+    from azbackup_fix.scanner import FleetScanner, ScanOptions
 
     kwargs = {"base_url": spec["endpoint"], "connection_verify": spec["ca_file"]}
     started = time.monotonic()

@@ -1,14 +1,14 @@
 """Discovery and repair at fleet scale: Resource Graph (or vault listings) -> confirm -> diagnose ->
 fix under a request budget, with per-RG lock coordination, journaled progress and a fleet report.
 
-Layering: discovery, queries, progress and report sit on the gateway; :mod:`.scan` and :mod:`.locks`
-drive the runner and steps, as a single run would, for many VMs.
+Layering: discovery, progress and report sit on the gateway; :mod:`.locks` drives steps as a playbook
+does. The scan that drives the runner for many VMs sits above, in :mod:`azbackup_fix.scanner`.
 """
 
 from ..gateway.budget import ARM_RATES, BucketRate, Budget, BudgetPolicy, ThrottledError
 from .discovery import Candidate, Discovery, discover
+from .progress import ProgressEvent
 from .report import FLEET_SCHEMA, FleetReport, Outcome, VmResult, render_fleet
-from .scan import FleetScanner, ProgressEvent, ScanOptions, in_shard, parse_shard
 
 __all__ = [
     "ARM_RATES",
@@ -19,14 +19,10 @@ __all__ = [
     "Candidate",
     "Discovery",
     "FleetReport",
-    "FleetScanner",
     "Outcome",
     "ProgressEvent",
-    "ScanOptions",
     "ThrottledError",
     "VmResult",
     "discover",
-    "in_shard",
-    "parse_shard",
     "render_fleet",
 ]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from .scan import ProgressEvent
+from .progress import ProgressEvent
 
 __all__ = ["ProgressDisplay", "progress_enabled"]
 

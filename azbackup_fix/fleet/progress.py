@@ -14,13 +14,24 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import InvalidInputError
 from ..journal import BUSY_TIMEOUT_SECONDS, Journal
 
-__all__ = ["ProgressStore", "scan_key"]
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """How far a fleet scan is, for progress displays."""
+
+    phase: str  # discover | diagnose | apply
+    done: int
+    total: int
+    outcomes: Mapping[str, int]
+
+__all__ = ["ProgressEvent", "ProgressStore", "scan_key"]
 
 
 def scan_key(arguments: Mapping[str, Any]) -> str:

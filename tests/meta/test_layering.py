@@ -110,6 +110,12 @@ LOWER_LAYERS = {
     "gateway": {"cli", "runbook", "runner", "playbooks", "steps", "checks", "fleet", "remediator"},
     "checks": {"cli", "runbook", "runner", "playbooks", "steps", "fleet", "gateway", "remediator"},
     "remediator": {"cli", "runbook"},
+    # Below the runner: playbooks, steps and fleet never drive a run themselves.
+    "playbooks": {"cli", "runbook", "runner", "scanner", "remediator"},
+    "steps": {"cli", "runbook", "runner", "scanner", "playbooks", "remediator"},
+    "fleet": {"cli", "runbook", "runner", "scanner", "remediator"},
+    "runner": {"cli", "runbook", "scanner", "remediator"},
+    "scanner": {"cli", "runbook"},
     "settings": {"cli", "runbook", "runner", "gateway", "remediator"},
 }
 

@@ -23,9 +23,10 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from ...fleet import Budget, FleetScanner, ScanOptions, parse_shard, render_fleet
+from ...fleet import Budget, render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
 from ...ids import VaultRef
+from ...scanner import FleetScanner, ScanOptions, parse_shard
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect

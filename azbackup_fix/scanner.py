@@ -1,12 +1,14 @@
 """The fleet scan: discover -> confirm (job details) -> diagnose -> (apply: coordinate locks, run) -> report.
 
+It sits in the runner's layer (it drives the runner for many VMs); `fleet/` holds the parts below it.
+
 Work runs on a thread pool; every ARM request of every thread waits for its token in one shared
 :class:`~azbackup_fix.gateway.budget.Budget` (per subscription and principal), so adding workers
 adds overlap of latency, never a 429 storm. Lists that VMs share (vaults, resource groups, locks and
 collections per resource group, policies) are read once per subscription by the gateway's
 single-flight cache. Apply reuses the :class:`~azbackup_fix.runner.Runner` per VM, behind the same
 guard rails and journal, with shared locks removed and restored once per resource group by the
-:class:`~.locks.LockCoordinator`. Progress goes to the journal as each VM finishes.
+:class:`~azbackup_fix.fleet.locks.LockCoordinator`. Progress goes to the journal as each VM finishes.
 """
 
 from __future__ import annotations
@@ -22,21 +24,21 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from ..checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
-from ..errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
-from ..gateway import Gateway, observe_vm
-from ..gateway.budget import Budget, BudgetPolicy, ThrottledError
-from ..ids import VaultRef, VmRef
-from ..models import VmObservation
-from ..models.report import RunReport, StepStatus
-from ..playbooks import Plan, get_playbook
-from ..runner import Runner, RunOptions, requests_from_findings
-from .discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
-from .locks import LockCoordinator, shared_locks
-from .progress import ProgressStore
-from .report import FleetReport, Outcome, VmResult
+from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
+from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
+from .fleet.locks import LockCoordinator, shared_locks
+from .fleet.progress import ProgressEvent, ProgressStore
+from .fleet.report import FleetReport, Outcome, VmResult
+from .gateway import Gateway, observe_vm
+from .gateway.budget import Budget, BudgetPolicy, ThrottledError
+from .ids import VaultRef, VmRef
+from .models import VmObservation
+from .models.report import RunReport, StepStatus
+from .playbooks import Plan, get_playbook
+from .runner import Runner, RunOptions, requests_from_findings
 
-__all__ = ["FleetScanner", "ProgressEvent", "ScanOptions", "in_shard", "parse_shard"]
+__all__ = ["FleetScanner", "ScanOptions", "in_shard", "parse_shard"]
 
 # Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
 _INSPECTION = frozenset({"inspect-vm"})
@@ -84,14 +86,6 @@ class ScanOptions:
                 "shard": list(self.shard), "allow_disruptive": self.allow_disruptive,
                 "allow_protection_changes": self.allow_protection_changes,
                 "options": {k: dict(v) for k, v in self.options.items()}}
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    phase: str  # discover | diagnose | apply
-    done: int
-    total: int
-    outcomes: Mapping[str, int]
 
 
 @dataclass
