@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,11 +82,6 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(cli(*args), env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def seen(server: SandboxServer, method: str, path: str) -> bool:
-    pattern = re.compile(path, re.IGNORECASE)
-    return any(r.method == method and pattern.search(r.path) for r in server.sandbox.requests())
-
-
 def vm_collections(server: SandboxServer) -> list[str]:
     snapshot = json.dumps(server.sandbox.snapshot())
     return sorted(set(re.findall(r"/restorePointCollections/([^\"/]+)", snapshot, re.IGNORECASE)))
@@ -103,11 +97,9 @@ def kill_apply_at(server: SandboxServer, env: dict[str, str], step: str, *, free
     proc = subprocess.Popen(cli("apply", "--yes", "--vm", vm_id(server), "--output", "json"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + POLL_DEADLINE
-        while not seen(server, method, path):
-            assert proc.poll() is None, f"apply ended before its {step} write: {proc.communicate()}"
-            assert time.monotonic() < deadline, f"no {step} write seen"
-            time.sleep(0.02)
+        # The server logs a request when it has handled it, before the held answer goes out.
+        assert server.sandbox.wait_for_request(method, path, timeout=POLL_DEADLINE), (
+            f"no {step} write seen", proc.poll())
         # The sandbox has applied the write and holds its answer: the CLI is waiting for it.
         assert proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -65,11 +64,6 @@ def _vm(server: SandboxServer, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{VM_RG}/providers/Microsoft.Compute/virtualMachines/{name}"
 
 
-def _seen(server: SandboxServer, method: str, path: str) -> bool:
-    pattern = re.compile(path, re.IGNORECASE)
-    return any(r.method == method and pattern.search(r.path) for r in server.sandbox.requests())
-
-
 @pytest.mark.parametrize("hold", list(HOLDS))
 def test_two_applies_sharing_the_restore_point_group_lock(server: SandboxServer, env: dict[str, str],
                                                           hold: str) -> None:
@@ -82,11 +76,9 @@ def test_two_applies_sharing_the_restore_point_group_lock(server: SandboxServer,
     run_a = subprocess.Popen(cli(*args, "--vm", _vm(server, BROKEN)), env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + POLL_DEADLINE
-        while not _seen(server, method, path):  # A is now waiting for the held answer
-            assert run_a.poll() is None, run_a.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        # Once the write is logged, A is waiting for the held answer.
+        assert sandbox.wait_for_request(method, path, timeout=POLL_DEADLINE), run_a.poll()
+        assert run_a.poll() is None
         run_b = run_cli(env, *args, "--vm", _vm(server, NEIGHBOUR))
         out_a, err_a = run_a.communicate(timeout=300)
     finally:

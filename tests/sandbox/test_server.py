@@ -462,3 +462,19 @@ def test_latency_fault_waits_in_server_mode_and_advances_the_virtual_clock_in_pr
     reply = sandbox.handle(SandboxRequest("GET", f"https://x/subscriptions/{sub}?api-version=1",
                                           {"Authorization": "Bearer t"}))
     assert reply.status == 200 and (sandbox.clock.now() - before).total_seconds() == 1.5
+
+
+def test_wait_for_request_wakes_when_a_matching_request_is_logged() -> None:
+    from azbackup_fix.sandbox.core.http import SandboxRequest
+
+    sandbox = Sandbox(scenario="healthy")
+    sub = sandbox.subscription_ids[0]
+    assert sandbox.wait_for_request("GET", r"/subscriptions/[^/]+$", timeout=0) is None
+    found: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: found.append(sandbox.wait_for_request("get", r"/subscriptions/[^/]+$", timeout=30)))
+    waiter.start()
+    sandbox.handle(SandboxRequest("GET", f"https://x/subscriptions/{sub}?api-version=1",
+                                  {"Authorization": "Bearer t"}))
+    waiter.join(timeout=30)
+    assert not waiter.is_alive() and found[0] is not None and found[0].status == 200

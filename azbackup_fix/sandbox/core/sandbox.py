@@ -86,6 +86,7 @@ class Sandbox:
         self.rbac = Rbac()
         self.throttle = Throttle()
         self._log: deque[RequestRecord] = deque(maxlen=log_limit)
+        self._logged = threading.Condition(self.lock)  # notified as each request is logged
         self._seq = 0
         self.scenario_name: str | None = None
         self._fresh_state()
@@ -164,6 +165,20 @@ class Sandbox:
     def requests(self) -> list[RequestRecord]:
         with self.lock:
             return list(self._log)
+
+    def wait_for_request(
+        self, method: str, path_pattern: str, *, timeout: float
+    ) -> RequestRecord | None:
+        """Block until a logged request matches (method, case-insensitive regex on the path), or the
+        timeout passes (None). For tests and tools that must act while another client is mid-request."""
+        pattern = re.compile(path_pattern, re.IGNORECASE)
+
+        def found() -> RequestRecord | None:
+            return next((r for r in self._log if r.method == method.upper() and pattern.search(r.path)), None)
+
+        with self._logged:
+            self._logged.wait_for(lambda: found() is not None, timeout=timeout)
+            return found()
 
     def clear_requests(self) -> None:
         with self.lock:
@@ -339,6 +354,7 @@ class Sandbox:
                 fault=fault,
             )
         )
+        self._logged.notify_all()
         return response
 
 
