@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING
 
 from ..providers.backup.models import BackupPolicy, ProtectedItem, Vault
 from ..providers.compute.models import (
-    BACKUP_PUBLISHER,
     AgentState,
     DataDisk,
     Extension,
     RestorePoint,
     RestorePointCollection,
     VirtualMachine,
-    backup_extension_type,
 )
 
 if TYPE_CHECKING:
@@ -99,25 +97,21 @@ class Estate:
                   *, failed_message: str | None = None) -> Extension:
         ext = Extension(name=name, publisher=publisher, type=type_, type_handler_version=version,
                         status_message="Plugin enabled")
+        return self._install(vm, ext, failed_message)
+
+    def backup_extension(self, vm: VirtualMachine, *, failed_message: str | None = None) -> Extension:
+        """The VMSnapshot/VMSnapshotLinux extension exactly as the job engine installs it."""
+        from ..providers.backup.physics import backup_extension
+
+        return self._install(vm, backup_extension(self.sb, vm, self.sb.new_guid()), failed_message)
+
+    def _install(self, vm: VirtualMachine, ext: Extension, failed_message: str | None) -> Extension:
         if failed_message is not None:
             ext.provisioning_state = "Failed"
             ext.status_code = "ProvisioningState/failed/-2147024891"
             ext.status_level = "Error"
             ext.status_message = failed_message
         return self.sb.compute.install_extension(vm, ext)
-
-    def backup_extension(self, vm: VirtualMachine, *, failed_message: str | None = None) -> Extension:
-        type_ = backup_extension_type(vm.os_type)
-        ext = self.extension(vm, type_, BACKUP_PUBLISHER, type_, "1.0" if vm.os_type == "Linux" else "1.9",
-                             failed_message=failed_message)
-        ext.settings = {"locale": "en-us", "taskId": self.sb.new_guid(), "commandToExecute": "snapshot",
-                        "commandStartTimeUTCTicks": str(int((self.now - datetime(1, 1, 1, tzinfo=self.now.tzinfo))
-                                                            .total_seconds() * 10_000_000)),
-                        "vmType": "microsoft.compute/virtualmachines"}
-        ext.protected_settings = {"objectStr": "sandbox-secret-object",
-                                  "logsBlobUri": "https://sandboxlogs.blob.core.windows.net/logs?sig=sandbox-secret",
-                                  "statusBlobUri": "https://sandboxlogs.blob.core.windows.net/st?sig=sandbox-secret"}
-        return ext
 
     def vault(self, subscription_id: str, name: str, resource_group: str, location: str = "eastus") -> Vault:
         self.group(subscription_id, resource_group, location)
