@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +24,10 @@ from azbackup_fix.journal import Journal
 from azbackup_fix.sandbox import Sandbox, SandboxServer
 from azbackup_fix.sandbox.core.control import set_clock_rate, subscription_ids
 from tests.gateway.sandbox_arm import BROKEN, VM_RG, writes
+from tests.sandbox_cli import cli_command, run_cli, server_environment
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-CONSOLE = Path(sys.executable).with_name("azbackup-fix")
 LOCKS = r"/providers/Microsoft\.Authorization/locks/"
 
 # The write steps of clear-restore-point-limit, as (method, path regex) of their request.
@@ -52,34 +50,22 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def env(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZBACKUP_", "AZURE_", "GITHUB_"))}
-    environ.update({
-        "AZBACKUP_ARM_ENDPOINT": server.endpoint,
-        "AZBACKUP_JOURNAL": str(tmp_path / "journal.sqlite"),
-        "REQUESTS_CA_BUNDLE": server.ca_file,
-        "IDENTITY_ENDPOINT": server.identity_endpoint,
-        "IDENTITY_HEADER": server.identity_header,
-        "PYTHONPATH": str(REPO),
-    })
+def prepare(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
+    """rp-limit-locked loaded, no faults, the clock running; the environment of a CLI run against it."""
     server.sandbox.load("rp-limit-locked")
     server.sandbox.faults.clear()
     set_clock_rate(server.sandbox, CLOCK_RATE)  # a failed test may have left it frozen
-    return environ
+    return server_environment(server, tmp_path / "journal.sqlite")
+
+
+@pytest.fixture
+def env(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
+    return prepare(server, tmp_path)
 
 
 def vm_id(server: SandboxServer) -> str:
     sub = subscription_ids(server.sandbox)[0]
     return f"/subscriptions/{sub}/resourceGroups/{VM_RG}/providers/Microsoft.Compute/virtualMachines/{BROKEN}"
-
-
-def cli(*args: str) -> list[str]:
-    return [*([str(CONSOLE)] if CONSOLE.exists() else [sys.executable, "-m", "azbackup_fix.cli"]), *args]
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cli(*args), env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def vm_collections(server: SandboxServer) -> list[str]:
@@ -94,7 +80,7 @@ def kill_apply_at(server: SandboxServer, env: dict[str, str], step: str, *, free
     job) stays in progress however slowly the machine runs the next commands."""
     method, path = WRITE_STEPS[step]
     server.sandbox.faults.add({"method": method, "path": path, "latency_ms": HOLD_MS, "times": 1})
-    proc = subprocess.Popen(cli("apply", "--yes", "--vm", vm_id(server), "--output", "json"), env=env,
+    proc = subprocess.Popen(cli_command("apply", "--yes", "--vm", vm_id(server), "--output", "json"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The server logs a request when it has handled it, before the held answer goes out.

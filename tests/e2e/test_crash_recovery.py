@@ -8,7 +8,6 @@ crash point), never timed."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,11 +20,10 @@ from azbackup_fix.journal import Journal
 from azbackup_fix.sandbox import Sandbox, SandboxServer
 from azbackup_fix.sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import writes
+from tests.sandbox_cli import run_cli, server_environment
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-CONSOLE = Path(sys.executable).with_name("azbackup-fix")
 RP_RG = "AzureBackupRG_eastus_1"
 
 # A run's lock handling, as the DeleteLock step does it, with a SIGKILL at the chosen point.
@@ -66,15 +64,7 @@ def server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def env(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
     """A CI job's environment: endpoint, CA bundle, a managed identity, a journal of its own."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZBACKUP_", "AZURE_"))}
-    environ.update({
-        "AZBACKUP_ARM_ENDPOINT": server.endpoint,
-        "AZBACKUP_JOURNAL": str(tmp_path / "journal.sqlite"),
-        "REQUESTS_CA_BUNDLE": server.ca_file,
-        "IDENTITY_ENDPOINT": server.identity_endpoint,
-        "IDENTITY_HEADER": server.identity_header,
-        "PYTHONPATH": str(REPO),
-    })
+    environ = server_environment(server, tmp_path / "journal.sqlite")
     server.sandbox.load("rp-limit-locked")
     server.sandbox.faults.clear()
     return environ
@@ -85,9 +75,7 @@ def subscription(server: SandboxServer) -> str:
 
 
 def recover(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(CONSOLE)] if CONSOLE.exists() else [sys.executable, "-m", "azbackup_fix.cli"]
-    return subprocess.run([*command, "recover", *args], env=env, capture_output=True, text=True, timeout=180,
-                          check=False)
+    return run_cli(env, "recover", *args, timeout=180)
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)

@@ -8,7 +8,6 @@ code: only environment and endpoint settings point it at the sandbox. State is r
 from __future__ import annotations
 
 import json
-import os
 import signal
 import ssl
 import subprocess
@@ -20,11 +19,12 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_cli import cli_environment, run_cli
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CONSOLE = BIN / "azbackup-fix"
 SANDBOX = BIN / "azbackup-sandbox"
 ROLE = json.loads((REPO / "examples/rbac/azbackup-fix-operator.json").read_text(encoding="utf-8"))
 MANAGED_IDENTITY = "6d3a6f1e-2b1c-4f8e-9a51-5a4db0c0ffee"  # the sandbox's Automation identity
@@ -53,16 +53,9 @@ class Server:
                 f"Microsoft.Compute/virtualMachines/{name}")
 
     def env(self, tmp: Path) -> dict[str, str]:
-        environ = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("AZBACKUP_", "AZURE_", "GITHUB_", "TF_BUILD", "IDENTITY_", "MSI_"))}
-        environ.update({
-            "AZBACKUP_ARM_ENDPOINT": self.endpoint,
-            "AZBACKUP_JOURNAL": str(tmp / "journal.sqlite"),
-            "REQUESTS_CA_BUNDLE": self.ready["ca_file"],
-            "IDENTITY_ENDPOINT": self.ready["identity_endpoint"],
-            "IDENTITY_HEADER": self.ready["identity_header"],
-        })
-        return environ
+        return cli_environment(endpoint=self.endpoint, ca_file=self.ready["ca_file"],
+                               identity_endpoint=self.ready["identity_endpoint"],
+                               identity_header=self.ready["identity_header"], journal=tmp / "journal.sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -94,22 +87,17 @@ def _writes(server: Server) -> list[dict[str, Any]]:
             if r["method"] != "GET" and not r["path"].lower().endswith("/backupstatus")]
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(CONSOLE)] if CONSOLE.exists() else [sys.executable, "-m", "azbackup_fix.cli"]
-    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_cli_diagnose_apply_then_backups_succeed(demo: Server, tmp_path: Path) -> None:
     env = demo.env(tmp_path)
     sql, web = demo.vm_id("vm-sql-01"), demo.vm_id("vm-web-01")
 
-    found = _cli(env, "diagnose", "--vm", sql, "--vm", web, "--output", "json")
+    found = run_cli(env, "diagnose", "--vm", sql, "--vm", web, "--output", "json")
     assert found.returncode == 4, found.stderr
     codes = {d["target"]: {f["code"] for f in d["findings"]} for d in json.loads(found.stdout)}
     assert "UserErrorRpCollectionLimitReached" in codes[sql] and "BackupExtensionFailed" in codes[web]
     assert _writes(demo) == []  # diagnose only reads
 
-    applied = _cli(env, "apply", "--yes", "--no-wait", "--vm", sql, "--vm", web, "--output", "json",
+    applied = run_cli(env, "apply", "--yes", "--no-wait", "--vm", sql, "--vm", web, "--output", "json",
                    "--check-permissions", str(REPO / "examples/rbac/azbackup-fix-operator.json"))
     assert applied.returncode == 0, applied.stderr + applied.stdout
     reports = {r["target"]: r for r in json.loads(applied.stdout)}
@@ -133,7 +121,7 @@ def test_cli_diagnose_apply_then_backups_succeed(demo: Server, tmp_path: Path) -
     snapshot = next(e for e in vm["extensions"] if e["type"] == "VMSnapshot")
     assert snapshot["provisioningState"] == "Succeeded"  # reinstalled by the backup
 
-    again = _cli(env, "plan", "--vm", sql, "--vm", web, "--output", "json")
+    again = run_cli(env, "plan", "--vm", sql, "--vm", web, "--output", "json")
     assert again.returncode == 0, again.stdout  # nothing left to do
     assert all(not p["steps"] for r in json.loads(again.stdout) for p in r["playbooks"])
 
@@ -142,7 +130,7 @@ def test_check_permissions_stops_before_any_change(demo: Server, tmp_path: Path)
     role = tmp_path / "contributor.json"
     role.write_text(json.dumps({"Actions": ["*"], "NotActions": ["Microsoft.Authorization/*/Delete",
                                                                  "Microsoft.Authorization/*/Write"]}))
-    result = _cli(demo.env(tmp_path), "apply", "--yes", "--vm", demo.vm_id("vm-sql-01"),
+    result = run_cli(demo.env(tmp_path), "apply", "--yes", "--vm", demo.vm_id("vm-sql-01"),
                   "--check-permissions", str(role))
     assert result.returncode == 3
     assert "Microsoft.Authorization/locks/delete" in result.stdout and "nothing was changed" in result.stdout

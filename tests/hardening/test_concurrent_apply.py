@@ -23,8 +23,9 @@ from azbackup_fix.journal import Journal
 from azbackup_fix.sandbox import Sandbox, SandboxServer
 from azbackup_fix.sandbox.core.control import set_clock_rate, subscription_ids
 from azbackup_fix.sandbox.providers.compute.models import RestorePoint
-from tests.e2e.test_apply_crash import CLOCK_RATE, JOB_DONE_SECONDS, LOCKS, POLL_DEADLINE, cli, run_cli
+from tests.e2e.test_apply_crash import CLOCK_RATE, JOB_DONE_SECONDS, LOCKS, POLL_DEADLINE, prepare
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, VM_RG, writes
+from tests.sandbox_cli import cli_command, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +41,7 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def env(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    from tests.e2e.test_apply_crash import env as crash_env
-
-    environ = crash_env.__wrapped__(server, tmp_path)  # type: ignore[attr-defined]
+    environ = prepare(server, tmp_path)
     _both_at_the_limit(server.sandbox)
     return environ
 
@@ -73,7 +72,7 @@ def test_two_applies_sharing_the_restore_point_group_lock(server: SandboxServer,
     method, path = HOLDS[hold]
     sandbox.faults.add({"method": method, "path": path, "latency_ms": HOLD_MS, "times": 1})
     args = ("apply", "--yes", "--no-wait", "--output", "json")
-    run_a = subprocess.Popen(cli(*args, "--vm", _vm(server, BROKEN)), env=env, text=True,
+    run_a = subprocess.Popen(cli_command(*args, "--vm", _vm(server, BROKEN)), env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Once the write is logged, A is waiting for the held answer.
