@@ -10,7 +10,7 @@ from azure.core.credentials import TokenCredential
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, InvalidInputError
-from .gateway import DEFAULT_RETRY_AFTER_CAP, Cloud, Gateway, observe_vm
+from .gateway import Gateway, observe_vm
 from .ids import VmRef
 from .models import Diagnosis, RunReport, VmObservation
 from .runner import Runner, RunOptions
@@ -28,15 +28,17 @@ class DiagnosisOutcome:
 
 
 class Remediator:
-    """Diagnose (and, in later releases, repair) Azure VM Backup failures in one subscription.
+    """Diagnose and repair Azure VM Backup failures in one subscription.
 
     >>> fix = Remediator(DefaultAzureCredential(), subscription_id)   # doctest: +SKIP
     >>> report = fix.diagnose(vm_id)                                  # doctest: +SKIP
+    >>> report = fix.run(vm_id, apply=True)                           # doctest: +SKIP
 
-    Keyword options go to the SDK clients: ``cloud``, ``base_url``, ``credential_scopes``,
-    ``transport``, ``polling_interval``, ``retry_total``, ``retry_after_cap``,
-    ``connection_verify``; ``check_options`` tunes the checks' thresholds. No global state:
-    two Remediators never share clients or caches.
+    Other keyword options go to the :class:`~azbackup_fix.gateway.Gateway` and through it to the SDK
+    clients: ``cloud``, ``base_url``, ``credential_scopes``, ``transport``, ``polling_interval``,
+    ``retry_total``, ``retry_after_cap``, ``connection_verify``. ``check_options`` tunes the checks'
+    thresholds; ``journal``/``journal_path`` and ``playbook_file`` serve :meth:`run`. No global
+    state: two Remediators never share clients or caches.
     """
 
     def __init__(
@@ -44,37 +46,18 @@ class Remediator:
         credential: TokenCredential,
         subscription_id: str,
         *,
-        cloud: str | Cloud | None = None,
-        base_url: str | None = None,
-        credential_scopes: Iterable[str] | None = None,
-        transport: Any = None,
-        polling_interval: float | None = None,
-        retry_total: int | None = None,
-        retry_after_cap: float | None = DEFAULT_RETRY_AFTER_CAP,
-        connection_verify: bool | str | None = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
         journal: Any = None,
         journal_path: str | None = None,
         playbook_file: Any = None,
-        **client_kwargs: Any,
+        **gateway_options: Any,
     ) -> None:
         self.check_options = check_options
         self._journal = journal
         self._journal_path = journal_path
         self.playbook_file = playbook_file
-        self.gateway = Gateway(
-            credential,
-            subscription_id,
-            cloud=cloud,
-            base_url=base_url,
-            credential_scopes=credential_scopes,
-            transport=transport,
-            polling_interval=polling_interval,
-            retry_total=retry_total,
-            retry_after_cap=retry_after_cap,
-            connection_verify=connection_verify,
-            **client_kwargs,
-        )
+        # The gateway owns its options and their defaults (see Gateway); they are not repeated here.
+        self.gateway = Gateway(credential, subscription_id, **gateway_options)
 
     @property
     def subscription_id(self) -> str:
