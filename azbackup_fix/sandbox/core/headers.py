@@ -14,7 +14,7 @@ __all__ = ["common_headers"]
 
 
 def common_headers(
-    sandbox: Sandbox, request: SandboxRequest, request_id: str, kind: str, remaining: str | None
+    sandbox: Sandbox, request: SandboxRequest, request_id: str, kind: str, remaining: int | None
 ) -> dict[str, str]:
     now = sandbox.clock.now()
     path = request.path.lower()
@@ -36,10 +36,10 @@ def common_headers(
     if remaining is not None:
         if recovery_services:
             # Recovery Services overrides ARM's limits and reports its own counter instead.
-            headers["x-ms-ratelimit-remaining-subscription-resource-requests"] = remaining
+            headers["x-ms-ratelimit-remaining-subscription-resource-requests"] = str(remaining)
         else:
-            headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = remaining
-            headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(int(remaining) * 15)
+            headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
+            headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(remaining * 15)
     if "/providers/microsoft.compute/" in path:
         headers["Server"] = "Microsoft-HTTPAPI/2.0"
     elif recovery_services:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import VirtualClock
 from .config import SandboxConfig
-from .errors import ArmError
+from .errors import ArmError, authorization_failed
 from .events import Scheduler
 from .faults import Faults
 from .headers import common_headers
@@ -206,6 +206,7 @@ class Sandbox:
         route: Route | None = None
         fault_fired = False
         fault_latency = 0.0
+        remaining: int | None = None  # the principal's throttling tokens left, for the rate-limit headers
         try:
             principal = self._authenticate(request)
             route, params = self.router.match(request)
@@ -217,19 +218,14 @@ class Sandbox:
                 )
             self._check_subscription_and_group(request, route)
             rule = self.faults.pick(route.operation, request.method, request.path)
+            response = None
             if rule is not None:
-                fault_fired = True
-                fault_latency = rule.latency_ms
+                fault_fired, fault_latency = True, rule.latency_ms
                 response = self._apply_fault(rule, request)
-                if response is not None:
-                    if fault_latency and self.clock.rate:
-                        response.delay_seconds = fault_latency / 1000.0
-                    return self._finish(request, route, principal, request_id, response, fault=True)
-            response = self._throttle(request, route, principal)
+            if response is None:
+                remaining, response = self._throttle(request, route, principal)
             if response is None:
                 if not self.rbac.allows(principal, route.action):
-                    from .errors import authorization_failed
-
                     raise authorization_failed(principal, route.action, request.decoded_path)
                 if route.lock_check:
                     self.locks.enforce(request.decoded_path, route.lock_check)
@@ -240,7 +236,7 @@ class Sandbox:
             self.faults.take_lro_failure()  # an armed LRO failure never leaks into the next request
         if fault_latency and self.clock.rate:
             response.delay_seconds = fault_latency / 1000.0
-        return self._finish(request, route, principal, request_id, response, fault=fault_fired)
+        return self._finish(request, route, principal, request_id, response, remaining, fault=fault_fired)
 
     def _authenticate(self, request: SandboxRequest) -> str:
         header = request.headers.get("authorization") or ""
@@ -289,17 +285,19 @@ class Sandbox:
             return ArmError(rule.status, code, message, headers=headers).to_response()
         return None
 
-    def _throttle(self, request: SandboxRequest, route: Route, principal: str) -> SandboxResponse | None:
+    def _throttle(
+        self, request: SandboxRequest, route: Route, principal: str
+    ) -> tuple[int | None, SandboxResponse | None]:
+        """Spend a token: (tokens left, or None outside a subscription; a 429 answer, or None)."""
         sub = _SUB.match(request.decoded_path)
         if not sub:
-            return None
+            return None, None
         allowed, remaining, wait = self.throttle.take(sub.group(1), principal, route.kind, self.clock.now())
-        request.headers["x-sandbox-remaining"] = str(remaining)
         if allowed:
-            return None
+            return remaining, None
         seconds = max(1, int(wait + 0.999))
         kind = route.kind.rstrip("s")
-        return ArmError(
+        return remaining, ArmError(
             429,
             "SubscriptionRequestsThrottled",
             f"Number of '{kind}' requests for subscription '{sub.group(1)}' actor '{principal}' exceeded. "
@@ -322,10 +320,10 @@ class Sandbox:
         principal: str,
         request_id: str,
         response: SandboxResponse,
+        remaining: int | None,
         *,
         fault: bool = False,
     ) -> SandboxResponse:
-        remaining = request.headers.get("x-sandbox-remaining")
         kind = route.kind if route else "reads"
         response.headers = {
             **common_headers(self, request, request_id, kind, remaining),
