@@ -35,9 +35,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-BUCKETS = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
-
-
 # -- the child: one measured client run ---------------------------------------------------------
 
 def _client(spec: dict[str, Any]) -> dict[str, Any]:
@@ -90,16 +87,15 @@ def _run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 # -- the parent: fleets, server, measurements ---------------------------------------------------
 
-def _minimum(records: list[Any]) -> tuple[float, Counter[tuple[str, str]]]:
+def _minimum(records: list[Any]) -> float:
+    """The throttle-bound minimum for the requests the server logged, by ARM's buckets."""
+    from azbackup_fix.fleet import Budget
+
     counts: Counter[tuple[str, str]] = Counter()
     for r in records:
         if r.path.lower().startswith("/subscriptions/") and r.path.count("/") >= 2:
             counts[(r.path.split("/")[2].lower(), r.kind)] += 1
-    worst = 0.0
-    for (_, kind), n in counts.items():
-        capacity, rate = BUCKETS[kind]
-        worst = max(worst, max(0, n - capacity) / rate)
-    return worst, counts
+    return Budget().minimum_seconds(counts)
 
 
 def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -114,7 +110,7 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     result["requests"] = len(records)
     result["graph_requests"] = sum(1 for r in records if r.operation == "ResourceGraph_Resources")
     result["server_429"] = sb.throttle.throttled
-    result["minimum"], _ = _minimum(records)
+    result["minimum"] = _minimum(records)
     sb.throttle.throttled = throttled
     return result
 
