@@ -98,10 +98,6 @@ class Extension:
         return _same(self.provisioning_state, "Deleting")
 
     @property
-    def is_transitioning(self) -> bool:
-        return (self.provisioning_state or "").casefold() in _TRANSITIONAL
-
-    @property
     def qualified_type(self) -> str:
         """``Publisher.Type`` as instance-view handlers print it."""
         return ".".join(p for p in (self.publisher, self.type) if p)

@@ -98,7 +98,3 @@ class Operations:
 
     def __len__(self) -> int:
         return len(self._ops)
-
-    @staticmethod
-    def age(op: Operation, now: datetime) -> timedelta:
-        return now - op.start

@@ -243,9 +243,6 @@ class BackupBackend:
         jobs = self._jobs_by_vault.get(vault.id.lower(), [])
         return sorted(jobs, key=lambda j: (j.start or NEVER_BACKED_UP, j.job_id), reverse=True)
 
-    def running_jobs_for(self, item: ProtectedItem) -> list[BackupJob]:
-        return [j for j in self.jobs_for_vm(item.vm_id) if j.item is item and j.running]
-
     def jobs_for_vm(self, vm_id: str) -> list[BackupJob]:
         """Every job of every item that protects or protected this VM, in any vault."""
         return list(self._jobs_by_vm.get(vm_id.lower(), []))
