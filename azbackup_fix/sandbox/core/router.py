@@ -35,6 +35,7 @@ class Route:
     action: str  # the RBAC action ARM checks, e.g. Microsoft.Compute/virtualMachines/read
     lock_check: LockCheck  # which lock semantics ARM applies before the RP sees the request
     regex: re.Pattern[str]
+    group_must_exist: bool = True  # ARM answers ResourceGroupNotFound first (not for the group's own PUT/HEAD)
 
     @property
     def kind(self) -> str:
@@ -70,9 +71,11 @@ class Router:
         operation: str,
         action: str,
         lock_check: LockCheck = None,
+        group_must_exist: bool = True,
     ) -> None:
         self._routes.append(
-            Route(method.upper(), template, handler, operation, action, lock_check, _compile(template))
+            Route(method.upper(), template, handler, operation, action, lock_check, _compile(template),
+                  group_must_exist)
         )
 
     def match(self, request: SandboxRequest) -> tuple[Route, dict[str, str]]:

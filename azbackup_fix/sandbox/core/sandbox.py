@@ -265,8 +265,7 @@ class Sandbox:
         if sub:
             self.resources.require_subscription(sub.group(1))
         group = _RG.match(path)
-        creating_group = route.operation == "ResourceGroups_CreateOrUpdate"
-        if group and not creating_group and route.operation != "ResourceGroups_CheckExistence":
+        if group and route.group_must_exist:
             self.resources.require_group(sub.group(1) if sub else "", group.group(1))
 
     def _apply_fault(self, rule: Any, request: SandboxRequest) -> SandboxResponse | None:

@@ -122,9 +122,10 @@ def register(router: Router) -> None:
     add("GET", _RG, _get_group, operation="ResourceGroups_Get",
         action="Microsoft.Resources/subscriptions/resourceGroups/read")
     add("HEAD", _RG, _head_group, operation="ResourceGroups_CheckExistence",
-        action="Microsoft.Resources/subscriptions/resourceGroups/read")
+        action="Microsoft.Resources/subscriptions/resourceGroups/read", group_must_exist=False)
     add("PUT", _RG, _put_group, operation="ResourceGroups_CreateOrUpdate",
-        action="Microsoft.Resources/subscriptions/resourceGroups/write", lock_check="write")
+        action="Microsoft.Resources/subscriptions/resourceGroups/write", lock_check="write",
+        group_must_exist=False)
     add("DELETE", _RG, _delete_group, operation="ResourceGroups_Delete",
         action="Microsoft.Resources/subscriptions/resourceGroups/delete", lock_check="delete")
     add("GET", "/subscriptions/{subscriptionId}/resources", _list_resources, operation="Resources_List",
