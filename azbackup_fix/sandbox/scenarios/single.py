@@ -34,10 +34,9 @@ SUBSCRIPTION_LABEL = "contoso-prod"
 
 
 def _place(estate: Estate, sub: str, vault_name: str, name: str, os_type: str, kind: str) -> Placement:
-    vault = estate.sb.backup.list_vaults(sub)[0] if estate.sb.backup.list_vaults(sub) else \
-        estate.vault(sub, vault_name, "rg-backup-prod")
-    policy = estate.sb.backup.policies_of(vault)[0] if estate.sb.backup.policies_of(vault) else \
-        estate.policy(vault, "DailyPolicy-VM")
+    # The estate's one vault and policy, created with its first VM.
+    vault = next(iter(estate.sb.backup.list_vaults(sub)), None) or estate.vault(sub, vault_name, "rg-backup-prod")
+    policy = next(iter(estate.sb.backup.policies_of(vault)), None) or estate.policy(vault, "DailyPolicy-VM")
     vm = estate.vm(sub, VmSpec(name, "rg-app-prod", os_type, data_disks_gb=(512,), tags={"env": "prod"}))
     item = estate.protect(vm, vault, policy)
     seed_history(estate, item)
