@@ -460,7 +460,10 @@ class _GroupedRef(_CaseInsensitive):
 
     @property
     def id(self) -> str:
-        return self.resource_id.id
+        # Formatted directly (as ResourceId.id would): the parts were validated once, in __post_init__,
+        # and refs are hashed and compared by this string in every lookup of a fleet scan.
+        return f"/subscriptions/{self.subscription_id.lower()}/resourceGroups/{self.resource_group}" \
+               f"/providers/{self.RESOURCE_TYPE}/{self.name}"
 
     @property
     def resource_group_ref(self) -> ResourceGroupRef:

@@ -98,6 +98,18 @@ def _minimum(records: list[Any]) -> float:
     return Budget().minimum_seconds(counts)
 
 
+def _discovery_seconds(records: list[Any]) -> float | None:
+    """Server-clock seconds from the first request to the first subscription-scoped one (discovery's share)."""
+    from datetime import datetime
+
+    def when(r: Any) -> float:
+        return datetime.fromisoformat(r.time.replace("Z", "+00:00")).timestamp()
+
+    scoped = next((r for r in records if r.path.lower().startswith("/subscriptions/")
+                   and r.operation != "ResourceGraph_Resources"), None)
+    return when(scoped) - when(records[0]) if records and scoped is not None else None
+
+
 def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     sb.clear_requests()
     throttled = sb.throttle.throttled
@@ -111,6 +123,7 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     result["graph_requests"] = sum(1 for r in records if r.operation == "ResourceGraph_Resources")
     result["server_429"] = sb.throttle.throttled
     result["minimum"] = _minimum(records)
+    result["discovery"] = _discovery_seconds(records)
     sb.throttle.throttled = throttled
     return result
 
@@ -177,6 +190,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             notes.append(f"{seq[r['n']] / r['wall']:.0f}x faster than sequential")
         if "candidates" in r:
             notes.append(f"{r['candidates']} candidates; {r.get('outcomes')}")
+        if r.get("discovery") is not None:
+            notes.append(f"discovery {r['discovery']:.1f} s")
         if "server_cpu" in r and "client_cpu" in r:
             notes.append(f"CPU s client {r['client_cpu']:.0f} / sandbox server {r['server_cpu']:.0f}")
         if minimum == 0.0:
