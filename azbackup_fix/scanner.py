@@ -30,7 +30,7 @@ from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, dis
 from .fleet.locks import LockCoordinator, shared_locks
 from .fleet.progress import ProgressEvent, ProgressStore
 from .fleet.report import FleetReport, Outcome, VmResult
-from .gateway import Gateway, observe_vm
+from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .ids import VaultRef, VmRef
 from .models import VmObservation
@@ -38,7 +38,7 @@ from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, requests_from_findings
 
-__all__ = ["FleetScanner", "ScanOptions", "in_shard", "parse_shard"]
+__all__ = ["FleetScanner", "ScanOptions", "default_workers", "in_shard", "parse_shard"]
 
 # Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
 _INSPECTION = frozenset({"inspect-vm"})
@@ -62,6 +62,13 @@ def in_shard(vm: VmRef, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % n == k - 1
 
 
+def default_workers(subscriptions: int) -> int:
+    """8 per subscription, 16 to 128. Each subscription has its own ARM buckets, and a request spends
+    ~0.1 s in flight: with fewer workers a 10-subscription scan waited on latency, not on ARM (32
+    workers: 1.5x the throttle-bound minimum; 96: 1.15x). The budget keeps any count below the limits."""
+    return max(16, min(128, 8 * subscriptions))
+
+
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     subscriptions: tuple[str, ...]
@@ -69,7 +76,7 @@ class ScanOptions:
     apply: bool = False
     use_resource_graph: bool = True
     shard: tuple[int, int] = (1, 1)
-    workers: int = 16
+    workers: int | None = None  # None: default_workers(len(subscriptions))
     stuck_after: timedelta = DEFAULT_STUCK_AFTER
     allow_disruptive: bool = False
     allow_protection_changes: bool = False
@@ -78,6 +85,10 @@ class ScanOptions:
     max_targets: int | None = None
     resume: str | None = None
     fresh: bool = False
+
+    @property
+    def worker_count(self) -> int:
+        return max(1, self.workers) if self.workers is not None else default_workers(len(self.subscriptions))
 
     def key_arguments(self) -> dict[str, Any]:
         """What identifies 'the same scan' for automatic resume."""
@@ -184,7 +195,7 @@ class FleetScanner:
                 for vault in gw.list_vaults():
                     if vault.ref.id.casefold() not in seen:
                         gw.prime_vm_jobs(vault.ref, vm, ())
-            observation = observe_vm(gw, vm)
+            observation = observe_vm(gw, vm, vault_hint=candidate.vault)
             diagnosis = diagnosis_for(observation, options=self.check_options)
             findings = tuple(f.code for f in diagnosis.findings if f.severity.value != "info")
             if diagnosis.is_healthy:
@@ -243,22 +254,24 @@ class FleetScanner:
         scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
                             if store is not None else ("scan-unrecorded", False))
         done = store.done(scan_id) if store is not None else {}
-        gateways = self._gateways(options.subscriptions, options.workers)
+        gateways = self._gateways(options.subscriptions, options.worker_count)
         throttled_before = self.budget.throttled
+        pool = ThreadPoolExecutor(max_workers=options.worker_count, thread_name_prefix="azbf-scan")
         try:
             self._emit("discover", 0, 0, Counter())
             found = discover(gateways, vaults=options.vaults, use_resource_graph=options.use_resource_graph,
-                             stuck_after=options.stuck_after)
+                             stuck_after=options.stuck_after, on_signal=_warmer(pool, gateways, options.shard, done))
             for gw in gateways.values():  # with Resource Graph, read one VM's jobs, not whole vaults
                 gw.per_vm_job_listing = found.source == RESOURCE_GRAPH
             mine = [c for c in found.candidates if in_shard(c.vm, options.shard)]
             results: dict[str, VmResult] = {k: VmResult.from_dict(v) for k, v in done.items()}
             todo = _interleave([c for c in mine if c.vm.id.casefold() not in results])
             job_vaults = found.job_vaults if found.source == RESOURCE_GRAPH else None
-            lock_actions = self._run(gateways, todo, options, results, store, scan_id, len(mine), job_vaults)
+            lock_actions = self._run(pool, gateways, todo, options, results, store, scan_id, len(mine), job_vaults)
             if store is not None:
                 store.finish(scan_id)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             for gw in gateways.values():
                 gw.close()
             if self._transport is not None:
@@ -276,7 +289,8 @@ class FleetScanner:
             shard=f"{options.shard[0]}/{options.shard[1]}", resumed=resumed, fallback_reason=found.fallback_reason,
             lock_actions=tuple(lock_actions))
 
-    def _run(self, gateways: Mapping[str, Gateway], todo: list[Candidate], options: ScanOptions,
+    def _run(self, pool: ThreadPoolExecutor, gateways: Mapping[str, Gateway], todo: list[Candidate],
+             options: ScanOptions,
              results: dict[str, VmResult], store: ProgressStore | None, scan_id: str,
              total: int, job_vaults: Mapping[str, frozenset[str]] | None) -> list[tuple[str, str, str]]:
         outcomes: Counter[str] = Counter(r.outcome for r in results.values())
@@ -299,35 +313,61 @@ class FleetScanner:
             else:
                 finish(ex.result, "diagnose")
 
-        with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="azbf-scan") as pool:
-            list(pool.map(examine, todo))
-            if not options.apply or not examined:
-                return []
-            limit = options.max_targets if options.max_targets is not None else \
-                getattr(getattr(self.playbook_file, "guard_rails", None), "max_targets", None)
-            if limit is not None and len(examined) > limit:
-                raise GuardRailError(f"{len(examined)} VMs to fix exceed the limit of {limit} (--max-targets)")
-            locks = shared_locks({k: (e.observation, e.plans) for k, e in examined.items() if e.observation})
-            run_id = self.journal.start_run(command="scan", targets=sorted({lk.ref.id for lk, _ in locks.values()}))
-            coordinator = LockCoordinator(gateways, self.journal, run_id, locks)
-            status = "failed"
-            try:
-                coordinator.remove_all()
+        list(pool.map(examine, todo))
+        if not options.apply or not examined:
+            return []
+        limit = options.max_targets if options.max_targets is not None else \
+            getattr(getattr(self.playbook_file, "guard_rails", None), "max_targets", None)
+        if limit is not None and len(examined) > limit:
+            raise GuardRailError(f"{len(examined)} VMs to fix exceed the limit of {limit} (--max-targets)")
+        locks = shared_locks({k: (e.observation, e.plans) for k, e in examined.items() if e.observation})
+        run_id = self.journal.start_run(command="scan", targets=sorted({lk.ref.id for lk, _ in locks.values()}))
+        coordinator = LockCoordinator(gateways, self.journal, run_id, locks)
+        status = "failed"
+        try:
+            coordinator.remove_all()
 
-                def fix(item: tuple[str, _Examined]) -> None:
-                    key, ex = item
-                    try:
-                        result = self._fix(gateways[ex.result.subscription], ex, options)
-                    finally:
-                        coordinator.vm_done(key)
-                    finish(result, "apply")
+            def fix(item: tuple[str, _Examined]) -> None:
+                key, ex = item
+                try:
+                    result = self._fix(gateways[ex.result.subscription], ex, options)
+                finally:
+                    coordinator.vm_done(key)
+                finish(result, "apply")
 
-                list(pool.map(fix, list(examined.items())))
-                status = "succeeded"
-            finally:
-                coordinator.restore_remaining()
-                self.journal.finish_run(run_id, status=status)
+            list(pool.map(fix, list(examined.items())))
+            status = "succeeded"
+        finally:
+            coordinator.restore_remaining()
+            self.journal.finish_run(run_id, status=status)
         return [(a.step, a.status, a.lock_id) for a in coordinator.actions]
+
+
+def _warmer(pool: ThreadPoolExecutor, gateways: Mapping[str, Gateway], shard: tuple[int, int],
+            done: Mapping[str, Any]) -> Callable[[VmRef], None]:
+    """Discovery's ``on_signal``: at the first candidate of a subscription, queue the reads its VMs share
+    (:func:`~azbackup_fix.gateway.shared_reads`) on the scan's pool, so they run while Resource Graph is
+    still paging, with ARM's buckets still full, instead of holding up the first VMs examined after it.
+    A failed read is only a cache miss: the VM that needs it reads it again and reports the error."""
+    by_folded = {s.casefold(): gw for s, gw in gateways.items()}
+    warmed: set[str] = set()
+    lock = threading.Lock()
+
+    def queue_reads(gw: Gateway) -> None:
+        for read in shared_reads(gw):
+            pool.submit(read)
+
+    def on_signal(vm: VmRef) -> None:
+        sub = vm.subscription_id.casefold()
+        if vm.id.casefold() in done or not in_shard(vm, shard) or sub not in by_folded:
+            return
+        with lock:
+            if sub in warmed:
+                return
+            warmed.add(sub)
+        pool.submit(queue_reads, by_folded[sub])
+
+    return on_signal
 
 
 def _pooled_transport(workers: int, connection_verify: Any, base_url: str | None) -> Any:

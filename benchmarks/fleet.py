@@ -99,15 +99,14 @@ def _minimum(records: list[Any]) -> float:
 
 
 def _discovery_seconds(records: list[Any]) -> float | None:
-    """Server-clock seconds from the first request to the first subscription-scoped one (discovery's share)."""
+    """Server-clock seconds from the first request to the last Resource Graph page (discovery's span)."""
     from datetime import datetime
 
     def when(r: Any) -> float:
         return datetime.fromisoformat(r.time.replace("Z", "+00:00")).timestamp()
 
-    scoped = next((r for r in records if r.path.lower().startswith("/subscriptions/")
-                   and r.operation != "ResourceGraph_Resources"), None)
-    return when(scoped) - when(records[0]) if records and scoped is not None else None
+    graph = [r for r in records if r.operation == "ResourceGraph_Resources"]
+    return when(graph[-1]) - when(records[0]) if graph else None
 
 
 def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vms", type=int, action="append", help="fleet size (repeatable; default 1000)")
     parser.add_argument("--subscriptions", type=int, default=0, help="default: one per 1,000 VMs")
     parser.add_argument("--vaults", type=int, default=2, help="vaults per subscription")
-    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=None, help="default: the scanner's (8 per subscription)")
     parser.add_argument("--latency", type=lambda t: tuple(float(x) for x in t.split(",")), default=(50.0, 150.0),
                         help="per-request latency range in ms (default 50,150)")
     parser.add_argument("--sequential-sample", type=int, default=150, help="VMs of the sequential baseline")

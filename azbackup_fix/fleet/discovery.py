@@ -88,8 +88,10 @@ def _vm_of_item(item: ProtectedItem) -> VmRef | None:
 
 
 class _Collector:
-    def __init__(self, vault_filter: set[str] | None, stuck_after: timedelta, now: Callable[[], datetime]) -> None:
+    def __init__(self, vault_filter: set[str] | None, stuck_after: timedelta, now: Callable[[], datetime],
+                 on_signal: Callable[[VmRef], None] | None = None) -> None:
         self.vault_filter = vault_filter
+        self.on_signal = on_signal
         self.stuck_after = stuck_after
         self.now = now  # ARM's clock as the last answer gave it (virtual in the sandbox)
         self.seen: dict[str, VmRef] = {}
@@ -104,7 +106,12 @@ class _Collector:
 
     def _signal(self, vm: VmRef, reason: str, *, job: BackupJob | None = None,
                 vault: VaultRef | None = None) -> None:
-        entry = self.signals.setdefault(vm.id.casefold(), _Signals(vm))
+        key = vm.id.casefold()
+        entry = self.signals.get(key)
+        if entry is None:
+            entry = self.signals[key] = _Signals(vm)
+            if self.on_signal is not None:
+                self.on_signal(vm)
         if reason not in entry.reasons:
             entry.reasons.append(reason)
         if job is not None and (entry.job is None or not entry.job.is_failed):
@@ -243,13 +250,17 @@ def discover(
     vaults: Sequence[VaultRef] = (),
     use_resource_graph: bool = True,
     stuck_after: timedelta = DEFAULT_STUCK_AFTER,
+    on_signal: Callable[[VmRef], None] | None = None,
 ) -> Discovery:
-    """Candidates across ``gateways`` (one per subscription), limited to ``vaults`` when given."""
+    """Candidates across ``gateways`` (one per subscription), limited to ``vaults`` when given.
+
+    ``on_signal`` hears each VM the moment a first signal names it (a later row may still clear it),
+    so a caller can start reading what that VM's subscription will need while discovery goes on."""
     vault_filter = {v.id.casefold() for v in vaults} or None
     first = next(iter(gateways.values()))
     fallback: str | None = None
     if use_resource_graph:
-        collector = _Collector(vault_filter, stuck_after, lambda: _now(first))
+        collector = _Collector(vault_filter, stuck_after, lambda: _now(first), on_signal)
         try:
             requests = _by_resource_graph(first, list(gateways), collector)
             return collector.result(RESOURCE_GRAPH, requests, None)
@@ -257,6 +268,6 @@ def discover(
             fallback = f"Resource Graph unavailable, listed vault jobs instead: {exc}"
     else:
         fallback = "Resource Graph not used (--no-resource-graph)"
-    collector = _Collector(vault_filter, stuck_after, lambda: _now(first))
+    collector = _Collector(vault_filter, stuck_after, lambda: _now(first), on_signal)
     requests = _by_vault_listing(gateways, collector)
     return collector.result(VAULT_LISTING, requests, fallback)

@@ -8,7 +8,7 @@ offers typed, cached reads; :func:`observe_vm` gathers one VM's observation econ
 from .arm_errors import arm_call, classify
 from .clouds import CLOUDS, Cloud, get_cloud
 from .gateway import DEFAULT_RETRY_AFTER_CAP, Gateway, VaultInfo
-from .observation import observe_vm
+from .observation import observe_vm, shared_reads
 from .policies import CappedRetryPolicy, RequestCounter
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "classify",
     "get_cloud",
     "observe_vm",
+    "shared_reads",
 ]

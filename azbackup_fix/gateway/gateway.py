@@ -25,6 +25,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from ..errors import (
     InvalidInputError,
+    InvalidResourceIdError,
     NotFoundError,
     ProtectedItemNotFoundError,
     VmNotFoundError,
@@ -33,6 +34,7 @@ from ..ids import (
     BackupJobRef,
     BackupPolicyRef,
     ProtectedItemRef,
+    ResourceId,
     RestorePointCollectionRef,
     VaultRef,
     VmRef,
@@ -58,7 +60,7 @@ from .convert_backup import (
 )
 from .convert_compute import collection_from_wire, vm_from_wire
 from .policies import CappedRetryPolicy, RequestCounter
-from .wire import wire
+from .wire import dig, wire
 from .writes import GatewayWrites
 
 __all__ = ["DEFAULT_RETRY_AFTER_CAP", "Gateway", "VaultInfo"]
@@ -259,13 +261,15 @@ class Gateway(GatewayWrites):
         return vm_from_wire(vm, body)
 
     def list_restore_point_collections(self, resource_group: str) -> tuple[RestorePointCollection, ...]:
-        """Collections in a group, without their points (a list never carries them); cached."""
+        """Collections in a group, without their points (a list never carries them); the list is cached."""
+        return tuple(collection_from_wire(i) for i in self._listed_collections(resource_group))
 
-        def read() -> tuple[RestorePointCollection, ...]:
+    def _listed_collections(self, resource_group: str) -> tuple[dict[str, Any], ...]:
+        def read() -> tuple[dict[str, Any], ...]:
             path = f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}" \
                    "/providers/Microsoft.Compute/restorePointCollections"
             with arm_call(f"restore point collections in {resource_group}"):
-                return tuple(collection_from_wire(i) for i in self._pages(self.compute, path, COMPUTE_API_VERSION))
+                return tuple(self._pages(self.compute, path, COMPUTE_API_VERSION))
 
         return self._cached(("rpc", resource_group), read)
 
@@ -284,19 +288,22 @@ class Gateway(GatewayWrites):
         out: list[RestorePointCollection] = []
         key = vm.id.casefold()
         for group in resource_groups:
-            for listed in self._collections_by_source(group).get(key, ()):
-                if listed.is_for(vm):
-                    out.append(self.get_restore_point_collection(listed.ref))
+            for collection_id in self.restore_point_collections_index(group).get(key, ()):
+                collection = self.get_restore_point_collection(RestorePointCollectionRef.parse(collection_id))
+                if collection.is_for(vm):
+                    out.append(collection)
         return tuple(out)
 
-    def _collections_by_source(self, resource_group: str) -> dict[str, tuple[RestorePointCollection, ...]]:
-        """The group's collections indexed by folded source VM id: a fleet's VMs share a group of thousands."""
+    def restore_point_collections_index(self, resource_group: str) -> dict[str, tuple[str, ...]]:
+        """The group's collection ids by folded source VM id, built from the raw list: a fleet's VMs share
+        a group of thousands of collections, and only a few of them are ever read in full."""
 
-        def index() -> dict[str, tuple[RestorePointCollection, ...]]:
-            out: dict[str, list[RestorePointCollection]] = {}
-            for c in self.list_restore_point_collections(resource_group):
-                if c.source_vm_id is not None:
-                    out.setdefault(c.source_vm_id.id.casefold(), []).append(c)
+        def index() -> dict[str, tuple[str, ...]]:
+            out: dict[str, list[str]] = {}
+            for item in self._listed_collections(resource_group):
+                source = _source_key(dig(item, "properties", "source", "id"))
+                if source is not None and item.get("id"):
+                    out.setdefault(source, []).append(str(item["id"]))
             return {k: tuple(v) for k, v in out.items()}
 
         return self._cached(("rpc-index", resource_group), index)
@@ -434,6 +441,19 @@ class Gateway(GatewayWrites):
         with arm_call(f"backup job {ref.name} in vault {ref.vault.name}"):
             body = _json(self.backup.job_details.get(ref.vault.name, ref.vault.resource_group, ref.name, stream=True))
         return job_from_wire(body, ref.vault)
+
+
+def _source_key(source: Any) -> str | None:
+    """A collection's ``source.id`` as a folded VM id; parsed only when it is not already canonical."""
+    if not isinstance(source, str) or not source:
+        return None
+    folded = source.casefold()
+    if folded.startswith("/subscriptions/") and not folded.endswith("/") and "%" not in folded and "//" not in folded:
+        return folded
+    try:
+        return ResourceId.parse(source).id.casefold()
+    except InvalidResourceIdError:
+        return None  # a source we cannot read is no VM of ours
 
 
 def _newest_first(job: BackupJob) -> tuple[bool, float]:

@@ -4,7 +4,8 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 
 1. the VM with its instance view (extensions included);
 2. the subscription's vaults (one list) — to find other vaults' jobs, and the vault of a deleted VM;
-3. ``backupStatus`` for the VM (which vault, item and policy), then the protected item and its policy;
+3. ``backupStatus`` for the VM (which vault, item and policy), then the protected item and its policy
+   (given a ``vault_hint`` whose item actively protects the VM, that item alone: no ``backupStatus``);
 4. the resource groups (one list), to find the restore-point groups the policy names;
 5. locks: subscription, VM group, each restore-point group; collections: one list per
    restore-point group, then a GET with its points only for this VM's collections;
@@ -14,6 +15,8 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from ..errors import VaultNotFoundError, VmNotFoundError, VmNotProtectedError
@@ -21,20 +24,33 @@ from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, Vault
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
 from .gateway import Gateway, VaultInfo
 
-__all__ = ["observe_vm"]
+__all__ = ["observe_vm", "shared_reads"]
 
 
-def _find_item(gateway: Gateway, vm: VmRef, vaults: tuple[VaultInfo, ...]) -> ProtectedItem | None:
+class _Items:
+    """Protected item reads of one observation, each asked once (404 remembered as ``None``)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.read: dict[ProtectedItemRef, ProtectedItem | None] = {}
+
+    def __call__(self, ref: ProtectedItemRef) -> ProtectedItem | None:
+        if ref not in self.read:
+            self.read[ref] = self.gateway.find_protected_item(ref)
+        return self.read[ref]
+
+
+def _find_item(items: _Items, vm: VmRef, vaults: tuple[VaultInfo, ...]) -> ProtectedItem | None:
     """The vault item for ``vm``, asked vault by vault (a deleted VM has no backupStatus)."""
     for vault in vaults:
-        item = gateway.find_protected_item(ProtectedItemRef.for_vm(vault.ref, vm))
+        item = items(ProtectedItemRef.for_vm(vault.ref, vm))
         if item is not None:
             return item
     return None
 
 
 def _protecting_item(
-    gateway: Gateway, vm_ref: VmRef, status: BackupStatus | None, vaults: tuple[VaultInfo, ...]
+    items: _Items, vm_ref: VmRef, status: BackupStatus | None, vaults: tuple[VaultInfo, ...]
 ) -> ProtectedItem | None:
     if status is not None and status.vault is not None:
         ref = ProtectedItemRef(
@@ -42,7 +58,7 @@ def _protecting_item(
             status.container_name or ProtectedItemRef.for_vm(status.vault, vm_ref).container_name,
             status.item_name or ProtectedItemRef.for_vm(status.vault, vm_ref).item_name,
         )
-        item = gateway.find_protected_item(ref)
+        item = items(ref)
         if item is None and not any(v.ref == status.vault for v in vaults):
             raise VaultNotFoundError(
                 f"VM {vm_ref.name} is reported protected by vault {status.vault.id}, which does not exist"
@@ -51,13 +67,28 @@ def _protecting_item(
             return item
     # Stopped protection or a deleted VM: backupStatus may not name the vault; ask each vault.
     others = tuple(v for v in vaults if status is None or status.vault is None or v.ref != status.vault)
-    return _find_item(gateway, vm_ref, others)
+    return _find_item(items, vm_ref, others)
 
 
 def _restore_point_groups(gateway: Gateway, naming: RestorePointRgNaming, region: str | None) -> list[str]:
     """Existing groups named by the policy's pattern or the service default, in the VM's region."""
     default = RestorePointRgNaming(region=region)
     return [g for g in gateway.list_resource_groups() if naming.matches(g) or default.matches(g)]
+
+
+def shared_reads(gateway: Gateway) -> list[Callable[[], object]]:
+    """The reads that :func:`observe_vm` shares between a subscription's VMs, as independent calls to
+    run ahead of time (a fleet scan runs them while Resource Graph is still answering): vaults,
+    subscription locks, and, for each resource group named like Azure Backup's default restore-point
+    groups, its locks and its collections. Each result lands in the gateway's cache; a group named
+    by a custom policy prefix is read later, by the first VM that needs it."""
+    default = RestorePointRgNaming()
+    groups = [g for g in gateway.list_resource_groups() if default.matches(g)]
+    reads: list[Callable[[], object]] = [gateway.list_vaults, gateway.list_subscription_locks]
+    for group in groups:
+        reads.append(functools.partial(gateway.list_resource_group_locks, group))
+        reads.append(functools.partial(gateway.restore_point_collections_index, group))
+    return reads
 
 
 def _jobs(
@@ -77,8 +108,22 @@ def _jobs(
     return tuple(jobs), latest
 
 
-def observe_vm(gateway: Gateway, vm_ref: VmRef) -> VmObservation:
+def _hinted_item(items: _Items, vm_ref: VmRef, vault: VaultRef) -> ProtectedItem | None:
+    """The VM's item in the vault a fleet scan saw its jobs in, when that item actively protects it: a VM
+    has one active protection at a time, so ``backupStatus`` could only name this vault again. A stopped
+    or paused item is not taken (another vault may protect the VM now); ``None`` then, and the caller
+    asks ``backupStatus`` as for any VM."""
+    item = items(ProtectedItemRef.for_vm(vault, vm_ref))
+    if item is None or item.is_inactive or (item.vm_id is not None and item.vm_id != vm_ref.resource_id):
+        return None
+    return item
+
+
+def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None = None) -> VmObservation:
     """Read everything the checks need about ``vm_ref``.
+
+    ``vault_hint``: the vault some listing showed protecting the VM (a fleet scan's discovery); its
+    item, when it actively protects the VM, replaces the ``backupStatus`` request.
 
     Raises VmNotFoundError when the VM neither exists nor is protected anywhere,
     VmNotProtectedError when it exists but no vault protects it, VaultNotFoundError when
@@ -90,8 +135,12 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef) -> VmObservation:
     except VmNotFoundError:
         vm = None
     vaults = gateway.list_vaults()
-    status = gateway.get_backup_status(vm_ref, vm.location) if vm is not None else None
-    item = _protecting_item(gateway, vm_ref, status, vaults)
+    status: BackupStatus | None = None
+    items = _Items(gateway)
+    item = _hinted_item(items, vm_ref, vault_hint) if vm is not None and vault_hint is not None else None
+    if item is None:
+        status = gateway.get_backup_status(vm_ref, vm.location) if vm is not None else None
+        item = _protecting_item(items, vm_ref, status, vaults)
     if vm is None and item is None:
         raise VmNotFoundError(f"VM {vm_ref.id} does not exist and no vault in the subscription protects it")
     if item is None and not (status is not None and status.protected):

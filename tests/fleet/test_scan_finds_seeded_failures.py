@@ -79,11 +79,13 @@ def test_cli_scan_json_over_the_sandbox(tmp_path: Path) -> None:
     assert err.getvalue() == ""  # JSON mode: no progress line
 
 
-def test_cli_scan_bad_shard_is_bad_input(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", [["--shard", "3/2"], ["--workers", "0"], ["--workers", "100000"],
+                                    ["--stuck-after", "-1"]])
+def test_cli_scan_bad_option_is_one_line_of_bad_input(tmp_path: Path, option: list[str]) -> None:
     err = io.StringIO()
-    code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "--shard", "3/2"],
+    code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), *option],
                 stdout=io.StringIO(), stderr=err)
-    assert code == 2 and "--shard" in err.getvalue()
+    assert code == 2 and option[0] in err.getvalue() and err.getvalue().count("\n") == 1
 
 
 def test_cli_scan_all_subscriptions_lists_them_and_a_rerun_resumes_nothing_twice(tmp_path: Path) -> None:

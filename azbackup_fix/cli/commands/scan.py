@@ -23,6 +23,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from ...errors import InvalidInputError
 from ...fleet import Budget, render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
 from ...ids import VaultRef
@@ -44,7 +45,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-resource-graph", action="store_true",
                        help="discover through each vault's job listing instead of Resource Graph")
     group.add_argument("--shard", metavar="K/N", default="1/1", help="scan the K-th of N deterministic shards")
-    group.add_argument("--workers", type=int, default=16, metavar="N", help="parallel workers (default 16)")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="parallel workers (default 8 per subscription, 16 to 128)")
     group.add_argument("--stuck-after", type=float, default=6.0, metavar="HOURS",
                        help="a backup job running longer is stuck (default 6)")
     group.add_argument("--retry-after-cap", type=float, default=None, metavar="SECONDS",
@@ -80,6 +82,10 @@ def _run(args: argparse.Namespace, io: Io) -> int:
     from ...playbook_file import load_playbook_file
 
     shard = parse_shard(args.shard)  # bad input before anything is sent
+    if args.workers is not None and not 1 <= args.workers <= 512:
+        raise InvalidInputError(f"--workers must be between 1 and 512, got {args.workers}")
+    if not args.stuck_after > 0:
+        raise InvalidInputError(f"--stuck-after must be a positive number of hours, got {args.stuck_after:g}")
     vaults = tuple(VaultRef.parse(v) for v in args.vault)
     playbook_file = load_playbook_file(args.playbooks)
     if args.apply and not _confirm(args, io):
