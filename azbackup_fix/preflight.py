@@ -28,6 +28,7 @@ __all__ = [
     "Grant",
     "Permissions",
     "PreflightResult",
+    "SCAN_ACTIONS",
     "check",
     "operator_actions",
     "required_actions",
@@ -55,6 +56,12 @@ DIAGNOSE_ACTIONS: tuple[str, ...] = (
 )
 
 
+# The fleet scan's discovery: a Resource Graph query needs no action of its own in Azure (its rows are
+# trimmed to what the caller may read), but the provider's operation is listed for a custom role that
+# names its actions; without it the scan falls back to per-vault listings.
+SCAN_ACTIONS: tuple[str, ...] = ("Microsoft.ResourceGraph/resources/read",)
+
+
 def _unique_sorted(actions: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for action in actions:
@@ -73,10 +80,10 @@ def required_actions(playbook_ids: Iterable[str], *, diagnose: bool = True) -> t
 
 
 def operator_actions() -> tuple[str, ...]:
-    """Every action any registered playbook declares, plus the diagnosis's reads."""
+    """Every action any registered playbook declares, plus the diagnosis's and the fleet scan's reads."""
     from .playbooks import playbook_ids
 
-    return required_actions(playbook_ids())
+    return _unique_sorted([*required_actions(playbook_ids()), *SCAN_ACTIONS])
 
 
 def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000-0000-0000-0000-000000000000",),
@@ -86,7 +93,7 @@ def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000
         "Name": ROLE_NAME,
         "IsCustom": True,
         "Description": "Diagnose and repair Azure VM Backup failures with azbackup-fix: exactly the "
-                       "actions its playbooks declare, plus the reads its diagnosis needs.",
+                       "actions its playbooks declare, plus the reads its diagnosis and fleet scan need.",
         "Actions": list(operator_actions()),
         "NotActions": [],
         "DataActions": [],

@@ -4,6 +4,14 @@ account's managed identity through azure-identity, prefixed output lines, a JSON
     python -m azbackup_fix.runbook --subscription SUB [--vm ID ...] [--mode diagnose|plan|apply]
         [--allow-disruptive] [--allow-protection-changes] [--no-wait] [--client-id ID] [--cloud NAME]
         [--arm-endpoint URL] [--journal PATH] [--playbooks FILE]
+    python -m azbackup_fix.runbook --mode scan|scan-apply --subscription SUB [--subscription SUB ...]
+        [--shard K/N] [--workers N] [--journal PATH] ...
+
+``scan`` is the fleet scan (``azbackup-fix scan``: Resource Graph discovery, budgeted workers, progress
+in the journal); ``scan-apply`` also fixes what it finds. Scheduled again with the same parameters it
+resumes where a job stopped at Automation's 3-hour limit, provided ``--journal`` is on storage that
+outlives the job (the sandbox's temp directory does not); ``--shard K/N`` splits the fleet between
+parallel jobs. Its report is under ``"fleet"`` (schema ``azbackup-fix/fleet/v1``).
 
 In the Automation runbook (``examples/automation/azbackup_fix_runbook.py``)::
 
@@ -46,10 +54,14 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="azbackup_fix.runbook", description="azbackup-fix as an Azure Automation runbook")
-    parser.add_argument("--subscription", help="subscription id (env AZBACKUP_SUBSCRIPTION)")
+    parser.add_argument("--subscription", action="append", default=[],
+                        help="subscription id (env AZBACKUP_SUBSCRIPTION); repeatable for the scan modes")
     parser.add_argument("--vm", action="append", default=[], help="VM resource id (repeatable; default: "
                                                                    "every protected VM of the subscription)")
-    parser.add_argument("--mode", choices=("diagnose", "plan", "apply"), default="diagnose")
+    parser.add_argument("--mode", choices=("diagnose", "plan", "apply", "scan", "scan-apply"), default="diagnose")
+    parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
+    parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
+                                                                    "(default 8 per subscription, 16 to 128)")
     parser.add_argument("--allow-disruptive", action="store_true")
     parser.add_argument("--allow-protection-changes", action="store_true")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
@@ -92,9 +104,60 @@ def _worst(codes: Sequence[int]) -> int:
     return 0
 
 
+def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subscriptions: list[str],
+          journal_path: str, playbook_file: Any) -> dict[str, Any]:
+    """The fleet scan modes: one :class:`~azbackup_fix.scanner.FleetScanner` run over the subscriptions."""
+    from .fleet import Budget, Outcome, ProgressEvent
+    from .journal import Journal
+    from .scanner import FleetScanner, ScanOptions, parse_shard
+
+    if args.vm:
+        raise InvalidInputError("--vm does not go with the scan modes (they find their VMs)")
+    shard = parse_shard(args.shard)
+    if args.workers is not None and not 1 <= args.workers <= 512:
+        raise InvalidInputError(f"--workers must be between 1 and 512, got {args.workers}")
+    step = 0
+
+    def progress(event: ProgressEvent) -> None:
+        nonlocal step
+        # A line per 5 % (Automation keeps every line of the job's output).
+        if event.total and (event.done == event.total or event.done * 20 // event.total > step):
+            step = event.done * 20 // event.total
+            streams.verbose(f"{event.phase}: {event.done}/{event.total} VMs")
+
+    credential = _credential(args.client_id)
+    journal = Journal(journal_path)
+    try:
+        scanner = FleetScanner(credential, budget=Budget(retry_after_cap=settings.retry_after_cap), journal=journal,
+                               playbook_file=playbook_file, on_progress=progress,
+                               cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
+                               retry_after_cap=settings.retry_after_cap)
+        apply = args.mode == "scan-apply"
+        streams.verbose(f"{args.mode}: {len(subscriptions)} subscription(s), shard {shard[0]}/{shard[1]}")
+        report = scanner.scan(ScanOptions(
+            subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
+            allow_disruptive=args.allow_disruptive, allow_protection_changes=args.allow_protection_changes,
+            wait=not args.no_wait))
+    finally:
+        journal.close()
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
+    if report.resumed:
+        streams.verbose(f"resumed scan {report.scan_id}")
+    for vm in report.problems:
+        line = f"{vm.vm.rsplit('/', 1)[-1]}: {vm.outcome}: {vm.error_code or ', '.join(vm.findings) or '-'}"
+        (streams.error if vm.outcome in (Outcome.FAILED, Outcome.ERROR, Outcome.THROTTLED) else streams.warning)(
+            f"{line}{f' ({vm.detail})' if vm.detail else ''}")
+    streams.verbose(f"{report.candidates} candidate(s) of {report.vms_seen} VMs: {report.by_outcome()}")
+    return {"schema": RUNBOOK_SCHEMA, "mode": args.mode, "subscriptions": subscriptions,
+            "exit_code": report.exit_code, "fleet": report.to_dict()}
+
+
 def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dict[str, Any]:
-    subscription = args.subscription or settings.subscription_id
-    if not subscription:
+    subscriptions = list(dict.fromkeys(args.subscription)) or \
+        ([settings.subscription_id] if settings.subscription_id else [])
+    if not subscriptions:
         raise InvalidInputError("give --subscription ID (or set AZBACKUP_SUBSCRIPTION)")
     endpoint = args.arm_endpoint or settings.arm_endpoint
     journal = args.journal or settings.journal_path or os.path.join(tempfile.gettempdir(), "azbackup-fix.sqlite")
@@ -103,6 +166,11 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         from .playbook_file import load_playbook_file
 
         playbook_file = load_playbook_file(args.playbooks)
+    if args.mode in ("scan", "scan-apply"):
+        return _scan(args, settings, streams, subscriptions, journal, playbook_file)
+    if len(subscriptions) > 1:
+        raise InvalidInputError(f"--mode {args.mode} takes one --subscription (the scan modes take several)")
+    subscription = subscriptions[0]
     refs = [VmRef.parse(v) for v in args.vm]  # every id validated before a request is sent
     credential = _credential(args.client_id)
     diagnoses: list[Diagnosis] = []

@@ -37,6 +37,7 @@ from .models import VmObservation
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, requests_from_findings
+from .steps.backup import TriggerBackup
 
 __all__ = ["FleetScanner", "ScanOptions", "default_workers", "in_shard", "parse_shard"]
 
@@ -203,7 +204,8 @@ class FleetScanner:
                                           confirmed, code, findings))
             playbooks, plans = self._plans(observation, diagnosis, options)
             changes = any(p.steps for p in plans)
-            outcome = Outcome.NEEDS_FIX if changes and set(playbooks) - _INSPECTION else Outcome.REPORT_ONLY
+            outcome = Outcome.NEEDS_FIX if _fixes(plans, code) and set(playbooks) - _INSPECTION else \
+                Outcome.REPORT_ONLY
             if any(p.refusals for p in plans) and not changes:
                 outcome = Outcome.REFUSED
             steps = tuple((s.kind, StepStatus.PLANNED.value, s.target) for p in plans for s in p.steps)
@@ -236,6 +238,10 @@ class FleetScanner:
             outcome, detail = Outcome.REFUSED, "; ".join(report.refusals) or None
         elif any(s.status is StepStatus.CHANGED for s in report.steps):
             outcome, detail = Outcome.FIXED, None
+        elif result.error_code and result.error_code in report.diagnosis_codes:
+            # Nothing to change by now (say the shared lock its plan named was the coordinator's to
+            # remove), but the failure is still diagnosed: not "nothing to do" for whoever reads this.
+            outcome, detail = Outcome.REPORT_ONLY, f"no Azure-side change applies now; still {result.error_code}"
         else:
             outcome, detail = Outcome.NOTHING_TO_DO, None
         return VmResult(result.vm, result.subscription, outcome, result.reasons, result.confirmed,
@@ -341,6 +347,15 @@ class FleetScanner:
             coordinator.restore_remaining()
             self.journal.finish_run(run_id, status=status)
         return [(a.step, a.status, a.lock_id) for a in coordinator.actions]
+
+
+def _fixes(plans: Sequence[Plan], error_code: str | None) -> bool:
+    """Whether the plans address the failure: a step besides the closing on-demand backup, or a failure
+    whose documented fix is that backup (an internal error: retry). A backup triggered while the cause
+    (an unreachable agent, a disk too large) stays would fail again: that VM is report-only."""
+    kinds = [s.kind for p in plans for s in p.steps]
+    retry = get_playbook("trigger-backup").error_codes
+    return any(k != TriggerBackup.kind for k in kinds) or (TriggerBackup.kind in kinds and error_code in retry)
 
 
 def _warmer(pool: ThreadPoolExecutor, gateways: Mapping[str, Gateway], shard: tuple[int, int],

@@ -55,6 +55,13 @@ class ResolveBackupInProgress(Playbook):
                 if old and not job.cancellable:
                     notes.append(f"job {job.ref.name} is past its snapshot phase and cannot be cancelled")
                 waits.append(job.ref)
+        if waits and not opts["wait"]:
+            # Without waiting (--no-wait) a run must not block on a job that may take hours, and a
+            # backup cannot be triggered while one runs: say so, and let a later run finish the fix.
+            names = ", ".join(j.name for j in waits)
+            notes.append(f"backup job(s) {names} still running: not waited for (wait is off); run again once "
+                         "they finish, or cancel a stuck one (cancel_stuck with --allow-disruptive)")
+            return Plan(cls.id, target, steps=tuple(steps), notes=tuple(notes))
         if waits:
             steps.insert(0, WaitForJobs(tuple(waits), obs.vm_ref, float(opts["wait_minutes"]) * 60))
         trigger = trigger_step(obs, opts)

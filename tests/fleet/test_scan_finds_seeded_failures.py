@@ -100,3 +100,21 @@ def test_cli_scan_all_subscriptions_lists_them_and_a_rerun_resumes_nothing_twice
     main(["scan", "--sandbox", "fleet-small", "--journal", journal, "--all-subscriptions", "--shard", "1/2",
           "-o", "markdown"], stdout=out, stderr=io.StringIO())
     assert out.getvalue().startswith("## azbackup-fix scan") and "| needs-fix |" in out.getvalue()
+
+
+@pytest.mark.parametrize("with_query_action", [True, False])
+def test_the_operator_role_scans_through_resource_graph_and_falls_back_without_its_query_action(
+        with_query_action: bool, tmp_path: Path) -> None:
+    from azbackup_fix.preflight import SCAN_ACTIONS, role_definition
+    from azbackup_fix.sandbox.core.rbac import DEFAULT_PRINCIPAL
+
+    sb = fleet(60, ALL_KINDS, subscriptions=1)
+    kinds = truth(sb)
+    actions = [a for a in role_definition()["Actions"] if with_query_action or a not in SCAN_ACTIONS]
+    sb.config.rbac = sb.rbac.enforce = True
+    sb.rbac.assign(DEFAULT_PRINCIPAL, actions=tuple(actions))  # the SandboxCredential's principal
+    report = Fleet(sb, tmp_path / "j.sqlite").scan()
+    assert report.source == ("resource-graph" if with_query_action else "vault-listing")
+    assert flagged(report) == {vm for vm, kind in kinds.items() if kind != "healthy"}
+    denied = [r.operation for r in sb.requests() if r.status == 403]
+    assert denied == ([] if with_query_action else ["ResourceGraph_Resources"])

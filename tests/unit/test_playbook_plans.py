@@ -92,6 +92,11 @@ CASES = [
      {}, ["wait-for-jobs", "trigger-backup"]),
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=2, cancellable=True),)),
      {"cancel_stuck": True}, ["wait-for-jobs", "trigger-backup"]),
+    # Without waiting nothing blocks on the running job; a stuck one may still be cancelled.
+    ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=2, cancellable=True),)),
+     {"wait": False}, []),
+    ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=26, cancellable=True),)),
+     {"wait": False, "cancel_stuck": True}, ["cancel-job", "trigger-backup"]),
     ("stop-protection-retain-data", _obs(vm=None), {}, ["update-protection"]),
     ("stop-protection-retain-data", _obs(), {}, []),
     ("inspect-vm", _obs(), {}, []),
