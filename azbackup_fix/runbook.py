@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=("diagnose", "plan", "apply", "scan", "scan-apply"), default="diagnose")
     parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
     parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
-                                                                    "(default 8 per subscription, 16 to 128)")
+                                                                    "(default 8 per subscription, 32 to 128)")
     parser.add_argument("--allow-disruptive", action="store_true")
     parser.add_argument("--allow-protection-changes", action="store_true")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")

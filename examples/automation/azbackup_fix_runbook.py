@@ -4,8 +4,10 @@
 Parameters (Automation passes them as sys.argv), for example:
     --subscription 00000000-0000-0000-0000-000000000000 --mode diagnose
     --subscription ... --mode apply --vm /subscriptions/.../virtualMachines/vm1
-Options: --mode diagnose|plan|apply, --vm ID (repeatable), --allow-disruptive,
---allow-protection-changes, --no-wait, --client-id (user-assigned identity), --cloud.
+    --subscription S1 --subscription S2 --mode scan-apply --shard 1/4 --journal /mnt/state/azbf.sqlite
+Options: --mode diagnose|plan|apply|scan|scan-apply, --vm ID (repeatable), --allow-disruptive,
+--allow-protection-changes, --no-wait, --shard K/N, --workers N, --journal PATH,
+--client-id (user-assigned identity), --cloud.
 
 Output: lines prefixed VERBOSE:/WARNING:/ERROR:, then one JSON line (the report).
 """

@@ -46,7 +46,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                        help="discover through each vault's job listing instead of Resource Graph")
     group.add_argument("--shard", metavar="K/N", default="1/1", help="scan the K-th of N deterministic shards")
     group.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="parallel workers (default 8 per subscription, 16 to 128)")
+                       help="parallel workers (default 8 per subscription, 32 to 128)")
     group.add_argument("--stuck-after", type=float, default=6.0, metavar="HOURS",
                        help="a backup job running longer is stuck (default 6)")
     group.add_argument("--retry-after-cap", type=float, default=None, metavar="SECONDS",
