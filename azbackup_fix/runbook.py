@@ -109,13 +109,12 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
     """The fleet scan modes: one :class:`~azbackup_fix.scanner.FleetScanner` run over the subscriptions."""
     from .fleet import Budget, Outcome, ProgressEvent
     from .journal import Journal
-    from .scanner import FleetScanner, ScanOptions, parse_shard
+    from .scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 
     if args.vm:
         raise InvalidInputError("--vm does not go with the scan modes (they find their VMs)")
     shard = parse_shard(args.shard)
-    if args.workers is not None and not 1 <= args.workers <= 512:
-        raise InvalidInputError(f"--workers must be between 1 and 512, got {args.workers}")
+    check_workers(args.workers)
     step = 0
 
     def progress(event: ProgressEvent) -> None:

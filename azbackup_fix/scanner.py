@@ -39,7 +39,7 @@ from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, requests_from_findings
 from .steps.backup import TriggerBackup
 
-__all__ = ["FleetScanner", "ScanOptions", "default_workers", "in_shard", "parse_shard"]
+__all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "in_shard", "parse_shard"]
 
 # Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
 _INSPECTION = frozenset({"inspect-vm"})
@@ -70,6 +70,15 @@ def default_workers(subscriptions: int) -> int:
     VMs mostly wait on long-running operations, took 1.5x with 16 workers against 1.14x with 32.
     The budget keeps any count below ARM's limits."""
     return max(32, min(128, 8 * subscriptions))
+
+
+MAX_WORKERS = 512
+
+
+def check_workers(workers: int | None) -> None:
+    """Bad input before anything is sent: a worker count is 1 to 512 (or None for the default)."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InvalidInputError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +307,7 @@ class FleetScanner:
             lock_actions=tuple(lock_actions))
 
     def _run(self, pool: ThreadPoolExecutor, gateways: Mapping[str, Gateway], todo: list[Candidate],
-             options: ScanOptions,
-             results: dict[str, VmResult], store: ProgressStore | None, scan_id: str,
+             options: ScanOptions, results: dict[str, VmResult], store: ProgressStore | None, scan_id: str,
              total: int, job_vaults: Mapping[str, frozenset[str]] | None) -> list[tuple[str, str, str]]:
         outcomes: Counter[str] = Counter(r.outcome for r in results.values())
         mutex = threading.Lock()

@@ -27,7 +27,7 @@ from ...errors import InvalidInputError
 from ...fleet import Budget, render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
 from ...ids import VaultRef
-from ...scanner import FleetScanner, ScanOptions, parse_shard
+from ...scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
@@ -82,8 +82,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
     from ...playbook_file import load_playbook_file
 
     shard = parse_shard(args.shard)  # bad input before anything is sent
-    if args.workers is not None and not 1 <= args.workers <= 512:
-        raise InvalidInputError(f"--workers must be between 1 and 512, got {args.workers}")
+    check_workers(args.workers)
     if not args.stuck_after > 0:
         raise InvalidInputError(f"--stuck-after must be a positive number of hours, got {args.stuck_after:g}")
     vaults = tuple(VaultRef.parse(v) for v in args.vault)
