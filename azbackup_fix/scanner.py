@@ -246,7 +246,9 @@ class FleetScanner:
         if report.failures:
             outcome, detail = Outcome.FAILED, "; ".join(f"{s.step}: {s.reason}" for s in report.failures)
         elif report.refused:
-            outcome, detail = Outcome.REFUSED, "; ".join(report.refusals) or None
+            # The run's refusals, else each refused step's reason (a guard rail stops one playbook).
+            reasons = report.refusals or tuple(f"{s.step}: {s.reason}" for s in report.steps if s.refused)
+            outcome, detail = Outcome.REFUSED, "; ".join(reasons) or None
         elif any(s.status is StepStatus.CHANGED for s in report.steps):
             outcome, detail = Outcome.FIXED, None
         elif result.error_code and result.error_code in report.diagnosis_codes:

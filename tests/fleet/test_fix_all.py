@@ -74,3 +74,19 @@ def test_cli_scan_apply_yes_max_targets_refuses_before_any_change(tmp_path: Path
     code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "--apply", "--yes",
                  "--max-targets", "2", "-o", "json"], stdout=out, stderr=io.StringIO())
     assert code == 3 and out.getvalue() == ""
+
+
+def test_a_fix_a_guard_rail_stops_is_refused_with_its_reason_and_changes_nothing(tmp_path: Path) -> None:
+    sb = fleet(60, "healthy=3,protection-stopped=1", subscriptions=1)
+    stopped = {vm for vm, kind in truth(sb).items() if kind == "protection-stopped"}
+    f = Fleet(sb, tmp_path / "j.sqlite")
+    planned = f.scan()
+    assert {v.vm.casefold() for v in planned.vms if v.outcome == Outcome.NEEDS_FIX} == stopped
+    items_before = sb.snapshot()["resources"]["backup"]["protectedItems"]
+
+    report = f.scan(apply=True, fresh=True)  # resume-protection needs --allow-protection-changes
+
+    refused = [v for v in report.vms if v.outcome == Outcome.REFUSED]
+    assert {v.vm.casefold() for v in refused} == stopped and report.exit_code == 3
+    assert all(v.detail and "allow-protection-changes" in v.detail for v in refused), refused
+    assert sb.snapshot()["resources"]["backup"]["protectedItems"] == items_before
