@@ -32,7 +32,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from typing import Any, TextIO
 
 from .errors import AzBackupFixError, InvalidInputError
@@ -90,11 +91,17 @@ class _Streams:
         self.err.write(f"ERROR: {text}\n")
 
 
-def _credential(client_id: str | None) -> Any:
+@contextmanager
+def _credential(client_id: str | None) -> Iterator[Any]:
+    """The Automation account's managed identity, closed (its HTTP session) when the job is done."""
     # Imported here: the library itself needs azure-identity only for this entry point and the CLI.
     from azure.identity import ManagedIdentityCredential
 
-    return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    try:
+        yield credential
+    finally:
+        credential.close()
 
 
 def _worst(codes: Sequence[int]) -> int:
@@ -124,9 +131,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
             step = event.done * 20 // event.total
             streams.verbose(f"{event.phase}: {event.done}/{event.total} VMs")
 
-    credential = _credential(args.client_id)
-    journal = Journal(journal_path)
-    try:
+    with _credential(args.client_id) as credential, closing(Journal(journal_path)) as journal:
         scanner = FleetScanner(credential, budget=Budget(retry_after_cap=settings.retry_after_cap), journal=journal,
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
@@ -137,11 +142,6 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
             subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
             allow_disruptive=args.allow_disruptive, allow_protection_changes=args.allow_protection_changes,
             wait=not args.no_wait))
-    finally:
-        journal.close()
-        close = getattr(credential, "close", None)
-        if callable(close):
-            close()
     if report.resumed:
         streams.verbose(f"resumed scan {report.scan_id}")
     for vm in report.problems:
@@ -171,46 +171,41 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         raise InvalidInputError(f"--mode {args.mode} takes one --subscription (the scan modes take several)")
     subscription = subscriptions[0]
     refs = [VmRef.parse(v) for v in args.vm]  # every id validated before a request is sent
-    credential = _credential(args.client_id)
     diagnoses: list[Diagnosis] = []
     runs: list[RunReport] = []
     errors: list[dict[str, Any]] = []
     codes: list[int] = []
-    try:
-        with Remediator(credential, subscription, cloud=args.cloud or settings.cloud, base_url=endpoint,
-                        retry_after_cap=settings.retry_after_cap, journal_path=journal,
-                        playbook_file=playbook_file) as fix:
-            targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
-            streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
-            for ref in targets:
-                try:
-                    if args.mode == "diagnose":
-                        diagnosis = fix.diagnose(ref)
-                        diagnoses.append(diagnosis)
-                        for f in diagnosis.errors:
-                            streams.warning(f"{ref.name}: {f.code}: {f.title}")
-                        codes.append(4 if diagnosis.errors else 0)
-                        streams.verbose(f"{ref.name}: {len(diagnosis.errors)} problem(s)")
-                    else:
-                        report = fix.run(ref, apply=args.mode == "apply", allow_disruptive=args.allow_disruptive,
-                                         allow_protection_changes=args.allow_protection_changes,
-                                         wait=not args.no_wait)
-                        runs.append(report)
-                        for step in report.steps:
-                            line = f"{ref.name}: {step.step} {step.status.value}: {step.description}"
-                            if step.status.is_failure:
-                                streams.error(f"{line} ({step.reason})")
-                            else:
-                                streams.verbose(line)
-                        codes.append(report.exit_code)
-                except AzBackupFixError as exc:  # one VM's error does not end the job
-                    streams.error(f"{ref.name}: {exc}")
-                    errors.append({"vm": ref.id, "error": str(exc), "type": type(exc).__name__})
-                    codes.append(exc.exit_code)
-    finally:
-        close = getattr(credential, "close", None)
-        if callable(close):
-            close()
+    with _credential(args.client_id) as credential, \
+            Remediator(credential, subscription, cloud=args.cloud or settings.cloud, base_url=endpoint,
+                       retry_after_cap=settings.retry_after_cap, journal_path=journal,
+                       playbook_file=playbook_file) as fix:
+        targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
+        streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
+        for ref in targets:
+            try:
+                if args.mode == "diagnose":
+                    diagnosis = fix.diagnose(ref)
+                    diagnoses.append(diagnosis)
+                    for f in diagnosis.errors:
+                        streams.warning(f"{ref.name}: {f.code}: {f.title}")
+                    codes.append(4 if diagnosis.errors else 0)
+                    streams.verbose(f"{ref.name}: {len(diagnosis.errors)} problem(s)")
+                else:
+                    report = fix.run(ref, apply=args.mode == "apply", allow_disruptive=args.allow_disruptive,
+                                     allow_protection_changes=args.allow_protection_changes,
+                                     wait=not args.no_wait)
+                    runs.append(report)
+                    for step in report.steps:
+                        line = f"{ref.name}: {step.step} {step.status.value}: {step.description}"
+                        if step.status.is_failure:
+                            streams.error(f"{line} ({step.reason})")
+                        else:
+                            streams.verbose(line)
+                    codes.append(report.exit_code)
+            except AzBackupFixError as exc:  # one VM's error does not end the job
+                streams.error(f"{ref.name}: {exc}")
+                errors.append({"vm": ref.id, "error": str(exc), "type": type(exc).__name__})
+                codes.append(exc.exit_code)
     return {
         "schema": RUNBOOK_SCHEMA,
         "mode": args.mode,
