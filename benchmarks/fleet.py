@@ -128,9 +128,9 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from azbackup_fix.sandbox import Sandbox
-    from azbackup_fix.sandbox.core.config import SandboxConfig
-    from azbackup_fix.sandbox.server import SandboxServer
+    from azbackup_sandbox import Sandbox
+    from azbackup_sandbox.core.config import SandboxConfig
+    from azbackup_sandbox.server import SandboxServer
 
     subs = args.subscriptions or max(1, math.ceil(n / 1000))
     config = SandboxConfig(throttling=True, latency_ms=(args.latency[0], args.latency[1]), backup_snapshot_seconds=3,

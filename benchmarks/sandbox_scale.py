@@ -15,8 +15,8 @@ import time
 from azure.mgmt.compute import ComputeManagementClient
 
 from azbackup_fix import SandboxCredential
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.http import SandboxRequest
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.http import SandboxRequest
 
 SAMPLE = 300
 

@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.sandbox:
         from azbackup_fix import SandboxCredential
-        from azbackup_fix.sandbox import Sandbox
+        from azbackup_sandbox import Sandbox
 
         sandbox = Sandbox(scenario="demo")
         with tempfile.TemporaryDirectory() as tmp, Remediator(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from azbackup_fix.sandbox import SandboxServer
+from azbackup_sandbox import SandboxServer
 
 __all__ = ["CONSOLE", "REPO", "cli_command", "cli_environment", "run_cli", "server_environment"]
 

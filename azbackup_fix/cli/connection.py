@@ -57,8 +57,8 @@ class Connection:
 
 def _sandbox(name: str) -> tuple[Any, tuple[str, ...]]:
     # The one place the library reaches into the emulator, and only when asked to.
-    from ..sandbox import Sandbox
-    from ..sandbox.core.control import subscription_ids
+    from azbackup_sandbox import Sandbox
+    from azbackup_sandbox.core.control import subscription_ids
 
     try:
         sandbox = Sandbox(scenario=name)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from azbackup_fix.cli.main import main
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, subscription_ids
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, subscription_ids
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, VM_RG, writes
 
 SUB = subscription_ids(Sandbox(scenario="healthy"))[0]

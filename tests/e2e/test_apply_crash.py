@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from azbackup_fix.journal import Journal
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import set_clock_rate, subscription_ids
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import set_clock_rate, subscription_ids
 from tests.gateway.sandbox_arm import BROKEN, VM_RG, writes
 from tests.sandbox_cli import cli_command, run_cli, server_environment
 

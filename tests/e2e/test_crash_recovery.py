@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from azbackup_fix.journal import Journal
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import writes
 from tests.sandbox_cli import run_cli, server_environment
 

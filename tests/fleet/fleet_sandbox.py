@@ -10,8 +10,8 @@ from typing import Any
 from azbackup_fix import SandboxCredential
 from azbackup_fix.fleet import Budget, FleetReport, Outcome
 from azbackup_fix.journal import Journal
-from azbackup_fix.sandbox import Sandbox
 from azbackup_fix.scanner import FleetScanner, ScanOptions
+from azbackup_sandbox import Sandbox
 
 # Every failure kind of the catalogue, often enough to appear in ~200 VMs.
 ALL_KINDS = ("healthy=10,rp-limit-locked=1,rp-limit-custom-rg=1,failed-vmsnapshot=1,agent-not-ready=1,"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from azbackup_fix.fleet import ARM_RATES, BucketRate, Budget, Outcome
-from azbackup_fix.sandbox.core.faults import FaultRule
+from azbackup_sandbox.core.faults import FaultRule
 from tests.fleet.fleet_sandbox import ALL_KINDS, Fleet, fleet
 
 

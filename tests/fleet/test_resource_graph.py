@@ -11,7 +11,7 @@ from azbackup_fix import SandboxCredential
 from azbackup_fix.fleet.queries import BACKUP_JOBS, PROTECTED_ITEMS
 from azbackup_fix.gateway import Gateway
 from azbackup_fix.gateway.resource_graph import ResourceGraphUnavailableError
-from azbackup_fix.sandbox.core.http import SandboxRequest
+from azbackup_sandbox.core.http import SandboxRequest
 from tests.fleet.fleet_sandbox import ALL_KINDS, fleet
 
 URL = "https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version={v}"

@@ -13,7 +13,7 @@ import pytest
 from azbackup_fix.cli.main import main
 from azbackup_fix.fleet import Outcome
 from azbackup_fix.ids import VaultRef
-from azbackup_fix.sandbox.core.faults import FaultRule
+from azbackup_sandbox.core.faults import FaultRule
 from tests.fleet.fleet_sandbox import ALL_KINDS, Fleet, flagged, fleet, truth
 
 
@@ -106,7 +106,7 @@ def test_cli_scan_all_subscriptions_lists_them_and_a_rerun_resumes_nothing_twice
 def test_the_operator_role_scans_through_resource_graph_and_falls_back_without_its_query_action(
         with_query_action: bool, tmp_path: Path) -> None:
     from azbackup_fix.preflight import SCAN_ACTIONS, role_definition
-    from azbackup_fix.sandbox.core.rbac import DEFAULT_PRINCIPAL
+    from azbackup_sandbox.core.rbac import DEFAULT_PRINCIPAL
 
     sb = fleet(60, ALL_KINDS, subscriptions=1)
     kinds = truth(sb)

@@ -9,8 +9,8 @@ from typing import Any
 
 from azbackup_fix import Remediator, SandboxCredential
 from azbackup_fix.ids import VmRef
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.control import subscription_ids
 
 VM_RG = "rg-app-prod"
 BROKEN = "vm-app-01"

@@ -19,7 +19,7 @@ from azbackup_fix import (
 )
 from azbackup_fix.gateway import CLOUDS, Gateway, get_cloud, observe_vm
 from azbackup_fix.ids import ProtectedItemRef, VmRef
-from azbackup_fix.sandbox import Sandbox
+from azbackup_sandbox import Sandbox
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, VM_RG, Target, writes
 
 
@@ -35,7 +35,7 @@ class ScopeRecordingCredential:
 
 
 def _gateway(sandbox: Sandbox, **kwargs: Any) -> Gateway:
-    from azbackup_fix.sandbox.core.control import subscription_ids
+    from azbackup_sandbox.core.control import subscription_ids
 
     kwargs.setdefault("transport", sandbox.transport())
     return Gateway(kwargs.pop("credential", SandboxCredential()), subscription_ids(sandbox)[0], **kwargs)

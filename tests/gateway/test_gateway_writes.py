@@ -12,8 +12,8 @@ from azbackup_fix import SandboxCredential
 from azbackup_fix.gateway import Gateway
 from azbackup_fix.ids import LockRef, ResourceId
 from azbackup_fix.models import Lock, LockLevel
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import VM_RG, writes
 
 

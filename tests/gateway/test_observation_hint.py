@@ -11,8 +11,8 @@ from azbackup_fix import SandboxCredential
 from azbackup_fix.checks import diagnosis_for
 from azbackup_fix.gateway import Gateway, observe_vm
 from azbackup_fix.ids import VaultRef
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import Target
 
 

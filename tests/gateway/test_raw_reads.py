@@ -14,8 +14,8 @@ from azbackup_fix.gateway.convert_backup import job_from_wire, policy_from_wire,
 from azbackup_fix.gateway.gateway import BACKUP_API_VERSION, COMPUTE_API_VERSION, JOB_FILTER
 from azbackup_fix.gateway.wire import wire
 from azbackup_fix.ids import BackupPolicyRef, VmRef
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.control import subscription_ids
 
 RESTORE_POINT_RG = "AzureBackupRG_eastus_1"
 

@@ -24,8 +24,8 @@ from typing import Any
 from azbackup_fix import RunReport, SandboxCredential
 from azbackup_fix.errors import AzBackupFixError
 from azbackup_fix.journal import Journal
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.sandbox import RequestRecord
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.sandbox import RequestRecord
 from tests.gateway.sandbox_arm import BROKEN, Target, writes
 
 __all__ = [

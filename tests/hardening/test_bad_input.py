@@ -15,8 +15,8 @@ import pytest
 from azbackup_fix import Remediator, SandboxCredential
 from azbackup_fix.cli.main import main
 from azbackup_fix.errors import InvalidInputError
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import BROKEN, VM_RG, writes
 
 OTHER_SUB = "00000000-0000-4000-8000-000000000001"

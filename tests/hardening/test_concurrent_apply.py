@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from azbackup_fix.journal import Journal
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import set_clock_rate, subscription_ids
-from azbackup_fix.sandbox.providers.compute.models import RestorePoint
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import set_clock_rate, subscription_ids
+from azbackup_sandbox.providers.compute.models import RestorePoint
 from tests.e2e.test_apply_crash import CLOCK_RATE, JOB_DONE_SECONDS, LOCKS, POLL_DEADLINE, prepare
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, VM_RG, writes
 from tests.sandbox_cli import cli_command, run_cli

@@ -21,15 +21,15 @@ import pytest
 from azbackup_fix.cli.main import main
 from azbackup_fix.journal import Journal
 from azbackup_fix.preflight import Permissions, check, operator_actions, required_actions
-from azbackup_fix.sandbox import Sandbox, SandboxServer
-from azbackup_fix.sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, subscription_ids
-from azbackup_fix.sandbox.core.rbac import DEFAULT_PRINCIPAL
+from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, subscription_ids
+from azbackup_sandbox.core.rbac import DEFAULT_PRINCIPAL
 from tests.gateway.sandbox_arm import BROKEN, VM_RG, Target, writes
 from tests.hardening.faultmatrix import CASES, Case
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_FILE = REPO / "examples/rbac/azbackup-fix-operator.json"
-COVERAGE = REPO / "azbackup_fix/sandbox/COVERAGE.md"
+COVERAGE = REPO / "azbackup_sandbox/COVERAGE.md"
 WRITING = [c for c in CASES if c.playbook != "inspect-vm"]
 # Reader alone cannot even diagnose (backupStatus is a POST action): Reader plus that one action.
 READER_WHO_CAN_DIAGNOSE = ("*/read", "Microsoft.RecoveryServices/locations/backupStatus/action")

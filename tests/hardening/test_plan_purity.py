@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azbackup_fix import SandboxCredential
-from azbackup_fix.sandbox import Sandbox, SandboxConfig
-from azbackup_fix.sandbox.scenarios.catalogue import FAILURE_KINDS
+from azbackup_sandbox import Sandbox, SandboxConfig
+from azbackup_sandbox.scenarios.catalogue import FAILURE_KINDS
 from tests.gateway.sandbox_arm import writes
 
 KINDS = sorted(FAILURE_KINDS)

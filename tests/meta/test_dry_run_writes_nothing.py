@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from azbackup_fix.playbooks import all_playbooks, playbook_ids
-from azbackup_fix.sandbox import Sandbox, list_scenarios
 from azbackup_fix.steps import Step
+from azbackup_sandbox import Sandbox, list_scenarios
 from tests.gateway.sandbox_arm import Target, writes
 
 SCENARIOS = sorted(s.name for s in list_scenarios())

@@ -3,7 +3,7 @@
 cli, runbook -> runner -> playbooks, steps, checks, fleet -> gateway -> azure.mgmt.*;
 only gateway imports azure.mgmt; models, ids and errors import nothing else of ours;
 playbooks and steps never import azure; the library never imports the sandbox except the
-CLI's --sandbox/demo path; the sandbox imports nothing of the library but ids and models.
+CLI's --sandbox/demo path; the sandbox (its own package, azbackup_sandbox) imports nothing of the library.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from pathlib import Path
 import pytest
 
 import azbackup_fix
+import azbackup_sandbox
 
 PACKAGE = Path(azbackup_fix.__file__).parent
+SANDBOX_PACKAGE = Path(azbackup_sandbox.__file__).parent
 ROOT = "azbackup_fix"
+SANDBOX_ROOT = "azbackup_sandbox"
 # The one place the library may reach into the emulator: `--sandbox NAME` and `demo`.
 SANDBOX_DOORS = {"azbackup_fix.cli.connection"}
 
 
 def _module_name(path: Path) -> str:
+    # Both packages sit side by side in the distribution's root.
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -51,6 +55,9 @@ def _imports(path: Path) -> set[str]:
 
 
 MODULES: dict[str, set[str]] = {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+SANDBOX_MODULES: dict[str, set[str]] = {
+    _module_name(p): _imports(p) for p in sorted(SANDBOX_PACKAGE.rglob("*.py"))
+}
 
 
 def _ours(imports: set[str]) -> set[str]:
@@ -91,18 +98,23 @@ def test_playbooks_and_steps_never_import_azure(module: str) -> None:
     assert not offending, f"{module} imports {offending}"
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if _layer(m) != "sandbox"))
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_library_never_imports_the_sandbox(module: str) -> None:
     if module in SANDBOX_DOORS:
         return
-    offending = {i for i in _ours(MODULES[module]) if _layer(i) == "sandbox"}
+    offending = {i for i in MODULES[module] if i == SANDBOX_ROOT or i.startswith(SANDBOX_ROOT + ".")}
     assert not offending, f"{module} imports the sandbox ({offending})"
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if _layer(m) == "sandbox"))
-def test_sandbox_imports_only_ids_and_models_of_the_library(module: str) -> None:
-    others = _top_modules(MODULES[module]) - {"sandbox", "ids", "models", ""}
-    assert not others, f"{module} imports {others}"
+def test_the_sandbox_is_its_own_package() -> None:
+    assert "azbackup_sandbox.core.sandbox" in SANDBOX_MODULES
+    assert not any(m == "azbackup_fix.sandbox" or m.startswith("azbackup_fix.sandbox.") for m in MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(SANDBOX_MODULES))
+def test_sandbox_imports_nothing_of_the_library(module: str) -> None:
+    offending = _ours(SANDBOX_MODULES[module])
+    assert not offending, f"{module} imports {offending}"
 
 
 LOWER_LAYERS = {

@@ -20,9 +20,9 @@ from azbackup_fix.preflight import (
     required_actions,
     role_definition,
 )
-from azbackup_fix.sandbox import Sandbox, SandboxConfig
-from azbackup_fix.sandbox.core.rbac import DEFAULT_PRINCIPAL
-from azbackup_fix.sandbox.scenarios import list_scenarios
+from azbackup_sandbox import Sandbox, SandboxConfig
+from azbackup_sandbox.core.rbac import DEFAULT_PRINCIPAL
+from azbackup_sandbox.scenarios import list_scenarios
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_FILE = REPO / "examples/rbac/azbackup-fix-operator.json"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from azbackup_fix.sandbox.coverage import render_coverage
+from azbackup_sandbox.coverage import render_coverage
 
-COVERAGE = Path(__file__).resolve().parents[2] / "azbackup_fix" / "sandbox" / "COVERAGE.md"
+COVERAGE = Path(__file__).resolve().parents[2] / "azbackup_sandbox" / "COVERAGE.md"
 
 
 def test_coverage_table_is_current() -> None:
     assert COVERAGE.read_text(encoding="utf-8") == render_coverage(), (
-        "COVERAGE.md is stale: run `python -m azbackup_fix.sandbox.coverage > azbackup_fix/sandbox/COVERAGE.md`"
+        "COVERAGE.md is stale: run `python -m azbackup_sandbox.coverage > azbackup_sandbox/COVERAGE.md`"
     )
 
 

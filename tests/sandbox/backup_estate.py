@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from azbackup_fix.sandbox.core.sandbox import Sandbox
-from azbackup_fix.sandbox.providers.backup.models import BackupPolicy, ProtectedItem, Vault
-from azbackup_fix.sandbox.providers.compute.models import (
+from azbackup_sandbox.core.sandbox import Sandbox
+from azbackup_sandbox.providers.backup.models import BackupPolicy, ProtectedItem, Vault
+from azbackup_sandbox.providers.compute.models import (
     RestorePoint,
     RestorePointCollection,
     VirtualMachine,

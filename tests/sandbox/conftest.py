@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sandbox_arm import Arm, make_pristine
 
-from azbackup_fix.sandbox.core.sandbox import Sandbox
-from azbackup_fix.sandbox.server import SandboxServer
+from azbackup_sandbox.core.sandbox import Sandbox
+from azbackup_sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")

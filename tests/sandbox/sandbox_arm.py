@@ -18,10 +18,10 @@ import requests
 from azure.core.pipeline.transport import RequestsTransport
 
 from azbackup_fix import SandboxCredential
-from azbackup_fix.sandbox.core.config import SandboxConfig
-from azbackup_fix.sandbox.core.http import SandboxRequest
-from azbackup_fix.sandbox.core.sandbox import Sandbox
-from azbackup_fix.sandbox.server import SandboxServer
+from azbackup_sandbox.core.config import SandboxConfig
+from azbackup_sandbox.core.http import SandboxRequest
+from azbackup_sandbox.core.sandbox import Sandbox
+from azbackup_sandbox.server import SandboxServer
 
 __all__ = ["Arm", "ControlResponse", "ControlError", "make_pristine"]
 
@@ -95,7 +95,7 @@ class Arm:
 
     @property
     def subscription_ids(self) -> list[str]:
-        from azbackup_fix.sandbox.core.control import subscription_ids
+        from azbackup_sandbox.core.control import subscription_ids
 
         return subscription_ids(self.sandbox)
 
@@ -191,7 +191,7 @@ class Arm:
 
     def advance(self, seconds: float) -> str:
         """Move the virtual clock forward; returns the new time (ARM format)."""
-        from azbackup_fix.sandbox.core.timefmt import arm_time
+        from azbackup_sandbox.core.timefmt import arm_time
 
         if self.https:
             return self._control("POST", "clock", params={"advance": seconds})["now"]
@@ -226,7 +226,7 @@ class Arm:
         if self.https:
             self._control("POST", "clock", params={"rate": rate})
         else:
-            from azbackup_fix.sandbox.core.control import set_clock_rate
+            from azbackup_sandbox.core.control import set_clock_rate
 
             set_clock_rate(self.sandbox, rate)
 
@@ -238,7 +238,7 @@ class Arm:
 
 def make_pristine(sandbox: Sandbox) -> None:
     """Back to a just-constructed state, for the session server shared by all https-mode tests."""
-    from azbackup_fix.sandbox.core.control import set_clock_rate
+    from azbackup_sandbox.core.control import set_clock_rate
 
     with sandbox.lock:
         sandbox.config = SandboxConfig()

@@ -16,8 +16,8 @@ from backup_estate import SUB, VAULT_RG, Estate, add_vm, seed
 from sandbox_arm import Arm
 from test_backup_physics import trigger
 
-from azbackup_fix.sandbox.core.config import SandboxConfig
-from azbackup_fix.sandbox.providers.backup.models import BackupJob
+from azbackup_sandbox.core.config import SandboxConfig
+from azbackup_sandbox.providers.backup.models import BackupJob
 
 VAULT = "vault-01"
 VAULT_PATH = f"/subscriptions/{SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"

@@ -16,10 +16,10 @@ from azure.mgmt.resource.locks import ManagementLockClient
 from backup_estate import SUB, VAULT_RG, Estate, seed, seed_restore_points
 from sandbox_arm import Arm
 
-from azbackup_fix.sandbox.core.config import SandboxConfig
-from azbackup_fix.sandbox.providers.backup.models import BackupJob, JobTask
-from azbackup_fix.sandbox.providers.backup.physics import RP_LIMIT
-from azbackup_fix.sandbox.providers.compute.models import AgentState, DataDisk, Extension
+from azbackup_sandbox.core.config import SandboxConfig
+from azbackup_sandbox.providers.backup.models import BackupJob, JobTask
+from azbackup_sandbox.providers.backup.physics import RP_LIMIT
+from azbackup_sandbox.providers.compute.models import AgentState, DataDisk, Extension
 
 CFG = SandboxConfig()
 SNAP, XFER, FAIL = CFG.backup_snapshot_seconds, CFG.backup_transfer_seconds, CFG.backup_fail_seconds

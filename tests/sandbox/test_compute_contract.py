@@ -13,7 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.compute import ComputeManagementClient
 from sandbox_arm import Arm
 
-from azbackup_fix.sandbox.providers.compute.models import (
+from azbackup_sandbox.providers.compute.models import (
     AgentState,
     DataDisk,
     Extension,

@@ -10,12 +10,12 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from sandbox_arm import Arm
 
-from azbackup_fix.sandbox.core.control import (
+from azbackup_sandbox.core.control import (
     IDENTITY_API_VERSION,
     MANAGED_IDENTITY_OBJECT_ID,
     identity_secret,
 )
-from azbackup_fix.sandbox.core.timefmt import parse_time
+from azbackup_sandbox.core.timefmt import parse_time
 
 ARM_RESOURCE = "https://management.azure.com"
 

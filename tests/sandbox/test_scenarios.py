@@ -11,7 +11,7 @@ from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 from azure.mgmt.resource.locks import ManagementLockClient
 from sandbox_arm import Arm
 
-from azbackup_fix.sandbox.scenarios import SINGLE_SCENARIOS
+from azbackup_sandbox.scenarios import SINGLE_SCENARIOS
 
 VAULT_RG, VAULT = "rg-backup-prod", "rsv-prod-eastus"
 

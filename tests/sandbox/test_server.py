@@ -25,9 +25,9 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.resource.resources import ResourceManagementClient
 from sandbox_arm import Arm, make_pristine
 
-from azbackup_fix.sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, set_clock_rate
-from azbackup_fix.sandbox.core.sandbox import Sandbox
-from azbackup_fix.sandbox.server import INSTALL_HINT, SandboxServer, SandboxServerError
+from azbackup_sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, set_clock_rate
+from azbackup_sandbox.core.sandbox import Sandbox
+from azbackup_sandbox.server import INSTALL_HINT, SandboxServer, SandboxServerError
 
 REPO = Path(__file__).resolve().parents[2]
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -307,7 +307,7 @@ def _cli_env() -> dict[str, str]:
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "azbackup_fix.sandbox.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "azbackup_sandbox.cli", *args], capture_output=True,
                           text=True, env=_cli_env(), timeout=timeout)
 
 
@@ -323,7 +323,7 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 def test_cli_serve_prints_the_ready_line_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     ready_file = tmp_path / "ready.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "azbackup_fix.sandbox.cli", "serve", "--scenario", "healthy",
+        [sys.executable, "-m", "azbackup_sandbox.cli", "serve", "--scenario", "healthy",
          "--ready-file", str(ready_file), "--clock-rate", "600", "--rbac"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(),
     )
@@ -358,7 +358,7 @@ def test_cli_serve_prints_the_ready_line_and_exits_0_on_sigterm(tmp_path: Path) 
 
 
 def test_cli_serve_sigint_exits_0() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "azbackup_fix.sandbox.cli", "serve"],
+    proc = subprocess.Popen([sys.executable, "-m", "azbackup_sandbox.cli", "serve"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env())
     try:
         ready = json.loads(_read_line(proc, timeout=60))
@@ -456,7 +456,7 @@ def test_latency_fault_waits_in_server_mode_and_advances_the_virtual_clock_in_pr
     sandbox = Sandbox(scenario="healthy")
     before = sandbox.clock.now()
     sandbox.faults.add({"operation": "Subscriptions_Get", "latency_ms": 1500})
-    from azbackup_fix.sandbox.core.http import SandboxRequest
+    from azbackup_sandbox.core.http import SandboxRequest
 
     sub = sandbox.subscription_ids[0]
     reply = sandbox.handle(SandboxRequest("GET", f"https://x/subscriptions/{sub}?api-version=1",
@@ -465,7 +465,7 @@ def test_latency_fault_waits_in_server_mode_and_advances_the_virtual_clock_in_pr
 
 
 def test_wait_for_request_wakes_when_a_matching_request_is_logged() -> None:
-    from azbackup_fix.sandbox.core.http import SandboxRequest
+    from azbackup_sandbox.core.http import SandboxRequest
 
     sandbox = Sandbox(scenario="healthy")
     sub = sandbox.subscription_ids[0]

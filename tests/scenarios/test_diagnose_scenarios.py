@@ -9,7 +9,7 @@ import pytest
 
 from azbackup_fix import Diagnosis, Severity
 from azbackup_fix.checks import entry_for
-from azbackup_fix.sandbox import Sandbox, SandboxServer
+from azbackup_sandbox import Sandbox, SandboxServer
 from tests.gateway.sandbox_arm import BROKEN, NEIGHBOUR, Target, duplicate_gets, writes
 
 # scenario -> (finding code, playbook or None, evidence label, expected evidence value or None)
@@ -152,7 +152,7 @@ def test_demo_estate_shares_lists_between_vms() -> None:
 
 def test_fleet_small_every_protected_vm_diagnosed() -> None:
     sandbox = Sandbox(scenario="fleet-small")
-    from azbackup_fix.sandbox.core.control import subscription_ids
+    from azbackup_sandbox.core.control import subscription_ids
 
     total = 0
     for subscription in subscription_ids(sandbox):

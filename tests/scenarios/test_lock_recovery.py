@@ -15,8 +15,8 @@ from azbackup_fix.ids import LockRef, ResourceId
 from azbackup_fix.journal import Journal
 from azbackup_fix.models import Lock, LockLevel
 from azbackup_fix.recovery import recover_locks
-from azbackup_fix.sandbox import Sandbox
-from azbackup_fix.sandbox.core.control import subscription_ids
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.core.control import subscription_ids
 from tests.gateway.sandbox_arm import writes
 
 RP_RG = "AzureBackupRG_eastus_1"

@@ -14,7 +14,7 @@ import pytest
 
 from azbackup_fix import RunReport, StepStatus
 from azbackup_fix.models import Lock
-from azbackup_fix.sandbox import Sandbox
+from azbackup_sandbox import Sandbox
 from tests.gateway.sandbox_arm import NEIGHBOUR, Target, writes
 
 

@@ -15,8 +15,8 @@ from azbackup_fix.ids import VmRef
 from azbackup_fix.journal import Journal
 from azbackup_fix.playbooks import get_playbook
 from azbackup_fix.runner import Runner, RunOptions
-from azbackup_fix.sandbox import Sandbox
 from azbackup_fix.steps import DeleteLock, DeleteRestorePointCollection, Step, StepContext
+from azbackup_sandbox import Sandbox
 
 
 @dataclass(frozen=True)

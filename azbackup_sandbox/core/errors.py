@@ -105,5 +105,5 @@ def no_route(method: str, path: str, api_version: str | None) -> ArmError:
         404,
         "InvalidResourceType",
         f"The azbackup-fix sandbox does not emulate '{method} {path}' (api-version '{api_version or ''}'). "
-        "See azbackup_fix/sandbox/COVERAGE.md for the emulated operations.",
+        "See azbackup_sandbox/COVERAGE.md for the emulated operations.",
     )

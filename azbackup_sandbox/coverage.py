@@ -1,6 +1,6 @@
 """Generates COVERAGE.md, the table of every emulated ARM operation, from the live route table.
 
-    python -m azbackup_fix.sandbox.coverage > azbackup_fix/sandbox/COVERAGE.md
+    python -m azbackup_sandbox.coverage > azbackup_sandbox/COVERAGE.md
 
 A test keeps the committed file equal to this output."""
 
@@ -13,7 +13,7 @@ __all__ = ["render_coverage"]
 _HEADER = """# Sandbox coverage
 
 Every ARM operation the sandbox emulates, generated from its route table
-(`python -m azbackup_fix.sandbox.coverage`). Names in path templates are case-insensitive; `{scope*}`
+(`python -m azbackup_sandbox.coverage`). Names in path templates are case-insensitive; `{scope*}`
 spans several segments. Any api-version is accepted. A request outside this table answers
 404 `InvalidResourceType` naming the route; a known path with another verb answers 405.
 
