@@ -90,7 +90,8 @@ def _containers(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
                    sub.subscription_id, None)
     for group in sorted(sb.resources.groups.values(), key=lambda g: g.id.lower()):
         if group.subscription_id.lower() in subs:
-            yield _row(sb, group_to_arm(group), group.subscription_id, group.name)
+            body = {**group_to_arm(group), "type": "microsoft.resources/subscriptions/resourcegroups"}
+            yield _row(sb, body, group.subscription_id, group.name)
 
 
 def _recovery_services(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
