@@ -28,10 +28,14 @@ from .kql.evaluate import Table
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
 
-__all__ = ["COLUMNS", "JOB_WINDOW", "TABLES", "build_tables"]
+__all__ = ["COLUMNS", "JOB_WINDOW", "SCHEMA", "TABLES", "build_tables"]
 
-COLUMNS = ("id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy",
-           "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation")
+# Every table's columns and their Kusto types, as Resource Graph declares them.
+SCHEMA = {"id": "string", "name": "string", "type": "string", "tenantId": "string", "kind": "string",
+          "location": "string", "resourceGroup": "string", "subscriptionId": "string", "managedBy": "string",
+          "sku": "dynamic", "plan": "dynamic", "properties": "dynamic", "tags": "dynamic", "identity": "dynamic",
+          "zones": "dynamic", "extendedLocation": "dynamic"}
+COLUMNS = tuple(SCHEMA)
 JOB_WINDOW = timedelta(days=14)  # RecoveryServicesResources keeps backup jobs this long
 TABLES = ("Resources", "ResourceContainers", "RecoveryServicesResources")
 
