@@ -107,7 +107,7 @@ GROUPS = Table(("rgname", "loc"), [{"rgname": "rg1", "loc": "x"}, {"rgname": "rg
 
 
 def _run(query: str) -> list[dict[str, Any]]:
-    return evaluate(parse(query), {"T": lambda: ITEMS, "G": lambda: GROUPS}, clock=lambda: NOW, text=query).records()
+    return evaluate(parse(query), {"T": lambda types: ITEMS, "G": lambda types: GROUPS}, clock=lambda: NOW, text=query).records()
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -366,3 +366,21 @@ def test_an_invalid_query_gets_resource_graphs_400(arm: Arm, query: str, code: s
     assert invalid["code"] == "InvalidQuery" and invalid["message"].startswith("Query is invalid.")
     assert detail["code"] == code and detail["line"] == 1 and detail["characterPositionInLine"] >= 0
     assert detail.get("token", "") == token
+
+
+@pytest.mark.parametrize(("query", "hint"), [
+    ("T | where type =~ 'A/B' and n > 1", frozenset({"a/b"})),
+    ("T | where n > 1 and type in~ ('x', 'Y')", frozenset({"x", "y"})),
+    ("T | where type == 'a' or n > 1", None),  # an 'or' may keep other types
+    ("T | extend type = 'a' | where type == 'a'", None),  # only the first operator restricts the source
+    ("T | take 1", None),
+])
+def test_a_table_is_asked_only_for_the_types_the_first_where_keeps(query: str, hint: frozenset[str] | None) -> None:
+    asked: list[frozenset[str] | None] = []
+
+    def build(types: frozenset[str] | None) -> Table:
+        asked.append(types)
+        return Table(("type", "n"), [{"type": "a/b", "n": 2}])
+
+    evaluate(parse(query), {"T": build}, clock=lambda: NOW, text=query)
+    assert asked == [hint]

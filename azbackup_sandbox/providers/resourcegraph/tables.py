@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..backup.routes import item_to_arm, job_to_arm, vault_to_arm
 from ..compute.routes import collection_to_arm, extension_to_arm, vm_to_arm
 from ..resources.routes import group_to_arm, subscription_to_arm
-from .kql.evaluate import Table
+from .kql.evaluate import Source, Table
 
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
@@ -66,26 +66,38 @@ def _power_state(state: str) -> dict[str, str]:
     return {"code": f"PowerState/{state}", "displayStatus": f"VM {state}", "level": "Info"}
 
 
-def _resources(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
+Wanted = Callable[[str], bool]
+_VM, _EXTENSION = "microsoft.compute/virtualmachines", "microsoft.compute/virtualmachines/extensions"
+_COLLECTION, _VAULT = "microsoft.compute/restorepointcollections", "microsoft.recoveryservices/vaults"
+_SUBSCRIPTION, _GROUP = "microsoft.resources/subscriptions", "microsoft.resources/subscriptions/resourcegroups"
+_JOB = "microsoft.recoveryservices/vaults/backupjobs"
+_ITEM = "microsoft.recoveryservices/vaults/backupfabrics/protectioncontainers/protecteditems"
+
+
+def _resources(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[dict[str, Any]]:
     for vm in sorted(sb.compute.vms.values(), key=lambda v: v.id.lower()):
         if vm.subscription_id.lower() not in subs:
             continue
-        body = vm_to_arm(sb, vm, resources=False)
-        body["properties"]["extended"] = {"instanceView": {"powerState": _power_state(vm.power_state)}}
-        yield _row(sb, body, vm.subscription_id, vm.resource_group)
-        for ext in sorted(vm.extensions.values(), key=lambda e: e.name.lower()):
-            yield _row(sb, extension_to_arm(vm, ext), vm.subscription_id, vm.resource_group)
-    for rpc in sorted(sb.compute.collections.values(), key=lambda c: c.id.lower()):
-        if rpc.subscription_id.lower() in subs:
-            yield _row(sb, collection_to_arm(sb, rpc), rpc.subscription_id, rpc.resource_group)
-    for vault in sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower()):
-        if vault.subscription_id.lower() in subs:
-            yield _row(sb, vault_to_arm(vault), vault.subscription_id, vault.resource_group)
+        if wanted(_VM):
+            body = vm_to_arm(sb, vm, resources=False)
+            body["properties"]["extended"] = {"instanceView": {"powerState": _power_state(vm.power_state)}}
+            yield _row(sb, body, vm.subscription_id, vm.resource_group)
+        if wanted(_EXTENSION):
+            for ext in sorted(vm.extensions.values(), key=lambda e: e.name.lower()):
+                yield _row(sb, extension_to_arm(vm, ext), vm.subscription_id, vm.resource_group)
+    if wanted(_COLLECTION):
+        for rpc in sorted(sb.compute.collections.values(), key=lambda c: c.id.lower()):
+            if rpc.subscription_id.lower() in subs:
+                yield _row(sb, collection_to_arm(sb, rpc), rpc.subscription_id, rpc.resource_group)
+    if wanted(_VAULT):
+        for vault in sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower()):
+            if vault.subscription_id.lower() in subs:
+                yield _row(sb, vault_to_arm(vault), vault.subscription_id, vault.resource_group)
 
 
-def _containers(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
+def _containers(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[dict[str, Any]]:
     for sub in sorted(sb.resources.subscriptions.values(), key=lambda s: s.subscription_id):
-        if sub.subscription_id.lower() not in subs:
+        if sub.subscription_id.lower() not in subs or not wanted(_SUBSCRIPTION):
             continue
         body = subscription_to_arm(sub)
         yield _row(sb, {"id": body["id"], "name": sub.display_name, "type": "Microsoft.Resources/subscriptions",
@@ -93,15 +105,15 @@ def _containers(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
                                        "subscriptionPolicies": body.get("subscriptionPolicies", {})}},
                    sub.subscription_id, None)
     for group in sorted(sb.resources.groups.values(), key=lambda g: g.id.lower()):
-        if group.subscription_id.lower() in subs:
-            body = {**group_to_arm(group), "type": "microsoft.resources/subscriptions/resourcegroups"}
+        if group.subscription_id.lower() in subs and wanted(_GROUP):
+            body = {**group_to_arm(group), "type": _GROUP}
             yield _row(sb, body, group.subscription_id, group.name)
 
 
-def _recovery_services(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
+def _recovery_services(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[dict[str, Any]]:
     since = sb.clock.now() - JOB_WINDOW
     for vault in sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower()):
-        if vault.subscription_id.lower() not in subs:
+        if vault.subscription_id.lower() not in subs or not wanted(_JOB):
             continue
         for job in sb.backup.jobs_of(vault):
             if job.start is not None and job.start >= since:
@@ -110,24 +122,28 @@ def _recovery_services(sb: Sandbox, subs: set[str]) -> Iterable[dict[str, Any]]:
                 yield _row(sb, body, vault.subscription_id, vault.resource_group)
     for item in sorted(sb.backup.items.values(), key=lambda i: i.id.lower()):
         vault = item.vault
-        if vault.subscription_id.lower() in subs:
+        if vault.subscription_id.lower() in subs and wanted(_ITEM):
             body = item_to_arm(sb, item)
             body["location"] = vault.location
             yield _row(sb, body, vault.subscription_id, vault.resource_group)
 
 
-_BUILDERS: dict[str, Callable[[Sandbox, set[str]], Iterable[dict[str, Any]]]] = {
+_BUILDERS: dict[str, Callable[[Sandbox, set[str], Wanted], Iterable[dict[str, Any]]]] = {
     "Resources": _resources,
     "ResourceContainers": _containers,
     "RecoveryServicesResources": _recovery_services,
 }
 
 
-def build_tables(sb: Sandbox, subscriptions: Iterable[str]) -> dict[str, Callable[[], Table]]:
-    """Table name -> a builder of its rows over ``subscriptions`` (built only when a query names it)."""
+def build_tables(sb: Sandbox, subscriptions: Iterable[str]) -> dict[str, Source]:
+    """Table name -> a builder of its rows over ``subscriptions``, built only when a query names the table,
+    and only of the types the query's first ``where`` keeps (see :func:`.kql.evaluate.evaluate`)."""
     subs = {s.lower() for s in subscriptions}
 
-    def builder(name: str) -> Callable[[], Table]:
-        return lambda: Table(COLUMNS, list(_BUILDERS[name](sb, subs)))
+    def builder(name: str) -> Source:
+        def build(types: frozenset[str] | None) -> Table:
+            return Table(COLUMNS, list(_BUILDERS[name](sb, subs, lambda t: types is None or t in types)))
+
+        return build
 
     return {name: builder(name) for name in TABLES}

@@ -40,15 +40,37 @@ class Table:
         return [{c: to_json(row.get(c)) for c in self.columns} for row in self.rows]
 
 
-def evaluate(script: n.Script, tables: Mapping[str, Callable[[], Table]], *, clock: Clock, text: str = "") -> Table:
-    """``tables``: name (any case) -> the table's rows, built on first use."""
+Source = Callable[[frozenset[str] | None], Table]
+
+
+def evaluate(script: n.Script, tables: Mapping[str, Source], *, clock: Clock, text: str = "") -> Table:
+    """``tables``: name (any case) -> a builder of the table's rows, called on first use with the ``type``
+    values (lower-case) the query's first ``where`` keeps, or None for all: a hint that may let the builder
+    skip rows; the ``where`` still filters what it returns."""
     return _Evaluator(tables, clock, text).run(script)
 
 
+def _type_hint(op: n.Operator) -> frozenset[str] | None:
+    return _types_kept(op.predicate) if isinstance(op, n.Where) else None
+
+
+def _types_kept(expr: n.Expr) -> frozenset[str] | None:
+    if isinstance(expr, n.Binary) and expr.op == "and":
+        return _types_kept(expr.left) or _types_kept(expr.right)
+    if isinstance(expr, n.Binary) and expr.op in ("==", "=~") and expr.left == n.Column("type", expr.left.pos) \
+            and isinstance(expr.right, n.Literal) and isinstance(expr.right.value, str):
+        return frozenset({expr.right.value.lower()})
+    if isinstance(expr, n.InList) and expr.op in ("in", "in~") and expr.left == n.Column("type", expr.left.pos) \
+            and all(isinstance(i, n.Literal) and isinstance(i.value, str) for i in expr.items):
+        return frozenset(str(i.value).lower() for i in expr.items if isinstance(i, n.Literal))
+    return None
+
+
 class _Evaluator:
-    def __init__(self, tables: Mapping[str, Callable[[], Table]], clock: Clock, text: str) -> None:
+    def __init__(self, tables: Mapping[str, Source], clock: Clock, text: str) -> None:
         self.sources = {name.lower(): build for name, build in tables.items()}
-        self.built: dict[str, Table] = {}
+        self.names = sorted(tables)
+        self.built: dict[tuple[str, frozenset[str] | None], Table] = {}
         self.clock = clock
         self.text = text
         self.tabular_lets: dict[str, n.Query] = {}
@@ -66,20 +88,21 @@ class _Evaluator:
                 self.scalar_lets[let.name] = self.compile(let.value, ())({})
         return self.query(script.query)
 
-    def table(self, ref: n.TableRef) -> Table:
+    def table(self, ref: n.TableRef, types: frozenset[str] | None = None) -> Table:
         if ref.name in self.tabular_lets:
             return self.query(self.tabular_lets[ref.name])
-        key = ref.name.lower()
-        if key not in self.sources:
-            raise self.error(f"Table '{ref.name}' could not be found (tables: "
-                             f"{', '.join(sorted(self.sources))})", ref.pos, ref.name)
+        name = ref.name.lower()
+        if name not in self.sources:
+            raise self.error(f"Table '{ref.name}' could not be found (tables: {', '.join(self.names)})",
+                             ref.pos, ref.name)
+        key = (name, types)
         if key not in self.built:
-            self.built[key] = self.sources[key]()
+            self.built[key] = self.sources[name](types)
         built = self.built[key]
         return Table(built.columns, list(built.rows))
 
     def query(self, query: n.Query) -> Table:
-        table = self.table(query.source)
+        table = self.table(query.source, _type_hint(query.operators[0]) if query.operators else None)
         for op in query.operators:
             table = self.apply(op, table)
         return table
