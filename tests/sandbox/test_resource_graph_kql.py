@@ -117,6 +117,9 @@ def _run(query: str) -> list[dict[str, Any]]:
     ("T | where properties.s contains 'progress' | project id", [{"id": "c"}]),
     ("T | where properties.s !in~ ('failed', 'COMPLETED') | project id", [{"id": "c"}]),
     ("T | where n between (2 .. 10) | project id", [{"id": "b"}]),
+    ("T | where n != 1 | project id", [{"id": "b"}, {"id": "c"}]),  # null != value is true
+    ("T | where n == 1 or n > 2 | project id", [{"id": "a"}, {"id": "b"}]),  # null == value is false
+    ("T | where not(n > 2) | project id", [{"id": "a"}]),  # not(null) is null
     ("T | where todatetime(properties.t) > ago(14d) | project id, age = now() - todatetime(properties.t)",
      [{"id": "a", "age": "1.08:00:00"}, {"id": "c", "age": "01:00:00"}]),
     ("T | summarize c = count(), ids = make_set(id), top_n = max(n) by g = tolower(rg) | order by g asc",

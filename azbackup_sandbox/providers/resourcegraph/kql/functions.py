@@ -99,10 +99,10 @@ def compare(op: str, a: Any, b: Any) -> bool | None:
         if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
             same = json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
             return same if op == "==" else not same
+        if a is None or b is None:  # Kusto: null vs null is null; null vs a value is unequal
+            return None if a is None and b is None else op == "!="
         pair = _scalar_pair(a, b)
         if pair is None:
-            if a is None or b is None:
-                return None
             return op == "!="
         same = pair[0] == pair[1]
         return same if op == "==" else not same
