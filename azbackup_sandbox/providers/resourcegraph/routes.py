@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ...core.router import Router
     from ...core.sandbox import Sandbox
 
-__all__ = ["register", "API_VERSIONS", "invalid_query"]
+__all__ = ["register", "API_VERSIONS"]
 
 API_VERSIONS = ("2021-03-01", "2022-10-01")
 MAX_TOP = 1000
@@ -48,7 +48,7 @@ def _offset(token: str) -> int:
         raise bad_request("The $skipToken is not valid.", "InvalidSkipToken") from None
 
 
-def invalid_query(sb: Sandbox, exc: KqlError) -> ArmError:
+def _invalid_query(sb: Sandbox, exc: KqlError) -> ArmError:
     """Resource Graph's 400 for a query it rejects: the support line, then what is wrong and where."""
     detail: dict[str, object] = {"code": exc.code, "message": str(exc)}
     if exc.line >= 0:
@@ -85,7 +85,7 @@ def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRespon
     try:
         rows = sb.resourcegraph.rows(text, subscriptions, continuation=bool(options.get("$skipToken")))
     except KqlError as exc:
-        raise invalid_query(sb, exc) from None
+        raise _invalid_query(sb, exc) from None
     top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
     start = _offset(options["$skipToken"]) if options.get("$skipToken") else int(options.get("$skip") or 0)
     chunk = rows[start:start + top]
