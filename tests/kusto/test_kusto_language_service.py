@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,11 +27,12 @@ HERE = Path(__file__).parent
 SERVICE = HERE / "node_modules" / "@kusto" / "language-service-next"
 LIBRARY = {name: getattr(queries, name) for name in queries.__all__}
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
-    pytest.mark.skipif(not SERVICE.is_dir(), reason="the Kusto language service is not installed: run "
-                       "'npm ci --prefix tests/kusto'"),
-]
+# CI must run the check (its Makefile installs the service); a developer machine without npm skips it.
+_MISSING = "node is not installed" if shutil.which("node") is None else (
+    None if SERVICE.is_dir() else "the Kusto language service is not installed: run 'npm ci --prefix tests/kusto'")
+if _MISSING and os.environ.get("CI") == "true":
+    raise RuntimeError(f"CI runs the Kusto check: {_MISSING}")
+pytestmark = [pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
 
 
 def _errors(texts: dict[str, str]) -> dict[str, list[dict[str, object]]]:
