@@ -9,6 +9,7 @@ import math
 import random
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ from .operations import Operations
 from .rbac import Rbac
 from .router import Route, Router
 from .throttle import Throttle
+from .tokens import decode_token, is_arm_audience
 from .timefmt import arm_time
 
 if TYPE_CHECKING:
@@ -208,8 +210,10 @@ class Sandbox:
         fault_latency = 0.0
         remaining: int | None = None  # the principal's throttling tokens left, for the rate-limit headers
         try:
-            principal = self._authenticate(request)
-            route, params = self.router.match(request)
+            anonymous = self.router.match_anonymous(request)
+            if anonymous is None:
+                principal = self._authenticate(request)
+            route, params = anonymous or self.router.match(request)
             if "api-version" not in request.query:
                 raise ArmError(
                     400,
@@ -251,7 +255,23 @@ class Sandbox:
                 "InvalidAuthenticationToken",
                 "The access token is invalid. The 'Authorization' header must use the Bearer scheme.",
             )
-        if token in self.resources.expired_tokens:
+        claims = decode_token(token)
+        expired = token in self.resources.expired_tokens
+        if claims is not None:
+            # A JWT as Entra ID issues them: ARM checks its audience and (real-time) expiry.
+            audience = str(claims.get("aud") or "")
+            if not is_arm_audience(audience, request.base_url):
+                raise ArmError(
+                    401,
+                    "InvalidAuthenticationTokenAudience",
+                    f"The access token has been obtained for wrong audience or resource '{audience}'. It should "
+                    "exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
+                    "'https://management.core.windows.net','https://management.azure.com/',"
+                    "'https://management.azure.com'.",
+                )
+            exp = claims.get("exp")
+            expired = expired or (isinstance(exp, (int, float)) and exp < time.time())
+        if expired:
             raise ArmError(
                 401,
                 "ExpiredAuthenticationToken",
