@@ -27,8 +27,8 @@ from .operations import Operations
 from .rbac import Rbac
 from .router import Route, Router
 from .throttle import Throttle
-from .tokens import decode_token, is_arm_audience
 from .timefmt import arm_time
+from .tokens import decode_token, is_arm_audience
 
 if TYPE_CHECKING:
     from ..providers.backup.models import BackupBackend
@@ -283,10 +283,28 @@ class Sandbox:
         path = request.decoded_path
         sub = _SUB.match(path)
         if sub:
-            self.resources.require_subscription(sub.group(1))
+            subscription = self.resources.require_subscription(sub.group(1))
+            self._check_token_tenant(request, subscription.tenant_id, sub.group(1))
         group = _RG.match(path)
         if group and route.group_must_exist:
             self.resources.require_group(sub.group(1) if sub else "", group.group(1))
+
+    def _check_token_tenant(self, request: SandboxRequest, tenant_id: str, subscription_id: str) -> None:
+        """A JWT from another directory than the subscription's: ARM's 401 InvalidAuthenticationTokenTenant."""
+        _, _, token = (request.headers.get("authorization") or "").partition(" ")
+        claims = decode_token(token.strip()) if token else None
+        tid = str(claims.get("tid") or "") if claims else ""
+        if tid and tid.lower() != tenant_id.lower():
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenTenant",
+                f"The access token is from the wrong issuer 'https://sts.windows.net/{tid}/'. It must match the "
+                f"tenant 'https://sts.windows.net/{tenant_id}/' associated with this subscription. Please use "
+                "the authority (URL) 'https://login.windows.net/" + tenant_id + "' to get the token. Note, if "
+                "the subscription is transferred to another tenant there is no impact to the services, but "
+                "information about new tenant could take time to propagate (up to an hour). If you just "
+                "transferred your subscription and see this error message, please try back later.",
+            )
 
     def _apply_fault(self, rule: Any, request: SandboxRequest) -> SandboxResponse | None:
         if rule.latency_ms and not self.clock.rate:
