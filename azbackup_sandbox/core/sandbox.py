@@ -229,7 +229,7 @@ class Sandbox:
             if response is None:
                 remaining, response = self._throttle(request, route, principal)
             if response is None:
-                if not self.rbac.allows(principal, route.action):
+                if not route.anonymous and not self.rbac.allows(principal, route.action):
                     raise authorization_failed(principal, route.action, request.decoded_path)
                 if route.lock_check:
                     self.locks.enforce(request.decoded_path, route.lock_check)

@@ -60,6 +60,8 @@ def test_metadata_document_shape_follows_the_api_version(arm: Arm) -> None:
     assert _metadata(arm, "2019-05-01") == [single]  # ARM_CLOUD_METADATA_URL's list of clouds
     legacy = _metadata(arm, "2015-01-01")
     assert set(legacy) == {"galleryEndpoint", "graphEndpoint", "portalEndpoint", "authentication"}
+    arm.configure(rbac=True)  # nobody is authorised, and the document is still served
+    assert _metadata(arm, "2022-09-01") == single
     missing = arm.call("GET", "/metadata/endpoints", token="")
     assert missing.status == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"
 
