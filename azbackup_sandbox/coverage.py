@@ -20,7 +20,11 @@ spans several segments. Any api-version is accepted. A request outside this tabl
 Every route also gets, from the shared pipeline and in ARM's order: 401 without a bearer token,
 400 `MissingApiVersionParameter`, 404 `SubscriptionNotFound` / `ResourceGroupNotFound`, injected faults,
 429 `SubscriptionRequestsThrottled` (token buckets, when enabled), 403 `AuthorizationFailed` (RBAC, when
-enabled) and 409 `ScopeLocked` (the lock check column), then the provider's handler.
+enabled) and 409 `ScopeLocked` (the lock check column), then the provider's handler. A JWT bearer token
+(what the managed-identity endpoint issues) is also checked as ARM does: 401
+`InvalidAuthenticationTokenAudience` for another resource's token, `ExpiredAuthenticationToken` past its
+`exp`, `InvalidAuthenticationTokenTenant` when its `tid` is not the subscription's directory.
+`GET /metadata/endpoints` (the cloud metadata document) needs no token.
 
 Resource Graph (`ResourceGraph_Resources`, api-version 2021-03-01 or 2022-10-01 only) evaluates the KQL it is
 sent (`providers/resourcegraph/kql/`: where, project, project-away, project-rename, extend, summarize, join,

@@ -318,9 +318,12 @@ def _rbac_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
 
 
 def _identity(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
-    """App Service / Azure Automation managed identity (2019-08-01), as MSAL inside azure-identity calls it:
-    GET ?api-version=2019-08-01&resource=R[&client_id=|object_id=|principal_id=|mi_res_id=] with
-    X-IDENTITY-HEADER. MSAL reads `int(expires_on)` against the real wall clock, so expiry is real time."""
+    """App Service / Azure Automation managed identity (2019-08-01), as MSAL calls it (inside azure-identity,
+    and in the Azure CLI's `az login --identity`, which picks this flavour when IDENTITY_ENDPOINT and
+    IDENTITY_HEADER are set): GET ?api-version=2019-08-01&resource=R[&client_id=|object_id=|principal_id=|
+    mi_res_id=] with X-IDENTITY-HEADER. The token is a JWT for audience R (see tokens.py) whose `tid` is the
+    estate's directory and `oid` the principal RBAC resolves. MSAL reads `int(expires_on)` against the real
+    wall clock, so expiry is real time."""
     supplied = request.headers.get("x-identity-header")
     if not supplied or not secrets.compare_digest(supplied, identity_secret(sandbox)):
         # App Service also puts statusCode/message at the top level; MSAL quotes them in its error text.
