@@ -279,6 +279,7 @@ def test_reads(az: Az, server: Server) -> None:
     assert len(shown["restorePoints"]) == 18  # at the limit: why its backups fail
     resources = az("resource", "list", "--resource-type", "Microsoft.Compute/restorePointCollections")
     assert {r["name"] for r in resources} == {c["name"] for c in collections}
+    assert {r["provisioningState"] for r in resources} == {"Succeeded"}  # $expand=...,provisioningState
 
     (vault,) = az("backup", "vault", "list")
     assert (vault["name"], vault["type"]) == ("rsv-prod-eastus", "Microsoft.RecoveryServices/vaults")

@@ -145,3 +145,16 @@ def test_subscriptions_and_tenants_follow_the_token_tenant(arm: Arm) -> None:
     assert wrong.status == 401 and wrong.json()["error"]["code"] == "InvalidAuthenticationTokenTenant"
     # An opaque token (tests' SandboxCredential) sees every subscription, as before.
     assert len(arm.call("GET", "/subscriptions", params={"api-version": "2022-12-01"}).json()["value"]) == 1
+
+
+def test_resource_list_expands_the_provisioning_state(arm: Arm) -> None:
+    # `az resource list` sends $expand=createdTime,changedTime,provisioningState.
+    arm.load("failed-vmsnapshot-windows")
+    listed = arm.call("GET", f"/subscriptions/{arm.subscription_id}/resources", params={
+        "api-version": "2024-11-01", "$filter": "resourceType eq 'Microsoft.Compute/virtualMachines/extensions'",
+        "$expand": "createdTime,changedTime,provisioningState"}).json()["value"]
+    states = {item["name"]: item["provisioningState"] for item in listed}
+    assert "Failed" in states.values() and "Succeeded" in states.values()
+    plain = arm.call("GET", f"/subscriptions/{arm.subscription_id}/resources", params={
+        "api-version": "2024-11-01"}).json()["value"]
+    assert all("provisioningState" not in item for item in plain)

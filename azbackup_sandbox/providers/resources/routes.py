@@ -134,8 +134,33 @@ def _filter_generic(req: SandboxRequest, items: list[dict[str, Any]]) -> list[di
     return [i for i in items if i["type"].lower() == wanted]
 
 
+def _provisioning_states(sb: Sandbox, subscription_id: str, resource_group: str | None) -> dict[str, str]:
+    """Resource id (lower-cased) -> provisioningState, for `$expand=provisioningState`."""
+    states: dict[str, str] = {}
+    for vm in sb.compute.list_vms(subscription_id, resource_group):
+        states[vm.id.lower()] = vm.provisioning_state
+        for ext in vm.extensions.values():
+            states[f"{vm.id}/extensions/{ext.name}".lower()] = ext.provisioning_state
+    for collection in sb.compute.list_collections(subscription_id, resource_group):
+        states[collection.id.lower()] = collection.provisioning_state
+    return states
+
+
+def _expand(sb: Sandbox, req: SandboxRequest, p: dict[str, str], items: list[dict[str, Any]]) -> None:
+    """`$expand=createdTime,changedTime,provisioningState` (what `az resource list` asks for) adds the
+    resource's provisioning state; the sandbox keeps no creation or change times, so those stay absent."""
+    wanted = {part.strip().lower() for part in (req.query.get("$expand") or "").split(",")}
+    if "provisioningstate" not in wanted:
+        return
+    states = _provisioning_states(sb, p["subscriptionId"], p.get("resourceGroupName"))
+    for item in items:
+        item["provisioningState"] = states.get(item["id"].lower(), "Succeeded")
+
+
 def _list_resources(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     items = _filter_generic(req, list_generic_resources(sb, p["subscriptionId"], p.get("resourceGroupName")))
+    items = [dict(item) for item in items]
+    _expand(sb, req, p, items)
     return json_response(200, page(req, items, sb.config.page_size))
 
 
