@@ -207,16 +207,21 @@ def test_latency_is_real_and_concurrent_requests_overlap(server: SandboxServer) 
     # Overlap, shown by order rather than by time: one answer is held back (a latency fault, applied after
     # the request was served and logged); a second request, sent while the first is still held, is answered
     # first. A server that answers one request at a time could only answer it after the held one.
+    # (A latency fault is a real wait only while the clock runs; on a frozen clock it moves the clock.)
     server.sandbox.faults.add({"operation": "Subscriptions_Get", "latency_ms": 5000, "times": 1})
+    set_clock_rate(server.sandbox, 1.0)
     done: list[str] = []
-    held = threading.Thread(target=lambda: done.append(
-        str(requests.get(url, headers=headers, verify=server.ca_file, timeout=30).status_code)))
-    held.start()
-    assert server.sandbox.wait_for_request("GET", f"^/subscriptions/{sub}$", timeout=20) is not None
-    groups = requests.get(f"{server.endpoint}/subscriptions/{sub}/resourcegroups?api-version=2022-09-01",
-                          headers=headers, verify=server.ca_file, timeout=30)
-    assert groups.ok and done == []  # answered while the first request was still held
-    held.join(timeout=30)
+    try:
+        held = threading.Thread(target=lambda: done.append(
+            str(requests.get(url, headers=headers, verify=server.ca_file, timeout=30).status_code)))
+        held.start()
+        assert server.sandbox.wait_for_request("GET", f"^/subscriptions/{sub}$", timeout=20) is not None
+        groups = requests.get(f"{server.endpoint}/subscriptions/{sub}/resourcegroups?api-version=2022-09-01",
+                              headers=headers, verify=server.ca_file, timeout=30)
+        assert groups.ok and done == []  # answered while the first request was still held
+        held.join(timeout=30)
+    finally:
+        set_clock_rate(server.sandbox, 0.0)
     assert done == ["200"]
 
 
