@@ -8,8 +8,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..providers.backup.models import NEVER_BACKED_UP, BackupJob, BackupPolicy, JobErrorDetail, JobTask, \
-    ProtectedItem, Vault
+from ..providers.backup.models import (
+    NEVER_BACKED_UP,
+    BackupJob,
+    BackupPolicy,
+    JobErrorDetail,
+    JobTask,
+    ProtectedItem,
+    Vault,
+)
 from ..providers.compute.models import (
     AgentState,
     DataDisk,

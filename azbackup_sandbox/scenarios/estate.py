@@ -3,7 +3,6 @@ restore points and locks, with the names and shapes Azure Backup really uses."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from .schema import subscription_guid
 
 if TYPE_CHECKING:
     from ..core.sandbox import Sandbox
@@ -27,11 +27,6 @@ WINDOWS_AGENT = "2.7.41491.1102"
 LINUX_AGENT = "2.11.1.12"
 OS_NAMES = {"Windows": ("Windows Server 2022 Datacenter", "10.0.20348.2527"),
             "Linux": ("ubuntu", "22.04")}
-
-
-def subscription_guid(label: str) -> str:
-    """A stable, realistic-looking subscription id for a scenario label."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"azbackup-fix-sandbox/{label}"))
 
 
 @dataclass

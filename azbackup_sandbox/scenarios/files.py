@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def _is_json(text: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_text(name: str) -> str:
     return (ESTATES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
 
@@ -88,7 +88,7 @@ def shipped_estates() -> dict[str, Path]:
     return {p.stem: p for p in sorted(ESTATES_DIR.glob("*.yaml"))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_shipped(name: str) -> LoadedEstate:
     """A shipped estate, parsed once per process (specs are frozen, so sharing is safe)."""
     text = _shipped_text(name)
