@@ -149,7 +149,7 @@ class Sandbox:
         from ..scenarios.builder import build_estate
         from ..scenarios.files import read_estate
 
-        loaded = read_estate(estate if isinstance(estate, dict) else str(estate), source=source)
+        loaded = read_estate(estate, source=source)
         with self.lock:
             self.reset()
             build_estate(self, loaded.spec)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,11 @@ def parse_text(text: str, source: str) -> Any:
         raise EstateFileError(source, f"not valid YAML/JSON ({exc})") from None
 
 
-def read_estate(estate: str | Path | dict[str, Any], *, source: str | None = None) -> LoadedEstate:
-    """Read and validate fully; nothing here touches a sandbox."""
+def read_estate(estate: str | PathLike[str] | dict[str, Any], *, source: str | None = None) -> LoadedEstate:
+    """Read and validate fully (a path names a file; anything else is the document); nothing here
+    touches a sandbox."""
     name: str | None = None
-    if isinstance(estate, dict):
+    if not isinstance(estate, (str, PathLike)):
         label, document = source or "estate", estate
     else:
         path = Path(estate)
