@@ -1,10 +1,11 @@
 """Build a validated `EstateSpec` into a sandbox: the one path every estate takes, file or dict.
 
 The caller holds the sandbox lock and has reset it. Ids the spec leaves out come from the sandbox's
-seeded random source, so one file always builds the same estate."""
+random source, seeded by the configured seed and the spec, so one file always builds the same estate."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,10 @@ def set_clock(sandbox: Sandbox, now: datetime) -> None:
 
 
 def build_estate(sandbox: Sandbox, spec: EstateSpec) -> None:
+    # Ids the spec leaves out, and every id made after loading, come from a random stream of this
+    # estate's own: an exported estate holds ids drawn from another stream, which must not be replayed.
+    digest = hashlib.sha256(repr(spec).encode("utf-8")).hexdigest()
+    sandbox.rng.seed(f"{sandbox.config.seed}:{digest}")
     if spec.now is not None:
         set_clock(sandbox, spec.now)
     runs: list[tuple[ProtectedItem, int]] = []

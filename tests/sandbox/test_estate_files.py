@@ -233,6 +233,22 @@ def test_get_estate_over_the_control_api_round_trips(arm: Arm) -> None:
     assert arm.snapshot() == before
 
 
+def test_ids_made_after_loading_an_export_never_repeat_its_ids() -> None:
+    """An export holds ids the sandbox drew; a reload must not draw them again (a new job would
+    overwrite an old one)."""
+    arm = Arm("inprocess", Sandbox(scenario="healthy"))
+    document = arm.sandbox.export_estate()
+    (sub,) = document["subscriptions"]
+    (vault,) = sub["vaults"]
+    _trigger(arm, sub["id"], vault, vault["protectedItems"][0]["vm"])
+    exported = arm.sandbox.export_estate()
+    arm = Arm("inprocess", Sandbox(estate=exported))
+    before = {j["id"] for j in arm.snapshot()["resources"]["backup"]["jobs"]}
+    _trigger(arm, sub["id"], vault, vault["protectedItems"][1]["vm"])
+    after = {j["id"] for j in arm.snapshot()["resources"]["backup"]["jobs"]}
+    assert before < after and len(after) == len(before) + 1
+
+
 # ---- the shipped estates ---------------------------------------------------------------------------
 def test_every_shipped_estate_is_listed_and_packaged() -> None:
     names = [s.name for s in list_scenarios()]
@@ -241,6 +257,24 @@ def test_every_shipped_estate_is_listed_and_packaged() -> None:
     assert '"estates/*.yaml"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
     for scenario in list_scenarios():
         assert scenario.description, scenario.name
+
+
+def _trigger(arm: Arm, subscription: str, vault: dict[str, Any], vm: dict[str, str]) -> Any:
+    """An on-demand backup through the SDK; the job's properties once the engine is done with it."""
+    sb = arm.sandbox
+    backup = arm.client(RecoveryServicesBackupClient, subscription)
+    group, name = vm["resourceGroup"].lower(), vm["name"].lower()
+    container, item = f"IaasVMContainer;iaasvmcontainerv2;{group};{name}", f"VM;iaasvmcontainerv2;{group};{name}"
+    headers = backup.backups.trigger(
+        vault["name"], vault["resourceGroup"], "Azure", container, item,
+        m.BackupRequestResource(properties=m.IaasVMBackupRequest()),
+        cls=lambda pipeline, _d, _h: dict(pipeline.http_response.headers))
+    op_id = headers["Azure-AsyncOperation"].split("/operationsStatus/")[1].split("?")[0]
+    status = backup.protected_item_operation_statuses.get(vault["name"], vault["resourceGroup"], "Azure",
+                                                          container, item, op_id)
+    arm.advance(sb.config.backup_snapshot_seconds + sb.config.backup_transfer_seconds
+                + sb.config.backup_fail_seconds + 60)
+    return backup.job_details.get(vault["name"], vault["resourceGroup"], status.properties["jobId"]).properties
 
 
 def _latest_backup(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -252,33 +286,18 @@ def _latest_backup(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
 def test_a_shipped_estate_is_what_the_job_engine_makes_of_it(name: str) -> None:
     """Trigger one more backup of every item through the SDK: it ends as the file's latest job did."""
     document = yaml.safe_load((ESTATES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
-    sb = Sandbox(scenario=name)
-    arm = Arm("inprocess", sb)
+    arm = Arm("inprocess", Sandbox(scenario=name))
     checked = 0
     for sub in document["subscriptions"]:
-        backup = arm.client(RecoveryServicesBackupClient, sub["id"])
         for vault in sub.get("vaults", []):
             for item in vault.get("protectedItems", []):
                 latest = _latest_backup(item.get("jobs", []))
                 if latest is None or latest["status"] == "InProgress":
                     continue
-                vm = item["vm"]
-                container = f"IaasVMContainer;iaasvmcontainerv2;{vm['resourceGroup'].lower()};{vm['name'].lower()}"
-                item_name = f"VM;iaasvmcontainerv2;{vm['resourceGroup'].lower()};{vm['name'].lower()}"
-                headers = backup.backups.trigger(
-                    vault["name"], vault["resourceGroup"], "Azure", container, item_name,
-                    m.BackupRequestResource(properties=m.IaasVMBackupRequest()),
-                    cls=lambda pipeline, _d, _h: dict(pipeline.http_response.headers))
-                op_id = headers["Azure-AsyncOperation"].split("/operationsStatus/")[1].split("?")[0]
-                status = backup.protected_item_operation_statuses.get(
-                    vault["name"], vault["resourceGroup"], "Azure", container, item_name, op_id)
-                arm.advance(sb.config.backup_snapshot_seconds + sb.config.backup_transfer_seconds
-                            + sb.config.backup_fail_seconds + 60)
-                job = backup.job_details.get(vault["name"], vault["resourceGroup"],
-                                             status.properties["jobId"]).properties
+                job = _trigger(arm, sub["id"], vault, item["vm"])
                 expected = [e["errorTitle"] for e in latest.get("errorDetails", [])]
                 assert (job.status, [e.error_title for e in job.error_details or []]) == (
-                    latest["status"], expected), (name, vm["name"])
+                    latest["status"], expected), (name, item["vm"]["name"])
                 checked += 1
     assert checked >= 2
 
