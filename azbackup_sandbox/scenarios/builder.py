@@ -138,11 +138,12 @@ def _extension(sandbox: Sandbox, vm: VirtualMachine, spec: ExtensionSpec) -> Ext
         status_level=spec.status_level or ("Error" if failed else "Info"), status_message=spec.status_message,
         auto_upgrade_minor_version=spec.auto_upgrade_minor_version,
     )
-    if ext.is_backup:  # the service's extension carries (fake) SAS URIs; they are never serialised
-        from ..providers.backup.physics import backup_extension
+    if ext.is_backup:  # the service's extension: settings as the job engine writes them when not given,
+        from ..providers.backup.physics import backup_extension  # and (fake) SAS URIs, never serialised
 
-        ext.protected_settings = backup_extension(sandbox, vm, str(spec.settings.get("taskId", ""))
-                                                  ).protected_settings
+        pushed = backup_extension(sandbox, vm, str(spec.settings.get("taskId") or sandbox.new_guid()))
+        ext.settings = ext.settings or pushed.settings
+        ext.protected_settings = pushed.protected_settings
     return ext
 
 
