@@ -97,14 +97,10 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for lock in sub.locks:
         scope = f"/subscriptions/{sid}" + (f"/{lock.scope}" if lock.scope else "")
         sandbox.locks.put(scope, lock.name, lock.level, lock.notes, [dict(o) for o in lock.owners])
-    for vm in vms.values():
-        if (vm.resource_group.lower(), vm.name.lower()) in _deleted(sub):
-            sandbox.compute.delete_vm(vm)
+    for spec in sub.vms:
+        if spec.deleted:
+            sandbox.compute.delete_vm(vms[(spec.resource_group.lower(), spec.name.lower())])
     return runs
-
-
-def _deleted(sub: SubscriptionSpec) -> set[tuple[str, str]]:
-    return {(vm.resource_group.lower(), vm.name.lower()) for vm in sub.vms if vm.deleted}
 
 
 def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
