@@ -29,7 +29,7 @@ from .spec import (
     VmSpec,
 )
 
-__all__ = ["parse_estate", "subscription_guid", "POWER_STATES", "DEFAULT_TENANT", "DEFAULT_LOCATION"]
+__all__ = ["KEYS", "parse_estate", "subscription_guid", "POWER_STATES", "DEFAULT_TENANT", "DEFAULT_LOCATION"]
 
 DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 DEFAULT_LOCATION = "eastus"
@@ -53,6 +53,41 @@ JOB_STATUSES = ("InProgress", "Completed", "Failed", "CompletedWithWarnings", "C
 TASK_STATUSES = ("NotStarted", "InProgress", "Completed", "Failed", "Cancelled")
 LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 CONSISTENCY_MODES = ("CrashConsistent", "ApplicationConsistent", "FileSystemConsistent")
+
+# Every key each mapping of the document may have (docs/estate-files.md names them all).
+KEYS: dict[str, tuple[str, ...]] = {
+    "document": ("name", "description", "now", "subscriptions"),
+    "subscription": ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms", "vaults",
+                     "restorePointCollections", "locks"),
+    "resourceGroup": ("name", "location", "tags", "managedBy"),
+    "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
+           "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted"),
+    "provisioningError": ("code", "message"),
+    "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart"),
+    "osDisk": ("diskSizeGB", "encryptionSettings"),
+    "encryptionSettings": ("enabled", "keyVaultUrl"),
+    "dataDisk": ("lun", "name", "diskSizeGB"),
+    "extension": ("name", "publisher", "type", "typeHandlerVersion", "provisioningState", "statusCode",
+                  "statusLevel", "statusMessage", "autoUpgradeMinorVersion", "settings"),
+    "vmReference": ("name", "resourceGroup"),
+    "vault": ("name", "resourceGroup", "location", "tags", "policies", "protectedItems"),
+    "policy": ("name", "policyType", "instantRpRetentionRangeInDays", "instantRpDetails", "dailyRetentionDays",
+               "scheduleRunTime"),
+    "instantRpDetails": ("azureBackupRGNamePrefix", "azureBackupRGNameSuffix"),
+    "protectedItem": ("vm", "policy", "protectionState", "protectionStatus", "healthStatus", "lastBackupStatus",
+                      "lastBackupTime", "lastRecoveryPoint", "protectedItemDataId", "virtualMachineGuid",
+                      "keyVaultAccess", "jobs", "runBackups"),
+    "job": ("jobId", "operation", "status", "startTime", "endTime", "activityId", "tasks", "errorDetails",
+            "expiryTime", "isUserTriggered", "cancellable", "stuck", "dynamicErrorMessage"),
+    "task": ("taskId", "status", "startTime", "endTime"),
+    "errorDetail": ("errorCode", "errorTitle", "errorString", "recommendations"),
+    "restorePointCollection": ("name", "resourceGroup", "location", "source", "collectionId", "tags",
+                               "restorePoints"),
+    "restorePoint": ("name", "timeCreated", "consistencyMode"),
+    "lock": ("name", "scope", "level", "notes", "owners"),
+    "owner": ("applicationId",),
+}
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.()-]{1,90}$")
@@ -82,7 +117,7 @@ def _name(fields: Fields, key: str, default: Any = MISSING) -> Any:
 
 # ---- the document --------------------------------------------------------------------------------
 def parse_estate(document: Any) -> EstateSpec:
-    top = Fields(document, "", ("name", "description", "now", "subscriptions"))
+    top = Fields(document, "", KEYS["document"])
     subscriptions = []
     seen: dict[str, str] = {}
     for index, raw in enumerate(top.items("subscriptions", required=True)):
@@ -120,8 +155,7 @@ class _Groups:
 
 
 def _subscription(raw: Any, path: str) -> SubscriptionSpec:
-    f = Fields(raw, path, ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms",
-                           "vaults", "restorePointCollections", "locks"))
+    f = Fields(raw, path, KEYS["subscription"])
     sub_id = _guid(f, "id")
     label = f.text("label", None)
     if (sub_id is None) == (label is None):
@@ -130,7 +164,7 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
     groups = _Groups()
     for index, raw_group in enumerate(f.items("resourceGroups")):
         gpath = join_path(f.at("resourceGroups"), index)
-        g = Fields(raw_group, gpath, ("name", "location", "tags", "managedBy"))
+        g = Fields(raw_group, gpath, KEYS["resourceGroup"])
         groups.declare(GroupSpec(_name(g, "name"), g.text("location", DEFAULT_LOCATION), g.tags("tags"),
                                  g.text("managedBy", None)), gpath)
     vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups) for i, raw_vm in enumerate(f.items("vms")))
@@ -162,13 +196,10 @@ def _unique(keys: list[tuple[str, str]], path: str, what: str) -> None:
 
 
 # ---- virtual machines ----------------------------------------------------------------------------
-_VM_KEYS = ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName",
-            "osVersion", "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError",
-            "vmAgent", "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted")
 
 
 def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
-    f = Fields(raw, path, _VM_KEYS)
+    f = Fields(raw, path, KEYS["vm"])
     name = _name(f, "name")
     group = _name(f, "resourceGroup")
     location = f.text("location", None) or groups.location(group) or DEFAULT_LOCATION
@@ -176,14 +207,14 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
     os_type = f.choice("osType", OS_TYPES, "Windows")
     error_code = error_message = None
     if f.has("provisioningError"):
-        e = Fields(f.raw("provisioningError"), f.at("provisioningError"), ("code", "message"))
+        e = Fields(f.raw("provisioningError"), f.at("provisioningError"), KEYS["provisioningError"])
         error_code, error_message = e.text("code"), e.text("message", None)
     agent = _agent(f.raw("vmAgent", {}), f.at("vmAgent"), os_type)
-    os_disk = Fields(f.raw("osDisk", {}), f.at("osDisk"), ("diskSizeGB", "encryptionSettings"))
+    os_disk = Fields(f.raw("osDisk", {}), f.at("osDisk"), KEYS["osDisk"])
     encrypted, key_vault_url = False, None
     if os_disk.has("encryptionSettings"):
         enc = Fields(os_disk.raw("encryptionSettings"), os_disk.at("encryptionSettings"),
-                     ("enabled", "keyVaultUrl"))
+                     KEYS["encryptionSettings"])
         encrypted, key_vault_url = enc.flag("enabled", True), enc.text("keyVaultUrl", None)
     disks = tuple(_data_disk(d, join_path(f.at("dataDisks"), i), name) for i, d in enumerate(f.items("dataDisks")))
     if len({d.lun for d in disks}) != len(disks):
@@ -214,7 +245,7 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
 
 
 def _agent(raw: Any, path: str, os_type: str) -> AgentSpec:
-    a = Fields(raw, path, ("status", "vmAgentVersion", "message", "revivedByRestart"))
+    a = Fields(raw, path, KEYS["vmAgent"])
     status = a.choice("status", AGENT_STATUSES, "Ready") if a.raw("status", "Ready") is not None else ""
     default_message = AgentSpec().message if status == "Ready" else ""
     return AgentSpec(status=status,
@@ -224,14 +255,13 @@ def _agent(raw: Any, path: str, os_type: str) -> AgentSpec:
 
 
 def _data_disk(raw: Any, path: str, vm_name: str) -> DataDiskSpec:
-    d = Fields(raw, path, ("lun", "name", "diskSizeGB"))
+    d = Fields(raw, path, KEYS["dataDisk"])
     lun = d.integer("lun", minimum=0, maximum=63)
     return DataDiskSpec(lun, d.text("name", f"{vm_name}_DataDisk_{lun}"), d.integer("diskSizeGB", minimum=1))
 
 
 def _extension(raw: Any, path: str) -> ExtensionSpec:
-    e = Fields(raw, path, ("name", "publisher", "type", "typeHandlerVersion", "provisioningState",
-                           "statusCode", "statusLevel", "statusMessage", "autoUpgradeMinorVersion", "settings"))
+    e = Fields(raw, path, KEYS["extension"])
     return ExtensionSpec(
         name=_name(e, "name"), publisher=e.text("publisher"), type=e.text("type"),
         type_handler_version=e.text("typeHandlerVersion"),
@@ -257,7 +287,7 @@ def _vm_ref(raw: Any, path: str, vm_index: dict[str, list[VmSpec]]) -> VmSpec:
     if isinstance(raw, str):
         name, group = raw, None
     else:
-        r = Fields(raw, path, ("name", "resourceGroup"))
+        r = Fields(raw, path, KEYS["vmReference"])
         name, group = r.text("name"), r.text("resourceGroup", None)
     found = [vm for vm in vm_index.get(name.lower(), [])
              if group is None or vm.resource_group.lower() == group.lower()]
@@ -271,7 +301,7 @@ def _vm_ref(raw: Any, path: str, vm_index: dict[str, list[VmSpec]]) -> VmSpec:
 
 # ---- vaults, policies, protected items, jobs -----------------------------------------------------
 def _vault(raw: Any, path: str, groups: _Groups, vm_index: dict[str, list[VmSpec]]) -> VaultSpec:
-    f = Fields(raw, path, ("name", "resourceGroup", "location", "tags", "policies", "protectedItems"))
+    f = Fields(raw, path, KEYS["vault"])
     group = _name(f, "resourceGroup")
     location = f.text("location", None) or groups.location(group) or DEFAULT_LOCATION
     groups.imply(group, location)
@@ -285,12 +315,10 @@ def _vault(raw: Any, path: str, groups: _Groups, vm_index: dict[str, list[VmSpec
 
 
 def _policy(raw: Any, path: str) -> PolicySpec:
-    f = Fields(raw, path, ("name", "policyType", "instantRpRetentionRangeInDays", "instantRpDetails",
-                           "dailyRetentionDays", "scheduleRunTime"))
+    f = Fields(raw, path, KEYS["policy"])
     prefix = suffix = None
     if f.has("instantRpDetails"):
-        d = Fields(f.raw("instantRpDetails"), f.at("instantRpDetails"),
-                   ("azureBackupRGNamePrefix", "azureBackupRGNameSuffix"))
+        d = Fields(f.raw("instantRpDetails"), f.at("instantRpDetails"), KEYS["instantRpDetails"])
         prefix, suffix = d.text("azureBackupRGNamePrefix"), d.text("azureBackupRGNameSuffix", None)
     schedule = f.raw("scheduleRunTime", PolicySpec.schedule_time)
     parse_when(schedule, f.at("scheduleRunTime"))
@@ -305,9 +333,7 @@ def _policy(raw: Any, path: str) -> PolicySpec:
 
 
 def _item(raw: Any, path: str, policies: dict[str, str], vm_index: dict[str, list[VmSpec]]) -> ItemSpec:
-    f = Fields(raw, path, ("vm", "policy", "protectionState", "protectionStatus", "healthStatus",
-                           "lastBackupStatus", "lastBackupTime", "lastRecoveryPoint", "protectedItemDataId",
-                           "virtualMachineGuid", "keyVaultAccess", "jobs", "runBackups"))
+    f = Fields(raw, path, KEYS["protectedItem"])
     vm = _vm_ref(f.raw("vm"), f.at("vm"), vm_index)
     policy = f.text("policy", None)
     if policy is not None:
@@ -330,18 +356,16 @@ def _item(raw: Any, path: str, policies: dict[str, str], vm_index: dict[str, lis
 
 
 def _job(raw: Any, path: str) -> JobSpec:
-    f = Fields(raw, path, ("jobId", "operation", "status", "startTime", "endTime", "activityId", "tasks",
-                           "errorDetails", "expiryTime", "isUserTriggered", "cancellable", "stuck",
-                           "dynamicErrorMessage"))
+    f = Fields(raw, path, KEYS["job"])
     tasks = []
     for index, raw_task in enumerate(f.items("tasks")):
-        t = Fields(raw_task, join_path(f.at("tasks"), index), ("taskId", "status", "startTime", "endTime"))
+        t = Fields(raw_task, join_path(f.at("tasks"), index), KEYS["task"])
         tasks.append(TaskSpec(t.text("taskId"), t.choice("status", TASK_STATUSES, "NotStarted"),
                               t.time("startTime", None), t.time("endTime", None)))
     errors = []
     for index, raw_error in enumerate(f.items("errorDetails")):
         epath = join_path(f.at("errorDetails"), index)
-        e = Fields(raw_error, epath, ("errorCode", "errorTitle", "errorString", "recommendations"))
+        e = Fields(raw_error, epath, KEYS["errorDetail"])
         recommendations = as_list(e.raw("recommendations", []), e.at("recommendations"))
         for position, text in enumerate(recommendations):
             if not isinstance(text, str):
@@ -366,8 +390,7 @@ def _job(raw: Any, path: str) -> JobSpec:
 
 # ---- restore point collections and locks ---------------------------------------------------------
 def _collection(raw: Any, path: str, groups: _Groups, vm_index: dict[str, list[VmSpec]]) -> CollectionSpec:
-    f = Fields(raw, path, ("name", "resourceGroup", "location", "source", "collectionId", "provisioningState",
-                           "tags", "restorePoints"))
+    f = Fields(raw, path, KEYS["restorePointCollection"])
     source = _vm_ref(f.raw("source"), f.at("source"), vm_index)
     group = _name(f, "resourceGroup")
     location = f.text("location", None) or source.location
@@ -379,21 +402,18 @@ def _collection(raw: Any, path: str, groups: _Groups, vm_index: dict[str, list[V
         count = f.integer("restorePoints", minimum=0, maximum=500)
     else:
         for index, raw_point in enumerate(as_list(raw_points, f.at("restorePoints"))):
-            p = Fields(raw_point, join_path(f.at("restorePoints"), index),
-                       ("name", "timeCreated", "consistencyMode", "provisioningState"))
+            p = Fields(raw_point, join_path(f.at("restorePoints"), index), KEYS["restorePoint"])
             points.append(PointSpec(_name(p, "name", None), p.time("timeCreated"),
-                                    p.choice("consistencyMode", CONSISTENCY_MODES, "CrashConsistent"),
-                                    p.choice("provisioningState", ("Succeeded",), "Succeeded")))
+                                    p.choice("consistencyMode", CONSISTENCY_MODES, "CrashConsistent")))
     return CollectionSpec(
         name=_name(f, "name", None), resource_group=group, location=location, source_name=source.name,
         source_resource_group=source.resource_group, collection_id=_guid(f, "collectionId"),
-        provisioning_state=f.choice("provisioningState", ("Succeeded",), "Succeeded"), tags=f.tags("tags"),
-        points=tuple(points), point_count=count,
+        provisioning_state="Succeeded", tags=f.tags("tags"), points=tuple(points), point_count=count,
     )
 
 
 def _lock(raw: Any, path: str, subscription_id: str, groups: _Groups) -> LockSpec:
-    f = Fields(raw, path, ("name", "scope", "level", "notes", "owners"))
+    f = Fields(raw, path, KEYS["lock"])
     scope = f.text("scope", "", allow_empty=True).strip("/")
     prefix = f"subscriptions/{subscription_id}".lower()
     if scope.lower().startswith("subscriptions/"):
@@ -411,7 +431,7 @@ def _lock(raw: Any, path: str, subscription_id: str, groups: _Groups) -> LockSpe
         scope = "/".join(parts)
     owners = []
     for index, owner in enumerate(f.items("owners")):
-        o = Fields(owner, join_path(f.at("owners"), index), ("applicationId",))
+        o = Fields(owner, join_path(f.at("owners"), index), KEYS["owner"])
         owners.append({"applicationId": o.text("applicationId")})
     return LockSpec(scope=scope, name=_name(f, "name"), level=f.choice("level", LOCK_LEVELS, "CanNotDelete"),
                     notes=f.text("notes", None), owners=tuple(owners))

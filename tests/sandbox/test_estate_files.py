@@ -26,7 +26,7 @@ from sandbox_arm import Arm
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.scenarios import SHIPPED_ESTATES, list_scenarios
 from azbackup_sandbox.scenarios.files import ESTATES_DIR, EstateFileError, dump_yaml
-from azbackup_sandbox.scenarios.schema import subscription_guid
+from azbackup_sandbox.scenarios.schema import KEYS, subscription_guid
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "estate-files.md"
@@ -91,6 +91,14 @@ def test_a_label_is_a_stable_guid_and_defaults_fill_in() -> None:
         "Windows", "running", "Ready", "eastus", 127)
     assert sb.resources.find_group(sub, "rg-backup") is not None  # implied by the vault
     assert Sandbox(estate=_minimal()).snapshot() == sb.snapshot()  # deterministic ids
+
+
+def test_zones_and_provision_vm_agent_reach_the_wire() -> None:
+    doc = _set("subscriptions.0.vms.1", {"name": "vm-b", "resourceGroup": "rg-a", "osType": "Linux",
+                                         "provisionVMAgent": False, "zones": [2]})
+    arm = Arm("inprocess", Sandbox(estate=doc))
+    vm = arm.client(ComputeManagementClient).virtual_machines.get("rg-a", "vm-b")
+    assert vm.os_profile.linux_configuration.provision_vm_agent is False and vm.zones == ["2"]
 
 
 def test_run_backups_goes_through_the_job_engine() -> None:
@@ -209,6 +217,13 @@ def test_a_failed_load_leaves_the_previous_estate_intact() -> None:
     with pytest.raises(EstateFileError):
         sb.load_estate(_set("subscriptions.0.vms.0.powerState", "runing"))
     assert sb.snapshot() == before and sb.scenario_name == "healthy"
+
+
+def test_the_doc_names_every_key_the_schema_accepts() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    missing = sorted({f"{what}.{key}" for what, keys in KEYS.items() for key in keys
+                      if not re.search(rf"\b{re.escape(key)}\b", text)})
+    assert not missing, f"docs/estate-files.md does not mention {missing}"
 
 
 # ---- round trips ---------------------------------------------------------------------------------
