@@ -20,12 +20,18 @@ spans several segments. Any api-version is accepted. A request outside this tabl
 Every route also gets, from the shared pipeline and in ARM's order: 401 without a bearer token,
 400 `MissingApiVersionParameter`, 404 `SubscriptionNotFound` / `ResourceGroupNotFound`, injected faults,
 429 `SubscriptionRequestsThrottled` (token buckets, when enabled), 403 `AuthorizationFailed` (RBAC, when
-enabled) and 409 `ScopeLocked` (the lock check column), then the provider's handler.
+enabled) and 409 `ScopeLocked` (the lock check column), then the provider's handler. A JWT bearer token
+(what the managed-identity endpoint issues) is also checked as ARM does: 401
+`InvalidAuthenticationTokenAudience` for another resource's token, `ExpiredAuthenticationToken` past its
+`exp`, `InvalidAuthenticationTokenTenant` when its `tid` is not the subscription's directory.
+`GET /metadata/endpoints` (the cloud metadata document) needs no token.
 
-Resource Graph (`ResourceGraph_Resources`, api-version 2021-03-01 or 2022-10-01 only) has no KQL engine:
-it answers exactly the queries azbackup-fix sends, recognised by their first line
-`// azbackup-fix:<name>/v<n>` (`backup-jobs/v1`, `protected-items/v1`, `backup-extensions/v1`, see
-`providers/resourcegraph/models.py`), and 400 `UnsupportedQuery` for any other; `$top`/`$skip`/`$skipToken`
+Resource Graph (`ResourceGraph_Resources`, api-version 2021-03-01 or 2022-10-01 only) evaluates the KQL it is
+sent (`providers/resourcegraph/kql/`: where, project, project-away, project-rename, extend, summarize, join,
+mv-expand, order/sort, top, take/limit, distinct, count, let) over `Resources`, `ResourceContainers` and
+`RecoveryServicesResources` built from live state (`providers/resourcegraph/tables.py`); a query it cannot
+parse or resolve gets 400 `BadRequest` with details `InvalidQuery` and `ParserFailure` / `SemanticError` /
+`InvalidQueryLanguage` naming line, position and token. `$top`/`$skip`/`$skipToken`
 paging, `data` as objectArray, and the per-user quota (15 per 5 s; 429 `RateLimiting` when throttling is
 enabled) in `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after`.
 

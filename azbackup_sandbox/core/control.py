@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ __all__ = [
     "set_clock_rate",
     "subscription_ids",
     "MANAGED_IDENTITY_OBJECT_ID",
+    "MANAGED_IDENTITY_CLIENT_ID",
     "IDENTITY_API_VERSION",
     "IDENTITY_TOKEN_LIFETIME",
     "CONTROL_PREFIX",
@@ -37,6 +37,8 @@ CONTROL_PREFIX = "/_sandbox"
 # The object id of the Automation account's system-assigned identity: tokens from /_sandbox/identity
 # resolve to this principal, so `POST /_sandbox/rbac {"object_id": ...}` can grant or restrict it.
 MANAGED_IDENTITY_OBJECT_ID = "6d3a6f1e-2b1c-4f8e-9a51-5a4db0c0ffee"
+# Its application (client) id: the `appid` claim of its tokens, what `az account show` calls the user name.
+MANAGED_IDENTITY_CLIENT_ID = "0c7e5a52-9f1d-4c3b-8e26-7a1d2b3c4d5e"
 IDENTITY_API_VERSION = "2019-08-01"
 # App Service hands out ~24 h tokens; >= 2 h also makes azure-identity/MSAL schedule a refresh at half-life.
 IDENTITY_TOKEN_LIFETIME = 24 * 3600
@@ -358,9 +360,12 @@ def _rbac_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
 
 
 def _identity(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
-    """App Service / Azure Automation managed identity (2019-08-01), as MSAL inside azure-identity calls it:
-    GET ?api-version=2019-08-01&resource=R[&client_id=|object_id=|principal_id=|mi_res_id=] with
-    X-IDENTITY-HEADER. MSAL reads `int(expires_on)` against the real wall clock, so expiry is real time."""
+    """App Service / Azure Automation managed identity (2019-08-01), as MSAL calls it (inside azure-identity,
+    and in the Azure CLI's `az login --identity`, which picks this flavour when IDENTITY_ENDPOINT and
+    IDENTITY_HEADER are set): GET ?api-version=2019-08-01&resource=R[&client_id=|object_id=|principal_id=|
+    mi_res_id=] with X-IDENTITY-HEADER. The token is a JWT for audience R (see tokens.py) whose `tid` is the
+    estate's directory and `oid` the principal RBAC resolves. MSAL reads `int(expires_on)` against the real
+    wall clock, so expiry is real time."""
     supplied = request.headers.get("x-identity-header")
     if not supplied or not secrets.compare_digest(supplied, identity_secret(sandbox)):
         # App Service also puts statusCode/message at the top level; MSAL quotes them in its error text.
@@ -380,24 +385,32 @@ def _identity(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
         raise _error(400, "MissingResource", "The 'resource' query parameter is required.")
     # A user-assigned identity named by object/principal id is that principal; by client id or resource
     # id we have no directory to look it up in, so the identifier itself stands for the principal.
+    client_id = request.query.get("client_id")
+    resource_id = request.query.get("mi_res_id")
     object_id = (
         request.query.get("object_id")
         or request.query.get("principal_id")
-        or request.query.get("client_id")
-        or request.query.get("mi_res_id")
+        or client_id
+        or resource_id
         or MANAGED_IDENTITY_OBJECT_ID
     )
-    token = secrets.token_urlsafe(32)
+    app_id = client_id or (MANAGED_IDENTITY_CLIENT_ID if object_id == MANAGED_IDENTITY_OBJECT_ID else object_id)
+    from .tokens import issue_token
+
     with sandbox.lock:
+        token, expires = issue_token(
+            audience=resource, tenant_id=sandbox.resources.home_tenant_id(), object_id=object_id,
+            app_id=app_id, lifetime=IDENTITY_TOKEN_LIFETIME, resource_id=resource_id,
+        )
         sandbox.rbac.tokens[token] = object_id
     return json_response(
         200,
         {
             "access_token": token,
-            "expires_on": str(int(time.time()) + IDENTITY_TOKEN_LIFETIME),
+            "expires_on": str(expires),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": request.query.get("client_id") or object_id,
+            "client_id": app_id,
         },
     )
 

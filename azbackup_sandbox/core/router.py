@@ -36,6 +36,7 @@ class Route:
     lock_check: LockCheck  # which lock semantics ARM applies before the RP sees the request
     regex: re.Pattern[str]
     group_must_exist: bool = True  # ARM answers ResourceGroupNotFound first (not for the group's own PUT/HEAD)
+    anonymous: bool = False  # served without a bearer token (the cloud metadata document)
 
     @property
     def kind(self) -> str:
@@ -72,11 +73,21 @@ class Router:
         action: str,
         lock_check: LockCheck = None,
         group_must_exist: bool = True,
+        anonymous: bool = False,
     ) -> None:
         self._routes.append(
             Route(method.upper(), template, handler, operation, action, lock_check, _compile(template),
-                  group_must_exist)
+                  group_must_exist, anonymous)
         )
+
+    def match_anonymous(self, request: SandboxRequest) -> tuple[Route, dict[str, str]] | None:
+        """The route that needs no bearer token for this request, if any (checked before authentication)."""
+        for route in self._routes:
+            if route.anonymous and route.method == request.method:
+                found = route.regex.match(request.path)
+                if found:
+                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
 
     def match(self, request: SandboxRequest) -> tuple[Route, dict[str, str]]:
         path_matched = False

@@ -9,6 +9,7 @@ import math
 import random
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ from .rbac import Rbac
 from .router import Route, Router
 from .throttle import Throttle
 from .timefmt import arm_time
+from .tokens import decode_token, is_arm_audience
 
 if TYPE_CHECKING:
     from ..providers.backup.models import BackupBackend
@@ -235,8 +237,10 @@ class Sandbox:
         fault_latency = 0.0
         remaining: int | None = None  # the principal's throttling tokens left, for the rate-limit headers
         try:
-            principal = self._authenticate(request)
-            route, params = self.router.match(request)
+            anonymous = self.router.match_anonymous(request)
+            if anonymous is None:
+                principal = self._authenticate(request)
+            route, params = anonymous or self.router.match(request)
             if "api-version" not in request.query:
                 raise ArmError(
                     400,
@@ -252,7 +256,7 @@ class Sandbox:
             if response is None:
                 remaining, response = self._throttle(request, route, principal)
             if response is None:
-                if not self.rbac.allows(principal, route.action):
+                if not route.anonymous and not self.rbac.allows(principal, route.action):
                     raise authorization_failed(principal, route.action, request.decoded_path)
                 if route.lock_check:
                     self.locks.enforce(request.decoded_path, route.lock_check)
@@ -278,7 +282,23 @@ class Sandbox:
                 "InvalidAuthenticationToken",
                 "The access token is invalid. The 'Authorization' header must use the Bearer scheme.",
             )
-        if token in self.resources.expired_tokens:
+        claims = decode_token(token)
+        expired = token in self.resources.expired_tokens
+        if claims is not None:
+            # A JWT as Entra ID issues them: ARM checks its audience and (real-time) expiry.
+            audience = str(claims.get("aud") or "")
+            if not is_arm_audience(audience, request.base_url):
+                raise ArmError(
+                    401,
+                    "InvalidAuthenticationTokenAudience",
+                    f"The access token has been obtained for wrong audience or resource '{audience}'. It should "
+                    "exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
+                    "'https://management.core.windows.net','https://management.azure.com/',"
+                    "'https://management.azure.com'.",
+                )
+            exp = claims.get("exp")
+            expired = expired or (isinstance(exp, (int, float)) and exp < time.time())
+        if expired:
             raise ArmError(
                 401,
                 "ExpiredAuthenticationToken",
@@ -290,10 +310,28 @@ class Sandbox:
         path = request.decoded_path
         sub = _SUB.match(path)
         if sub:
-            self.resources.require_subscription(sub.group(1))
+            subscription = self.resources.require_subscription(sub.group(1))
+            self._check_token_tenant(request, subscription.tenant_id, sub.group(1))
         group = _RG.match(path)
         if group and route.group_must_exist:
             self.resources.require_group(sub.group(1) if sub else "", group.group(1))
+
+    def _check_token_tenant(self, request: SandboxRequest, tenant_id: str, subscription_id: str) -> None:
+        """A JWT from another directory than the subscription's: ARM's 401 InvalidAuthenticationTokenTenant."""
+        _, _, token = (request.headers.get("authorization") or "").partition(" ")
+        claims = decode_token(token.strip()) if token else None
+        tid = str(claims.get("tid") or "") if claims else ""
+        if tid and tid.lower() != tenant_id.lower():
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenTenant",
+                f"The access token is from the wrong issuer 'https://sts.windows.net/{tid}/'. It must match the "
+                f"tenant 'https://sts.windows.net/{tenant_id}/' associated with this subscription. Please use "
+                "the authority (URL) 'https://login.windows.net/" + tenant_id + "' to get the token. Note, if "
+                "the subscription is transferred to another tenant there is no impact to the services, but "
+                "information about new tenant could take time to propagate (up to an hour). If you just "
+                "transferred your subscription and see this error message, please try back later.",
+            )
 
     def _apply_fault(self, rule: Any, request: SandboxRequest) -> SandboxResponse | None:
         if rule.latency_ms and not self.clock.rate:

@@ -16,11 +16,13 @@ def register_all(router: Router) -> None:
     from .backup import routes as backup_routes
     from .compute import routes as compute_routes
     from .locks import routes as lock_routes
+    from .metadata import routes as metadata_routes
     from .resourcegraph import routes as resourcegraph_routes
     from .resources import routes as resource_routes
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
-    for module in (resource_routes, compute_routes, backup_routes, lock_routes, resourcegraph_routes):
+    for module in (metadata_routes, resource_routes, compute_routes, backup_routes, lock_routes,
+                   resourcegraph_routes):
         module.register(router)
 
 

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -295,15 +294,14 @@ def test_tags_that_construct_objects_are_refused(tmp_path: Path, payload: str, t
     assert not marker.exists()
 
 
-def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+def test_alias_bomb_is_refused_at_its_first_alias(tmp_path: Path) -> None:
     lines = ["version: 1", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(ord("b"), ord("j") + 1):
         prev = chr(i - 1)
         lines.append(f"{chr(i)}: &{chr(i)} [" + ",".join([f"*{prev}"] * 9) + "]")
     lines.append("description: *j")
-    started = time.process_time()
     error = load_error(write(tmp_path, "\n".join(lines) + "\n"))
-    assert time.process_time() - started < 2
+    # Named at line 3, the first use of an alias: the document is never expanded (a billion "lol"s).
     assert "YAML aliases are not allowed (*a)" in str(error) and error.line == 3
 
 
@@ -316,9 +314,7 @@ def test_any_alias_is_refused(tmp_path: Path) -> None:
 def test_ten_mib_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     path.write_bytes(b"version: 1\n" + b"#" * (10 << 20))
-    started = time.process_time()
     error = load_error(path)
-    assert time.process_time() - started < 1
     assert f"over the {MAX_FILE_BYTES}-byte limit" in str(error) and str(error).startswith(f"{path}: ")
 
 

@@ -3,8 +3,10 @@
 Request: ``{"subscriptions": [...], "query": "...", "options": {"$top", "$skip", "$skipToken",
 "resultFormat"}}``. Answer: ``{"totalRecords", "count", "resultTruncated", "$skipToken"?, "data", "facets"}``
 with ``data`` an objectArray, and the per-user quota headers ``x-ms-user-quota-remaining`` and
-``x-ms-user-quota-resets-after`` (hh:mm:ss) on every answer. Only the queries named in
-:data:`.models.QUERIES` are answered; anything else is a 400.
+``x-ms-user-quota-resets-after`` (hh:mm:ss) on every answer. The query is evaluated by the sandbox's KQL
+interpreter (:mod:`.kql`); one it cannot parse or resolve, or an operator outside its subset, gets Resource
+Graph's 400: code ``BadRequest``, details ``InvalidQuery`` then ``ParserFailure`` / ``SemanticError`` /
+``InvalidQueryLanguage`` with ``line``, ``characterPositionInLine`` and ``token``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import base64
 import json
 import math
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import ArmError, bad_request
 from ...core.http import SandboxRequest, SandboxResponse, json_response
-from .models import QUERIES, query_name
+from .kql.errors import KqlError
 
 if TYPE_CHECKING:
     from ...core.router import Router
@@ -45,6 +48,21 @@ def _offset(token: str) -> int:
         raise bad_request("The $skipToken is not valid.", "InvalidSkipToken") from None
 
 
+def _invalid_query(sb: Sandbox, exc: KqlError) -> ArmError:
+    """Resource Graph's 400 for a query it rejects: the support line, then what is wrong and where."""
+    detail: dict[str, object] = {"code": exc.code, "message": str(exc)}
+    if exc.line >= 0:
+        detail.update(line=exc.line, characterPositionInLine=exc.column)
+    if exc.token:
+        detail["token"] = exc.token
+    stamp = sb.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return ArmError(400, "BadRequest", f"Please provide below info when asking for support: timestamp = {stamp}, "
+                    f"correlationId = {uuid.uuid4()}.",
+                    details=[{"code": "InvalidQuery", "message": "Query is invalid. Please refer to the "
+                              "documentation for the Azure Resource Graph service and fix the error before "
+                              "retrying."}, detail])
+
+
 def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     principal = sb.rbac.resolve((req.headers.get("authorization") or "").partition(" ")[2])
     allowed, remaining, resets = sb.resourcegraph.take_quota(principal)
@@ -59,17 +77,15 @@ def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRespon
                           f"(supported: {', '.join(API_VERSIONS)}).", "InvalidApiVersionParameter")
     body = req.json() or {}
     text = str(body.get("query") or "")
-    name = query_name(text)
-    if name not in QUERIES:
-        raise bad_request("The sandbox's Resource Graph answers only the queries azbackup-fix sends "
-                          f"(first line '// azbackup-fix:<name>/v<n>', names: {', '.join(QUERIES)}).",
-                          "UnsupportedQuery")
     options = body.get("options") or {}
     if options.get("resultFormat", "objectArray") != "objectArray":
         raise bad_request("The sandbox answers resultFormat 'objectArray' only.", "UnsupportedResultFormat")
     known = {s.lower(): s for s in sb.subscription_ids}
     subscriptions = [known[s.lower()] for s in body.get("subscriptions") or known.values() if s.lower() in known]
-    rows = sb.resourcegraph.rows(name, subscriptions, continuation=bool(options.get("$skipToken")))
+    try:
+        rows = sb.resourcegraph.rows(text, subscriptions, continuation=bool(options.get("$skipToken")))
+    except KqlError as exc:
+        raise _invalid_query(sb, exc) from None
     top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
     start = _offset(options["$skipToken"]) if options.get("$skipToken") else int(options.get("$skip") or 0)
     chunk = rows[start:start + top]

@@ -10,7 +10,14 @@ from ...core.errors import ArmError, resource_group_not_found
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
 
-__all__ = ["Subscription", "ResourceGroup", "ResourceBackend"]
+__all__ = ["Subscription", "ResourceGroup", "ResourceBackend", "DEFAULT_TENANT_ID", "TENANT_DISPLAY_NAME",
+           "TENANT_DEFAULT_DOMAIN"]
+
+# The directory every subscription belongs to unless a scenario says otherwise; the `tid` of the
+# managed identity's tokens and the one entry of `GET /tenants`.
+DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TENANT_DISPLAY_NAME = "Sandbox Directory"
+TENANT_DEFAULT_DOMAIN = "sandbox.onmicrosoft.com"
 
 
 @dataclass
@@ -49,10 +56,19 @@ class ResourceBackend:
         sub = Subscription(
             subscription_id,
             display_name or f"Sandbox subscription {subscription_id[:8]}",
-            tenant_id or "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            tenant_id or DEFAULT_TENANT_ID,
         )
         self.subscriptions[subscription_id.lower()] = sub
         return sub
+
+    def tenant_ids(self) -> list[str]:
+        """The directories of the estate's subscriptions (the default one for an empty estate)."""
+        found = sorted({s.tenant_id for s in self.subscriptions.values()}, key=lambda t: t != DEFAULT_TENANT_ID)
+        return found or [DEFAULT_TENANT_ID]
+
+    def home_tenant_id(self) -> str:
+        """The directory the sandbox's identities live in: their tokens' `tid`."""
+        return self.tenant_ids()[0]
 
     def require_subscription(self, subscription_id: str) -> Subscription:
         try:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from ...core.errors import ArmError, bad_request
 from ...core.http import SandboxRequest, SandboxResponse, empty_response, json_response
 from ...core.paging import page
-from .models import ResourceGroup, Subscription
+from ...core.tokens import decode_token
+from .models import TENANT_DEFAULT_DOMAIN, TENANT_DISPLAY_NAME, ResourceGroup, Subscription
 
 if TYPE_CHECKING:
     from ...core.router import Router
@@ -21,14 +22,37 @@ _RG = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
 def subscription_to_arm(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id,
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
         "subscriptionId": sub.subscription_id,
         "tenantId": sub.tenant_id,
         "displayName": sub.display_name,
         "state": sub.state,
         "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01",
                                  "spendingLimit": "Off"},
-        "authorizationSource": "RoleBased",
     }
+
+
+def tenant_to_arm(tenant_id: str) -> dict[str, Any]:
+    # 2020-01-01 and later: category, country, display name and domains (2016-06-01 had id/tenantId only).
+    return {
+        "id": f"/tenants/{tenant_id}",
+        "tenantId": tenant_id,
+        "countryCode": "US",
+        "displayName": TENANT_DISPLAY_NAME,
+        "domains": [TENANT_DEFAULT_DOMAIN],
+        "tenantCategory": "Home",
+        "defaultDomain": TENANT_DEFAULT_DOMAIN,
+        "tenantType": "AAD",
+    }
+
+
+def _token_tenant(req: SandboxRequest) -> str | None:
+    """The `tid` of the caller's token when it is a JWT: ARM lists what that directory holds."""
+    _, _, token = (req.headers.get("authorization") or "").partition(" ")
+    claims = decode_token(token.strip()) if token else None
+    tenant = claims.get("tid") if claims else None
+    return str(tenant) if tenant else None
 
 
 def group_to_arm(group: ResourceGroup) -> dict[str, Any]:
@@ -48,7 +72,18 @@ def group_to_arm(group: ResourceGroup) -> dict[str, Any]:
 
 def _list_subscriptions(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     subs = sorted(sb.resources.subscriptions.values(), key=lambda s: s.subscription_id)
+    tenant = _token_tenant(req)
+    if tenant is not None:
+        subs = [s for s in subs if s.tenant_id.lower() == tenant.lower()]
     return json_response(200, page(req, [subscription_to_arm(s) for s in subs], sb.config.page_size))
+
+
+def _list_tenants(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    tenants = sb.resources.tenant_ids()
+    tenant = _token_tenant(req)
+    if tenant is not None:  # an app-only token sees its own directory
+        tenants = [t for t in tenants if t.lower() == tenant.lower()] or [tenant]
+    return json_response(200, page(req, [tenant_to_arm(t) for t in tenants], sb.config.page_size))
 
 
 def _get_subscription(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -99,8 +134,33 @@ def _filter_generic(req: SandboxRequest, items: list[dict[str, Any]]) -> list[di
     return [i for i in items if i["type"].lower() == wanted]
 
 
+def _provisioning_states(sb: Sandbox, subscription_id: str, resource_group: str | None) -> dict[str, str]:
+    """Resource id (lower-cased) -> provisioningState, for `$expand=provisioningState`."""
+    states: dict[str, str] = {}
+    for vm in sb.compute.list_vms(subscription_id, resource_group):
+        states[vm.id.lower()] = vm.provisioning_state
+        for ext in vm.extensions.values():
+            states[f"{vm.id}/extensions/{ext.name}".lower()] = ext.provisioning_state
+    for collection in sb.compute.list_collections(subscription_id, resource_group):
+        states[collection.id.lower()] = collection.provisioning_state
+    return states
+
+
+def _expand(sb: Sandbox, req: SandboxRequest, p: dict[str, str], items: list[dict[str, Any]]) -> None:
+    """`$expand=createdTime,changedTime,provisioningState` (what `az resource list` asks for) adds the
+    resource's provisioning state; the sandbox keeps no creation or change times, so those stay absent."""
+    wanted = {part.strip().lower() for part in (req.query.get("$expand") or "").split(",")}
+    if "provisioningstate" not in wanted:
+        return
+    states = _provisioning_states(sb, p["subscriptionId"], p.get("resourceGroupName"))
+    for item in items:
+        item["provisioningState"] = states.get(item["id"].lower(), "Succeeded")
+
+
 def _list_resources(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     items = _filter_generic(req, list_generic_resources(sb, p["subscriptionId"], p.get("resourceGroupName")))
+    items = [dict(item) for item in items]
+    _expand(sb, req, p, items)
     return json_response(200, page(req, items, sb.config.page_size))
 
 
@@ -113,6 +173,7 @@ def _delete_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sandbo
 
 def register(router: Router) -> None:
     add = router.add
+    add("GET", "/tenants", _list_tenants, operation="Tenants_List", action="Microsoft.Resources/tenants/read")
     add("GET", "/subscriptions", _list_subscriptions, operation="Subscriptions_List",
         action="Microsoft.Resources/subscriptions/read")
     add("GET", "/subscriptions/{subscriptionId}", _get_subscription, operation="Subscriptions_Get",

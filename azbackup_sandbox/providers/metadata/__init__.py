@@ -1,0 +1,1 @@
+"""The ARM cloud metadata document (`GET /metadata/endpoints`)."""
