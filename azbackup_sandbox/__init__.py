@@ -1,4 +1,4 @@
-"""The azbackup-fix sandbox: a stateful Azure Resource Manager emulator for tests, demos and rehearsals.
+"""The Azure VM Backup sandbox: a stateful Azure Resource Manager emulator for tests, demos and rehearsals.
 
 Reach it in-process (`Sandbox().transport()` handed to any azure-mgmt client) or over HTTPS
 (`SandboxServer` / `azbackup-sandbox serve`); both see the same state and behave the same."""

@@ -1,8 +1,10 @@
 """`azbackup-sandbox`: run the ARM emulator as an HTTPS server, list its scenarios, inspect its state.
 
     azbackup-sandbox serve --scenario healthy --ready-file /tmp/sb.json
+    azbackup-sandbox serve --estate my-estate.yaml      # your own estate file (docs/estate-files.md)
     azbackup-sandbox scenarios
     azbackup-sandbox state --scenario healthy            # the seeded estate, no server
+    azbackup-sandbox export --scenario demo > demo.yaml  # an estate as an estate file
     azbackup-sandbox requests --endpoint URL --ca-file PEM
 
 `serve` prints one JSON line when it accepts connections (and writes the same to --ready-file):
@@ -64,15 +66,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _estate_options(parser: argparse.ArgumentParser, when: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--scenario", help=f"shipped scenario {when} (see `scenarios`)")
+    group.add_argument("--estate", type=Path, metavar="FILE", help=f"estate file (YAML or JSON) {when}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .server import DEFAULT_CLOCK_RATE
 
-    parser = _Parser(prog=PROG, description="Azure Resource Manager emulator for azbackup-fix.")
+    parser = _Parser(prog=PROG, description="Azure Resource Manager emulator for Azure VM Backup.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     serve = commands.add_parser("serve", help="serve the sandbox over HTTPS until SIGTERM/SIGINT")
-    serve.add_argument("--scenario", help="scenario to load first (see `scenarios`)")
+    _estate_options(serve, "to load first")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=0, help="0 picks a free port (default)")
     serve.add_argument("--ready-file", type=Path, help="also write the ready JSON line here")
@@ -86,12 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("scenarios", help="list the scenarios with a line of description each")
 
-    for name, text in (("state", "print the estate as JSON"), ("requests", "print the request log as JSON")):
+    for name, text in (("state", "print the estate as JSON"), ("requests", "print the request log as JSON"),
+                       ("export", "print the estate as an estate file (YAML; docs/estate-files.md)")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--endpoint", help="a running server (default: a fresh in-process sandbox)")
         sub.add_argument("--ca-file", type=Path, help="the server's CA PEM (with --endpoint)")
-        if name == "state":
-            sub.add_argument("--scenario", help="without --endpoint: the scenario to load")
+        if name in ("state", "export"):
+            _estate_options(sub, "without --endpoint: to load")
         else:
             sub.add_argument("--since", type=int, default=0, help="only records after this sequence number")
     return parser
@@ -118,8 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.latency_ms:
         config.latency_ms = args.latency_ms
     sandbox = Sandbox(config=config)
-    if args.scenario:
-        _load_scenario(sandbox, args.scenario)
+    _load_chosen(sandbox, args)
 
     stop = threading.Event()
 
@@ -162,6 +170,18 @@ def _serve(args: argparse.Namespace) -> int:
             except OSError:
                 pass
     return 0
+
+
+def _load_chosen(sandbox: Any, args: argparse.Namespace) -> None:
+    if args.scenario:
+        _load_scenario(sandbox, args.scenario)
+    elif args.estate:
+        from .scenarios.files import EstateFileError
+
+        try:
+            sandbox.load_estate(args.estate, source=str(args.estate))
+        except EstateFileError as exc:
+            raise _UsageError(str(exc)) from None
 
 
 def _load_scenario(sandbox: Any, name: str) -> None:
@@ -207,10 +227,24 @@ def _state(args: argparse.Namespace) -> int:
         from .core.sandbox import Sandbox
 
         sandbox = Sandbox()
-        if args.scenario:
-            _load_scenario(sandbox, args.scenario)
+        _load_chosen(sandbox, args)
         payload = sandbox.snapshot()
     print(json.dumps(payload, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .scenarios.files import dump_yaml
+
+    if args.endpoint:
+        document = _fetch(args.endpoint, "/_sandbox/estate", args.ca_file)
+    else:
+        from .core.sandbox import Sandbox
+
+        sandbox = Sandbox()
+        _load_chosen(sandbox, args)
+        document = sandbox.export_estate()
+    sys.stdout.write(dump_yaml(document))
     return 0
 
 
@@ -221,7 +255,7 @@ def _requests(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"serve": _serve, "scenarios": _scenarios, "state": _state, "requests": _requests}
+_COMMANDS = {"serve": _serve, "scenarios": _scenarios, "state": _state, "requests": _requests, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

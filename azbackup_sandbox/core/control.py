@@ -1,6 +1,6 @@
 """The control API at `/_sandbox/*`: what tests and users drive the sandbox with in server mode
-(reset, load a scenario, inspect state and the request log, inject faults, move the clock, configure,
-assign RBAC), plus the managed-identity token endpoint that azure-identity calls as it does in Azure
+(reset, load a scenario or an estate document, export the estate, inspect state and the request log,
+inject faults, move the clock, configure, assign RBAC), plus the managed-identity token endpoint that azure-identity calls as it does in Azure
 Automation / App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER, api-version 2019-08-01).
 
 JSON in, JSON out; errors use the ARM envelope `{"error": {"code", "message"}}` (400 / 401 / 404 / 405)."""
@@ -135,11 +135,18 @@ def _reset(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
 
 
 def _load(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    """`?scenario=NAME` (typed params in the query or a JSON body), or an estate document as the body
+    (JSON, or YAML with a yaml Content-Type)."""
+    if "scenario" not in request.query:
+        document = _estate_body(request)
+        if document is not None:
+            return _load_estate(sandbox, document)
     params: dict[str, Any] = {k: _scalar(v) for k, v in request.query.items() if k != "scenario"}
     params.update(_object_body(request))  # a JSON body may carry typed params (lists, nested objects)
     name = request.query.get("scenario") or params.pop("scenario", None)
     if not name:
-        raise _error(400, "MissingScenario", "Name the scenario: POST /_sandbox/load?scenario=NAME.")
+        raise _error(400, "MissingScenario", "Name the scenario (POST /_sandbox/load?scenario=NAME) or send an "
+                                             "estate document as the body.")
     from ..scenarios import get_scenario, list_scenarios
 
     try:
@@ -151,6 +158,37 @@ def _load(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
         sandbox.load(scenario, **params)
     except (TypeError, ValueError) as exc:
         raise _error(400, "InvalidScenarioParameters", f"Scenario '{name}' rejected its parameters: {exc}") from exc
+    return _loaded(sandbox, params)
+
+
+def _estate_body(request: SandboxRequest) -> dict[str, Any] | None:
+    """The body as an estate document when it is one (it has `subscriptions`), else None."""
+    content_type = (request.headers.get("content-type") or "").lower()
+    if "yaml" in content_type:
+        from ..scenarios.files import EstateFileError, parse_text
+
+        try:
+            document = parse_text(request.body.decode("utf-8", "replace"), "estate")
+        except EstateFileError as exc:
+            raise _error(400, "InvalidEstate", str(exc)) from exc
+        if not isinstance(document, dict):
+            raise _error(400, "InvalidEstate", "estate: expected a mapping, got " + type(document).__name__)
+        return document
+    body = _json_body(request)
+    return body if isinstance(body, dict) and "subscriptions" in body else None
+
+
+def _load_estate(sandbox: Sandbox, document: dict[str, Any]) -> SandboxResponse:
+    from ..scenarios.files import EstateFileError
+
+    try:
+        sandbox.load_estate(document)
+    except EstateFileError as exc:
+        raise _error(400, "InvalidEstate", str(exc)) from exc
+    return _loaded(sandbox, {})
+
+
+def _loaded(sandbox: Sandbox, params: dict[str, Any]) -> SandboxResponse:
     return json_response(
         200,
         {
@@ -160,6 +198,10 @@ def _load(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
             "subscription_ids": subscription_ids(sandbox),
         },
     )
+
+
+def _estate(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    return json_response(200, sandbox.export_estate())
 
 
 def _state(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
@@ -379,6 +421,7 @@ _ROUTES: dict[str, dict[str, _Handler]] = {
     "/reset": {"POST": _reset},
     "/load": {"POST": _load},
     "/state": {"GET": _state},
+    "/estate": {"GET": _estate},
     "/requests": {"GET": _requests_get, "DELETE": _requests_delete},
     "/faults": {"GET": _faults_get, "POST": _faults_post, "DELETE": _faults_delete},
     "/clock": {"GET": _clock_get, "POST": _clock_post},

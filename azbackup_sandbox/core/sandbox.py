@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from .clock import VirtualClock
@@ -65,7 +66,8 @@ class RequestRecord:
 class Sandbox:
     """A stateful Azure Resource Manager emulator.
 
-    >>> sb = Sandbox(scenario="healthy")
+    >>> sb = Sandbox(scenario="healthy")    # a shipped estate (`azbackup-sandbox scenarios`)
+    >>> sb = Sandbox(estate="estate.yaml")  # or your own estate file (docs/estate-files.md), or a dict
     >>> transport = sb.transport()          # hand to any azure-mgmt client as transport=
     """
 
@@ -73,6 +75,7 @@ class Sandbox:
         self,
         scenario: str | Scenario | None = None,
         *,
+        estate: str | PathLike[str] | dict[str, Any] | None = None,
         config: SandboxConfig | None = None,
         clock: VirtualClock | None = None,
         log_limit: int = 500_000,
@@ -92,8 +95,12 @@ class Sandbox:
         self._seq = 0
         self.scenario_name: str | None = None
         self._fresh_state()
+        if scenario is not None and estate is not None:
+            raise ValueError("give a scenario or an estate, not both")
         if scenario is not None:
             self.load(scenario)
+        if estate is not None:
+            self.load_estate(estate)
 
     # ---- state ------------------------------------------------------------------------------
     def _fresh_state(self) -> None:
@@ -136,6 +143,26 @@ class Sandbox:
             chosen.build(self, **params)
             self.scenario_name = chosen.name
             self._log.clear()
+
+    def load_estate(self, estate: str | PathLike[str] | dict[str, Any], *, source: str | None = None) -> None:
+        """Reset, then build an estate document (a YAML/JSON file or a parsed mapping). The document
+        is validated fully first: a bad one raises `EstateFileError` (one line naming the field) and
+        leaves the current estate untouched."""
+        from ..scenarios.builder import build_estate
+        from ..scenarios.files import read_estate
+
+        loaded = read_estate(estate, source=source)
+        with self.lock:
+            self.reset()
+            build_estate(self, loaded.spec)
+            self.scenario_name = loaded.name
+            self._log.clear()
+
+    def export_estate(self) -> dict[str, Any]:
+        """The live estate as an estate document; `load_estate` of it gives the same `snapshot()`."""
+        from ..scenarios.export import export_estate
+
+        return export_estate(self)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole estate as JSON-able data (stable key order, so two snapshots compare byte-for-byte)."""

@@ -1,106 +1,138 @@
-"""One failure kind per row of the troubleshooting catalogue, applied to a protected VM.
+"""One failure kind per row of the troubleshooting catalogue, applied to a protected VM of an estate
+document (docs/estate-files.md) before it is built.
 
-Scenarios and the fleet generator share these, and the job history is not invented: after seeding,
-the estate's backups really run through the sandbox's job engine, so each failed job carries the
-errorTitle the physics yields for that state."""
+The generated fleet shares these, and the job history is not invented: every protected item carries
+`runBackups: 1`, so tonight's backups really run through the sandbox's job engine and each failed job
+carries the errorTitle the physics yields for that state."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from ..providers.backup.models import BackupJob, BackupPolicy, JobTask, ProtectedItem, Vault
-from ..providers.compute.models import AgentState, VirtualMachine
-from .estate import Estate
+from .export import format_time
 
-__all__ = ["Placement", "FAILURE_KINDS", "KIND_DESCRIPTIONS", "apply_kind", "seed_history", "run_backups"]
+__all__ = ["Placement", "FAILURE_KINDS", "KIND_DESCRIPTIONS", "apply_kind", "history", "restore_point_group"]
 
 RP_LIMIT = 18
 LOCK_NOTES = "Protect production resources from accidental deletion. Owner: platform team."
 
+Document = dict[str, Any]
+
 
 @dataclass
 class Placement:
-    """Where one VM sits: what the kind functions may change."""
+    """Where one VM sits in the document: what the kind functions may change."""
 
-    estate: Estate
-    vm: VirtualMachine
-    vault: Vault
-    policy: BackupPolicy
-    item: ProtectedItem
+    subscription: Document  # its `restorePointCollections` and `locks` lists are appended to
+    vault: Document
+    vm: Document
+    item: Document
+    now: datetime
+    rng: random.Random
+    locks: dict[tuple[str, str], Document]  # the subscription's locks by (scope, name), deduplicated
+
+    def policy(self) -> Document:
+        return next(p for p in self.vault["policies"] if p["name"] == self.item["policy"])
+
+    def restore_points(self, count: int) -> Document:
+        """The collection Azure Backup keeps for the VM, with `count` daily points ending yesterday."""
+        base = self.now.replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        points = []
+        for index in reversed(range(count)):
+            when = base - timedelta(days=index) + timedelta(seconds=self.rng.randrange(0, 1800))
+            points.append({"timeCreated": format_time(when)})
+        rpc = {"name": f"AzureBackup_{self.vm['name']}_{self.rng.getrandbits(64)}",
+               "resourceGroup": restore_point_group(self.policy(), self.vm["location"]),
+               "source": {"name": self.vm["name"], "resourceGroup": self.vm["resourceGroup"]},
+               "restorePoints": points}
+        self.subscription.setdefault("restorePointCollections", []).append(rpc)
+        return rpc
+
+    def lock(self, group: str, name: str) -> None:
+        scope = f"resourceGroups/{group}"
+        self.locks.setdefault((scope.lower(), name.lower()), {"name": name, "scope": scope, "level": "CanNotDelete",
+                                                              "notes": LOCK_NOTES})
+
+
+def restore_point_group(policy: Document, location: str) -> str:
+    details = policy.get("instantRpDetails") or {}
+    if details.get("azureBackupRGNamePrefix"):
+        return f"{details['azureBackupRGNamePrefix']}1{details.get('azureBackupRGNameSuffix') or ''}"
+    return f"AzureBackupRG_{location}_1"
+
+
+def _backup_extension(vm: Document) -> Document:
+    return next(e for e in vm["extensions"] if e["publisher"] == "Microsoft.Azure.RecoveryServices")
 
 
 def _healthy(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
+    p.restore_points(2)
 
 
 def _rp_limit_locked(p: Placement) -> None:
-    rpc = p.estate.restore_points(p.vm, p.policy, RP_LIMIT)
-    p.estate.lock(p.estate.group_id(rpc.subscription_id, rpc.resource_group), "rg-no-delete",
-                  "CanNotDelete", LOCK_NOTES)
+    rpc = p.restore_points(RP_LIMIT)
+    p.lock(rpc["resourceGroup"], "rg-no-delete")
 
 
 def _rp_limit_custom_rg(p: Placement) -> None:
-    custom = p.estate.sb.backup.policies.get((p.vault.id.lower(), "enhancedpolicy-customrg"))
-    if custom is None:
-        custom = p.estate.policy(p.vault, "EnhancedPolicy-CustomRG", retention_days=5,
-                                 rg_prefix="rg-vmbackup-rp-", rg_suffix="-eus")
-    p.item.policy = custom
-    rpc = p.estate.restore_points(p.vm, custom, RP_LIMIT)
-    p.estate.lock(p.estate.group_id(rpc.subscription_id, rpc.resource_group), "keep-backup-rg",
-                  "CanNotDelete", LOCK_NOTES)
+    name = "EnhancedPolicy-CustomRG"
+    if not any(pol["name"] == name for pol in p.vault["policies"]):
+        p.vault["policies"].append({"name": name, "instantRpRetentionRangeInDays": 5, "instantRpDetails": {
+            "azureBackupRGNamePrefix": "rg-vmbackup-rp-", "azureBackupRGNameSuffix": "-eus"}})
+    p.item["policy"] = name
+    rpc = p.restore_points(RP_LIMIT)
+    p.lock(rpc["resourceGroup"], "keep-backup-rg")
 
 
 def _failed_backup_extension(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    ext = p.vm.backup_extension()
-    if ext is not None:
-        p.vm.extensions.pop(ext.name.lower())
-    p.estate.backup_extension(
-        p.vm,
-        failed_message="Enable failed: the VMSnapshot extension could not be loaded (handler exited with code "
-                       "-2147024891). Snapshot operation failed.",
-    )
+    p.restore_points(2)
+    _backup_extension(p.vm).update({
+        "provisioningState": "Failed", "statusCode": "ProvisioningState/failed/-2147024891", "statusLevel": "Error",
+        "statusMessage": "Enable failed: the VMSnapshot extension could not be loaded (handler exited with code "
+                         "-2147024891). Snapshot operation failed.",
+    })
 
 
 def _agent_not_ready(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    p.vm.agent = AgentState(status="Not Ready", version="Unknown", message="VM Agent is unresponsive.",
-                            revived_by_restart=True)
+    p.restore_points(2)
+    p.vm["vmAgent"] = {"status": "Not Ready", "vmAgentVersion": "Unknown", "message": "VM Agent is unresponsive.",
+                       "revivedByRestart": True}
 
 
 def _deallocated(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    p.vm.power_state = "deallocated"
-    p.vm.agent = AgentState(status="", version=p.vm.agent.version, message="")
+    p.restore_points(2)
+    p.vm["powerState"] = "deallocated"
+    p.vm["vmAgent"] = {"status": "", "vmAgentVersion": p.vm["vmAgent"]["vmAgentVersion"], "message": ""}
 
 
 def _in_progress(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    started = p.estate.now - timedelta(hours=26)
-    job = BackupJob(vault=p.vault, job_id=p.estate.sb.new_guid(), item=p.item,
-                    entity_friendly_name=p.vm.name, start=started, activity_id=p.estate.sb.new_guid(),
-                    tasks=[JobTask("Take Snapshot", "InProgress", started), JobTask("Transfer data to vault")],
-                    stuck=True)
-    p.estate.sb.backup.add_job(job)
+    p.restore_points(2)
+    started = format_time(p.now - timedelta(hours=26))
+    p.item.setdefault("jobs", []).append({
+        "operation": "Backup", "status": "InProgress", "startTime": started, "stuck": True,
+        "tasks": [{"taskId": "Take Snapshot", "status": "InProgress", "startTime": started},
+                  {"taskId": "Transfer data to vault"}],
+    })
 
 
 def _protection_stopped(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    p.item.protection_state = "ProtectionStopped"
-    p.item.protection_status = "Unhealthy"
-    p.item.health_status = "ActionRequired"
+    p.restore_points(2)
+    p.item.update({"protectionState": "ProtectionStopped", "protectionStatus": "Unhealthy",
+                   "healthStatus": "ActionRequired"})
 
 
 def _disk_too_large(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    p.vm.data_disks[0].size_gb = 33_792  # > 32 TB (32,767 GiB is the supported maximum)
+    p.restore_points(2)
+    p.vm["dataDisks"][0]["diskSizeGB"] = 33_792  # > 32 TB (32,767 GiB is the supported maximum)
 
 
 def _vm_deleted(p: Placement) -> None:
-    p.estate.restore_points(p.vm, p.policy, 2)
-    p.estate.sb.compute.delete_vm(p.vm)
+    p.restore_points(2)
+    p.vm["deleted"] = True
 
 
 FAILURE_KINDS: dict[str, Callable[[Placement], None]] = {
@@ -137,29 +169,20 @@ def apply_kind(kind: str, placement: Placement) -> None:
         raise ValueError(f"unknown failure kind '{kind}'; known: {', '.join(FAILURE_KINDS)}") from None
 
 
-def seed_history(estate: Estate, item: ProtectedItem, days: int = 2) -> None:
+def history(item: Document, now: datetime, rng: random.Random, *, days: int, snapshot_seconds: float,
+            transfer_seconds: float) -> None:
     """Completed nightly jobs of the previous days, as a real vault lists them."""
-    sb = estate.sb
+    jobs = item.setdefault("jobs", [])
     for day in range(days, 0, -1):
-        start = estate.now.replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=day)
-        start += timedelta(seconds=sb.rng.randrange(0, 1800))
-        snap_end = start + timedelta(seconds=sb.config.backup_snapshot_seconds)
-        end = snap_end + timedelta(seconds=sb.config.backup_transfer_seconds)
-        sb.backup.add_job(BackupJob(
-            vault=item.vault, job_id=sb.new_guid(), item=item, entity_friendly_name=item.vm_name,
-            status="Completed", start=start, end=end, activity_id=sb.new_guid(), cancellable=False,
-            tasks=[JobTask("Take Snapshot", "Completed", start, snap_end),
-                   JobTask("Transfer data to vault", "Completed", snap_end, end)],
-        ))
-        item.last_backup_time, item.last_recovery_point = end, snap_end
-
-
-def run_backups(estate: Estate, items: list[ProtectedItem]) -> None:
-    """Let tonight's backups run through the job engine, then move the clock past them."""
-    from ..providers.backup.physics import trigger_backup
-
-    for item in items:
-        trigger_backup(estate.sb, item, None)
-    sb = estate.sb
-    sb.advance(sb.config.backup_snapshot_seconds + sb.config.backup_transfer_seconds
-               + sb.config.backup_fail_seconds + 600)
+        start = now.replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=day)
+        start += timedelta(seconds=rng.randrange(0, 1800))
+        snap_end = start + timedelta(seconds=snapshot_seconds)
+        end = snap_end + timedelta(seconds=transfer_seconds)
+        jobs.append({
+            "operation": "Backup", "status": "Completed", "startTime": format_time(start), "endTime": format_time(end),
+            "tasks": [{"taskId": "Take Snapshot", "status": "Completed", "startTime": format_time(start),
+                       "endTime": format_time(snap_end)},
+                      {"taskId": "Transfer data to vault", "status": "Completed", "startTime": format_time(snap_end),
+                       "endTime": format_time(end)}],
+        })
+        item["lastBackupTime"], item["lastRecoveryPoint"] = format_time(end), format_time(snap_end)

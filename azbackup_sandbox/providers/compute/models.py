@@ -105,6 +105,8 @@ class VirtualMachine:
     os_name: str = ""
     os_version: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    zones: list[str] = field(default_factory=list)  # availability zones ("1", "2", "3"); none: regional
+    provision_vm_agent: bool = True  # osProfile.*Configuration.provisionVMAgent
     busy_until: datetime | None = None  # an in-flight VM operation (409 for a conflicting one)
 
     @property

@@ -228,12 +228,12 @@ def _os_profile(vm: VirtualMachine) -> dict[str, Any]:
     if _linux(vm):
         profile["linuxConfiguration"] = {
             "disablePasswordAuthentication": True,
-            "provisionVMAgent": True,
+            "provisionVMAgent": vm.provision_vm_agent,
             "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"},
         }
     else:
         profile["windowsConfiguration"] = {
-            "provisionVMAgent": True,
+            "provisionVMAgent": vm.provision_vm_agent,
             "enableAutomaticUpdates": True,
             "patchSettings": {"patchMode": "AutomaticByOS", "assessmentMode": "ImageDefault",
                               "enableHotpatching": False},
@@ -340,6 +340,8 @@ def vm_to_arm(sb: Sandbox, vm: VirtualMachine, *, instance_view: bool = False,
     body: dict[str, Any] = {"name": vm.name, "id": vm.id, "type": VM_TYPE, "location": vm.location}
     if vm.tags:
         body["tags"] = dict(vm.tags)
+    if vm.zones:
+        body["zones"] = list(vm.zones)
     body["properties"] = properties
     if resources and vm.extensions:
         body["resources"] = [extension_to_arm(vm, e) for e in _sorted_extensions(vm)]
