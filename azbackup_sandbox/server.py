@@ -46,7 +46,7 @@ def _make_tls(hosts: list[str]) -> tuple[Any, ssl.SSLContext]:
         import trustme
     except ImportError:  # optional extra: say how to get it instead of a traceback
         raise SandboxServerError(INSTALL_HINT) from None
-    ca = trustme.CA(organization_name="azbackup-fix sandbox")
+    ca = trustme.CA(organization_name="azbackup-sandbox")
     cert = ca.issue_cert(*dict.fromkeys(hosts))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)

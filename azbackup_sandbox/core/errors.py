@@ -104,6 +104,6 @@ def no_route(method: str, path: str, api_version: str | None) -> ArmError:
     return ArmError(
         404,
         "InvalidResourceType",
-        f"The azbackup-fix sandbox does not emulate '{method} {path}' (api-version '{api_version or ''}'). "
+        f"The sandbox does not emulate '{method} {path}' (api-version '{api_version or ''}'). "
         "See azbackup_sandbox/COVERAGE.md for the emulated operations.",
     )
