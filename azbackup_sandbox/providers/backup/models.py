@@ -5,7 +5,7 @@ The job engine (what a triggered backup does on the virtual clock) lives in `phy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import ArmError, resource_not_found
@@ -139,6 +139,9 @@ class BackupJob:
     cancellable: bool = True
     stuck: bool = False  # seeded jobs that never progress on their own (UserErrorBackupOperationInProgress)
     dynamic_error_message: str | None = None  # extendedInfo.dynamicErrorMessage (nested CRP error)
+    # Compute consistencyMode of the restore point this backup adds (CrashConsistent when offline).
+    # The job's wire format has no such field (AzureIaaSVMJob); the vault's recovery point would.
+    consistency: str | None = None
 
     @property
     def id(self) -> str:
@@ -147,6 +150,10 @@ class BackupJob:
     @property
     def running(self) -> bool:
         return self.status in ("InProgress", "Cancelling")
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def _key(*parts: str) -> tuple[str, ...]:
@@ -242,6 +249,12 @@ class BackupBackend:
         """Newest first, as the service lists them."""
         jobs = self._jobs_by_vault.get(vault.id.lower(), [])
         return sorted(jobs, key=lambda j: (j.start or NEVER_BACKED_UP, j.job_id), reverse=True)
+
+    def on_demand_jobs_on(self, item: ProtectedItem, day: date) -> int:
+        """On-demand backups of this item started on this UTC day (the service's daily limit counts them)."""
+        return sum(1 for j in self.jobs_for_vm(item.vm_id)
+                   if j.item is item and j.on_demand and j.start is not None
+                   and _utc(j.start).date() == day)
 
     def jobs_for_vm(self, vm_id: str) -> list[BackupJob]:
         """Every job of every item that protects or protected this VM, in any vault."""
