@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 from azure.mgmt.recoveryservicesbackup import models as m
@@ -439,3 +439,15 @@ def test_cancel_during_transfer_is_refused(arm: Arm) -> None:
     assert raised.value.status_code == 400 and raised.value.error.code == "BMSUserErrorJobNotCancellable"
     arm.advance(XFER)
     assert job(arm, job_id).status == "Completed"
+
+
+# ---- lost answer ------------------------------------------------------------------------------------
+def test_trigger_with_a_lost_answer_still_starts_exactly_one_backup(arm: Arm) -> None:
+    e = seed(arm.sandbox)
+    arm.add_faults({"operation": "Backups_Trigger", "drop_after": True})
+    with pytest.raises(ServiceResponseError):
+        _trigger_raw(arm, e)  # the SDK does not resend a POST after a lost answer
+    (only,) = arm.sandbox.backup.jobs.values()
+    assert only.status == "InProgress" and backup_extensions(e)  # processed: the job runs
+    arm.advance(SNAP + XFER)
+    assert job(arm, only.job_id).status == "Completed"
