@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, conflict, resource_not_found
 from ...core.operations import Operation
+from . import errors
 
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
@@ -174,7 +174,7 @@ class ComputeBackend:
     def get_vm(self, subscription_id: str, resource_group: str, name: str) -> VirtualMachine:
         vm = self.find_vm(subscription_id, resource_group, name)
         if vm is None:
-            raise resource_not_found(VM_TYPE, name, resource_group)
+            raise errors.resource_not_found(VM_TYPE, name, resource_group)
         return vm
 
     def vm_by_id(self, vm_id: str) -> VirtualMachine | None:
@@ -194,15 +194,11 @@ class ComputeBackend:
     def _require_idle(self, vm: VirtualMachine, operation: str) -> None:
         now = self._sb.clock.now()
         if vm.busy_until is not None and vm.busy_until > now:
-            raise conflict(
-                f"Operation '{operation}' is not allowed on VM '{vm.name}' since another operation is in "
-                "progress. Retry after the ongoing operation completes.",
-                "OperationNotAllowed",
-            )
+            raise errors.vm_busy(operation, vm.name)
 
     def _require_running(self, vm: VirtualMachine) -> None:
         if not vm.running:
-            raise conflict("The operation requires the VM to be running (or set to run).", "OperationNotAllowed")
+            raise errors.vm_not_running()
 
     def _busy(self, vm: VirtualMachine, seconds: float) -> None:
         vm.busy_until = self._sb.clock.now() + timedelta(seconds=seconds)
@@ -271,9 +267,7 @@ class ComputeBackend:
 
         def done(op: Operation) -> dict[str, Any]:
             if not vm.agent.ready:
-                raise ArmError(409, "VMAgentStatusCommunicationError",
-                               "VM has reported a failure when processing the run command: the VM agent "
-                               "is not responding.")
+                raise errors.run_command_agent_not_responding()
             return {"output": {"value": run_command_output(vm, command_id, script)}}
 
         return self._sb.operations.begin(seconds, done)
@@ -287,7 +281,7 @@ class ComputeBackend:
     def get_extension(self, vm: VirtualMachine, name: str) -> Extension:
         ext = vm.extensions.get(name.lower())
         if ext is None:
-            raise ArmError(404, "NotFound", "The entity was not found in this Azure location.")
+            raise errors.entity_not_found()
         return ext
 
     def delete_extension(self, vm: VirtualMachine, name: str) -> Operation | None:
@@ -315,7 +309,7 @@ class ComputeBackend:
         """Create or update through the API: `Creating`/`Updating` until the agent reports back; an
         unresponsive agent fails it. Returns (extension, created, operation)."""
         if not vm.running:
-            raise conflict("Cannot modify extensions in the VM when the VM is not running.", "OperationNotAllowed")
+            raise errors.extensions_need_running_vm()
         self._require_idle(vm, "Create or Update VM extension")
         existing = vm.extensions.get(extension.name.lower())
         if existing is not None:
@@ -336,7 +330,7 @@ class ComputeBackend:
                     "is up and healthy, the VM has a running VM agent, and that it can establish outbound "
                     "connections to Azure storage.")
                 self.refresh_provisioning(vm)
-                raise ArmError(409, "VMAgentStatusCommunicationError", extension.status_message)
+                raise errors.agent_not_responding(extension.status_message)
             extension.provisioning_state = "Succeeded"
             extension.status_code, extension.status_level = "ProvisioningState/succeeded", "Info"
             extension.status_message = extension.status_message or "Enable succeeded"
@@ -352,14 +346,12 @@ class ComputeBackend:
         rpc = self.find_collection(subscription_id, resource_group, name)
         if rpc is not None:
             if source_id and rpc.source_id.lower() != source_id.lower():
-                raise ArmError(400, "PropertyChangeNotAllowed",
-                               "Changing property 'source.id' is not allowed.", target="source.id")
+                raise errors.property_change_not_allowed("source.id")
             if tags is not None:
                 rpc.tags = dict(tags)
             return rpc, False
         if not source_id:
-            raise ArmError(400, "InvalidParameter", "Required parameter 'source.id' is missing (null).",
-                           target="source.id")
+            raise errors.missing_parameter("source.id")
         rpc = RestorePointCollection(subscription_id, resource_group, name, location, source_id,
                                      self._sb.new_guid(), tags=dict(tags or {}))
         return self.add_collection(rpc), True
@@ -396,7 +388,7 @@ class ComputeBackend:
     def get_collection(self, subscription_id: str, resource_group: str, name: str) -> RestorePointCollection:
         rpc = self.find_collection(subscription_id, resource_group, name)
         if rpc is None:
-            raise resource_not_found(RPC_TYPE, name, resource_group)
+            raise errors.resource_not_found(RPC_TYPE, name, resource_group)
         return rpc
 
     def list_collections(self, subscription_id: str, resource_group: str | None = None) -> list[RestorePointCollection]:
@@ -414,8 +406,7 @@ class ComputeBackend:
         """Each attempt removes up to `rpc_delete_batch` points; if any remain the attempt times out,
         so a large collection needs retries (the guide's 'retry up to 3 times')."""
         if rpc.provisioning_state == "Deleting":
-            raise conflict(f"The restore point collection '{rpc.name}' is already being deleted.",
-                           "OperationNotAllowed")
+            raise errors.collection_already_deleting(rpc.name)
         rpc.provisioning_state = "Deleting"
         config = self._sb.config
         batch = max(1, config.rpc_delete_batch)
@@ -425,9 +416,7 @@ class ComputeBackend:
             del rpc.points[:batch]
             if rpc.points:
                 rpc.provisioning_state = "Succeeded"
-                raise ArmError(500, "OperationTimedOut",
-                               f"The operation to delete restore point collection '{rpc.name}' timed out "
-                               f"with {len(rpc.points)} restore points remaining. Please retry.")
+                raise errors.collection_delete_timed_out(rpc.name, len(rpc.points))
             self._forget_collection(rpc)
             return None
 

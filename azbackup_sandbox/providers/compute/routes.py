@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, bad_request
+from ...core.errors import ArmError
 from ...core.http import SandboxRequest, SandboxResponse, empty_response
 from ...core.operations import Operation
 from ...core.paging import page
 from ...core.timefmt import arm_time
+from . import errors
 from .models import RPC_TYPE, VM_TYPE, Extension, RestorePoint, RestorePointCollection, VirtualMachine
 
 if TYPE_CHECKING:
@@ -391,12 +392,10 @@ def _run_command(sb: Sandbox, vm: VirtualMachine, req: SandboxRequest) -> Operat
     try:
         body = req.json() or {}
     except ValueError:
-        raise bad_request("The request content was invalid and could not be deserialized.",
-                          "InvalidRequestContent") from None
+        raise errors.invalid_request_content() from None
     command_id = body.get("commandId")
     if not command_id:
-        raise ArmError(400, "InvalidParameter", "Required parameter 'commandId' is missing (null).",
-                       target="commandId")
+        raise errors.missing_parameter("commandId")
     script = body.get("script") or []
     if isinstance(script, str):
         script = [script]
@@ -440,8 +439,7 @@ def _write_extension(sb: Sandbox, req: SandboxRequest, p: dict[str, str], *, pat
     try:
         body = req.json() or {}
     except ValueError:
-        raise bad_request("The request content was invalid and could not be deserialized.",
-                          "InvalidRequestContent") from None
+        raise errors.invalid_request_content() from None
     props = dict(body.get("properties") or {})
     if patch:  # PATCH merges into the existing extension
         current = sb.compute.get_extension(vm, p["vmExtensionName"])
@@ -455,7 +453,7 @@ def _write_extension(sb: Sandbox, req: SandboxRequest, p: dict[str, str], *, pat
         props = merged
     for key in ("publisher", "type", "typeHandlerVersion"):
         if not props.get(key):
-            raise ArmError(400, "InvalidParameter", f"Required parameter '{key}' is missing (null).", target=key)
+            raise errors.missing_parameter(key)
     ext = Extension(
         name=p["vmExtensionName"],
         publisher=str(props["publisher"]),
@@ -573,10 +571,9 @@ def _json_body(req: SandboxRequest) -> dict[str, Any]:
     try:
         body = req.json() or {}
     except ValueError:
-        raise bad_request("The request content was invalid and could not be deserialized.",
-                          "InvalidRequestContent") from None
+        raise errors.invalid_request_content() from None
     if not isinstance(body, dict):
-        raise bad_request("The request content was invalid and could not be deserialized.", "InvalidRequestContent")
+        raise errors.invalid_request_content()
     return body
 
 
@@ -586,7 +583,7 @@ def _put_collection(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sand
     existing = sb.compute.find_collection(p["subscriptionId"], p["resourceGroupName"], p["restorePointCollectionName"])
     location = body.get("location") or (existing.location if existing else None)
     if not location:
-        raise bad_request("The location property is required for this definition.", "LocationRequired")
+        raise errors.location_required()
     source_id = ((body.get("properties") or {}).get("source") or {}).get("id") or ""
     rpc, created = sb.compute.put_collection(p["subscriptionId"], p["resourceGroupName"],
                                              p["restorePointCollectionName"], location, source_id, body.get("tags"))
@@ -615,7 +612,7 @@ def _delete_collection(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> S
 def _point(rpc: RestorePointCollection, name: str) -> RestorePoint:
     found = next((pt for pt in rpc.points if pt.name.lower() == name.lower()), None)
     if found is None:
-        raise ArmError(404, "NotFound", "The entity was not found in this Azure location.")
+        raise errors.entity_not_found()
     return found
 
 
