@@ -87,7 +87,7 @@ def check_vm_health(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS)
             finding_from_entry(
                 "VmNotRunning",
                 severity=Severity.WARNING,
-                title=f"VM is {vm.power_state}, not running; the agent cannot take a consistent snapshot",
+                title=f"VM is {vm.power_state}, not running; backups run offline and are only crash-consistent",
                 evidence=[ev("power state", vm.power_state)],
             )
         )

@@ -26,6 +26,8 @@ class SandboxConfig:
     backup_transfer_seconds: float = 900.0  # "Transfer data to vault" phase
     backup_fail_seconds: float = 120.0  # when a precondition fails, the job fails after this long
     cancel_seconds: float = 30.0
+    # Azure Backup's "up to nine on-demand backups per day" per item (support matrix) [D].
+    on_demand_backups_per_day: int = 9
     retry_after_seconds: float = 10.0  # hint on compute LROs in server mode (clock rate > 0)
 
     def update(self, values: dict[str, Any]) -> None:

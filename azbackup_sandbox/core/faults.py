@@ -1,7 +1,23 @@
-"""Fault injection per route: error statuses, Retry-After, latency, dropped connections, failed LROs.
+"""Fault injection per route: error statuses, Retry-After, latency, dropped connections, lost answers,
+failed LROs.
 
 A rule matches by operation id (e.g. `VirtualMachineExtensions_Delete`), by HTTP method and/or a regex
-on the path; it fires `times` times (-1 = forever) after letting `skip` matching requests through."""
+on the path; it fires `times` times (-1 = forever) after letting `skip` matching requests through.
+What it does when it fires (JSON fields of `POST /_sandbox/faults`):
+
+    status, code, message, retry_after   answer this ARM error instead of the handler (nothing changes)
+    latency_ms                           delay the answer (in-process: the virtual clock moves)
+    drop: true (or "before")             drop the connection before the request is processed: nothing
+                                         changes (in-process: azure-core ServiceResponseError; server:
+                                         the socket closes without a byte of answer)
+    drop_after: true (or drop: "after")  the lost answer: the request IS processed (a trigger creates its
+                                         job, a PUT writes) and then the connection drops the same way,
+                                         so a client cannot tell whether its non-idempotent call took
+                                         effect -- the case a client must resolve by reading the state
+                                         before it retries. The request log keeps the status the handler
+                                         produced, flagged `fault`.
+    lro_failure: {code, message}         the LRO this request starts ends Failed with this error
+"""
 
 from __future__ import annotations
 
@@ -22,7 +38,8 @@ class FaultRule:
     message: str | None = None
     retry_after: float | None = None  # virtual seconds, sent as Retry-After
     latency_ms: float = 0.0
-    drop: bool = False  # drop the connection (in-process: azure-core ServiceResponseError)
+    drop: bool = False  # drop the connection before processing (in-process: azure-core ServiceResponseError)
+    drop_after: bool = False  # process the request, then drop the connection: the answer is lost
     lro_failure: dict[str, str] | None = None  # the LRO this request starts ends Failed with this error
     times: int = 1
     skip: int = 0
@@ -35,11 +52,20 @@ class FaultRule:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault rule field(s): {', '.join(sorted(unknown))}")
+        data = dict(data)
+        when = data.get("drop")
+        if isinstance(when, str):  # "drop": "before" | "after", the spelled-out form of drop / drop_after
+            if when.lower() not in ("before", "after"):
+                raise ValueError(f"drop must be true, false, 'before' or 'after', not '{when}'")
+            data["drop"], data["drop_after"] = when.lower() == "before", when.lower() == "after"
         rule = cls(**data)
         if rule.path:
             re.compile(rule.path)
-        if not (rule.status or rule.latency_ms or rule.drop or rule.lro_failure):
-            raise ValueError("a fault rule needs one of status, latency_ms, drop or lro_failure")
+        if not (rule.status or rule.latency_ms or rule.drop or rule.drop_after or rule.lro_failure):
+            raise ValueError("a fault rule needs one of status, latency_ms, drop, drop_after or lro_failure")
+        if rule.drop_after and (rule.status or rule.drop):
+            # The handler must run for its answer to be lost; an injected error or an early drop stops it.
+            raise ValueError("drop_after cannot be combined with status or drop")
         return rule
 
     def matches(self, operation: str, method: str, path: str) -> bool:

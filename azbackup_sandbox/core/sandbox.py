@@ -235,6 +235,7 @@ class Sandbox:
         route: Route | None = None
         fault_fired = False
         fault_latency = 0.0
+        lose_answer = False  # a drop_after rule: process the request, then drop the connection
         remaining: int | None = None  # the principal's throttling tokens left, for the rate-limit headers
         try:
             anonymous = self.router.match_anonymous(request)
@@ -251,7 +252,7 @@ class Sandbox:
             rule = self.faults.pick(route.operation, request.method, request.path)
             response = None
             if rule is not None:
-                fault_fired, fault_latency = True, rule.latency_ms
+                fault_fired, fault_latency, lose_answer = True, rule.latency_ms, rule.drop_after
                 response = self._apply_fault(rule, request)
             if response is None:
                 remaining, response = self._throttle(request, route, principal)
@@ -267,6 +268,8 @@ class Sandbox:
             self.faults.take_lro_failure()  # an armed LRO failure never leaks into the next request
         if fault_latency and self.clock.rate:
             response.delay_seconds = fault_latency / 1000.0
+        if lose_answer:  # logged with the status the handler produced; the client gets no answer
+            response.drop_connection = True
         return self._finish(request, route, principal, request_id, response, remaining, fault=fault_fired)
 
     def _authenticate(self, request: SandboxRequest) -> str:

@@ -67,7 +67,6 @@ def test_healthy_vm_exits_zero() -> None:
         ("failed-vmsnapshot-windows", "BackupExtensionFailed"),
         ("failed-vmsnapshot-linux", "BackupExtensionFailed"),
         ("agent-not-ready", "UserErrorGuestAgentStatusUnavailable"),
-        ("vm-deallocated", "VmNotRunning"),
         ("backup-in-progress", "UserErrorBackupOperationInProgress"),
         ("protection-stopped", "UserErrorBcmDatasourceNotPresent"),
         ("disk-too-large", "UserErrorUnsupportedDiskSize"),
@@ -81,6 +80,17 @@ def test_json_per_scenario(scenario: str, code_expected: str) -> None:
     assert report["schema"] == "azbackup-fix/diagnosis/v1"
     assert code_expected in [f["code"] for f in report["findings"]]
     assert report["request_count"] > 0 and report["summary"]["error"] >= 1
+
+
+def test_deallocated_vm_is_a_warning_not_a_failure() -> None:
+    """Azure backs a deallocated VM up offline (crash-consistent): its jobs succeed, so the diagnosis
+    warns about the power state and exits 0."""
+    code, out, _ = run("diagnose", "--sandbox", "vm-deallocated", "--vm", vm_id(), "--output", "json")
+    report = json.loads(out)
+    assert code == 0
+    (finding,) = [f for f in report["findings"] if f["code"] == "VmNotRunning"]
+    assert finding["severity"] == "warning" and "crash-consistent" in finding["title"]
+    assert report["summary"]["error"] == 0
 
 
 def test_common_options_before_or_after_the_command() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from azbackup_fix.cli.main import main
 from azbackup_fix.fleet import Outcome
-from tests.fleet.fleet_sandbox import FIXABLE, Fleet, flagged, fleet, truth
+from tests.fleet.fleet_sandbox import BACKS_UP, FIXABLE, Fleet, flagged, fleet, truth
 
 
 def _lock_requests(sb: object) -> Counter[tuple[str, str]]:
@@ -22,7 +22,7 @@ def test_fix_all_then_a_second_pass_finds_nothing(tmp_path: Path) -> None:
     sb = fleet(140, FIXABLE)
     kinds = truth(sb)
     locks_before = sb.snapshot()["resources"]["locks"]
-    failing = {vm for vm, kind in kinds.items() if kind != "healthy"}
+    failing = {vm for vm, kind in kinds.items() if kind not in BACKS_UP}
     locked_vms = [vm for vm, kind in kinds.items() if kind.startswith("rp-limit")]
     sb.clear_requests()
     f = Fleet(sb, tmp_path / "j.sqlite")

@@ -9,7 +9,7 @@ import pytest
 from azbackup_fix.errors import InvalidInputError
 from azbackup_fix.fleet import ProgressEvent
 from azbackup_fix.journal import Journal
-from tests.fleet.fleet_sandbox import ALL_KINDS, FIXABLE, Fleet, flagged, fleet, truth
+from tests.fleet.fleet_sandbox import ALL_KINDS, BACKS_UP, FIXABLE, Fleet, flagged, fleet, truth
 
 
 class Stop(Exception):
@@ -25,7 +25,7 @@ def _stop_after(n: int):  # noqa: ANN202
 
 def test_an_interrupted_scan_resumes_where_it_stopped(tmp_path: Path) -> None:
     sb = fleet(200, ALL_KINDS)
-    failing = {vm for vm, kind in truth(sb).items() if kind != "healthy"}
+    failing = {vm for vm, kind in truth(sb).items() if kind not in BACKS_UP}
     f = Fleet(sb, tmp_path / "j.sqlite")
     with pytest.raises(Stop):
         f.scanner(on_progress=_stop_after(10)).scan(f.options(workers=1))
@@ -62,7 +62,7 @@ def test_resume_by_id_and_fresh(tmp_path: Path) -> None:
 def test_an_interrupted_fix_all_resumes_and_restores_every_lock(tmp_path: Path) -> None:
     sb = fleet(120, FIXABLE)
     locks_before = sb.snapshot()["resources"]["locks"]
-    failing = {vm for vm, kind in truth(sb).items() if kind != "healthy"}
+    failing = {vm for vm, kind in truth(sb).items() if kind not in BACKS_UP}
     f = Fleet(sb, tmp_path / "j.sqlite")
     with pytest.raises(Stop):
         f.scanner(on_progress=_stop_after(4)).scan(f.options(apply=True, workers=1))

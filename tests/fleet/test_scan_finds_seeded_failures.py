@@ -14,7 +14,7 @@ from azbackup_fix.cli.main import main
 from azbackup_fix.fleet import Outcome
 from azbackup_fix.ids import VaultRef
 from azbackup_sandbox.core.faults import FaultRule
-from tests.fleet.fleet_sandbox import ALL_KINDS, Fleet, flagged, fleet, truth
+from tests.fleet.fleet_sandbox import ALL_KINDS, BACKS_UP, Fleet, flagged, fleet, truth
 
 
 @pytest.mark.parametrize("mode", ["resource-graph", "no-resource-graph", "resource-graph-forbidden"])
@@ -27,7 +27,7 @@ def test_scan_finds_exactly_the_seeded_failures(mode: str, tmp_path: Path) -> No
     sb.clear_requests()
     report = Fleet(sb, tmp_path / "j.sqlite").scan(use_resource_graph=mode != "no-resource-graph")
 
-    failing = {vm for vm, kind in kinds.items() if kind != "healthy"}
+    failing = {vm for vm, kind in kinds.items() if kind not in BACKS_UP}
     assert len(failing) >= 30 and set(kinds.values()) >= {"vm-deleted", "protection-stopped", "disk-too-large"}
     assert flagged(report) == failing  # no miss, no false alarm
     assert report.vms_seen == len(kinds)
@@ -49,7 +49,7 @@ def test_scan_finds_exactly_the_seeded_failures(mode: str, tmp_path: Path) -> No
     assert [r for r in records if r.method in ("PUT", "PATCH", "DELETE")] == []
     details = [r for r in records if r.operation == "JobDetails_Get"]
     assert len(details) >= len(failing)
-    healthy_names = {vm.rsplit("/", 1)[-1] for vm, kind in kinds.items() if kind == "healthy"}
+    healthy_names = {vm.rsplit("/", 1)[-1] for vm, kind in kinds.items() if kind in BACKS_UP}
     assert not [r for r in records if r.path.casefold().rsplit("/", 1)[-1] in healthy_names]
     if mode == "resource-graph":
         # Discovery is a few paged queries for the whole fleet; the rest is spent on candidates.
@@ -63,7 +63,7 @@ def test_scan_by_vault_limits_to_that_vault(tmp_path: Path) -> None:
     vault = sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower())[0]
     in_vault = {i.vm_id.casefold() for i in sb.backup.items.values() if i.vault is vault}
     report = Fleet(sb, tmp_path / "j.sqlite").scan(vaults=(VaultRef.parse(vault.id),))
-    assert flagged(report) == {vm for vm in in_vault if kinds[vm] != "healthy"}
+    assert flagged(report) == {vm for vm in in_vault if kinds[vm] not in BACKS_UP}
 
 
 def test_cli_scan_json_over_the_sandbox(tmp_path: Path) -> None:
@@ -115,6 +115,6 @@ def test_the_operator_role_scans_through_resource_graph_and_falls_back_without_i
     sb.rbac.assign(DEFAULT_PRINCIPAL, actions=tuple(actions))  # the SandboxCredential's principal
     report = Fleet(sb, tmp_path / "j.sqlite").scan()
     assert report.source == ("resource-graph" if with_query_action else "vault-listing")
-    assert flagged(report) == {vm for vm, kind in kinds.items() if kind != "healthy"}
+    assert flagged(report) == {vm for vm, kind in kinds.items() if kind not in BACKS_UP}
     denied = [r.operation for r in sb.requests() if r.status == 403]
     assert denied == ([] if with_query_action else ["ResourceGraph_Resources"])

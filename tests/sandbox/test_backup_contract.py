@@ -18,6 +18,7 @@ from test_backup_physics import trigger
 
 from azbackup_sandbox.core.config import SandboxConfig
 from azbackup_sandbox.providers.backup.models import BackupJob
+from azbackup_sandbox.providers.compute.models import AgentState
 
 VAULT = "vault-01"
 VAULT_PATH = f"/subscriptions/{SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
@@ -190,7 +191,7 @@ def test_job_get_has_extended_info_and_list_omits_it(arm: Arm) -> None:
 
 
 def test_job_list_keeps_error_details(arm: Arm) -> None:
-    e = seed(arm.sandbox, power_state="deallocated")
+    e = seed(arm.sandbox, agent=AgentState("Not Ready", "Unknown", "VM Agent is unresponsive."))
     trigger(arm, e)
     arm.advance(CFG.backup_fail_seconds)
     (listed,) = _client(arm).backup_jobs.list(VAULT, VAULT_RG)

@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
+from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 from azure.mgmt.recoveryservicesbackup import models as m
 from azure.mgmt.resource.locks import ManagementLockClient
-from backup_estate import SUB, VAULT_RG, Estate, seed, seed_restore_points
+from backup_estate import SUB, VAULT_RG, VM_RG, Estate, add_vm, seed, seed_restore_points
 from sandbox_arm import Arm
 
 from azbackup_sandbox.core.config import SandboxConfig
@@ -225,10 +226,136 @@ def test_agent_not_ready(arm: Arm) -> None:
     succeeds(arm, e)
 
 
+@pytest.mark.parametrize("os_type", ["Windows", "Linux"])
 @pytest.mark.parametrize("power", ["deallocated", "stopped"])
-def test_vm_not_running(arm: Arm, power: str) -> None:
+def test_stopped_vm_is_backed_up_offline_crash_consistent(arm: Arm, power: str, os_type: str) -> None:
+    """Support matrix: a stopped VM's backup is offline and crash-consistent; no agent is needed
+    (here: none answers) and the service installs no extension."""
+    e = seed(arm.sandbox, power_state=power, os_type=os_type,
+             agent=AgentState("", "2.7.41491.1102", ""))
+    job_id = succeeds(arm, e)
+    assert job(arm, job_id).error_details is None
+    assert not backup_extensions(e)
+    (rpc,) = arm.sandbox.compute.collections_for_vm(e.vm.id)
+    (point,) = rpc.points
+    assert point.consistency_mode == "CrashConsistent"
+    wire = arm.client(ComputeManagementClient, SUB).restore_points.get(
+        rpc.resource_group, rpc.name, point.name)
+    assert wire.properties.consistency_mode == "CrashConsistent"
+    item = _client(arm).protected_items.get(VAULT, VAULT_RG, "Azure", e.container, e.item_name).properties
+    assert item["lastBackupStatus"] == "Completed" and item["healthStatus"] == "Passed"
+
+
+@pytest.mark.parametrize(("os_type", "mode"), [("Windows", "ApplicationConsistent"), ("Linux", "FileSystemConsistent")])
+def test_running_vm_gets_an_agent_consistent_point(arm: Arm, os_type: str, mode: str) -> None:
+    e = seed(arm.sandbox, os_type=os_type)
+    succeeds(arm, e)
+    (rpc,) = arm.sandbox.compute.collections_for_vm(e.vm.id)
+    assert [p.consistency_mode for p in rpc.points] == [mode]
+
+
+def test_stopped_vm_with_a_failed_backup_extension_is_still_backed_up_offline(arm: Arm) -> None:
+    e = seed(arm.sandbox, power_state="deallocated")
+    _failed_snapshot(e)
+    e.vm.provisioning_state, e.vm.provisioning_error = "Succeeded", None
+    succeeds(arm, e)
+    (ext,) = backup_extensions(e)
+    assert ext.failed  # untouched: offline, the service does not push the extension
+
+
+@pytest.mark.parametrize("power", ["starting", "stopping", "deallocating"])
+def test_vm_changing_power_state_fails_the_backup(arm: Arm, power: str) -> None:
     e = seed(arm.sandbox, power_state=power)
     fails_with(arm, e, "UserErrorGuestAgentStatusUnavailable")
+    assert not backup_extensions(e)
+
+
+# ---- a ReadOnly lock on the VM blocks the extension install ----------------------------------------
+@pytest.mark.parametrize("scope", ["group", "vm"])
+def test_readonly_lock_on_the_vm_blocks_the_extension_install(arm: Arm, scope: str) -> None:
+    e = seed(arm.sandbox)
+    with arm.client(ManagementLockClient, SUB) as client:
+        if scope == "group":
+            client.management_locks.create_or_update_at_resource_group_level(VM_RG, "ro", {"level": "ReadOnly"})
+        else:
+            client.management_locks.create_or_update_at_resource_level(
+                VM_RG, "Microsoft.Compute", "", "virtualMachines", e.vm.name, "ro", {"level": "ReadOnly"})
+    job_id = fails_with(arm, e, "UserErrorCrpReportedUserError")
+    props = job(arm, job_id)
+    ext_id = f"{e.vm.id}/extensions/VMSnapshot"
+    assert f"The scope '{ext_id}' cannot perform write operation" in props.extended_info.dynamic_error_message
+    assert not backup_extensions(e) and not arm.sandbox.compute.collections_for_vm(e.vm.id)
+
+    with arm.client(ManagementLockClient, SUB) as client:
+        if scope == "group":
+            client.management_locks.delete_at_resource_group_level(VM_RG, "ro")
+        else:
+            client.management_locks.delete_at_resource_level(
+                VM_RG, "Microsoft.Compute", "", "virtualMachines", e.vm.name, "ro")
+    succeeds(arm, e)
+    assert len(backup_extensions(e)) == 1
+
+
+def test_readonly_lock_on_the_vm_group_does_not_stop_an_offline_backup(arm: Arm) -> None:
+    e = seed(arm.sandbox, power_state="deallocated")
+    lock_group(arm, VM_RG, "ReadOnly")
+    succeeds(arm, e)
+    assert not backup_extensions(e)
+
+
+def test_cannotdelete_lock_on_the_vm_group_lets_the_extension_install(arm: Arm) -> None:
+    e = seed(arm.sandbox)
+    lock_group(arm, VM_RG, "CanNotDelete")
+    succeeds(arm, e)
+    assert len(backup_extensions(e)) == 1
+
+
+# ---- on-demand backups per day ---------------------------------------------------------------------
+def _trigger_raw(arm: Arm, e: Estate) -> None:
+    _client(arm).backups.trigger(VAULT, VAULT_RG, "Azure", e.container, e.item_name,
+                                 m.BackupRequestResource(properties=m.IaasVMBackupRequest()))
+
+
+def test_the_tenth_on_demand_backup_of_a_utc_day_is_refused(arm: Arm) -> None:
+    e = seed(arm.sandbox)  # the clock starts at 08:00 UTC
+    limit = CFG.on_demand_backups_per_day
+    assert limit == 9
+    for _ in range(limit):
+        succeeds(arm, e)
+    with pytest.raises(HttpResponseError) as raised:
+        _trigger_raw(arm, e)
+    assert raised.value.status_code == 400
+    assert raised.value.error.code == "BMSUserErrorOnDemandBackupLimitReached"
+    assert "(9)" in raised.value.error.message
+    assert len(arm.sandbox.backup.jobs) == limit  # the refusal created no job
+
+    # Another item of the vault has its own count.
+    other_vm, other = add_vm(arm.sandbox, e.vault, e.policy, "appVM02")
+    succeeds(arm, Estate(arm.sandbox, e.vault, e.policy, other_vm, other))
+
+    # The count is per UTC day of the virtual clock: after midnight the item may back up again.
+    now = arm.sandbox.clock.now()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    arm.advance((midnight - now).total_seconds())
+    succeeds(arm, e)
+
+
+def test_failed_on_demand_backups_count_towards_the_limit(arm: Arm) -> None:
+    e = seed(arm.sandbox)
+    e.item.protection_state = "ProtectionStopped"
+    for _ in range(CFG.on_demand_backups_per_day):
+        fails_with(arm, e, "UserErrorBcmDatasourceNotPresent")
+    with pytest.raises(HttpResponseError) as raised:
+        _trigger_raw(arm, e)
+    assert raised.value.error.code == "BMSUserErrorOnDemandBackupLimitReached"
+
+
+def test_the_limit_is_a_sandbox_setting(arm: Arm) -> None:
+    e = seed(arm.sandbox)
+    arm.sandbox.config.update({"on_demand_backups_per_day": 1})
+    succeeds(arm, e)
+    with pytest.raises(HttpResponseError):
+        _trigger_raw(arm, e)
 
 
 # ---- jobs in progress, protection state, missing VM ------------------------------------------------
@@ -312,3 +439,15 @@ def test_cancel_during_transfer_is_refused(arm: Arm) -> None:
     assert raised.value.status_code == 400 and raised.value.error.code == "BMSUserErrorJobNotCancellable"
     arm.advance(XFER)
     assert job(arm, job_id).status == "Completed"
+
+
+# ---- lost answer ------------------------------------------------------------------------------------
+def test_trigger_with_a_lost_answer_still_starts_exactly_one_backup(arm: Arm) -> None:
+    e = seed(arm.sandbox)
+    arm.add_faults({"operation": "Backups_Trigger", "drop_after": True})
+    with pytest.raises(ServiceResponseError):
+        _trigger_raw(arm, e)  # the SDK does not resend a POST after a lost answer
+    (only,) = arm.sandbox.backup.jobs.values()
+    assert only.status == "InProgress" and backup_extensions(e)  # processed: the job runs
+    arm.advance(SNAP + XFER)
+    assert job(arm, only.job_id).status == "Completed"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from sandbox_arm import Arm
 
@@ -152,6 +152,16 @@ def test_invalid_fault_rules_are_rejected_and_nothing_is_added(arm: Arm, body: A
     assert arm.call("GET", "/_sandbox/faults").json() == []
 
 
+def test_drop_after_spellings(arm: Arm) -> None:
+    rules = arm.call("POST", "/_sandbox/faults", json=[{"method": "POST", "drop_after": True},
+                                                        {"method": "POST", "drop": "after"},
+                                                        {"method": "POST", "drop": "before"}]).json()
+    assert [(r["drop"], r["drop_after"]) for r in rules] == [(False, True), (False, True), (True, False)]
+    for bad in ({"drop_after": True, "status": 500}, {"drop_after": True, "drop": True}, {"drop": "later"}):
+        answer = arm.call("POST", "/_sandbox/faults", json=bad)
+        assert answer.status == 400 and _error(answer)["code"] == "InvalidFaultRule", bad
+
+
 def test_invalid_json_body_is_400(arm: Arm) -> None:
     answer = arm.call("POST", "/_sandbox/config", content=b"{nope", headers={"Content-Type": "application/json"})
     assert answer.status == 400 and _error(answer)["code"] == "InvalidRequestContent"
@@ -176,6 +186,20 @@ def test_dropped_connection_is_retried_by_the_sdk(arm: Arm) -> None:
     arm.add_faults({"operation": "ResourceGroups_List", "drop": True})
     assert _groups(arm)
     assert [r["fault"] for r in arm.requests()] == [True, False]
+
+
+def test_lost_answer_applies_the_change_and_then_drops_the_connection(arm: Arm) -> None:
+    """drop_after: the PUT is processed (the group exists) but the client sees a dropped connection;
+    the SDK's retry of the idempotent PUT then finds the group there."""
+    arm.load("healthy")
+    arm.add_faults({"operation": "ResourceGroups_CreateOrUpdate", "drop_after": True})
+    client = arm.client(ResourceManagementClient)
+    with pytest.raises(ServiceResponseError):
+        client.resource_groups.create_or_update("rg-lost", {"location": "eastus"}, retry_total=0)
+    assert arm.sandbox.resources.find_group(arm.sandbox.subscription_ids[0], "rg-lost") is not None
+    (record,) = [r for r in arm.requests() if r["operation"] == "ResourceGroups_CreateOrUpdate"]
+    assert (record["status"], record["fault"]) == (201, True)  # logged as processed, answer lost
+    assert client.resource_groups.create_or_update("rg-lost", {"location": "eastus"}).name == "rg-lost"
 
 
 def test_429_with_retry_after_is_waited_out_on_the_virtual_clock(arm: Arm) -> None:

@@ -23,7 +23,7 @@ EXPECTED_TITLE = {
     "failed-vmsnapshot-windows": "UserErrorVmProvisioningStateFailed",
     "failed-vmsnapshot-linux": "UserErrorVmProvisioningStateFailed",
     "agent-not-ready": "UserErrorGuestAgentStatusUnavailable",
-    "vm-deallocated": "UserErrorGuestAgentStatusUnavailable",
+    "vm-deallocated": None,  # backed up offline, crash-consistent (support matrix)
     "backup-in-progress": "UserErrorBackupOperationInProgress",
     "protection-stopped": "UserErrorBcmDatasourceNotPresent",
     "disk-too-large": "UserErrorUnsupportedDiskSize",
@@ -70,6 +70,11 @@ def test_scenario_reads_back_through_the_sdk(arm: Arm, scenario: str) -> None:
         assert view.vm_agent.vm_agent_version == "Unknown"
     if scenario == "vm-deallocated":
         assert codes[-1] == "PowerState/deallocated"
+        assert broken.status == "Completed"
+        (rpc,) = [c for c in compute.restore_point_collections.list("AzureBackupRG_eastus_1")
+                  if c.source.id.lower().endswith("/vm-app-01")]
+        full = compute.restore_point_collections.get("AzureBackupRG_eastus_1", rpc.name, expand="restorePoints")
+        assert full.restore_points[-1].consistency_mode == "CrashConsistent"
     if scenario.startswith("rp-limit"):
         collections = [c for rg in {c.id.split("/")[4] for c in compute.restore_point_collections.list_all()}
                        for c in compute.restore_point_collections.list(rg)

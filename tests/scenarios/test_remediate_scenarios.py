@@ -40,6 +40,8 @@ CASES: dict[str, Case] = {
     "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=0, run={
         "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
+    # Nothing to fix: Azure backs a deallocated VM up offline (see the test below); backs_up=False
+    # because that check expects a running VM with the backup extension reinstalled.
     "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
     "backup-in-progress": Case(["wait-for-jobs", TRIGGER], ["cancel-job", TRIGGER], run={
         "allow_disruptive": True, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
@@ -180,3 +182,18 @@ def test_a_job_that_outlives_the_wait_is_a_timed_out_outcome(journal_path: str) 
     (wait,) = [s for s in report.steps if s.step == "wait-for-jobs"]
     assert wait.status is StepStatus.TIMED_OUT and "timed out" in (wait.reason or "")
     assert report.exit_code == 1
+
+
+def test_a_deallocated_vm_is_backed_up_offline_by_the_trigger_step(journal_path: str) -> None:
+    sandbox = Sandbox(scenario="vm-deallocated")
+    target = Target(sandbox)
+    (seeded,) = [vm for vm in sandbox.compute.vms.values() if vm.power_state == "deallocated"]
+    settings_before = dict(seeded.backup_extension().settings)  # installed while it still ran
+    with target.remediator(journal_path=journal_path) as fix:
+        report = fix.run(target.vm(), apply=True, playbooks=[TRIGGER], options={TRIGGER: {"force": True}})
+        (step,) = report.steps
+        assert step.status is StepStatus.CHANGED and step.detail_value("job_status") == "Completed"
+        assert not fix.gateway.get_vm(target.vm()).is_running
+    assert seeded.backup_extension().settings == settings_before  # offline: no extension pushed
+    (rpc,) = sandbox.compute.collections_for_vm(seeded.id)
+    assert rpc.points[-1].consistency_mode == "CrashConsistent"

@@ -1,15 +1,20 @@
 """The backup job engine: what a triggered IaaS VM backup does on the virtual clock.
 
-A trigger always creates a job (the API answers 202 whatever the VM's state). The job then either
-fails with the errorTitle the troubleshooting guides document for the first rule in `RULES` that the
-estate breaks, or succeeds:
+A trigger creates a job (the API answers 202 whatever the VM's state), unless the item has had its
+nine on-demand backups this UTC day (`on_demand_limit_reached`). The job then either fails with the
+errorTitle the troubleshooting guides document for the first rule in `RULES` that the estate breaks,
+or succeeds:
 
     t0                        job InProgress, "Take Snapshot" InProgress, actionsInfo ["Cancellable"];
-                              the backup extension is installed (or refreshed) on the VM
+                              the backup extension is installed (or refreshed) on a running VM
     t0 + snapshot             collection created if missing, restore point `AzureBackup_<yyyyMMdd>_<HHmmss>`
                               added, expired points pruned unless locked; "Transfer data to vault" starts
                               (no longer cancellable)
     t0 + snapshot + transfer  job Completed, protected item updated
+
+A stopped or deallocated VM is backed up offline, as the support matrix documents: no agent or
+extension takes part (none is installed) and the restore point is crash-consistent, where a running
+VM's is application-consistent (Windows, VSS) or file-system-consistent (Linux) [D].
 
 A failing job stays InProgress for `config.backup_fail_seconds` (1 s for UserErrorBackupOperationInProgress,
 as recorded) and then turns Failed with one `errorDetails` entry. Service-side writes that a lock blocks
@@ -25,9 +30,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError
 from ...core.operations import Operation
 from ..compute.models import (
     BACKUP_PUBLISHER,
@@ -37,6 +41,7 @@ from ..compute.models import (
     VirtualMachine,
     backup_extension_type,
 )
+from . import errors
 from .models import BackupJob, JobErrorDetail, JobTask, ProtectedItem
 
 if TYPE_CHECKING:
@@ -59,6 +64,9 @@ __all__ = [
     "restore_point_name",
     "vm_restore_points",
     "prune_expired",
+    "OFFLINE_POWER_STATES",
+    "backs_up_offline",
+    "restore_point_consistency",
 ]
 
 SNAPSHOT_TASK = "Take Snapshot"
@@ -70,6 +78,20 @@ IN_PROGRESS_FAIL_SECONDS = 1.0  # the second job fails "within ~1 s" [R]
 _HANDLER_VERSION = {"VMSnapshot": "1.9", "VMSnapshotLinux": "1.0"}  # ARM_SEMANTICS §2
 _SECRET = "sandbox-secret"  # marks fake credentials; protectedSettings are never serialised
 _DOTNET_EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
+# Power states in which the service backs the VM up offline; the transitional ones (starting,
+# stopping, deallocating) still interfere with a backup, as the guides' first step says.
+OFFLINE_POWER_STATES = frozenset({"stopped", "deallocated"})
+
+
+def backs_up_offline(vm: VirtualMachine) -> bool:
+    return vm.power_state.lower() in OFFLINE_POWER_STATES
+
+
+def restore_point_consistency(vm: VirtualMachine) -> str:
+    """Compute's `consistencyMode` of the point a backup of this VM adds (CrashConsistent when offline)."""
+    if backs_up_offline(vm):
+        return "CrashConsistent"
+    return "ApplicationConsistent" if vm.os_type.lower() == "windows" else "FileSystemConsistent"
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,11 @@ class _Context:
     now: datetime
     job: BackupJob
     pruned: list[str] = field(default_factory=list)
+
+    @property
+    def offline(self) -> bool:
+        """No agent, no extension: the service snapshots the disks of a stopped VM directly."""
+        return self.vm is not None and backs_up_offline(self.vm)
 
 
 def _now(sandbox: Sandbox) -> datetime:
@@ -148,19 +175,20 @@ def rule_backup_in_progress(ctx: _Context) -> Failure | None:
     return None
 
 
-def rule_vm_not_running(ctx: _Context) -> Failure | None:
-    """A deallocated or stopped VM. The guides' first step ("make sure the VM is Running; Stopped/
-    Deallocated/Updating interferes with backup") sits under UserErrorGuestAgentStatusUnavailable, whose
-    first check is "VM status is Running and agent status is Ready": a stopped VM has no agent to answer."""
+def rule_vm_transitioning(ctx: _Context) -> Failure | None:
+    """A VM starting, stopping or deallocating. The guides' first step ("Stopped/Deallocated/Updating
+    interferes with backup") sits under UserErrorGuestAgentStatusUnavailable, whose first check is "VM
+    status is Running and agent status is Ready". Stopped and deallocated VMs are not caught here: the
+    service backs them up offline (support matrix), so only the transitional states fail."""
     assert ctx.vm is not None
-    if not ctx.vm.running:
+    if not ctx.vm.running and not ctx.offline:
         return _agent_unavailable()
     return None
 
 
 def rule_agent_not_ready(ctx: _Context) -> Failure | None:
     assert ctx.vm is not None
-    if not ctx.vm.agent.ready:
+    if not ctx.offline and not ctx.vm.agent.ready:
         return _agent_unavailable()
     return None
 
@@ -191,7 +219,7 @@ def rule_backup_extension_failed(ctx: _Context) -> Failure | None:
     failed the VM's provisioning too, the service reports the VM state; otherwise the extension."""
     assert ctx.vm is not None
     ext = ctx.vm.backup_extension()
-    if ext is None or not ext.failed:
+    if ext is None or not ext.failed or ctx.offline:  # offline, the extension takes no part
         return None
     if ctx.vm.provisioning_state.lower() == "failed":
         return _provisioning_failed()
@@ -208,6 +236,20 @@ def rule_vm_provisioning_failed(ctx: _Context) -> Failure | None:
     if ctx.vm.provisioning_state.lower() == "failed":
         return _provisioning_failed()
     return None
+
+
+def rule_extension_write_locked(ctx: _Context) -> Failure | None:
+    """A ReadOnly lock on the VM, its resource group or the subscription blocks the service's PUT of the
+    VMSnapshot extension, as it blocks every write. The guides name no errorTitle for this case; the
+    extension PUT is a Compute (CRP) call, and the service reports a CRP refusal as
+    UserErrorCrpReportedUserError with Compute's ScopeLocked error nested (as for the restore point
+    write below) -- our choice, rather than UserErrorVmProvisioningStateFailed (the VM is not Failed) or
+    ExtensionOperationFailedForManagedDisks (the extension never ran). Offline backups install nothing."""
+    assert ctx.vm is not None
+    if ctx.offline:
+        return None
+    ext_id = f"{ctx.vm.id}/extensions/{backup_extension_type(ctx.vm.os_type)}"
+    return _locked_failure(ext_id, ctx.sandbox.locks.blocking(ext_id, "write"))
 
 
 def rule_restore_point_limit(ctx: _Context) -> Failure | None:
@@ -236,7 +278,11 @@ def rule_restore_point_write_locked(ctx: _Context) -> Failure | None:
 def _write_blocked(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine) -> Failure | None:
     target = _target_collection(sandbox, item, vm)
     target_id = target.id if target is not None else _collection_id(sandbox, item, vm, "<new>")
-    locks = sandbox.locks.blocking(target_id, "write")
+    return _locked_failure(target_id, sandbox.locks.blocking(target_id, "write"))
+
+
+def _locked_failure(target_id: str, locks: list[Any]) -> Failure | None:
+    """Compute's ScopeLocked refusal of a service-side write, as the job reports it."""
     if not locks:
         return None
     scopes = ",".join(sorted({lock.message_scope for lock in locks}))
@@ -285,10 +331,11 @@ RULES: tuple[Rule, ...] = (
     rule_protection_stopped,
     rule_vm_not_found,
     rule_backup_in_progress,
-    rule_vm_not_running,
+    rule_vm_transitioning,
     rule_agent_not_ready,
     rule_backup_extension_failed,
     rule_vm_provisioning_failed,
+    rule_extension_write_locked,
     rule_restore_point_limit,
     rule_restore_point_write_locked,
     rule_unsupported_disk_size,
@@ -421,8 +468,13 @@ def trigger_backup(
     sandbox: Sandbox, item: ProtectedItem, expiry: datetime | None = None
 ) -> tuple[BackupJob, Operation]:
     """Start an on-demand backup of `item`. The returned operation is done at once: its
-    properties name the job, as the real operationsStatus does ("usually immediately")."""
+    properties name the job, as the real operationsStatus does ("usually immediately").
+    Raises the on-demand limit's ArmError (nothing created) after `config.on_demand_backups_per_day`
+    on-demand jobs of this item in the current UTC day of the virtual clock."""
     now = _now(sandbox)
+    limit = sandbox.config.on_demand_backups_per_day
+    if sandbox.backup.on_demand_jobs_on(item, now.astimezone(timezone.utc).date()) >= limit:
+        raise errors.on_demand_limit_reached(item.name, limit)
     if expiry is None:
         days = item.policy.daily_retention_days if item.policy else 30
         expiry = now + timedelta(days=days)
@@ -440,7 +492,9 @@ def trigger_backup(
         sandbox.scheduler.at(due, _fail, sandbox, job, failure, due)
     else:
         assert ctx.vm is not None
-        _install_or_refresh_extension(sandbox, ctx.vm, job.activity_id)
+        job.consistency = restore_point_consistency(ctx.vm)
+        if not ctx.offline:
+            _install_or_refresh_extension(sandbox, ctx.vm, job.activity_id)
         due = now + timedelta(seconds=sandbox.config.backup_snapshot_seconds)
         sandbox.scheduler.at(due, _snapshot_done, sandbox, job, due)
     operation = sandbox.operations.begin(
@@ -483,7 +537,7 @@ def _snapshot_done(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
         return
     assert vm is not None
     rpc = _ensure_collection(sandbox, item, vm)
-    rpc.points.append(RestorePoint(restore_point_name(now), now))
+    rpc.points.append(RestorePoint(restore_point_name(now), now, job.consistency or restore_point_consistency(vm)))
     prune_expired(sandbox, item, vm, now)
     item.last_recovery_point = now
     snapshot, transfer = job.tasks
@@ -511,11 +565,7 @@ def cancel_job(sandbox: Sandbox, job: BackupJob) -> Operation:
     """Cancel while cancellable (snapshot phase): Cancelling now, Cancelled after `cancel_seconds`.
     The operation completes with the job, so polling its Azure-AsyncOperation waits for Cancelled."""
     if job.status != "InProgress" or not job.cancellable:
-        raise ArmError(
-            400, "BMSUserErrorJobNotCancellable",  # code guessed
-            f"The job '{job.job_id}' cannot be cancelled: it is {job.status} and only a backup in its "
-            "snapshot phase can be cancelled.",
-        )
+        raise errors.job_not_cancellable(job.job_id, job.status)
     job.status, job.cancellable = "Cancelling", False
     seconds = sandbox.config.cancel_seconds
 

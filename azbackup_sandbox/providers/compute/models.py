@@ -1,16 +1,23 @@
 """Virtual machines, their extensions and restore point collections, with the rules that matter to
 backup: extension deletion passes through `Deleting`, a failed extension fails the VM's provisioning,
-restarts revive an unresponsive agent, and a large collection delete times out before it finishes."""
+restarts revive an unresponsive agent, and a large collection delete times out before it finishes.
+
+Each model serialises itself as the Compute RP writes it (`to_arm`, built from the wire-format helpers
+at the end of this module); `ComputeBackend` makes every state change."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, conflict, resource_not_found
 from ...core.operations import Operation
+from ...core.timefmt import arm_time
+from . import errors
 
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
@@ -30,6 +37,10 @@ __all__ = [
 BACKUP_PUBLISHER = "Microsoft.Azure.RecoveryServices"
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 RPC_TYPE = "Microsoft.Compute/restorePointCollections"
+EXT_TYPE = f"{VM_TYPE}/extensions"
+RP_TYPE = f"{RPC_TYPE}/restorePoints"
+# A per-region partition hint the RP puts in its operation URLs (`p=`), also seeding disk restore point ids.
+PARTITION_NS = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
 
 
 def backup_extension_type(os_type: str) -> str:
@@ -72,6 +83,22 @@ class Extension:
     @property
     def failed(self) -> bool:
         return self.provisioning_state.lower() == "failed"
+
+    def to_arm(self, vm: VirtualMachine, *, instance_view: bool = False) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "autoUpgradeMinorVersion": self.auto_upgrade_minor_version,
+            "provisioningState": self.provisioning_state,
+            "publisher": self.publisher,
+            "type": self.type,
+            "typeHandlerVersion": self.type_handler_version,
+        }
+        if self.settings:
+            properties["settings"] = dict(self.settings)
+        # protectedSettings are write-only: never returned.
+        if instance_view:
+            properties["instanceView"] = _extension_instance_view(self)
+        return {"name": self.name, "id": f"{vm.id}/extensions/{self.name}", "type": EXT_TYPE, "location": vm.location,
+                "properties": properties}
 
 
 @dataclass
@@ -118,8 +145,72 @@ class VirtualMachine:
     def running(self) -> bool:
         return self.power_state == "running"
 
+    def sorted_extensions(self) -> list[Extension]:
+        return sorted(self.extensions.values(), key=lambda e: e.name.lower())
+
     def backup_extension(self) -> Extension | None:
         return next((e for e in self.extensions.values() if e.is_backup), None)
+
+    def to_arm(self, sb: Sandbox, *, instance_view: bool = False, resources: bool = True) -> dict[str, Any]:
+        vm = self
+        properties: dict[str, Any] = {
+            "vmId": vm.vm_id,
+            "hardwareProfile": {"vmSize": vm.vm_size},
+            "storageProfile": _storage_profile(vm),
+            "osProfile": _os_profile(vm),
+            "networkProfile": {"networkInterfaces": [{"id": (
+                f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+                f"/providers/Microsoft.Network/networkInterfaces/{vm.name}-nic")}]},
+            "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
+            "provisioningState": _vm_provisioning_state(sb, vm),
+        }
+        if vm.time_created is not None:
+            properties["timeCreated"] = arm_time(vm.time_created)
+        body: dict[str, Any] = {"name": vm.name, "id": vm.id, "type": VM_TYPE, "location": vm.location}
+        if vm.tags:
+            body["tags"] = dict(vm.tags)
+        if vm.zones:
+            body["zones"] = list(vm.zones)
+        body["properties"] = properties
+        if resources and vm.extensions:
+            body["resources"] = [e.to_arm(vm) for e in vm.sorted_extensions()]
+        body["etag"] = f'"{_etag(body)}"'
+        if instance_view:
+            # After the etag: the instance view is runtime state, not part of the model version.
+            properties["instanceView"] = vm.instance_view_to_arm(sb)
+        return body
+
+    def instance_view_to_arm(self, sb: Sandbox) -> dict[str, Any]:
+        """The VirtualMachineInstanceView: what the platform and the guest agent report about the VM."""
+        vm = self
+        stamp = arm_time(vm.time_created or sb.clock.now())
+        reporting = vm.power_state not in ("deallocated", "deallocating") and bool(vm.agent.status)
+        view: dict[str, Any] = {}
+        if reporting:
+            os_name, os_version = _DEFAULT_OS["linux" if _linux(vm) else "windows"]
+            view.update({"computerName": vm.computer_name or vm.name[:15], "osName": vm.os_name or os_name,
+                         "osVersion": vm.os_version or os_version, "vmAgent": _vm_agent(sb, vm)})
+        os_disk: dict[str, Any] = {"name": _os_disk_name(vm)}
+        if vm.encrypted:
+            os_disk["encryptionSettings"] = [_encryption_settings(vm)]
+        disks = [os_disk] + [{"name": d.name} for d in sorted(vm.data_disks, key=lambda d: d.lun)]
+        for disk in disks:
+            disk["statuses"] = [_status("ProvisioningState/succeeded", "Info", "Provisioning succeeded", time=stamp)]
+        view["disks"] = disks
+        if reporting and vm.extensions:
+            view["extensions"] = [_extension_instance_view(e) for e in vm.sorted_extensions()]
+        view["hyperVGeneration"] = "V2"
+        state = _vm_provisioning_state(sb, vm)
+        if state.lower() == "failed":
+            provisioning = _status(f"ProvisioningState/failed/{vm.provisioning_error or 'InternalOperationError'}",
+                                   "Error", "Provisioning failed", vm.provisioning_message, stamp)
+        elif state.lower() == "succeeded":
+            provisioning = _status("ProvisioningState/succeeded", "Info", "Provisioning succeeded", time=stamp)
+        else:
+            provisioning = _status(f"ProvisioningState/{state.lower()}", "Info", state)
+        power = _status(f"PowerState/{vm.power_state}", "Info", f"VM {vm.power_state}")
+        view["statuses"] = [provisioning, power]
+        return view
 
 
 @dataclass
@@ -128,6 +219,47 @@ class RestorePoint:
     time_created: datetime
     consistency_mode: str = "CrashConsistent"
     provisioning_state: str = "Succeeded"
+
+    def to_arm(self, sb: Sandbox, rpc: RestorePointCollection, *, with_type: bool = True) -> dict[str, Any]:
+        point = self
+        rp_id = f"{rpc.id}/restorePoints/{point.name}"
+        vm = _source_vm(sb, rpc)
+        metadata: dict[str, Any] = {}
+        if vm is not None:
+            def disk(name: str, head: dict[str, Any], caching: str) -> dict[str, Any]:
+                guid = uuid.uuid5(PARTITION_NS, f"{rp_id}/{name}".lower())
+                return {**head, "name": name, "caching": caching,
+                        "managedDisk": {"storageAccountType": "Premium_LRS", "id": _disk_id(vm, name)},
+                        "diskRestorePoint": {"id": f"{rp_id}/diskRestorePoints/{name}_{guid}"}}
+
+            os_disk = disk(_os_disk_name(vm), {"osType": "Linux" if _linux(vm) else "Windows"}, "ReadWrite")
+            os_disk["diskSizeGB"] = vm.os_disk_size_gb
+            data = []
+            for d in sorted(vm.data_disks, key=lambda d: d.lun):
+                entry = disk(d.name, {"lun": d.lun}, "None")
+                entry["diskSizeGB"] = d.size_gb
+                data.append(entry)
+            metadata = {
+                "vmId": vm.vm_id,
+                "hardwareProfile": {"vmSize": vm.vm_size},
+                "storageProfile": {"osDisk": os_disk, "dataDisks": data, "diskControllerType": "SCSI"},
+                "osProfile": _os_profile(vm),
+                "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
+                "location": vm.location,
+            }
+        else:
+            metadata = {"location": rpc.location}
+        body: dict[str, Any] = {"name": point.name, "id": rp_id}
+        if with_type:
+            body["type"] = RP_TYPE
+        body["properties"] = {
+            "excludeDisks": [],
+            "sourceMetadata": metadata,
+            "provisioningState": point.provisioning_state,
+            "consistencyMode": point.consistency_mode,
+            "timeCreated": arm_time(point.time_created),
+        }
+        return body
 
 
 @dataclass
@@ -146,6 +278,21 @@ class RestorePointCollection:
     def id(self) -> str:
         return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
                 f"/providers/{RPC_TYPE}/{self.name}")
+
+    def to_arm(self, sb: Sandbox, *, restore_points: bool = False) -> dict[str, Any]:
+        vm = _source_vm(sb, self)
+        body: dict[str, Any] = {"name": self.name, "id": self.id, "type": RPC_TYPE, "location": self.location}
+        if self.tags:
+            body["tags"] = dict(self.tags)
+        properties: dict[str, Any] = {
+            "source": {"location": vm.location if vm is not None else self.location, "id": self.source_id},
+            "restorePointCollectionId": self.collection_id,
+            "provisioningState": self.provisioning_state,
+        }
+        if restore_points:
+            properties["restorePoints"] = [point.to_arm(sb, self, with_type=False) for point in self.points]
+        body["properties"] = properties
+        return body
 
 
 def _key(subscription_id: str, resource_group: str, name: str) -> tuple[str, str, str]:
@@ -176,7 +323,7 @@ class ComputeBackend:
     def get_vm(self, subscription_id: str, resource_group: str, name: str) -> VirtualMachine:
         vm = self.find_vm(subscription_id, resource_group, name)
         if vm is None:
-            raise resource_not_found(VM_TYPE, name, resource_group)
+            raise errors.resource_not_found(VM_TYPE, name, resource_group)
         return vm
 
     def vm_by_id(self, vm_id: str) -> VirtualMachine | None:
@@ -196,15 +343,11 @@ class ComputeBackend:
     def _require_idle(self, vm: VirtualMachine, operation: str) -> None:
         now = self._sb.clock.now()
         if vm.busy_until is not None and vm.busy_until > now:
-            raise conflict(
-                f"Operation '{operation}' is not allowed on VM '{vm.name}' since another operation is in "
-                "progress. Retry after the ongoing operation completes.",
-                "OperationNotAllowed",
-            )
+            raise errors.vm_busy(operation, vm.name)
 
     def _require_running(self, vm: VirtualMachine) -> None:
         if not vm.running:
-            raise conflict("The operation requires the VM to be running (or set to run).", "OperationNotAllowed")
+            raise errors.vm_not_running()
 
     def _busy(self, vm: VirtualMachine, seconds: float) -> None:
         vm.busy_until = self._sb.clock.now() + timedelta(seconds=seconds)
@@ -273,9 +416,7 @@ class ComputeBackend:
 
         def done(op: Operation) -> dict[str, Any]:
             if not vm.agent.ready:
-                raise ArmError(409, "VMAgentStatusCommunicationError",
-                               "VM has reported a failure when processing the run command: the VM agent "
-                               "is not responding.")
+                raise errors.run_command_agent_not_responding()
             return {"output": {"value": run_command_output(vm, command_id, script)}}
 
         return self._sb.operations.begin(seconds, done)
@@ -289,7 +430,7 @@ class ComputeBackend:
     def get_extension(self, vm: VirtualMachine, name: str) -> Extension:
         ext = vm.extensions.get(name.lower())
         if ext is None:
-            raise ArmError(404, "NotFound", "The entity was not found in this Azure location.")
+            raise errors.entity_not_found()
         return ext
 
     def delete_extension(self, vm: VirtualMachine, name: str) -> Operation | None:
@@ -317,7 +458,7 @@ class ComputeBackend:
         """Create or update through the API: `Creating`/`Updating` until the agent reports back; an
         unresponsive agent fails it. Returns (extension, created, operation)."""
         if not vm.running:
-            raise conflict("Cannot modify extensions in the VM when the VM is not running.", "OperationNotAllowed")
+            raise errors.extensions_need_running_vm()
         self._require_idle(vm, "Create or Update VM extension")
         existing = vm.extensions.get(extension.name.lower())
         if existing is not None:
@@ -338,7 +479,7 @@ class ComputeBackend:
                     "is up and healthy, the VM has a running VM agent, and that it can establish outbound "
                     "connections to Azure storage.")
                 self.refresh_provisioning(vm)
-                raise ArmError(409, "VMAgentStatusCommunicationError", extension.status_message)
+                raise errors.agent_not_responding(extension.status_message)
             extension.provisioning_state = "Succeeded"
             extension.status_code, extension.status_level = "ProvisioningState/succeeded", "Info"
             extension.status_message = extension.status_message or "Enable succeeded"
@@ -354,14 +495,12 @@ class ComputeBackend:
         rpc = self.find_collection(subscription_id, resource_group, name)
         if rpc is not None:
             if source_id and rpc.source_id.lower() != source_id.lower():
-                raise ArmError(400, "PropertyChangeNotAllowed",
-                               "Changing property 'source.id' is not allowed.", target="source.id")
+                raise errors.property_change_not_allowed("source.id")
             if tags is not None:
                 rpc.tags = dict(tags)
             return rpc, False
         if not source_id:
-            raise ArmError(400, "InvalidParameter", "Required parameter 'source.id' is missing (null).",
-                           target="source.id")
+            raise errors.missing_parameter("source.id")
         rpc = RestorePointCollection(subscription_id, resource_group, name, location, source_id,
                                      self._sb.new_guid(), tags=dict(tags or {}))
         return self.add_collection(rpc), True
@@ -398,7 +537,7 @@ class ComputeBackend:
     def get_collection(self, subscription_id: str, resource_group: str, name: str) -> RestorePointCollection:
         rpc = self.find_collection(subscription_id, resource_group, name)
         if rpc is None:
-            raise resource_not_found(RPC_TYPE, name, resource_group)
+            raise errors.resource_not_found(RPC_TYPE, name, resource_group)
         return rpc
 
     def list_collections(self, subscription_id: str, resource_group: str | None = None) -> list[RestorePointCollection]:
@@ -416,8 +555,7 @@ class ComputeBackend:
         """Each attempt removes up to `rpc_delete_batch` points; if any remain the attempt times out,
         so a large collection needs retries (the guide's 'retry up to 3 times')."""
         if rpc.provisioning_state == "Deleting":
-            raise conflict(f"The restore point collection '{rpc.name}' is already being deleted.",
-                           "OperationNotAllowed")
+            raise errors.collection_already_deleting(rpc.name)
         rpc.provisioning_state = "Deleting"
         config = self._sb.config
         batch = max(1, config.rpc_delete_batch)
@@ -427,9 +565,7 @@ class ComputeBackend:
             del rpc.points[:batch]
             if rpc.points:
                 rpc.provisioning_state = "Succeeded"
-                raise ArmError(500, "OperationTimedOut",
-                               f"The operation to delete restore point collection '{rpc.name}' timed out "
-                               f"with {len(rpc.points)} restore points remaining. Please retry.")
+                raise errors.collection_delete_timed_out(rpc.name, len(rpc.points))
             self._forget_collection(rpc)
             return None
 
@@ -496,3 +632,163 @@ def run_command_output(vm: VirtualMachine, command_id: str, script: list[str]) -
         {"code": "ComponentStatus/StdErr/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
          "message": ""},
     ]
+
+
+# ---- wire format ---------------------------------------------------------------------------------
+# How the Compute RP writes these resources; the models' `to_arm` methods build their bodies from these.
+_DEFAULT_OS = {
+    "linux": ("ubuntu", "22.04"),
+    "windows": ("Windows Server 2022 Datacenter", "Microsoft Windows NT 10.0.20348.0"),
+}
+_IMAGES = {
+    "linux": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2",
+              "version": "latest", "exactVersion": "22.04.202410020"},
+    "windows": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
+                "sku": "2022-datacenter-azure-edition", "version": "latest", "exactVersion": "20348.2762.241006"},
+}
+_READY_MESSAGE = "GuestAgent is running and accepting new configurations."
+_UNRESPONSIVE = "VM Agent is unresponsive."
+
+
+def _status(code: str, level: str, display: str, message: str | None = None, time: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": code, "level": level, "displayStatus": display}
+    if message:
+        out["message"] = message
+    if time:
+        out["time"] = time
+    return out
+
+
+def _etag(body: dict[str, Any]) -> str:
+    # A model version in the shape ARM prints ("\"838458\""): changes whenever the model changes.
+    digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return str(int(digest[:12], 16) % 1_000_000 + 1)
+
+
+
+
+def _linux(vm: VirtualMachine) -> bool:
+    return vm.os_type.lower() == "linux"
+
+
+def _disk_id(vm: VirtualMachine, disk_name: str) -> str:
+    return (f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+            f"/providers/Microsoft.Compute/disks/{disk_name}")
+
+
+def _os_disk_name(vm: VirtualMachine) -> str:
+    return f"{vm.name}_OsDisk_1_{vm.vm_id.replace('-', '').lower()}"
+
+
+def _busy(sb: Sandbox, vm: VirtualMachine) -> bool:
+    return vm.busy_until is not None and vm.busy_until > sb.clock.now()
+
+
+def _vm_provisioning_state(sb: Sandbox, vm: VirtualMachine) -> str:
+    # While a VM operation (restart, extension change...) runs, ARM shows the VM as Updating.
+    if vm.provisioning_state == "Succeeded" and _busy(sb, vm):
+        return "Updating"
+    return vm.provisioning_state
+
+
+def _encryption_settings(vm: VirtualMachine) -> dict[str, Any]:
+    vault = (vm.key_vault_url or f"https://kv-{vm.name[:15].lower()}.vault.azure.net/").rstrip("/") + "/"
+    vault_name = vault.split("//", 1)[-1].split(".", 1)[0]
+    vault_id = (f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+                f"/providers/Microsoft.KeyVault/vaults/{vault_name}")
+    return {
+        "diskEncryptionKey": {
+            "secretUrl": f"{vault}secrets/{vm.vm_id.upper()}/{vm.vm_id.replace('-', '')}",
+            "sourceVault": {"id": vault_id},
+        },
+        "enabled": True,
+    }
+
+
+def _storage_profile(vm: VirtualMachine) -> dict[str, Any]:
+    os_disk: dict[str, Any] = {
+        "osType": "Linux" if _linux(vm) else "Windows",
+        "name": _os_disk_name(vm),
+        "createOption": "FromImage",
+        "caching": "ReadWrite",
+    }
+    if vm.encrypted:
+        os_disk["encryptionSettings"] = _encryption_settings(vm)
+    os_disk["managedDisk"] = {"storageAccountType": "Premium_LRS", "id": _disk_id(vm, _os_disk_name(vm))}
+    os_disk["deleteOption"] = "Detach"
+    os_disk["diskSizeGB"] = vm.os_disk_size_gb
+    data_disks = [
+        {"lun": d.lun, "name": d.name, "createOption": "Attach", "caching": "None",
+         "managedDisk": {"storageAccountType": "Premium_LRS", "id": _disk_id(vm, d.name)},
+         "deleteOption": "Detach", "diskSizeGB": d.size_gb, "toBeDetached": False}
+        for d in sorted(vm.data_disks, key=lambda d: d.lun)
+    ]
+    return {"imageReference": dict(_IMAGES["linux" if _linux(vm) else "windows"]), "osDisk": os_disk,
+            "dataDisks": data_disks, "diskControllerType": "SCSI"}
+
+
+def _os_profile(vm: VirtualMachine) -> dict[str, Any]:
+    profile: dict[str, Any] = {"computerName": vm.computer_name or vm.name[:15], "adminUsername": "azureuser"}
+    if _linux(vm):
+        profile["linuxConfiguration"] = {
+            "disablePasswordAuthentication": True,
+            "provisionVMAgent": vm.provision_vm_agent,
+            "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"},
+        }
+    else:
+        profile["windowsConfiguration"] = {
+            "provisionVMAgent": vm.provision_vm_agent,
+            "enableAutomaticUpdates": True,
+            "patchSettings": {"patchMode": "AutomaticByOS", "assessmentMode": "ImageDefault",
+                              "enableHotpatching": False},
+        }
+    profile.update({"secrets": [], "allowExtensionOperations": True, "requireGuestProvisionSignal": True})
+    return profile
+
+
+def _display(code: str) -> str:
+    lowered = code.lower()
+    if lowered.startswith("provisioningstate/succeeded"):
+        return "Provisioning succeeded"
+    if lowered.startswith("provisioningstate/failed"):
+        return "Provisioning failed"
+    if lowered.startswith("provisioningstate/transitioning"):
+        return "Transitioning"
+    return code.rsplit("/", 1)[-1].capitalize()
+
+
+def _extension_instance_view(ext: Extension) -> dict[str, Any]:
+    return {
+        "name": ext.name,
+        "type": f"{ext.publisher}.{ext.type}",  # publisher-qualified in instance views
+        "typeHandlerVersion": ext.type_handler_version,
+        "statuses": [_status(ext.status_code, ext.status_level, _display(ext.status_code), ext.status_message)],
+    }
+
+
+def _handler(ext: Extension) -> dict[str, Any]:
+    if ext.failed:
+        status = _status(ext.status_code, "Error", "Not Ready", ext.status_message)
+    else:
+        status = _status("ProvisioningState/succeeded", "Info", "Ready")
+    return {"type": f"{ext.publisher}.{ext.type}", "typeHandlerVersion": ext.type_handler_version, "status": status}
+
+
+def _vm_agent(sb: Sandbox, vm: VirtualMachine) -> dict[str, Any]:
+    now = arm_time(sb.clock.now())
+    if vm.agent.ready:
+        return {
+            "vmAgentVersion": vm.agent.version,
+            "statuses": [_status("ProvisioningState/succeeded", "Info", "Ready",
+                                 vm.agent.message or _READY_MESSAGE, now)],
+            "extensionHandlers": [_handler(e) for e in vm.sorted_extensions()],
+        }
+    message = vm.agent.message if vm.agent.message and vm.agent.message != _READY_MESSAGE else _UNRESPONSIVE
+    return {
+        "vmAgentVersion": "Unknown",
+        "statuses": [_status("ProvisioningState/Unavailable", "Warning", "Not Ready", message, now)],
+    }
+
+
+def _source_vm(sb: Sandbox, rpc: RestorePointCollection) -> VirtualMachine | None:
+    return sb.compute.vm_by_id(rpc.source_id)
