@@ -19,7 +19,7 @@ from ...core.operations import Operation
 from ...core.paging import page
 from ...core.timefmt import NULL_BACKUP_TIME, backup_time, parse_time
 from . import errors
-from .models import BackupJob, BackupPolicy, ProtectedItem, Vault
+from .models import BackupJob, ProtectedItem, Vault
 
 if TYPE_CHECKING:
     from ...core.router import Router
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "register",
-    "vault_to_arm",
-    "policy_to_arm",
-    "item_to_arm",
-    "job_to_arm",
     "parse_odata_filter",
     "DEFAULT_JOB_WINDOW",
 ]
@@ -72,25 +68,6 @@ def parse_odata_filter(text: str | None, allowed: tuple[str, ...]) -> dict[str, 
                                         f"{', '.join(allowed)}.")
         out[name] = found.group(2)
     return out
-
-
-# ---- serialisers -------------------------------------------------------------------------------------
-# The models serialise themselves (`to_arm`); these names stay importable for other providers (Resource
-# Graph builds its tables from them) and delegate.
-def vault_to_arm(vault: Vault) -> dict[str, Any]:
-    return vault.to_arm()
-
-
-def policy_to_arm(sb: Sandbox, policy: BackupPolicy) -> dict[str, Any]:
-    return policy.to_arm(sb)
-
-
-def item_to_arm(sb: Sandbox, item: ProtectedItem) -> dict[str, Any]:
-    return item.to_arm(sb)
-
-
-def job_to_arm(sb: Sandbox, job: BackupJob, *, extended: bool) -> dict[str, Any]:
-    return job.to_arm(sb, extended=extended)
 
 
 def _op_status_body(op: Operation) -> dict[str, Any]:

@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "register",
-    "vm_to_arm",
-    "vm_instance_view",
-    "extension_to_arm",
-    "collection_to_arm",
-    "restore_point_to_arm",
     "RATE_LIMITS",
 ]
 
@@ -128,31 +123,6 @@ def _lro_headers(
     if sb.clock.rate > 0:  # a running clock: tell clients how long to wait instead of letting them spin
         headers["Retry-After"] = sb.retry_after_header(sb.config.retry_after_seconds)
     return headers
-
-
-# ---- serialisers ---------------------------------------------------------------------------------
-# The models serialise themselves (`to_arm`); these names stay importable for other providers (Resource
-# Graph builds its tables from them) and delegate.
-def vm_to_arm(sb: Sandbox, vm: VirtualMachine, *, instance_view: bool = False,
-              resources: bool = True) -> dict[str, Any]:
-    return vm.to_arm(sb, instance_view=instance_view, resources=resources)
-
-
-def vm_instance_view(sb: Sandbox, vm: VirtualMachine) -> dict[str, Any]:
-    return vm.instance_view_to_arm(sb)
-
-
-def extension_to_arm(vm: VirtualMachine, ext: Extension, *, instance_view: bool = False) -> dict[str, Any]:
-    return ext.to_arm(vm, instance_view=instance_view)
-
-
-def collection_to_arm(sb: Sandbox, rpc: RestorePointCollection, *, restore_points: bool = False) -> dict[str, Any]:
-    return rpc.to_arm(sb, restore_points=restore_points)
-
-
-def restore_point_to_arm(sb: Sandbox, rpc: RestorePointCollection, point: RestorePoint, *,
-                         with_type: bool = True) -> dict[str, Any]:
-    return point.to_arm(sb, rpc, with_type=with_type)
 
 
 # ---- virtual machines ---------------------------------------------------------------------------

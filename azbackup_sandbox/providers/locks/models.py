@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, scope_locked
+from ...core.errors import scope_locked
+from . import errors
 
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["Lock", "LockBackend", "LEVELS"]
 
 LEVELS = ("CanNotDelete", "ReadOnly")
+NOTES_LIMIT = 512  # characters, as ARM enforces
 _RG_SEGMENT = re.compile(r"/resourcegroups/", re.IGNORECASE)
 
 
@@ -38,6 +40,14 @@ class Lock:
         # ScopeLocked messages print the scope with a lower-case `resourcegroups` segment.
         return _RG_SEGMENT.sub("/resourcegroups/", self.scope)
 
+    def to_arm(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {"level": self.level}
+        if self.notes is not None:
+            properties["notes"] = self.notes
+        if self.owners:
+            properties["owners"] = self.owners
+        return {"properties": properties, "id": self.id, "type": "Microsoft.Authorization/locks", "name": self.name}
+
 
 def _within(path: str, scope: str) -> bool:
     """Is `path` the scope itself or below it (segment-wise, case-insensitive)?"""
@@ -50,13 +60,16 @@ class LockBackend:
         self._sb = sandbox
         self.locks: dict[tuple[str, str], Lock] = {}
 
-    def put(self, scope: str, name: str, level: str, notes: str | None = None,
+    def put(self, scope: str, name: str, level: str | None, notes: str | None = None,
             owners: list[dict[str, str]] | None = None) -> tuple[Lock, bool]:
+        if level is None:
+            raise errors.lock_level_required()
+        if notes is not None and len(notes) > NOTES_LIMIT:
+            raise errors.lock_notes_too_long(NOTES_LIMIT)
         if level not in LEVELS:
             matched = [lv for lv in LEVELS if lv.lower() == str(level).lower()]
             if not matched:
-                raise ArmError(400, "InvalidLockLevel",
-                               f"The lock level '{level}' is invalid. Allowed values: CanNotDelete, ReadOnly.")
+                raise errors.invalid_lock_level(level)
             level = matched[0]
         key = (_norm(scope), name.lower())
         existing = self.locks.get(key)
@@ -68,7 +81,7 @@ class LockBackend:
     def get(self, scope: str, name: str) -> Lock:
         lock = self.locks.get((_norm(scope), name.lower()))
         if lock is None:
-            raise ArmError(404, "LockNotFound", f"The lock '{name}' could not be found.")
+            raise errors.lock_not_found(name)
         return lock
 
     def delete(self, scope: str, name: str) -> bool:

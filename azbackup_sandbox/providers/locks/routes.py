@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ...core.errors import bad_request
 from ...core.http import SandboxRequest, SandboxResponse, empty_response, json_response
 from ...core.paging import page
-from .models import Lock
+from . import errors
 
 if TYPE_CHECKING:
     from ...core.router import Router
     from ...core.sandbox import Sandbox
 
-__all__ = ["register", "lock_to_arm"]
+__all__ = ["register"]
 
 _NS = "/providers/Microsoft.Authorization/locks"
 _SUB = "/subscriptions/{subscriptionId}"
 _RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
-
-
-def lock_to_arm(lock: Lock) -> dict[str, Any]:
-    properties: dict[str, Any] = {"level": lock.level}
-    if lock.notes is not None:
-        properties["notes"] = lock.notes
-    if lock.owners:
-        properties["owners"] = lock.owners
-    return {"properties": properties, "id": lock.id, "type": "Microsoft.Authorization/locks", "name": lock.name}
 
 
 def _scope(req: SandboxRequest) -> str:
@@ -43,26 +33,20 @@ def _list(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRespons
     elif not text:
         locks = sb.locks.at_or_below(scope)
     else:
-        raise bad_request(f"The $filter '{req.query.get('$filter')}' is not supported; use atScope().",
-                          "InvalidFilter")
-    items = [lock_to_arm(lock) for lock in sorted(locks, key=lambda lock: lock.id.lower())]
+        raise errors.invalid_lock_filter(str(req.query.get("$filter")))
+    items = [lock.to_arm() for lock in sorted(locks, key=lambda lock: lock.id.lower())]
     return json_response(200, page(req, items, sb.config.page_size), _JSON)
 
 
 def _get(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return json_response(200, lock_to_arm(sb.locks.get(_scope(req), p["lockName"])), _JSON)
+    return json_response(200, sb.locks.get(_scope(req), p["lockName"]).to_arm(), _JSON)
 
 
 def _put(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    body = req.json() or {}
-    properties = body.get("properties") or {}
-    if "level" not in properties:
-        raise bad_request("The lock level is required.", "LockLevelRequired")
-    notes = properties.get("notes")
-    if notes is not None and len(notes) > 512:
-        raise bad_request("The lock notes must be at most 512 characters.", "LockNotesTooLong")
-    lock, created = sb.locks.put(_scope(req), p["lockName"], properties["level"], notes, properties.get("owners"))
-    return json_response(201 if created else 200, lock_to_arm(lock), _JSON)
+    properties = (req.json() or {}).get("properties") or {}
+    lock, created = sb.locks.put(_scope(req), p["lockName"], properties.get("level"), properties.get("notes"),
+                                 properties.get("owners"))
+    return json_response(201 if created else 200, lock.to_arm(), _JSON)
 
 
 def _delete(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import base64
 import json
 import math
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, bad_request
 from ...core.http import SandboxRequest, SandboxResponse, json_response
+from . import errors
 from .kql.errors import KqlError
 
 if TYPE_CHECKING:
@@ -45,22 +44,7 @@ def _offset(token: str) -> int:
     try:
         return int(json.loads(base64.urlsafe_b64decode(token.encode()))["$skip"])
     except (ValueError, KeyError, TypeError):
-        raise bad_request("The $skipToken is not valid.", "InvalidSkipToken") from None
-
-
-def _invalid_query(sb: Sandbox, exc: KqlError) -> ArmError:
-    """Resource Graph's 400 for a query it rejects: the support line, then what is wrong and where."""
-    detail: dict[str, object] = {"code": exc.code, "message": str(exc)}
-    if exc.line >= 0:
-        detail.update(line=exc.line, characterPositionInLine=exc.column)
-    if exc.token:
-        detail["token"] = exc.token
-    stamp = sb.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-    return ArmError(400, "BadRequest", f"Please provide below info when asking for support: timestamp = {stamp}, "
-                    f"correlationId = {uuid.uuid4()}.",
-                    details=[{"code": "InvalidQuery", "message": "Query is invalid. Please refer to the "
-                              "documentation for the Azure Resource Graph service and fix the error before "
-                              "retrying."}, detail])
+        raise errors.invalid_skip_token() from None
 
 
 def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -68,24 +52,21 @@ def _query(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRespon
     allowed, remaining, resets = sb.resourcegraph.take_quota(principal)
     quota = {"x-ms-user-quota-remaining": str(remaining), "x-ms-user-quota-resets-after": _clock(resets)}
     if not allowed:
-        raise ArmError(429, "RateLimiting", "Please provide below info when asking for support: the per-user "
-                       "quota of Resource Graph requests is exhausted.",
-                       headers={**quota, "Retry-After": sb.retry_after_header(max(resets, 1.0))})
+        raise errors.quota_exhausted({**quota, "Retry-After": sb.retry_after_header(max(resets, 1.0))})
     version = req.query.get("api-version")
     if version not in API_VERSIONS:
-        raise bad_request(f"The api-version '{version}' is not supported by the sandbox's Resource Graph "
-                          f"(supported: {', '.join(API_VERSIONS)}).", "InvalidApiVersionParameter")
+        raise errors.invalid_api_version(version, API_VERSIONS)
     body = req.json() or {}
     text = str(body.get("query") or "")
     options = body.get("options") or {}
     if options.get("resultFormat", "objectArray") != "objectArray":
-        raise bad_request("The sandbox answers resultFormat 'objectArray' only.", "UnsupportedResultFormat")
+        raise errors.unsupported_result_format()
     known = {s.lower(): s for s in sb.subscription_ids}
     subscriptions = [known[s.lower()] for s in body.get("subscriptions") or known.values() if s.lower() in known]
     try:
         rows = sb.resourcegraph.rows(text, subscriptions, continuation=bool(options.get("$skipToken")))
     except KqlError as exc:
-        raise _invalid_query(sb, exc) from None
+        raise errors.invalid_query(sb.clock.now(), exc) from None
     top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
     start = _offset(options["$skipToken"]) if options.get("$skipToken") else int(options.get("$skip") or 0)
     chunk = rows[start:start + top]

@@ -11,7 +11,7 @@ managedBy, sku, plan, properties, tags, identity, zones, extendedLocation``), wi
 - ``RecoveryServicesResources``: backup jobs of the last 14 days (Resource Graph keeps no older ones) and
   protected items, with the ``properties`` of the job and item APIs.
 
-This is the one module that imports the other providers' serialisers.
+Rows come from the backends' state and the models' own serialisation (`to_arm`), never from routes.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..backup.routes import item_to_arm, job_to_arm, vault_to_arm
-from ..compute.routes import collection_to_arm, extension_to_arm, vm_to_arm
-from ..resources.routes import group_to_arm, subscription_to_arm
 from .kql.evaluate import Source, Table
 
 if TYPE_CHECKING:
@@ -79,34 +76,34 @@ def _resources(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[dict[str
         if vm.subscription_id.lower() not in subs:
             continue
         if wanted(_VM):
-            body = vm_to_arm(sb, vm, resources=False)
+            body = vm.to_arm(sb, resources=False)
             body["properties"]["extended"] = {"instanceView": {"powerState": _power_state(vm.power_state)}}
             yield _row(sb, body, vm.subscription_id, vm.resource_group)
         if wanted(_EXTENSION):
             for ext in sorted(vm.extensions.values(), key=lambda e: e.name.lower()):
-                yield _row(sb, extension_to_arm(vm, ext), vm.subscription_id, vm.resource_group)
+                yield _row(sb, ext.to_arm(vm), vm.subscription_id, vm.resource_group)
     if wanted(_COLLECTION):
         for rpc in sorted(sb.compute.collections.values(), key=lambda c: c.id.lower()):
             if rpc.subscription_id.lower() in subs:
-                yield _row(sb, collection_to_arm(sb, rpc), rpc.subscription_id, rpc.resource_group)
+                yield _row(sb, rpc.to_arm(sb), rpc.subscription_id, rpc.resource_group)
     if wanted(_VAULT):
         for vault in sorted(sb.backup.vaults.values(), key=lambda v: v.id.lower()):
             if vault.subscription_id.lower() in subs:
-                yield _row(sb, vault_to_arm(vault), vault.subscription_id, vault.resource_group)
+                yield _row(sb, vault.to_arm(), vault.subscription_id, vault.resource_group)
 
 
 def _containers(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[dict[str, Any]]:
     for sub in sorted(sb.resources.subscriptions.values(), key=lambda s: s.subscription_id):
         if sub.subscription_id.lower() not in subs or not wanted(_SUBSCRIPTION):
             continue
-        body = subscription_to_arm(sub)
+        body = sub.to_arm()
         yield _row(sb, {"id": body["id"], "name": sub.display_name, "type": "Microsoft.Resources/subscriptions",
                         "properties": {"state": sub.state,
                                        "subscriptionPolicies": body.get("subscriptionPolicies", {})}},
                    sub.subscription_id, None)
     for group in sorted(sb.resources.groups.values(), key=lambda g: g.id.lower()):
         if group.subscription_id.lower() in subs and wanted(_GROUP):
-            body = {**group_to_arm(group), "type": _GROUP}
+            body = {**group.to_arm(), "type": _GROUP}
             yield _row(sb, body, group.subscription_id, group.name)
 
 
@@ -117,13 +114,13 @@ def _recovery_services(sb: Sandbox, subs: set[str], wanted: Wanted) -> Iterable[
             continue
         for job in sb.backup.jobs_of(vault):
             if job.start is not None and job.start >= since:
-                body = job_to_arm(sb, job, extended=False)
+                body = job.to_arm(sb, extended=False)
                 body["location"] = vault.location
                 yield _row(sb, body, vault.subscription_id, vault.resource_group)
     for item in sorted(sb.backup.items.values(), key=lambda i: i.id.lower()):
         vault = item.vault
         if vault.subscription_id.lower() in subs and wanted(_ITEM):
-            body = item_to_arm(sb, item)
+            body = item.to_arm(sb)
             body["location"] = vault.location
             yield _row(sb, body, vault.subscription_id, vault.resource_group)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, resource_group_not_found
+from . import errors
 
 if TYPE_CHECKING:
     from ...core.sandbox import Sandbox
 
 __all__ = ["Subscription", "ResourceGroup", "ResourceBackend", "DEFAULT_TENANT_ID", "TENANT_DISPLAY_NAME",
-           "TENANT_DEFAULT_DOMAIN"]
+           "TENANT_DEFAULT_DOMAIN", "tenant_to_arm"]
 
 # The directory every subscription belongs to unless a scenario says otherwise; the `tid` of the
 # managed identity's tokens and the one entry of `GET /tenants`.
@@ -31,6 +31,19 @@ class Subscription:
     def id(self) -> str:
         return f"/subscriptions/{self.subscription_id}"
 
+    def to_arm(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.tenant_id,
+            "displayName": self.display_name,
+            "state": self.state,
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01",
+                                     "spendingLimit": "Off"},
+        }
+
 
 @dataclass
 class ResourceGroup:
@@ -43,6 +56,34 @@ class ResourceGroup:
     @property
     def id(self) -> str:
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.name}"
+
+    def to_arm(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": self.location,
+            "properties": {"provisioningState": "Succeeded"},
+        }
+        if self.tags:
+            body["tags"] = dict(self.tags)
+        if self.managed_by:
+            body["managedBy"] = self.managed_by
+        return body
+
+
+def tenant_to_arm(tenant_id: str) -> dict[str, Any]:
+    # 2020-01-01 and later: category, country, display name and domains (2016-06-01 had id/tenantId only).
+    return {
+        "id": f"/tenants/{tenant_id}",
+        "tenantId": tenant_id,
+        "countryCode": "US",
+        "displayName": TENANT_DISPLAY_NAME,
+        "domains": [TENANT_DEFAULT_DOMAIN],
+        "tenantCategory": "Home",
+        "defaultDomain": TENANT_DEFAULT_DOMAIN,
+        "tenantType": "AAD",
+    }
 
 
 class ResourceBackend:
@@ -74,9 +115,7 @@ class ResourceBackend:
         try:
             return self.subscriptions[subscription_id.lower()]
         except KeyError:
-            raise ArmError(
-                404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
-            ) from None
+            raise errors.subscription_not_found(subscription_id) from None
 
     def add_group(self, subscription_id: str, name: str, location: str, **tags: str) -> ResourceGroup:
         self.require_subscription(subscription_id)
@@ -92,14 +131,33 @@ class ResourceBackend:
     def require_group(self, subscription_id: str, name: str) -> ResourceGroup:
         group = self.find_group(subscription_id, name)
         if group is None:
-            raise resource_group_not_found(name)
+            raise errors.resource_group_not_found(name)
         return group
 
     def groups_of(self, subscription_id: str) -> list[ResourceGroup]:
         sub = subscription_id.lower()
         return [g for (s, _), g in self.groups.items() if s == sub]
 
+    def put_group(self, subscription_id: str, name: str, location: str | None,
+                  tags: dict[str, str] | None) -> tuple[ResourceGroup, bool]:
+        """Create or update a group (PUT replaces its tags): (group, created)."""
+        if not location:
+            raise errors.location_required()
+        existed = self.find_group(subscription_id, name) is not None
+        group = self.add_group(subscription_id, name, location)
+        group.tags = dict(tags or {})
+        return group, not existed
+
+    def generic_resources(self, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:
+        """Every resource of the subscription (or group) as the generic resource listing shows it."""
+        out: list[dict[str, Any]] = []
+        for backend in (self._sb.compute, self._sb.backup):
+            out.extend(backend.generic_resources(subscription_id, resource_group))
+        return sorted(out, key=lambda r: r["id"].lower())
+
     def delete_group(self, subscription_id: str, name: str) -> None:
+        if self.generic_resources(subscription_id, name):
+            raise errors.group_not_empty(name)
         self.groups.pop((subscription_id.lower(), name.lower()), None)
 
     def to_dict(self) -> dict[str, Any]:

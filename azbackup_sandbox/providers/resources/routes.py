@@ -4,47 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...core.errors import ArmError, bad_request
 from ...core.http import SandboxRequest, SandboxResponse, empty_response, json_response
 from ...core.paging import page
 from ...core.tokens import decode_token
-from .models import TENANT_DEFAULT_DOMAIN, TENANT_DISPLAY_NAME, ResourceGroup, Subscription
+from . import errors
+from .models import tenant_to_arm
 
 if TYPE_CHECKING:
     from ...core.router import Router
     from ...core.sandbox import Sandbox
 
-__all__ = ["register", "group_to_arm", "list_generic_resources"]
+__all__ = ["register"]
 
 _RG = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
-
-
-def subscription_to_arm(sub: Subscription) -> dict[str, Any]:
-    return {
-        "id": sub.id,
-        "authorizationSource": "RoleBased",
-        "managedByTenants": [],
-        "subscriptionId": sub.subscription_id,
-        "tenantId": sub.tenant_id,
-        "displayName": sub.display_name,
-        "state": sub.state,
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01",
-                                 "spendingLimit": "Off"},
-    }
-
-
-def tenant_to_arm(tenant_id: str) -> dict[str, Any]:
-    # 2020-01-01 and later: category, country, display name and domains (2016-06-01 had id/tenantId only).
-    return {
-        "id": f"/tenants/{tenant_id}",
-        "tenantId": tenant_id,
-        "countryCode": "US",
-        "displayName": TENANT_DISPLAY_NAME,
-        "domains": [TENANT_DEFAULT_DOMAIN],
-        "tenantCategory": "Home",
-        "defaultDomain": TENANT_DEFAULT_DOMAIN,
-        "tenantType": "AAD",
-    }
 
 
 def _token_tenant(req: SandboxRequest) -> str | None:
@@ -55,27 +27,12 @@ def _token_tenant(req: SandboxRequest) -> str | None:
     return str(tenant) if tenant else None
 
 
-def group_to_arm(group: ResourceGroup) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": group.id,
-        "name": group.name,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": group.location,
-        "properties": {"provisioningState": "Succeeded"},
-    }
-    if group.tags:
-        body["tags"] = dict(group.tags)
-    if group.managed_by:
-        body["managedBy"] = group.managed_by
-    return body
-
-
 def _list_subscriptions(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     subs = sorted(sb.resources.subscriptions.values(), key=lambda s: s.subscription_id)
     tenant = _token_tenant(req)
     if tenant is not None:
         subs = [s for s in subs if s.tenant_id.lower() == tenant.lower()]
-    return json_response(200, page(req, [subscription_to_arm(s) for s in subs], sb.config.page_size))
+    return json_response(200, page(req, [s.to_arm() for s in subs], sb.config.page_size))
 
 
 def _list_tenants(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -87,16 +44,16 @@ def _list_tenants(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sandbo
 
 
 def _get_subscription(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return json_response(200, subscription_to_arm(sb.resources.require_subscription(p["subscriptionId"])))
+    return json_response(200, sb.resources.require_subscription(p["subscriptionId"]).to_arm())
 
 
 def _list_groups(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     groups = sorted(sb.resources.groups_of(p["subscriptionId"]), key=lambda g: g.name.lower())
-    return json_response(200, page(req, [group_to_arm(g) for g in groups], sb.config.page_size))
+    return json_response(200, page(req, [g.to_arm() for g in groups], sb.config.page_size))
 
 
 def _get_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return json_response(200, group_to_arm(sb.resources.require_group(p["subscriptionId"], p["resourceGroupName"])))
+    return json_response(200, sb.resources.require_group(p["subscriptionId"], p["resourceGroupName"]).to_arm())
 
 
 def _head_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -106,20 +63,9 @@ def _head_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxR
 
 def _put_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     body = req.json() or {}
-    location = body.get("location")
-    if not location:
-        raise bad_request("The 'location' property is required.", "LocationRequired")
-    existed = sb.resources.find_group(p["subscriptionId"], p["resourceGroupName"]) is not None
-    group = sb.resources.add_group(p["subscriptionId"], p["resourceGroupName"], location)
-    group.tags = dict(body.get("tags") or {})
-    return json_response(200 if existed else 201, group_to_arm(group))
-
-
-def list_generic_resources(sb: Sandbox, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for backend in (sb.compute, sb.backup):
-        out.extend(backend.generic_resources(subscription_id, resource_group))
-    return sorted(out, key=lambda r: r["id"].lower())
+    group, created = sb.resources.put_group(p["subscriptionId"], p["resourceGroupName"], body.get("location"),
+                                            body.get("tags"))
+    return json_response(201 if created else 200, group.to_arm())
 
 
 def _filter_generic(req: SandboxRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,8 +74,7 @@ def _filter_generic(req: SandboxRequest, items: list[dict[str, Any]]) -> list[di
         return items
     field, _, value = text.partition(" eq ")
     if field.strip().lower() != "resourcetype" or not value.strip().startswith("'"):
-        raise bad_request(f"The $filter '{text}' is not supported by the sandbox (only resourceType eq '...').",
-                          "InvalidFilterInQueryString")
+        raise errors.invalid_resource_filter(text)
     wanted = value.strip().strip("'").lower()
     return [i for i in items if i["type"].lower() == wanted]
 
@@ -158,15 +103,13 @@ def _expand(sb: Sandbox, req: SandboxRequest, p: dict[str, str], items: list[dic
 
 
 def _list_resources(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    items = _filter_generic(req, list_generic_resources(sb, p["subscriptionId"], p.get("resourceGroupName")))
+    items = _filter_generic(req, sb.resources.generic_resources(p["subscriptionId"], p.get("resourceGroupName")))
     items = [dict(item) for item in items]
     _expand(sb, req, p, items)
     return json_response(200, page(req, items, sb.config.page_size))
 
 
 def _delete_group(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    if list_generic_resources(sb, p["subscriptionId"], p["resourceGroupName"]):
-        raise ArmError(409, "ResourceGroupNotEmpty", "The sandbox deletes only empty resource groups.")
     sb.resources.delete_group(p["subscriptionId"], p["resourceGroupName"])
     return empty_response(200)
 
