@@ -21,8 +21,9 @@ class VmObservation:
     then carries its region if known. ``locks`` holds every lock read for the
     subscription, the VM's group and the restore-point groups (including locks on
     resources inside them); the ``*_locks`` properties split them by scope.
-    ``restore_point_collections`` are the collections read in those groups, any
-    source; :attr:`vm_collections` keeps this VM's. ``jobs`` are recent backup jobs
+    ``restore_point_collections`` are this VM's collections found anywhere in the
+    subscription (by ``source.id``); :attr:`vm_collections` keeps this VM's (a caller may
+    pass others). ``jobs`` are recent backup jobs
     for this VM in every vault of the subscription that knows it.
     """
 
@@ -37,6 +38,7 @@ class VmObservation:
     jobs: tuple[BackupJob, ...] = ()
     latest_failed_job: BackupJob | None = None
     observed_at: datetime | None = None
+    collections_searched: int | None = None  # collections in the subscription-wide listing
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs"):
