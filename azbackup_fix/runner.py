@@ -22,7 +22,15 @@ from .ids import ScopeKind, VmRef
 from .models import Diagnosis, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbooks import Plan, get_playbook
-from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
+from .steps import (
+    DeleteLock,
+    DeleteRestorePointCollection,
+    LeaveLockRemoved,
+    RestoreLock,
+    Step,
+    StepContext,
+    TriggerBackup,
+)
 
 __all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings"]
 
@@ -70,9 +78,11 @@ Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
 
 
 def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
-    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last)."""
-    last = max((i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)),
-               default=None)
+    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last), unless a
+    playbook puts locks back after its own trigger: that backup must run before the locks return."""
+    triggering = [i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)]
+    guarded = [i for i in triggering if any(isinstance(s, (RestoreLock, LeaveLockRemoved)) for s in plans[i][1].steps)]
+    last = guarded[0] if guarded else max(triggering, default=None)
     out = []
     for i, (req, plan) in enumerate(plans):
         if last is not None and i != last and any(isinstance(s, TriggerBackup) for s in plan.steps):
@@ -214,7 +224,7 @@ class Runner:
         """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
         from .steps import UpdateProtection
 
-        if isinstance(step, UpdateProtection):
+        if isinstance(step, UpdateProtection) or (isinstance(step, DeleteRestorePointCollection) and step.orphaned):
             if not allow_protection:
                 return "protection changes need explicit permission (--allow-protection-changes)"
         elif step.disruptive and not allow_disruptive:

@@ -8,7 +8,7 @@ from datetime import datetime
 from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
-from .locks import Lock
+from .locks import Lock, LockLevel
 
 __all__ = ["VmObservation"]
 
@@ -103,6 +103,36 @@ class VmObservation:
             for lk in self.locks
             if self.is_restore_point_rg(lk.resource_group) and (lk.resource_group or "").casefold() != rg
         )
+
+    def guards_restore_points(self, lock: Lock) -> bool:
+        """Whether ``lock`` stands in the way of this VM's backups (guide 000): at resource scope on one of
+        its collections (or a point in one); at group scope on a group holding its collections; and,
+        ReadOnly, on a restore-point group the service writes new points to. Subscription locks are
+        inherited everywhere and are judged apart (never removed here)."""
+        if lock.scope_kind is ScopeKind.SUBSCRIPTION:
+            return False
+        mine = {c.ref.id.casefold() for c in self.vm_collections}
+        if lock.scope_kind is ScopeKind.RESOURCE:
+            scope = lock.scope.id.casefold()
+            return any(scope == c or scope.startswith(c + "/") for c in mine)
+        rg = (lock.resource_group or "").casefold()
+        holding = {c.ref.resource_group.casefold() for c in self.vm_collections}
+        if rg in holding:
+            return True
+        return lock.level is LockLevel.READ_ONLY and self.is_restore_point_rg(lock.resource_group) \
+            and rg != self.vm_ref.resource_group.casefold()
+
+    @property
+    def blocking_locks(self) -> tuple[Lock, ...]:
+        """Group- and resource-scope locks that guard this VM's restore points (see above), by id."""
+        return tuple(sorted((lk for lk in self.locks if self.guards_restore_points(lk)),
+                            key=lambda lk: lk.ref.id.casefold()))
+
+    @property
+    def restore_point_groups(self) -> tuple[str, ...]:
+        """The groups holding this VM's collections, first spelling kept, sorted."""
+        groups = {c.ref.resource_group.casefold(): c.ref.resource_group for c in self.vm_collections}
+        return tuple(sorted(groups.values(), key=str.casefold))
 
     # -- restore points and jobs -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class DeleteRestorePointCollection(Step):
     source_vm: VmRef
     restore_points: int = 0
     attempts: int = DELETE_ATTEMPTS
+    orphaned: bool = False  # the source VM is gone: the runner asks for allow_protection_changes
 
     kind = "delete-restore-point-collection"
     actions = ("Microsoft.Compute/restorePointCollections/delete", "Microsoft.Compute/locations/operations/read")
@@ -31,11 +32,13 @@ class DeleteRestorePointCollection(Step):
         return self.collection.id
 
     def describe(self) -> str:
-        return (f"delete restore point collection '{self.collection.name}' in {self.collection.resource_group} "
-                f"({self.restore_points} restore points of VM {self.source_vm.name})")
+        return (f"delete restore point collection '{self.collection.name}' in {self.collection.resource_group}: "
+                f"{self.restore_points} instant restore point(s) (snapshot tier) of VM {self.source_vm.name}; "
+                "its vault-tier recovery points are kept")
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
-        return (("source_vm", self.source_vm.id), ("restore_points", self.restore_points))
+        return (("source_vm", self.source_vm.id), ("restore_points", self.restore_points),
+                ("instant_restore_points_deleted", self.restore_points), ("vault_tier_recovery_points", "kept"))
 
     def run(self, ctx: StepContext) -> StepOutcome:
         for attempt in range(1, max(1, self.attempts) + 1):
