@@ -91,6 +91,8 @@ def check_locks(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> 
     limit is reached or a job failed for it (a warning before); ReadOnly is always an error: every
     backup fails on it. Locks on the VM's group that guard none of its points are context only.
     """
+    if obs.vm is None:
+        return ()  # no VM, no backups to block: its collections' locks belong to the orphan finding
     failing = _limit_reached(obs, options) or _job_blames_cleanup(obs)
     findings: list[Finding] = []
     naming = obs.restore_point_rg_naming.describe()
@@ -161,6 +163,7 @@ def check_orphaned_collections(obs: VmObservation, options: CheckOptions = DEFAU
             f"still hold {points} instant restore point(s)",
             evidence=[ev_list("collections", (c.ref.id for c in obs.vm_collections)),
                       ev("instant restore points", points),
-                      ev_list("resource groups", obs.restore_point_groups)],
+                      ev_list("resource groups", obs.restore_point_groups),
+                      ev_list("locks guarding them", (lk.ref.id for lk in obs.blocking_locks))],
         ),
     )

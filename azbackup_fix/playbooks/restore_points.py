@@ -104,15 +104,33 @@ def limit_outlook(obs: VmObservation, *, points_after: int, limit: int, locked: 
     return None
 
 
-def _lock_steps(locks: tuple[Lock, ...], restore: bool) -> list[Step]:
-    if restore:
-        return [RestoreLock(lk) for lk in reversed(locks)]
-    return [LeaveLockRemoved(lk) for lk in reversed(locks)]
+_GONE_WITH = ("its collection is deleted by this fix, and Azure deletes a resource's locks with it; "
+              "it can go back only on a collection of that name")
 
 
-def _lock_notes(locks: tuple[Lock, ...], restore: bool) -> list[str]:
+def _on_deleted(lock: Lock, deleted: frozenset[str]) -> bool:
+    return lock.scope_kind is ScopeKind.RESOURCE and lock.scope.id.casefold() in deleted
+
+
+def _lock_steps(locks: tuple[Lock, ...], restore: bool, deleted: frozenset[str] = frozenset()) -> list[Step]:
+    steps: list[Step] = []
+    for lock in reversed(locks):
+        if _on_deleted(lock, deleted):
+            steps.append(LeaveLockRemoved(lock, reason=_GONE_WITH))  # recorded, never silently lost
+        elif restore:
+            steps.append(RestoreLock(lock))
+        else:
+            steps.append(LeaveLockRemoved(lock))
+    return steps
+
+
+def _lock_notes(locks: tuple[Lock, ...], restore: bool, deleted: frozenset[str] = frozenset()) -> list[str]:
     notes = []
     for lock in locks:
+        if _on_deleted(lock, deleted):
+            notes.append(f"lock '{lock.name}' (notes, owners kept in the journal) is on collection {lock.scope.name}: "
+                         f"{_GONE_WITH}")
+            continue
         if restore and lock.level is LockLevel.READ_ONLY:
             notes.append(f"warning: ReadOnly lock '{lock.name}' is put back after the backup; {READ_ONLY_BACK_WARNING}")
         if not restore:
@@ -185,14 +203,15 @@ class ClearRestorePointLimit(Playbook):
                 notes += ("wait is off: the ReadOnly lock comes back while the backup still runs and will fail it",)
         elif locks:
             notes += ("trigger_backup is off: the locks come back before any backup shows the fix",)
-        steps += _lock_steps(locks, restore)
+        deleted = frozenset(c.ref.id.casefold() for c in obs.vm_collections) if at_limit else frozenset()
+        steps += _lock_steps(locks, restore, deleted)
         plan_notes = [f"{count} restore points of this VM across {len(obs.vm_collections)} collection(s) in "
                       f"{', '.join(obs.restore_point_groups) or 'no group'}"
                       + (f" reach the limit of {limit}" if at_limit else f" (limit {limit})"),
-                      *notes, *_lock_notes(locks, restore)]
+                      *notes, *_lock_notes(locks, restore, deleted)]
         if at_limit:
             plan_notes.append("vault-tier recovery points are kept; only instant restore points (snapshots) go")
-        kept = (len(guarding) > len(locks)) or bool(locks and restore)
+        kept = (len(guarding) > len(locks)) or (restore and any(not _on_deleted(lk, deleted) for lk in locks))
         outlook = limit_outlook(obs, points_after=(0 if at_limit else count) + 1, limit=limit, locked=kept)
         if outlook:
             plan_notes.append(outlook)
@@ -252,7 +271,8 @@ class DeleteOrphanedRestorePoints(Playbook):
         steps += [DeleteRestorePointCollection(c.ref, obs.vm_ref, len(c.restore_points), opts["delete_attempts"],
                                                orphaned=True)
                   for c in sorted(obs.vm_collections, key=lambda c: c.ref.id.casefold())]
-        steps += _lock_steps(locks, restore)
+        deleted = frozenset(c.ref.id.casefold() for c in obs.vm_collections)
+        steps += _lock_steps(locks, restore, deleted)
         return Plan(cls.id, target, steps=tuple(steps), notes=(
             f"{obs.restore_point_count} instant restore point(s) of deleted VM {obs.vm_ref.name}; vault-tier "
-            "recovery points are kept", *notes, *_lock_notes(locks, restore)))
+            "recovery points are kept", *notes, *_lock_notes(locks, restore, deleted)))

@@ -120,6 +120,7 @@ class LeaveLockRemoved(Step):
     --restore-left-locks`` puts it back. Sends nothing to Azure."""
 
     lock: Lock
+    reason: str = "left removed on purpose (restore_locks: false)"
 
     kind = "leave-lock-removed"
     always = True  # like RestoreLock: the journal must say what became of every removed lock
@@ -130,8 +131,8 @@ class LeaveLockRemoved(Step):
 
     def describe(self) -> str:
         where = self.lock.resource_group or f"subscription {self.lock.scope.subscription}"
-        return (f"leave {self.lock.level.value} lock '{self.lock.name}' on {where} removed, as asked (journaled; "
-                "`azbackup-fix recover --restore-left-locks` puts it back)")
+        return (f"leave {self.lock.level.value} lock '{self.lock.name}' on {where} removed: {self.reason} "
+                "(journaled; `azbackup-fix recover --restore-left-locks` puts it back)")
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
         return _lock_details(self.lock)
@@ -143,6 +144,6 @@ class LeaveLockRemoved(Step):
         entry = ctx.lock_entries.get(key)
         if entry is None or ctx.journal is None:
             raise GuardRailError(f"lock '{self.lock.name}' has no journal entry; it is not left removed unrecorded")
-        ctx.journal.mark_left_removed(entry, reason="left removed on purpose (restore_locks: false)")
+        ctx.journal.mark_left_removed(entry, reason=self.reason)
         del ctx.removed_locks[key]
         return self.outcome(StepStatus.UNCHANGED, detail=(("journal_entry", str(entry)), ("left_removed", True)))
