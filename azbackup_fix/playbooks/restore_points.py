@@ -180,6 +180,12 @@ class ClearRestorePointLimit(Playbook):
                     f"group, matched by source.id (groups holding this VM's points: {groups}); nothing is deleted",))
             notes = [f"{count} restore points of {limit}; the limit is not reached"]
             notes += [f"CanNotDelete lock '{lk.name}' will stop cleanup once the limit is reached" for lk in guarding]
+            retry = trigger_step(obs, opts) if _failed_on_a_lock(obs) else None
+            if retry is not None:
+                # The lock the backup failed on is gone (removed by hand, or by the fleet's coordinator).
+                notes.append("the latest backup failed on a lock (ScopeLocked) that no longer guards this VM's "
+                             "restore points; backing up shows the fix")
+                return Plan(cls.id, target, steps=(retry,), notes=tuple(notes))
             return Plan(cls.id, target, notes=tuple(notes))
         sub_locks = obs.subscription_locks if at_limit else tuple(
             lk for lk in obs.subscription_locks if lk.level is LockLevel.READ_ONLY)
@@ -236,6 +242,15 @@ class ClearRestorePointLimit(Playbook):
             error = failed.primary_error.error_title if failed.primary_error else failed.status
             return Verification(False, f"the latest backup job {failed.ref.name} failed: {error}")
         return Verification(False, f"{count} restore points still reach the limit")
+
+
+def _failed_on_a_lock(obs: VmObservation) -> bool:
+    """The current failure is Compute's ScopeLocked passed through (UserErrorCrpReportedUserError)."""
+    job = obs.current_failed_job
+    error = job.primary_error if job is not None else None
+    if error is None or (error.error_title or "").casefold() != "usererrorcrpreportedusererror":
+        return False
+    return "scopelocked" in (error.error_string or "").casefold()
 
 
 def _why(lock: Lock) -> str:
