@@ -677,6 +677,12 @@ class Journal:
             self._require_running(db, run_id)
             self._add_change(db, run_id, action, target, detail)
 
+    def changes_by_action(self, action: str) -> tuple[Change, ...]:
+        """Every run's audit entries of one action, in order."""
+        rows = self._read("SELECT change_id, run_id, at, action, target, detail FROM changes WHERE action = ? "
+                          "ORDER BY change_id", (action,))
+        return tuple(Change(int(c), r, _parse(at), a, t, d) for c, r, at, a, t, d in rows)  # type: ignore[arg-type]
+
     def changes(self, run_id: str | None = None) -> tuple[Change, ...]:
         """The audit trail of one run (or of all runs), in order."""
         sql = "SELECT change_id, run_id, at, action, target, detail FROM changes"

@@ -23,6 +23,7 @@ from .models import Diagnosis, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbooks import Plan, get_playbook
 from .steps import (
+    DELETE_STARTED,
     DeleteLock,
     DeleteRestorePointCollection,
     LeaveLockRemoved,
@@ -32,7 +33,7 @@ from .steps import (
     TriggerBackup,
 )
 
-__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings"]
+__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings", "with_journaled_deletions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,17 @@ def requests_from_findings(diagnosis: Diagnosis, playbook_file: Any = None) -> t
 
 
 Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
+
+
+def with_journaled_deletions(observation: VmObservation, journal: Any) -> VmObservation:
+    """The observation plus the VM's collections that a journaled run began deleting (a rerun finishes
+    that fix instead of refusing a limit claim its own deletions explain)."""
+    if journal is None or not hasattr(journal, "changes_by_action"):
+        return observation
+    key = f"source {observation.vm_ref.id}".casefold()
+    ids = tuple(dict.fromkeys(c.target for c in journal.changes_by_action(DELETE_STARTED)
+                              if c.detail.casefold() == key))
+    return replace(observation, journaled_deletions=ids) if ids else observation
 
 
 def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
@@ -169,7 +181,7 @@ class Runner:
             for rec in recover_locks(journal, gw, run_id=run_id):
                 recovered.append(f"{rec.lock.ref.id}: {rec.outcome}")
         gw.invalidate()  # plans read current state
-        observation = observe_vm(gw, vm)
+        observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         requests = self._requests(diagnosis, options)
         plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
@@ -296,11 +308,13 @@ class Runner:
         except AzBackupFixError as exc:
             return [replace(r, verified=False, verification=f"could not re-read state: {exc}") for r in results]
         out = []
+        # The run's one backup may sit in any playbook (the one that puts locks back after it): each
+        # playbook's verdict waits for it alike.
+        running = [s.detail_value("job_id") for r in results for s in r.steps
+                   if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
         for (req, _), result in zip(plans, results, strict=True):
             cls = get_playbook(req.playbook_id)
             verdict = cls.verify(fresh, self._opts(req, options))
-            running = [s.detail_value("job_id") for s in result.steps
-                       if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
             if not verdict.ok and running:
                 # --no-wait: the backup that proves the fix has not run yet; neither fixed nor failed.
                 out.append(replace(result, verified=None,

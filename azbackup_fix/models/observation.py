@@ -39,9 +39,10 @@ class VmObservation:
     latest_failed_job: BackupJob | None = None
     observed_at: datetime | None = None
     collections_searched: int | None = None  # collections in the subscription-wide listing
+    journaled_deletions: tuple[str, ...] = ()  # this VM's collections an azbackup-fix run began deleting
 
     def __post_init__(self) -> None:
-        for name in ("locks", "restore_point_collections", "jobs"):
+        for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     # -- where things are --------------------------------------------------------------------

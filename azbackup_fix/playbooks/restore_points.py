@@ -169,9 +169,13 @@ class ClearRestorePointLimit(Playbook):
         at_limit = count >= limit
         guarding = obs.blocking_locks
         read_only = tuple(lk for lk in guarding if lk.level is LockLevel.READ_ONLY)
-        title = failure_title(obs)
-        if not at_limit and not read_only:
-            if (title or "").casefold() == LIMIT_CODE.casefold():
+        claims = (failure_title(obs) or "").casefold() == LIMIT_CODE.casefold()
+        # A claim our own journaled deletions explain (an earlier run deleted, or began deleting, this
+        # VM's collections and stopped): finish that fix rather than refuse it.
+        journaled = {cid.casefold() for cid in obs.journaled_deletions}
+        resumed = claims and not at_limit and bool(journaled)
+        if not at_limit and not read_only and not resumed:
+            if claims:
                 groups = ", ".join(obs.restore_point_groups) or "none"
                 return Plan(cls.id, target, refusals=(
                     f"the failed job says {LIMIT_CODE}, but only {count} of {limit} restore points of this VM are "
@@ -187,38 +191,42 @@ class ClearRestorePointLimit(Playbook):
                              "restore points; backing up shows the fix")
                 return Plan(cls.id, target, steps=(retry,), notes=tuple(notes))
             return Plan(cls.id, target, notes=tuple(notes))
-        sub_locks = obs.subscription_locks if at_limit else tuple(
+        ordered = sorted(obs.vm_collections, key=lambda c: c.ref.id.casefold())
+        doomed = ordered if at_limit else [c for c in ordered if c.ref.id.casefold() in journaled]
+        sub_locks = obs.subscription_locks if doomed else tuple(
             lk for lk in obs.subscription_locks if lk.level is LockLevel.READ_ONLY)
         if sub_locks:
             names = ", ".join(f"'{lk.name}'" for lk in sub_locks)
             return Plan(cls.id, target, refusals=(
                 f"subscription lock(s) {names} block the fix; subscription locks are never removed here",))
-        # Below the limit only ReadOnly locks stand in the way; CanNotDelete ones can stay.
-        locks, notes = _removable(obs, guarding if at_limit else read_only)
+        # Without deletions only ReadOnly locks stand in the way; CanNotDelete ones can stay.
+        locks, notes = _removable(obs, guarding if doomed else read_only)
+        notes = list(notes)
+        if resumed:
+            notes.append(f"the failed job's {LIMIT_CODE} predates this tool's own journaled deletion of this VM's "
+                         f"collection(s); finishing that fix ({len(doomed)} collection(s) still to delete)")
         restore = bool(opts["restore_locks"])
         steps: list[Step] = [DeleteLock(lk, why=f"it {_why(lk)}") for lk in locks]
-        if at_limit:
-            steps += [
-                DeleteRestorePointCollection(c.ref, obs.vm_ref, len(c.restore_points), opts["delete_attempts"])
-                for c in sorted(obs.vm_collections, key=lambda c: c.ref.id.casefold())
-            ]
+        steps += [DeleteRestorePointCollection(c.ref, obs.vm_ref, len(c.restore_points), opts["delete_attempts"])
+                  for c in doomed]
         trigger = trigger_step(obs, opts)
         if trigger is not None:
             steps.append(trigger)  # the verification backup runs while the locks are still off
             if not trigger.wait and restore and any(lk.level is LockLevel.READ_ONLY for lk in locks):
-                notes += ("wait is off: the ReadOnly lock comes back while the backup still runs and will fail it",)
+                notes.append("wait is off: the ReadOnly lock comes back while the backup still runs and will fail it")
         elif locks:
-            notes += ("trigger_backup is off: the locks come back before any backup shows the fix",)
-        deleted = frozenset(c.ref.id.casefold() for c in obs.vm_collections) if at_limit else frozenset()
+            notes.append("trigger_backup is off: the locks come back before any backup shows the fix")
+        deleted = frozenset(c.ref.id.casefold() for c in doomed)
         steps += _lock_steps(locks, restore, deleted)
         plan_notes = [f"{count} restore points of this VM across {len(obs.vm_collections)} collection(s) in "
                       f"{', '.join(obs.restore_point_groups) or 'no group'}"
                       + (f" reach the limit of {limit}" if at_limit else f" (limit {limit})"),
                       *notes, *_lock_notes(locks, restore, deleted)]
-        if at_limit:
+        if doomed:
             plan_notes.append("vault-tier recovery points are kept; only instant restore points (snapshots) go")
         kept = (len(guarding) > len(locks)) or (restore and any(not _on_deleted(lk, deleted) for lk in locks))
-        outlook = limit_outlook(obs, points_after=(0 if at_limit else count) + 1, limit=limit, locked=kept)
+        left = count - sum(len(c.restore_points) for c in doomed)
+        outlook = limit_outlook(obs, points_after=left + 1, limit=limit, locked=kept)
         if outlook:
             plan_notes.append(outlook)
         return Plan(cls.id, target, steps=tuple(steps), notes=tuple(plan_notes))

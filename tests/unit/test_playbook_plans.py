@@ -211,3 +211,17 @@ def test_orphaned_collections_are_planned_for_deletion_as_a_protection_change() 
     assert [s.kind for s in plan.steps] == ["delete-lock", "delete-restore-point-collection", "restore-lock"]
     assert all(s.orphaned for s in plan.steps if s.kind == "delete-restore-point-collection")
     assert not get_playbook("delete-orphaned-restore-points").plan(_obs()).steps
+
+
+def test_a_claim_its_own_journaled_deletions_explain_is_finished_not_refused() -> None:
+    mine = RestorePointCollectionRef(SUB, RP_RG, "mine")
+    # An earlier run's delete timed out after removing 6 points: the rest goes, then the backup.
+    partial = _obs(restore_point_collections=(_coll(VM, "mine", 12),), journaled_deletions=(mine.id,))
+    plan = get_playbook("clear-restore-point-limit").plan(partial)
+    assert [s.kind for s in plan.steps] == ["delete-lock", "delete-restore-point-collection", "trigger-backup",
+                                            "restore-lock"] and not plan.refusals
+    # The collection went, the backup did not run: only the backup is left to do.
+    gone = _obs(restore_point_collections=(), journaled_deletions=(mine.id,))
+    assert [s.kind for s in get_playbook("clear-restore-point-limit").plan(gone).steps] == ["trigger-backup"]
+    # Without that record the same state is a refusal.
+    assert get_playbook("clear-restore-point-limit").plan(replace(gone, journaled_deletions=())).refusals
