@@ -93,11 +93,11 @@ def playbooks_markdown() -> str:
         lines += ["", "Permissions (RBAC actions it declares):", ""] + [f"- `{a}`" for a in cls.actions]
         lines += ["", "Options:", ""]
         if cls.options:
-            lines += ["| option | type | default | allowed |", "|---|---|---|---|"]
+            lines += ["| option | type | default | allowed | meaning |", "|---|---|---|---|---|"]
             for name, spec in cls.options.items():
                 opt = as_option(spec)
                 lines.append(f"| `{name}` | {opt.type.__name__} | `{json.dumps(opt.default)}` "
-                             f"| {opt.constraints() or 'any'} |")
+                             f"| {opt.constraints() or 'any'} | {opt.help} |")
         else:
             lines.append("none")
     lines += ["", "## Reads every run needs", "",

@@ -54,8 +54,10 @@ _RPC_ACTIONS = (
 )
 _LOCK_OPTIONS: dict[str, Option] = {
     # Guide 000 recommends not locking the backup service's group: a lock put back makes the limit return.
-    "restore_locks": Option(bool, True, help="put removed locks back after the verification backup"),
-    "delete_attempts": Option(int, DELETE_ATTEMPTS, minimum=1, maximum=10),
+    "restore_locks": Option(bool, True, help="put removed locks back after the verification backup; false "
+                                             "leaves them removed, journaled (CLI --leave-locks-removed)"),
+    "delete_attempts": Option(int, DELETE_ATTEMPTS, minimum=1, maximum=10,
+                              help="tries per collection delete (a large one times out and goes on)"),
 }
 
 
@@ -148,7 +150,8 @@ class ClearRestorePointLimit(Playbook):
     actions = (*_LOCK_ACTIONS, *_RPC_ACTIONS, *TriggerBackup.actions)
     destructive = True
     options = MappingProxyType({
-        "restore_point_limit": Option(int, SERVICE_LIMIT, minimum=1, maximum=SERVICE_LIMIT),
+        "restore_point_limit": Option(int, SERVICE_LIMIT, minimum=1, maximum=SERVICE_LIMIT,
+                                      help="instant restore points per VM that count as the limit"),
         **_LOCK_OPTIONS,
         **TRIGGER_OPTIONS,
     })
