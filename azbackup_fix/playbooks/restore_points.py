@@ -203,7 +203,14 @@ class ClearRestorePointLimit(Playbook):
             return Plan(cls.id, target, refusals=(
                 f"subscription lock(s) {names} block the fix; subscription locks are never removed here",))
         # Without deletions only ReadOnly locks stand in the way; CanNotDelete ones can stay.
-        locks, notes = _removable(obs, guarding if doomed else read_only)
+        needed = guarding if doomed else read_only
+        locks, notes = _removable(obs, needed)
+        stuck = [lk for lk in needed if lk not in locks]
+        if stuck:  # a delete or backup behind a lock we may not remove would only fail
+            names = ", ".join(f"'{lk.name}' on {lk.resource_group}" for lk in stuck)
+            return Plan(cls.id, target, notes=notes, refusals=(
+                f"lock(s) {names} guard this VM's restore points outside the restore-point groups and the VM's "
+                "group; the scope rules do not allow removing them",))
         notes = list(notes)
         if resumed:
             notes.append(f"the failed job's {LIMIT_CODE} predates this tool's own journaled deletion of this VM's "

@@ -225,3 +225,10 @@ def test_a_claim_its_own_journaled_deletions_explain_is_finished_not_refused() -
     assert [s.kind for s in get_playbook("clear-restore-point-limit").plan(gone).steps] == ["trigger-backup"]
     # Without that record the same state is a refusal.
     assert get_playbook("clear-restore-point-limit").plan(replace(gone, journaled_deletions=())).refusals
+
+
+def test_a_guarding_lock_outside_the_allowed_groups_is_a_refusal_not_a_failing_delete() -> None:
+    elsewhere = _coll(VM, "elsewhere", 18, rg="rg-data")
+    plan = get_playbook("clear-restore-point-limit").plan(
+        _obs(restore_point_collections=(elsewhere,), locks=(_lock(ResourceId(SUB, "rg-data"), "data-keep"),)))
+    assert not plan.steps and plan.refusals and "'data-keep' on rg-data" in plan.refusals[0]
