@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .models.options import as_option
 from .playbook_file import load_playbook_file
 from .playbooks import all_playbooks
 from .playbooks.base import Playbook
@@ -92,9 +93,11 @@ def playbooks_markdown() -> str:
         lines += ["", "Permissions (RBAC actions it declares):", ""] + [f"- `{a}`" for a in cls.actions]
         lines += ["", "Options:", ""]
         if cls.options:
-            lines += ["| option | type | default |", "|---|---|---|"]
-            lines += [f"| `{name}` | {kind.__name__} | `{json.dumps(default)}` |"
-                      for name, (kind, default) in cls.options.items()]
+            lines += ["| option | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+            for name, spec in cls.options.items():
+                opt = as_option(spec)
+                lines.append(f"| `{name}` | {opt.type.__name__} | `{json.dumps(opt.default)}` "
+                             f"| {opt.constraints() or 'any'} | {opt.help} |")
         else:
             lines.append("none")
     lines += ["", "## Reads every run needs", "",

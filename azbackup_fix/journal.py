@@ -9,12 +9,16 @@ killed in between leaves the entry pending; :func:`azbackup_fix.recovery.recover
 Entry states::
 
     recorded --mark_removed--> removed --mark_restored--> restored
-        |                                     ^
-        +---------------mark_restored---------+
+        |                         |           ^      ^
+        +---------------mark_restored---------+      |
         +--mark_abandoned--> abandoned   (the delete never happened)
+                                  +--mark_left_removed--> left-removed --restore_left_locks--+
 
 ``recorded`` and ``removed`` are *pending*. ``removed`` can never be abandoned: that
-would forget a lock that is gone.
+would forget a lock that is gone. ``left-removed`` is a lock the user asked to leave removed
+(``restore_locks: false``, ``--leave-locks-removed``, as guide 000 recommends for the backup
+service's group): not pending, so no run puts it back on its own, but kept with everything needed
+to re-create it; ``azbackup-fix recover --restore-left-locks`` puts such locks back.
 
 Concurrency rule (several processes, or threads, on one journal file):
 
@@ -60,12 +64,13 @@ __all__ = [
     "Change",
     "Journal",
     "JournalError",
+    "LeftLock",
     "LockInUseError",
     "PendingLock",
     "RunInfo",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 30.0
 PENDING_STATES = ("recorded", "removed")
 _APP_ID = 0x617A6266  # "azbf" in PRAGMA application_id: tells our journal from another SQLite file
@@ -99,6 +104,16 @@ class PendingLock:
     lock: Lock
     state: PendingState
     recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeftLock:
+    """A lock removed and, on purpose, not put back: everything needed to re-create it."""
+
+    entry_id: int
+    run_id: str
+    lock: Lock
+    left_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +207,31 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(db: sqlite3.Connection) -> None:
+    # A new entry state, left-removed; SQLite cannot alter a CHECK constraint, so the table is rebuilt.
+    db.execute(
+        """CREATE TABLE lock_entries_v3 (
+            entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            lock_key TEXT NOT NULL,
+            lock TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('recorded', 'removed', 'restored', 'abandoned', 'left-removed')),
+            recorded_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("INSERT INTO lock_entries_v3 SELECT entry_id, run_id, lock_key, lock, state, recorded_at, updated_at "
+               "FROM lock_entries")
+    db.execute("DROP TABLE lock_entries")
+    db.execute("ALTER TABLE lock_entries_v3 RENAME TO lock_entries")
+    db.execute(
+        "CREATE UNIQUE INDEX one_pending_entry_per_lock ON lock_entries(lock_key) "
+        "WHERE state IN ('recorded', 'removed')"
+    )
+
+
 # Migration hook: MIGRATIONS[n] turns a version n-1 journal into version n (run in one transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 
 def _now() -> datetime:
@@ -553,6 +591,28 @@ class Journal:
         """The delete was never sent (or ARM refused it); a removed lock cannot be abandoned."""
         self._transition(entry_id, "abandoned", ("recorded",))
 
+    def mark_left_removed(self, entry_id: int, *, reason: str) -> None:
+        """The user asked to leave this removed lock removed: no run restores it on its own; the entry
+        keeps the lock exactly as it was (name, scope, level, notes, owners) for
+        :meth:`restore_left_locks`. ``reason`` goes to the audit trail."""
+        self._transition(entry_id, "left-removed", ("removed",))
+        row = self._read("SELECT run_id, lock FROM lock_entries WHERE entry_id = ?", (entry_id,))
+        if row:
+            with self._write() as db:
+                self._add_change(db, row[0][0], "lock-left-removed", json.loads(row[0][1])["id"],
+                                 f"entry {entry_id}: {reason}")
+
+    def left_locks(self) -> tuple[LeftLock, ...]:
+        """Locks left removed on purpose and not put back since, oldest first."""
+        rows = self._read("SELECT entry_id, run_id, lock, updated_at FROM lock_entries "
+                          "WHERE state = 'left-removed' ORDER BY entry_id")
+        return tuple(LeftLock(int(e), r, Lock.from_dict(json.loads(d)), _parse(at))  # type: ignore[arg-type]
+                     for e, r, d, at in rows)
+
+    def mark_left_restored(self, entry_id: int) -> None:
+        """A left-removed lock is back (``recover --restore-left-locks``)."""
+        self._transition(entry_id, "restored", ("left-removed",))
+
     def pending_locks(self) -> tuple[PendingLock, ...]:
         """Every entry whose lock may be missing, oldest first (whatever run owns it)."""
         rows = self._read(
@@ -616,6 +676,12 @@ class Journal:
         with self._write() as db:
             self._require_running(db, run_id)
             self._add_change(db, run_id, action, target, detail)
+
+    def changes_by_action(self, action: str) -> tuple[Change, ...]:
+        """Every run's audit entries of one action, in order."""
+        rows = self._read("SELECT change_id, run_id, at, action, target, detail FROM changes WHERE action = ? "
+                          "ORDER BY change_id", (action,))
+        return tuple(Change(int(c), r, _parse(at), a, t, d) for c, r, at, a, t, d in rows)  # type: ignore[arg-type]
 
     def changes(self, run_id: str | None = None) -> tuple[Change, ...]:
         """The audit trail of one run (or of all runs), in order."""

@@ -49,6 +49,7 @@ import yaml
 
 from .checks.catalogue import Playbook, entry_for
 from .errors import PlaybookFileError
+from .models.options import Option, as_option
 
 __all__ = [
     "BUILTIN_PLAYBOOK_FILES",
@@ -71,7 +72,7 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 _GUARD_FLAGS = ("allow_disruptive", "allow_protection_changes")
 _FALLBACK_IDS = (*Playbook.ALL, "inspect-vm")  # only when the registry cannot be imported
 
-OptionSchemas = Mapping[str, Mapping[str, tuple[type, Any]]]
+OptionSchemas = Mapping[str, Mapping[str, "Option | tuple[type, Any]"]]
 Options = Mapping[str, Any]
 
 _YAML = "tag:yaml.org,2002:"
@@ -360,13 +361,14 @@ class _Parser:
         value = self.plain(node)
         if self.schemas is None:
             return tuple(value) if isinstance(value, list) else value
-        typ, default = self.schemas[pid][name]
-        if value is None and default is None:
+        spec = as_option(self.schemas[pid][name])
+        typ = spec.type
+        if value is None and spec.default is None:
             return None
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if typ in (tuple, list) and isinstance(value, list):
-            return tuple(value)
+            value = float(value)
+        elif typ in (tuple, list) and isinstance(value, list):
+            value = tuple(value)
         if typ is int and isinstance(value, bool):
             ok = False
         else:
@@ -375,6 +377,9 @@ class _Parser:
             raise self.fail(
                 node, f"option '{name}' of '{pid}' must be {getattr(typ, '__name__', typ)}, got {_describe(value)}"
             )
+        problem = spec.problem(value)  # the same constraint check as options given from Python
+        if problem is not None:
+            raise self.fail(node, f"option '{name}' of '{pid}' {problem}")
         return value
 
     def options(self, node: yaml.Node, pid: str, what: str) -> Options:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .errors import AzBackupFixError, AzureOperationError, one_line
-from .journal import Journal, PendingLock
+from .journal import Journal, LeftLock, PendingLock
 from .models.locks import Lock
 
 if TYPE_CHECKING:
     from .gateway import Gateway
 
-__all__ = ["LockRecovery", "RecoveryOutcome", "recover_locks"]
+__all__ = ["LockRecovery", "RecoveryOutcome", "recover_locks", "restore_left_locks"]
 
 RecoveryOutcome = Literal["restored", "already-present", "failed", "in-use"]
 
@@ -114,3 +114,48 @@ def _restore(
         journal.record_change(run_id, action="lock-already-present", target=lock.ref.id,
                               detail=f"entry {pending.entry_id}: found in place, not rewritten")
     return LockRecovery(lock, outcome, pending.entry_id, pending.run_id)
+
+
+def restore_left_locks(
+    journal: Journal, gateway: Gateway | Callable[[str], Gateway]
+) -> tuple[LockRecovery, ...]:
+    """Put back the locks a run left removed on purpose (``restore_locks: false``), exactly as journaled.
+
+    Same rules as :func:`recover_locks`: GET first (a lock someone re-created is left as it is), PUT
+    otherwise; the entry is marked restored either way, a failure leaves it left-removed. ``gateway``:
+    one subscription's gateway (only its locks), or a function giving the gateway for a subscription.
+    """
+    subscription = gateway.subscription_id if hasattr(gateway, "get_lock") else None  # type: ignore[union-attr]
+    left = [e for e in journal.left_locks()
+            if subscription is None or e.lock.ref.scope.subscription.casefold() == subscription.casefold()]
+    if not left:
+        return ()
+    run_id = journal.start_run(command="recover --restore-left-locks", targets=[e.lock.ref.id for e in left])
+    results: list[LockRecovery] = []
+    try:
+        for entry in left:
+            results.append(_put_back_left(journal, run_id, entry, gateway))
+    finally:
+        journal.finish_run(run_id, status="failed" if any(not r.ok for r in results) else "succeeded")
+    return tuple(results)
+
+
+def _put_back_left(journal: Journal, run_id: str, entry: LeftLock,
+                   gateway: Gateway | Callable[[str], Gateway]) -> LockRecovery:
+    lock = entry.lock
+    try:
+        gw = _gateway_for(gateway, lock.ref.scope.subscription)
+        if gw.get_lock(lock.ref) is not None:
+            outcome: RecoveryOutcome = "already-present"
+        else:
+            gw.put_lock(lock)
+            outcome = "restored"
+        journal.mark_left_restored(entry.entry_id)
+    except AzBackupFixError as exc:
+        code = exc.arm_code if isinstance(exc, AzureOperationError) and exc.arm_code else type(exc).__name__
+        return LockRecovery(lock, "failed", entry.entry_id, entry.run_id, code, exc.message)
+    except Exception as exc:  # one lock's transport error must not stop the others
+        return LockRecovery(lock, "failed", entry.entry_id, entry.run_id, type(exc).__name__, one_line(exc))
+    journal.record_change(run_id, action=f"left-lock-{outcome}", target=lock.ref.id,
+                          detail=f"entry {entry.entry_id}: put back after being left removed on purpose")
+    return LockRecovery(lock, outcome, entry.entry_id, entry.run_id)

@@ -22,9 +22,18 @@ from .ids import ScopeKind, VmRef
 from .models import Diagnosis, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbooks import Plan, get_playbook
-from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
+from .steps import (
+    DELETE_STARTED,
+    DeleteLock,
+    DeleteRestorePointCollection,
+    LeaveLockRemoved,
+    RestoreLock,
+    Step,
+    StepContext,
+    TriggerBackup,
+)
 
-__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings"]
+__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings", "with_journaled_deletions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +78,23 @@ def requests_from_findings(diagnosis: Diagnosis, playbook_file: Any = None) -> t
 Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
 
 
+def with_journaled_deletions(observation: VmObservation, journal: Any) -> VmObservation:
+    """The observation plus the VM's collections that a journaled run began deleting (a rerun finishes
+    that fix instead of refusing a limit claim its own deletions explain)."""
+    if journal is None or not hasattr(journal, "changes_by_action"):
+        return observation
+    key = f"source {observation.vm_ref.id}".casefold()
+    ids = tuple(dict.fromkeys(c.target for c in journal.changes_by_action(DELETE_STARTED)
+                              if c.detail.casefold() == key))
+    return replace(observation, journaled_deletions=ids) if ids else observation
+
+
 def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
-    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last)."""
-    last = max((i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)),
-               default=None)
+    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last), unless a
+    playbook puts locks back after its own trigger: that backup must run before the locks return."""
+    triggering = [i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)]
+    guarded = [i for i in triggering if any(isinstance(s, (RestoreLock, LeaveLockRemoved)) for s in plans[i][1].steps)]
+    last = guarded[0] if guarded else max(triggering, default=None)
     out = []
     for i, (req, plan) in enumerate(plans):
         if last is not None and i != last and any(isinstance(s, TriggerBackup) for s in plan.steps):
@@ -159,7 +181,7 @@ class Runner:
             for rec in recover_locks(journal, gw, run_id=run_id):
                 recovered.append(f"{rec.lock.ref.id}: {rec.outcome}")
         gw.invalidate()  # plans read current state
-        observation = observe_vm(gw, vm)
+        observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         requests = self._requests(diagnosis, options)
         plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
@@ -214,7 +236,7 @@ class Runner:
         """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
         from .steps import UpdateProtection
 
-        if isinstance(step, UpdateProtection):
+        if isinstance(step, UpdateProtection) or (isinstance(step, DeleteRestorePointCollection) and step.orphaned):
             if not allow_protection:
                 return "protection changes need explicit permission (--allow-protection-changes)"
         elif step.disruptive and not allow_disruptive:
@@ -286,11 +308,13 @@ class Runner:
         except AzBackupFixError as exc:
             return [replace(r, verified=False, verification=f"could not re-read state: {exc}") for r in results]
         out = []
+        # The run's one backup may sit in any playbook (the one that puts locks back after it): each
+        # playbook's verdict waits for it alike.
+        running = [s.detail_value("job_id") for r in results for s in r.steps
+                   if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
         for (req, _), result in zip(plans, results, strict=True):
             cls = get_playbook(req.playbook_id)
             verdict = cls.verify(fresh, self._opts(req, options))
-            running = [s.detail_value("job_id") for s in result.steps
-                       if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
             if not verdict.ok and running:
                 # --no-wait: the backup that proves the fix has not run yet; neither fixed nor failed.
                 out.append(replace(result, verified=None,

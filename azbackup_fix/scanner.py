@@ -27,7 +27,7 @@ from typing import Any
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
 from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
-from .fleet.locks import LockCoordinator, shared_locks
+from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
 from .fleet.progress import ProgressEvent, ProgressStore
 from .fleet.report import FleetReport, Outcome, VmResult
 from .gateway import Gateway, observe_vm, shared_reads
@@ -229,13 +229,17 @@ class FleetScanner:
         except AzBackupFixError as exc:
             return _Examined(_with(base, Outcome.ERROR, one_line(exc)))
 
-    def _fix(self, gw: Gateway, examined: _Examined, options: ScanOptions) -> VmResult:
+    def _fix(self, gw: Gateway, examined: _Examined, options: ScanOptions, *, shared: bool = False) -> VmResult:
+        """``shared``: the coordinator removed a lock this VM's plan named. Its run then keeps the playbooks
+        chosen while the lock was there (with the lock gone, a ReadOnly-caused failure would route only to
+        inspection) and waits for its verification backup, which must finish before the lock comes back."""
         result = examined.result
         vm = VmRef.parse(result.vm)
         runner = Runner(gw, journal=self.journal, playbook_file=self.playbook_file, check_options=self.check_options)
         run_options = RunOptions(apply=True, allow_disruptive=options.allow_disruptive,
-                                 allow_protection_changes=options.allow_protection_changes, wait=options.wait,
-                                 options=options.options)
+                                 allow_protection_changes=options.allow_protection_changes,
+                                 wait=options.wait or shared, options=options.options,
+                                 playbooks=result.playbooks if shared and result.playbooks else None)
         try:
             report: RunReport = runner.run(vm, run_options)
         except ThrottledError as exc:
@@ -338,9 +342,11 @@ class FleetScanner:
             getattr(getattr(self.playbook_file, "guard_rails", None), "max_targets", None)
         if limit is not None and len(examined) > limit:
             raise GuardRailError(f"{len(examined)} VMs to fix exceed the limit of {limit} (--max-targets)")
-        locks = shared_locks({k: (e.observation, e.plans) for k, e in examined.items() if e.observation})
+        planned = {k: (e.observation, e.plans) for k, e in examined.items() if e.observation}
+        locks = shared_locks(planned)
+        behind_shared = {vm for _, vms in locks.values() for vm in vms}
         run_id = self.journal.start_run(command="scan", targets=sorted({lk.ref.id for lk, _ in locks.values()}))
-        coordinator = LockCoordinator(gateways, self.journal, run_id, locks)
+        coordinator = LockCoordinator(gateways, self.journal, run_id, locks, leave=left_by_plans(planned))
         status = "failed"
         try:
             coordinator.remove_all()
@@ -348,7 +354,7 @@ class FleetScanner:
             def fix(item: tuple[str, _Examined]) -> None:
                 key, ex = item
                 try:
-                    result = self._fix(gateways[ex.result.subscription], ex, options)
+                    result = self._fix(gateways[ex.result.subscription], ex, options, shared=key in behind_shared)
                 finally:
                     coordinator.vm_done(key)
                 finish(result, "apply")

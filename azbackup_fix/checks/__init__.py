@@ -24,7 +24,7 @@ from .guest_steps import agent_steps, extension_steps, network_steps
 from .jobs import check_failed_job, check_jobs_in_progress, classify_job_error, nested_crp_message
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .protection import check_protection_state
-from .restore_points import check_locks, check_restore_point_limit
+from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
 from .vm_health import check_deleted_vm, check_vm_health
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "check_failed_job",
     "check_jobs_in_progress",
     "check_locks",
+    "check_orphaned_collections",
     "check_protection_state",
     "check_restore_point_limit",
     "check_vm_health",

@@ -39,6 +39,7 @@ class Playbook:
     RECOVER_VM_PROVISIONING = "recover-vm-provisioning"
     RESUME_PROTECTION = "resume-protection"
     STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
+    DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -47,6 +48,7 @@ class Playbook:
         RECOVER_VM_PROVISIONING,
         RESUME_PROTECTION,
         STOP_PROTECTION_RETAIN_DATA,
+        DELETE_ORPHANED_RESTORE_POINTS,
     )
 
 
@@ -86,6 +88,7 @@ _S = {  # guide 000 anchors, as the seeds spell them
     "crp": "usererrorcrpreportedusererror---backup-failed-due-to-an-error-for-details-see-job-error-message-details",
     "bcm": "usererrorbcmdatasourcenotpresent---backup-failed-this-virtual-machine-is-not-actively-protected-by-azure-backup",
     "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
+    "rp_cleanup": "clean-up-restore-point-collection",
     "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
 }
 _P = Playbook
@@ -182,6 +185,11 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry(
         "VmResourceGroupLocked", _AGENT_GUIDE, _S["rp_limit"], (),
         "A lock on the VM's resource group; it blocks cleanup only where the VM's restore points live there.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "OrphanedRestorePointCollection", _AGENT_GUIDE, _S["rp_cleanup"], (_P.DELETE_ORPHANED_RESTORE_POINTS,),
+        "Restore point collections whose source VM no longer exists still hold (and bill) snapshots.",
         documented=False,
     ),
     CatalogueEntry(

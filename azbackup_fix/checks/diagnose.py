@@ -14,7 +14,7 @@ from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .protection import check_protection_state
-from .restore_points import check_locks, check_restore_point_limit
+from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
 from .vm_health import check_deleted_vm, check_vm_health
 
 __all__ = ["STATE_CHECKS", "Check", "diagnose", "diagnosis_for"]
@@ -30,6 +30,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_backup_extension,
     check_restore_point_limit,
     check_locks,
+    check_orphaned_collections,
     check_disk_sizes,
     check_jobs_in_progress,
     check_protection_state,

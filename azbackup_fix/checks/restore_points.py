@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ..ids import ScopeKind
 from ..models import Finding, Lock, LockLevel, Severity, VmObservation
-from .catalogue import Playbook, entry_for, finding_from_entry
+from .catalogue import entry_for, finding_from_entry
 from .evidence import ev, ev_list
 from .options import DEFAULT_OPTIONS, CheckOptions
 
-__all__ = ["check_locks", "check_restore_point_limit"]
+__all__ = ["LEVEL_EFFECT", "check_locks", "check_orphaned_collections", "check_restore_point_limit"]
 
 # Job errors whose cause can be a lock that stops restore-point cleanup (guide 000).
 _LOCK_CAUSED = ("UserErrorRpCollectionLimitReached", "BackUpOperationFailed")
@@ -70,69 +71,99 @@ def _lock_evidence(lock: Lock) -> list:
         ev("level", lock.level),
         ev("scope", lock.scope_kind),
         ev("notes", lock.notes),
+        ev("owners", ",".join(lock.owners) or None),
     ]
 
 
-def check_locks(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
-    """Locks on the restore-point groups, on the VM's group, and inherited from the subscription.
+# What each level does to Azure Backup (guide 000 and the ARM lock semantics).
+LEVEL_EFFECT = {
+    LockLevel.CAN_NOT_DELETE: "stops Azure Backup's cleanup of old restore points, so they pile up to the limit",
+    LockLevel.READ_ONLY: "blocks every backup write (new restore points fail even below the limit)",
+}
 
-    A lock in a restore-point group always stops the service's cleanup, so it is at
-    least a warning; it is an error once the limit is reached or a job failed for it.
-    Locks on the VM's group matter only where this VM's collections live there (the
-    safety model allows removing those), or when read-only (it blocks writes to the VM).
+
+def check_locks(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
+    """Locks that guard this VM's restore points (wherever they are), the VM group's other locks, and
+    the subscription's.
+
+    A lock guards the points when it sits on a collection of this VM, on a group holding one, or
+    (ReadOnly) on a restore-point group the service writes to. CanNotDelete is an error once the
+    limit is reached or a job failed for it (a warning before); ReadOnly is always an error: every
+    backup fails on it. Locks on the VM's group that guard none of its points are context only.
     """
+    if obs.vm is None:
+        return ()  # no VM, no backups to block: its collections' locks belong to the orphan finding
     failing = _limit_reached(obs, options) or _job_blames_cleanup(obs)
-    blocking = Severity.ERROR if failing else Severity.WARNING
     findings: list[Finding] = []
     naming = obs.restore_point_rg_naming.describe()
+    blocking = obs.blocking_locks
+    keys = {lk.ref.id.casefold() for lk in blocking}
 
-    for lock in obs.restore_point_rg_locks:
+    for lock in blocking:
+        read_only = lock.level is LockLevel.READ_ONLY
+        severity = Severity.ERROR if read_only or failing else Severity.WARNING
+        where = (f"collection {lock.scope.name}" if lock.scope_kind is ScopeKind.RESOURCE
+                 else f"resource group {lock.resource_group}")
+        held = sum(len(c.restore_points) for c in obs.vm_collections
+                   if c.ref.resource_group.casefold() == (lock.resource_group or "").casefold())
         findings.append(
             finding_from_entry(
                 "RestorePointResourceGroupLocked",
-                severity=blocking,
-                title=f"{lock.level.value} lock '{lock.name}' on restore-point group {lock.resource_group} "
-                "stops Azure Backup's cleanup of old restore points",
-                evidence=[*_lock_evidence(lock), ev("resource group", lock.resource_group), ev("naming", naming)],
+                severity=severity,
+                title=f"{lock.level.value} lock '{lock.name}' on {where} {LEVEL_EFFECT[lock.level]}",
+                evidence=[*_lock_evidence(lock), ev("resource group", lock.resource_group),
+                          ev("this VM's restore points there", held), ev("naming", naming)],
             )
         )
 
-    vm_rg = obs.vm_ref.resource_group.casefold()
-    holds_points = any(c.ref.resource_group.casefold() == vm_rg for c in obs.vm_collections)
     for lock in obs.vm_resource_group_locks:
+        if lock.ref.id.casefold() in keys:
+            continue
         evidence = [*_lock_evidence(lock), ev("resource group", lock.resource_group),
-                    ev("holds this VM's restore points", holds_points)]
-        if holds_points:
-            severity, playbooks = blocking, (Playbook.CLEAR_RESTORE_POINT_LIMIT,)
-            why = "holds this VM's restore points and blocks their cleanup"
-        elif lock.level is LockLevel.READ_ONLY:
-            severity, playbooks = Severity.WARNING, ()
+                    ev("holds this VM's restore points", False)]
+        if lock.level is LockLevel.READ_ONLY:
+            severity = Severity.WARNING
             why = "is read-only, which blocks writes to the VM such as installing the backup extension"
         elif failing:
-            severity, playbooks = Severity.WARNING, ()
-            why = "is named by the guide for this failure but holds none of this VM's restore points"
+            severity = Severity.WARNING
+            why = "is named by the guide for this failure but guards none of this VM's restore points; left alone"
         else:
-            severity, playbooks = Severity.INFO, ()
-            why = "does not affect backups"
+            severity, why = Severity.INFO, "does not affect backups"
         findings.append(
-            finding_from_entry(
-                "VmResourceGroupLocked",
-                severity=severity,
-                title=f"{lock.level.value} lock '{lock.name}' on the VM's resource group {why}",
-                evidence=evidence,
-                playbooks=playbooks,
-            )
+            finding_from_entry("VmResourceGroupLocked", severity=severity,
+                               title=f"{lock.level.value} lock '{lock.name}' on the VM's resource group {why}",
+                               evidence=evidence)
         )
 
     for lock in obs.subscription_locks:
         # Inherited by every group, the restore-point ones included; never removed by us.
+        read_only = lock.level is LockLevel.READ_ONLY
         findings.append(
             finding_from_entry(
                 "SubscriptionLocked",
-                severity=blocking,
+                severity=Severity.ERROR if read_only or failing else Severity.WARNING,
                 title=f"{lock.level.value} lock '{lock.name}' on the subscription is inherited by the "
-                "restore-point groups and stops cleanup; it is not removed automatically",
+                f"restore-point groups and {LEVEL_EFFECT[lock.level]}; it is not removed automatically",
                 evidence=_lock_evidence(lock),
             )
         )
     return tuple(findings)
+
+
+def check_orphaned_collections(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
+    """Collections whose source VM is gone still hold snapshots (guide 000, clean up restore point collection)."""
+    if obs.vm is not None or not obs.vm_collections:
+        return ()
+    points = obs.restore_point_count
+    return (
+        finding_from_entry(
+            "OrphanedRestorePointCollection",
+            severity=Severity.WARNING,
+            title=f"{len(obs.vm_collections)} restore point collection(s) of deleted VM {obs.vm_ref.name} "
+            f"still hold {points} instant restore point(s)",
+            evidence=[ev_list("collections", (c.ref.id for c in obs.vm_collections)),
+                      ev("instant restore points", points),
+                      ev_list("resource groups", obs.restore_point_groups),
+                      ev_list("locks guarding them", (lk.ref.id for lk in obs.blocking_locks))],
+        ),
+    )

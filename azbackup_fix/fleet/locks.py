@@ -6,6 +6,10 @@ The coordinator uses the same steps as a single run (:class:`~azbackup_fix.steps
 :class:`~azbackup_fix.steps.RestoreLock`) under its own journal run, so every removal is journaled
 before the delete and ``recover`` restores it after a crash. While the coordinator's run is active,
 the per-VM runs see the lock gone (their plans then skip lock steps) and never claim its entry.
+
+Order and lock policy are a single run's: a lock comes back only once every VM that needed it has
+finished its run, verification backup included (the scanner waits for those backups), and a lock
+whose plans said ``leave-lock-removed`` (``restore_locks: false``) is left removed, journaled as such.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from ..ids import ScopeKind
 from ..models import Lock, VmObservation
 from ..models.report import StepStatus
 from ..playbooks import Plan
-from ..steps import DeleteLock, RestoreLock, StepContext
+from ..steps import DeleteLock, LeaveLockRemoved, RestoreLock, StepContext
 
-__all__ = ["LockCoordinator", "LockAction", "shared_locks"]
+__all__ = ["LockCoordinator", "LockAction", "left_by_plans", "shared_locks"]
 
 
 @dataclass(frozen=True, slots=True)
 class LockAction:
-    step: str  # delete-lock | restore-lock
+    step: str  # delete-lock | restore-lock | leave-lock-removed
     status: str
     lock_id: str
     detail: str | None = None
@@ -55,16 +59,24 @@ def shared_locks(plans: Mapping[str, tuple[VmObservation, Iterable[Plan]]]) -> d
     return out
 
 
+def left_by_plans(plans: Mapping[str, tuple[VmObservation, Iterable[Plan]]]) -> set[str]:
+    """Folded ids of locks some plan leaves removed (``restore_locks: false``): the lock policy the
+    coordinator follows for them."""
+    return {step.lock.ref.id.casefold() for _, vm_plans in plans.values() for plan in vm_plans
+            for step in plan.steps if isinstance(step, LeaveLockRemoved)}
+
+
 class LockCoordinator:
     """Removes shared locks once and restores each after its last VM is done. Thread-safe."""
 
     def __init__(self, gateways: Mapping[str, Gateway], journal: object, run_id: str,
-                 locks: Mapping[str, tuple[Lock, set[str]]]) -> None:
+                 locks: Mapping[str, tuple[Lock, set[str]]], *, leave: Iterable[str] = ()) -> None:
         self._gateways = {k.casefold(): g for k, g in gateways.items()}
         self._journal = journal
         self._run_id = run_id
         self._locks = {k: lock for k, (lock, _) in locks.items()}
         self._waiting = {k: set(vms) for k, (_, vms) in locks.items()}
+        self._leave = {k.casefold() for k in leave}
         self._contexts: dict[str, StepContext] = {}
         self._mutex = threading.Lock()
         self.actions: list[LockAction] = []
@@ -103,14 +115,16 @@ class LockCoordinator:
                     self._restore(self._locks[key])
 
     def _restore(self, lock: Lock) -> None:
+        step = LeaveLockRemoved(lock) if lock.ref.id.casefold() in self._leave else RestoreLock(lock)
         try:
-            outcome = RestoreLock(lock).run(self._ctx(lock))
-            self._record("restore-lock", outcome.status, lock, outcome.reason)
+            outcome = step.run(self._ctx(lock))
+            warning = outcome.detail_value("warning")  # a ReadOnly lock back: the next backup fails
+            self._record(step.kind, outcome.status, lock, outcome.reason or (str(warning) if warning else None))
         except AzBackupFixError as exc:  # the journal keeps it pending: `recover` puts it back
-            self._record("restore-lock", "failed", lock, str(exc))
+            self._record(step.kind, "failed", lock, str(exc))
 
     def restore_remaining(self) -> None:
-        """Put back every lock still removed (the run's ``finally``)."""
+        """Put back (or leave, as planned) every lock still removed (the run's ``finally``)."""
         with self._mutex:
             for key in list(self._waiting):
                 del self._waiting[key]

@@ -69,7 +69,25 @@ def policy_from_wire(data: dict[str, Any]) -> BackupPolicy:
         instant_rp_retention_days=dig(props, "instantRpRetentionRangeInDays"),
         rg_prefix=dig(props, "instantRpDetails", "azureBackupRGNamePrefix") or None,
         rg_suffix=dig(props, "instantRpDetails", "azureBackupRGNameSuffix") or None,
+        backups_per_day=_backups_per_day(dig(props, "schedulePolicy", default={}) or {}),
     )
+
+
+def _backups_per_day(schedule: dict[str, Any]) -> float | None:
+    """Scheduled backups a day: Daily (V1 and V2), Weekly (days run / 7) and Hourly (window / interval)."""
+    frequency = str(schedule.get("scheduleRunFrequency") or "").casefold()
+    if frequency == "daily":
+        times = dig(schedule, "dailySchedule", "scheduleRunTimes") or schedule.get("scheduleRunTimes") or [None]
+        return float(len(times))
+    if frequency == "weekly":
+        days = dig(schedule, "weeklySchedule", "scheduleRunDays") or schedule.get("scheduleRunDays") or []
+        return len(days) / 7.0 if days else None
+    if frequency == "hourly":
+        interval = dig(schedule, "hourlySchedule", "interval")
+        window = dig(schedule, "hourlySchedule", "scheduleWindowDuration")
+        if isinstance(interval, (int, float)) and interval > 0 and isinstance(window, (int, float)):
+            return max(1.0, float(window) // float(interval))
+    return None
 
 
 def _cancellable(props: Any) -> bool:

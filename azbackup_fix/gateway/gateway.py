@@ -308,6 +308,44 @@ class Gateway(GatewayWrites):
 
         return self._cached(("rpc-index", resource_group), index)
 
+    def _listed_all_collections(self) -> tuple[dict[str, Any], ...]:
+        """RestorePointCollections_ListAll: every collection of the subscription, in any group."""
+
+        def read() -> tuple[dict[str, Any], ...]:
+            path = f"/subscriptions/{self.subscription_id}/providers/Microsoft.Compute/restorePointCollections"
+            with arm_call(f"restore point collections of subscription {self.subscription_id}"):
+                return tuple(self._pages(self.compute, path, COMPUTE_API_VERSION))
+
+        return self._cached(("rpc-all",), read)
+
+    def subscription_collections_index(self) -> dict[str, tuple[str, ...]]:
+        """Every collection id of the subscription by folded source VM id (one cached listing): a VM's
+        restore points may sit in any group ("across restore point collections and resource groups")."""
+
+        def index() -> dict[str, tuple[str, ...]]:
+            out: dict[str, list[str]] = {}
+            for item in self._listed_all_collections():
+                source = _source_key(dig(item, "properties", "source", "id"))
+                if source is not None and item.get("id"):
+                    out.setdefault(source, []).append(str(item["id"]))
+            return {k: tuple(sorted(v, key=str.casefold)) for k, v in out.items()}
+
+        return self._cached(("rpc-index-all",), index)
+
+    def subscription_collection_count(self) -> int:
+        """How many collections the subscription-wide listing held (what a search covered)."""
+        return len(self._listed_all_collections())
+
+    def find_vm_restore_point_collections(self, vm: VmRef) -> tuple[RestorePointCollection, ...]:
+        """This VM's collections anywhere in the subscription (matched by ``source.id``, case-insensitive),
+        each with its points."""
+        out: list[RestorePointCollection] = []
+        for collection_id in self.subscription_collections_index().get(vm.id.casefold(), ()):
+            collection = self.get_restore_point_collection(RestorePointCollectionRef.parse(collection_id))
+            if collection.is_for(vm):
+                out.append(collection)
+        return tuple(out)
+
     # -- resources and locks -------------------------------------------------------------------
 
     def list_resource_groups(self) -> tuple[str, ...]:

@@ -7,8 +7,10 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 3. ``backupStatus`` for the VM (which vault, item and policy), then the protected item and its policy
    (given a ``vault_hint`` whose item actively protects the VM, that item alone: no ``backupStatus``);
 4. the resource groups (one list), to find the restore-point groups the policy names;
-5. locks: subscription, VM group, each restore-point group; collections: one list per
-   restore-point group, then a GET with its points only for this VM's collections;
+5. collections: one subscription-wide list (any group: the default pattern, the policy's
+   custom groups, the VM's own group in the older layout), then a GET with its points only for
+   this VM's collections; locks: subscription, VM group, each restore-point group and each group
+   holding one of this VM's collections;
 6. one job list per vault, the VM's jobs picked client-side; job details only when the
    latest failed job came without its error details.
 """
@@ -79,15 +81,15 @@ def _restore_point_groups(gateway: Gateway, naming: RestorePointRgNaming, region
 def shared_reads(gateway: Gateway) -> list[Callable[[], object]]:
     """The reads that :func:`observe_vm` shares between a subscription's VMs, as independent calls to
     run ahead of time (a fleet scan runs them while Resource Graph is still answering): vaults,
-    subscription locks, and, for each resource group named like Azure Backup's default restore-point
-    groups, its locks and its collections. Each result lands in the gateway's cache; a group named
-    by a custom policy prefix is read later, by the first VM that needs it."""
+    subscription locks, the subscription's collections (one list), and, for each resource group named
+    like Azure Backup's default restore-point groups, its locks. Each result lands in the gateway's
+    cache; a group named by a custom policy prefix is read later, by the first VM that needs it."""
     default = RestorePointRgNaming()
     groups = [g for g in gateway.list_resource_groups() if default.matches(g)]
-    reads: list[Callable[[], object]] = [gateway.list_vaults, gateway.list_subscription_locks]
+    reads: list[Callable[[], object]] = [gateway.list_vaults, gateway.list_subscription_locks,
+                                         gateway.subscription_collections_index]
     for group in groups:
         reads.append(functools.partial(gateway.list_resource_group_locks, group))
-        reads.append(functools.partial(gateway.restore_point_collections_index, group))
     return reads
 
 
@@ -152,14 +154,16 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
     if item is not None and item.policy_id:
         policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id))
 
-    locks: tuple = ()
-    collections: tuple = ()
+    # A deleted VM's collections still hold snapshots (orphans): read them too.
+    naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
+        RestorePointRgNaming(region=region)
+    collections = gateway.find_vm_restore_point_collections(vm_ref)
+    holding = [c.ref.resource_group for c in collections]
     if vm is not None:
-        naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
-            RestorePointRgNaming(region=region)
         groups = _restore_point_groups(gateway, naming, region)
-        locks = gateway.locks_for([vm_ref.resource_group, *groups])
-        collections = gateway.restore_point_collections_for_vm(vm_ref, groups)
+        locks = gateway.locks_for([vm_ref.resource_group, *groups, *holding])
+    else:  # the VM's group may be gone with it; only the groups that still hold its snapshots
+        locks = gateway.locks_for(holding) if holding else ()
 
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
     return VmObservation(
@@ -174,4 +178,5 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         jobs=jobs,
         latest_failed_job=latest_failed,
         observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
+        collections_searched=gateway.subscription_collection_count(),
     )

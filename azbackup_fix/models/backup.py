@@ -79,6 +79,7 @@ class BackupPolicy:
     instant_rp_retention_days: int | None = None
     rg_prefix: str | None = None  # instantRpDetails.azureBackupRGNamePrefix
     rg_suffix: str | None = None  # instantRpDetails.azureBackupRGNameSuffix
+    backups_per_day: float | None = None  # from schedulePolicy (Daily, Weekly, Hourly); None when unknown
 
     def restore_point_rg_naming(self, region: str | None) -> RestorePointRgNaming:
         return RestorePointRgNaming(region=region, prefix=self.rg_prefix or None, suffix=self.rg_suffix or None)

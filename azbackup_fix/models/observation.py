@@ -8,7 +8,7 @@ from datetime import datetime
 from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
-from .locks import Lock
+from .locks import Lock, LockLevel
 
 __all__ = ["VmObservation"]
 
@@ -21,8 +21,9 @@ class VmObservation:
     then carries its region if known. ``locks`` holds every lock read for the
     subscription, the VM's group and the restore-point groups (including locks on
     resources inside them); the ``*_locks`` properties split them by scope.
-    ``restore_point_collections`` are the collections read in those groups, any
-    source; :attr:`vm_collections` keeps this VM's. ``jobs`` are recent backup jobs
+    ``restore_point_collections`` are this VM's collections found anywhere in the
+    subscription (by ``source.id``); :attr:`vm_collections` keeps this VM's (a caller may
+    pass others). ``jobs`` are recent backup jobs
     for this VM in every vault of the subscription that knows it.
     """
 
@@ -37,9 +38,11 @@ class VmObservation:
     jobs: tuple[BackupJob, ...] = ()
     latest_failed_job: BackupJob | None = None
     observed_at: datetime | None = None
+    collections_searched: int | None = None  # collections in the subscription-wide listing
+    journaled_deletions: tuple[str, ...] = ()  # this VM's collections an azbackup-fix run began deleting
 
     def __post_init__(self) -> None:
-        for name in ("locks", "restore_point_collections", "jobs"):
+        for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     # -- where things are --------------------------------------------------------------------
@@ -101,6 +104,36 @@ class VmObservation:
             for lk in self.locks
             if self.is_restore_point_rg(lk.resource_group) and (lk.resource_group or "").casefold() != rg
         )
+
+    def guards_restore_points(self, lock: Lock) -> bool:
+        """Whether ``lock`` stands in the way of this VM's backups (guide 000): at resource scope on one of
+        its collections (or a point in one); at group scope on a group holding its collections; and,
+        ReadOnly, on a restore-point group the service writes new points to. Subscription locks are
+        inherited everywhere and are judged apart (never removed here)."""
+        if lock.scope_kind is ScopeKind.SUBSCRIPTION:
+            return False
+        mine = {c.ref.id.casefold() for c in self.vm_collections}
+        if lock.scope_kind is ScopeKind.RESOURCE:
+            scope = lock.scope.id.casefold()
+            return any(scope == c or scope.startswith(c + "/") for c in mine)
+        rg = (lock.resource_group or "").casefold()
+        holding = {c.ref.resource_group.casefold() for c in self.vm_collections}
+        if rg in holding:
+            return True
+        return lock.level is LockLevel.READ_ONLY and self.is_restore_point_rg(lock.resource_group) \
+            and rg != self.vm_ref.resource_group.casefold()
+
+    @property
+    def blocking_locks(self) -> tuple[Lock, ...]:
+        """Group- and resource-scope locks that guard this VM's restore points (see above), by id."""
+        return tuple(sorted((lk for lk in self.locks if self.guards_restore_points(lk)),
+                            key=lambda lk: lk.ref.id.casefold()))
+
+    @property
+    def restore_point_groups(self) -> tuple[str, ...]:
+        """The groups holding this VM's collections, first spelling kept, sorted."""
+        groups = {c.ref.resource_group.casefold(): c.ref.resource_group for c in self.vm_collections}
+        return tuple(sorted(groups.values(), key=str.casefold))
 
     # -- restore points and jobs -------------------------------------------------------------
 

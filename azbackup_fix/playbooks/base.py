@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from ..errors import InvalidInputError
 from ..models import VmObservation
+from ..models.options import Option, as_option
 from ..steps import Step
 
 __all__ = ["Plan", "Playbook", "Verification", "resolve_options"]
@@ -54,22 +55,31 @@ class Verification:
     message: str
 
 
-def resolve_options(schema: Mapping[str, tuple[type, Any]], given: Mapping[str, Any] | None,
+def resolve_options(schema: Mapping[str, Option | tuple[type, Any]], given: Mapping[str, Any] | None,
                     *, playbook: str) -> dict[str, Any]:
-    """Defaults from ``schema`` overlaid with ``given``; unknown names and wrong types are InvalidInputError."""
-    out = {name: default for name, (_, default) in schema.items()}
+    """Defaults from ``schema`` overlaid with ``given``; unknown names, wrong types and values outside
+    an option's minimum/maximum/enum are InvalidInputError (exit 2), before anything runs."""
+    specs = {name: as_option(spec) for name, spec in schema.items()}
+    out = {name: spec.default for name, spec in specs.items()}
     for name, value in (given or {}).items():
-        if name not in schema:
-            known = ", ".join(sorted(schema)) or "none"
+        if name not in specs:
+            known = ", ".join(sorted(specs)) or "none"
             raise InvalidInputError(f"playbook '{playbook}' has no option '{name}' (options: {known})")
-        kind = schema[name][0]
+        kind = specs[name].type
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
+        if kind in (tuple, list) and isinstance(value, (tuple, list)):
+            value, ok = tuple(value), True
+        if value is None and specs[name].default is None:
+            ok = True
         if not ok:
             raise InvalidInputError(
                 f"playbook '{playbook}' option '{name}' must be {kind.__name__}, got {type(value).__name__}"
             )
+        problem = specs[name].problem(value)
+        if problem is not None:
+            raise InvalidInputError(f"playbook '{playbook}' option '{name}' {problem}")
         out[name] = value
     return out
 
@@ -84,7 +94,7 @@ class Playbook:
     destructive: ClassVar[bool] = False
     disruptive: ClassVar[bool] = False
     inspection_only: ClassVar[bool] = False
-    options: ClassVar[Mapping[str, tuple[type, Any]]] = MappingProxyType({})
+    options: ClassVar[Mapping[str, Option | tuple[type, Any]]] = MappingProxyType({})
 
     @classmethod
     def resolve(cls, given: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -6,17 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import VmObservation
+from ..models.options import Option
 from ..steps import DEFAULT_RETENTION_DAYS, SERVICE_DAILY_ON_DEMAND_MAX, TriggerBackup
 
 __all__ = ["TRIGGER_OPTIONS", "failure_title", "trigger_step"]
 
 # Options every playbook that ends in an on-demand backup takes.
-TRIGGER_OPTIONS: dict[str, tuple[type, Any]] = {
-    "trigger_backup": (bool, True),
-    "retention_days": (int, DEFAULT_RETENTION_DAYS),
-    "wait": (bool, True),
-    "wait_timeout_minutes": (int, 240),
-    "daily_limit": (int, SERVICE_DAILY_ON_DEMAND_MAX),
+TRIGGER_OPTIONS: dict[str, Option] = {
+    "trigger_backup": Option(bool, True, help="end with an on-demand backup that proves the fix"),
+    # The service keeps an on-demand recovery point 1 to 99 years' worth of days.
+    "retention_days": Option(int, DEFAULT_RETENTION_DAYS, minimum=1, maximum=99 * 365,
+                             help="days the on-demand recovery point is kept"),
+    "wait": Option(bool, True, help="wait for the backup job (CLI --no-wait turns it off)"),
+    "wait_timeout_minutes": Option(int, 240, minimum=1, maximum=24 * 60),
+    "daily_limit": Option(int, SERVICE_DAILY_ON_DEMAND_MAX, minimum=1, maximum=SERVICE_DAILY_ON_DEMAND_MAX,
+                          help="on-demand backups a day at most (the service allows 9)"),
 }
 
 def failure_title(obs: VmObservation) -> str | None:

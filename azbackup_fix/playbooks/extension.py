@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import VmObservation
+from ..models.options import Option
 from ..steps import DeleteExtension, Step, TriggerBackup
 from .base import Plan, Playbook
 from .common import TRIGGER_OPTIONS, trigger_step
@@ -30,7 +31,7 @@ class ReinstallBackupExtension(Playbook):
         *TriggerBackup.actions,
     )
     destructive = True
-    options = MappingProxyType({"extension_timeout_minutes": (int, 30), **TRIGGER_OPTIONS})
+    options = MappingProxyType({"extension_timeout_minutes": Option(int, 30, minimum=1, maximum=24 * 60), **TRIGGER_OPTIONS})
 
     @classmethod
     def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:

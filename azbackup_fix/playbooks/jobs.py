@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import VmObservation
+from ..models.options import Option
 from ..models.timestamps import format_timestamp
 from ..steps import CancelJob, Step, TriggerBackup, WaitForJobs, on_demand_jobs_today
 from .base import Plan, Playbook, Verification
@@ -28,9 +29,9 @@ class ResolveBackupInProgress(Playbook):
         *TriggerBackup.actions,
     )
     options = MappingProxyType({
-        "wait_minutes": (int, 60),
-        "cancel_stuck": (bool, False),  # cancel a cancellable job older than the threshold
-        "cancel_older_than_hours": (int, 24),
+        "wait_minutes": Option(int, 60, minimum=0, maximum=24 * 60),
+        "cancel_stuck": Option(bool, False),  # cancel a cancellable job older than the threshold
+        "cancel_older_than_hours": Option(int, 24, minimum=1),
         **TRIGGER_OPTIONS,
     })
 

@@ -8,9 +8,10 @@ and :func:`option_schemas` read it. The built-in playbooks register themselves w
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import InvalidInputError
+from ..models.options import Option, as_option
 
 if TYPE_CHECKING:
     from .base import Playbook
@@ -61,6 +62,7 @@ def get_playbook(playbook_id: str) -> type[Playbook]:
         raise InvalidInputError(f"unknown playbook '{playbook_id}' (known: {known})") from None
 
 
-def option_schemas() -> dict[str, dict[str, tuple[type, Any]]]:
-    """Per playbook id: option name -> (type, default), for validating playbook files."""
-    return {cls.id: dict(cls.options) for cls in all_playbooks()}
+def option_schemas() -> dict[str, dict[str, Option]]:
+    """Per playbook id: option name -> :class:`~azbackup_fix.models.options.Option` (type, default,
+    constraints), for validating playbook files."""
+    return {cls.id: {k: as_option(v) for k, v in cls.options.items()} for cls in all_playbooks()}

@@ -13,20 +13,23 @@ from .backup import (
     on_demand_jobs_today,
 )
 from .base import Step, StepContext
-from .collections import DELETE_ATTEMPTS, DeleteRestorePointCollection
+from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
-from .locks import DeleteLock, RestoreLock
+from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
 from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RestartVm
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
+    "DELETE_STARTED",
+    "READ_ONLY_BACK_WARNING",
     "SERVICE_DAILY_ON_DEMAND_MAX",
     "CancelJob",
     "DeleteExtension",
     "DeleteLock",
     "DeleteRestorePointCollection",
+    "LeaveLockRemoved",
     "ReapplyVm",
     "RestartVm",
     "RestoreLock",

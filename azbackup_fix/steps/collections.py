@@ -9,8 +9,9 @@ from ..ids import RestorePointCollectionRef, VmRef
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from .base import Step, StepContext
 
-__all__ = ["DELETE_ATTEMPTS", "DeleteRestorePointCollection"]
+__all__ = ["DELETE_ATTEMPTS", "DELETE_STARTED", "DeleteRestorePointCollection"]
 
+DELETE_STARTED = "rpc-delete-started"  # journal action: this collection's points begin to go
 DELETE_ATTEMPTS = 3  # the guide: "retry up to 3 times" when a large collection's delete times out
 _RETRYABLE = frozenset({"operationtimedout", "internaloperationerror"})
 
@@ -21,6 +22,7 @@ class DeleteRestorePointCollection(Step):
     source_vm: VmRef
     restore_points: int = 0
     attempts: int = DELETE_ATTEMPTS
+    orphaned: bool = False  # the source VM is gone: the runner asks for allow_protection_changes
 
     kind = "delete-restore-point-collection"
     actions = ("Microsoft.Compute/restorePointCollections/delete", "Microsoft.Compute/locations/operations/read")
@@ -31,13 +33,20 @@ class DeleteRestorePointCollection(Step):
         return self.collection.id
 
     def describe(self) -> str:
-        return (f"delete restore point collection '{self.collection.name}' in {self.collection.resource_group} "
-                f"({self.restore_points} restore points of VM {self.source_vm.name})")
+        return (f"delete restore point collection '{self.collection.name}' in {self.collection.resource_group}: "
+                f"{self.restore_points} instant restore point(s) (snapshot tier) of VM {self.source_vm.name}; "
+                "its vault-tier recovery points are kept")
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
-        return (("source_vm", self.source_vm.id), ("restore_points", self.restore_points))
+        return (("source_vm", self.source_vm.id), ("restore_points", self.restore_points),
+                ("instant_restore_points_deleted", self.restore_points), ("vault_tier_recovery_points", "kept"))
 
     def run(self, ctx: StepContext) -> StepOutcome:
+        if ctx.journal is not None and ctx.run_id is not None:
+            # Journaled first: a later run that sees fewer points than a failed job's limit claim knows
+            # the points went by our hand (a timed-out delete removes some), not out of sight.
+            ctx.journal.record_change(ctx.run_id, action=DELETE_STARTED, target=self.collection.id,
+                                      detail=f"source {self.source_vm.id}")
         for attempt in range(1, max(1, self.attempts) + 1):
             try:
                 ctx.gateway.delete_restore_point_collection(self.collection)

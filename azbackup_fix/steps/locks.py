@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import AzBackupFixError, GuardRailError
-from ..models import Lock
+from ..models import Lock, LockLevel
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from .base import Step, StepContext
 
-__all__ = ["DeleteLock", "RestoreLock"]
+__all__ = ["READ_ONLY_BACK_WARNING", "DeleteLock", "LeaveLockRemoved", "RestoreLock"]
+
+
+READ_ONLY_BACK_WARNING = ("a ReadOnly lock blocks every backup write: the next scheduled backup will fail "
+                          "while it stays")
 
 
 def _key(lock: Lock) -> str:
@@ -103,5 +107,43 @@ class RestoreLock(Step):
         if entry is not None and ctx.journal is not None:
             ctx.journal.mark_restored(entry)
         del ctx.removed_locks[key]
-        same = restored.level is self.lock.level and restored.notes == self.lock.notes
-        return self.outcome(StepStatus.CHANGED, detail=(("restored_identical", same),))
+        same = restored.level is self.lock.level and restored.notes == self.lock.notes \
+            and tuple(restored.owners) == tuple(self.lock.owners)
+        warning = READ_ONLY_BACK_WARNING if self.lock.level is LockLevel.READ_ONLY else None
+        return self.outcome(StepStatus.CHANGED, detail=(("restored_identical", same), ("warning", warning)))
+
+
+@dataclass(frozen=True)
+class LeaveLockRemoved(Step):
+    """Leave a removed lock removed, as asked (``restore_locks: false``): the journal keeps it, marked
+    left removed on purpose with everything needed to re-create it; ``azbackup-fix recover
+    --restore-left-locks`` puts it back. Sends nothing to Azure."""
+
+    lock: Lock
+    reason: str = "left removed on purpose (restore_locks: false)"
+
+    kind = "leave-lock-removed"
+    always = True  # like RestoreLock: the journal must say what became of every removed lock
+
+    @property
+    def target(self) -> str:
+        return self.lock.ref.id
+
+    def describe(self) -> str:
+        where = self.lock.resource_group or f"subscription {self.lock.scope.subscription}"
+        return (f"leave {self.lock.level.value} lock '{self.lock.name}' on {where} removed: {self.reason} "
+                "(journaled; `azbackup-fix recover --restore-left-locks` puts it back)")
+
+    def details(self) -> tuple[tuple[str, DetailValue], ...]:
+        return _lock_details(self.lock)
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        key = _key(self.lock)
+        if key not in ctx.removed_locks:
+            return self.outcome(StepStatus.SKIPPED, reason="the lock was not removed")
+        entry = ctx.lock_entries.get(key)
+        if entry is None or ctx.journal is None:
+            raise GuardRailError(f"lock '{self.lock.name}' has no journal entry; it is not left removed unrecorded")
+        ctx.journal.mark_left_removed(entry, reason=self.reason)
+        del ctx.removed_locks[key]
+        return self.outcome(StepStatus.UNCHANGED, detail=(("journal_entry", str(entry)), ("left_removed", True)))

@@ -49,7 +49,7 @@ def test_demo_json_reports_fixed_state_and_the_next_backup() -> None:
     assert len(broken) == 4 and all(v["apply"]["write_count"] > 0 for v in broken)
     sql = next(v for v in doc["vms"] if v["vm"].endswith("vm-sql-01"))
     steps = [s["step"] for p in sql["apply"]["playbooks"] for s in p["steps"]]
-    assert steps == ["delete-lock", "delete-restore-point-collection", "restore-lock", "trigger-backup"]
+    assert steps == ["delete-lock", "delete-restore-point-collection", "trigger-backup", "restore-lock"]
     assert "AzureBackupRG_eastus_1/providers/Microsoft.Authorization/locks/rg-no-delete" in json.dumps(
         sql["after"]["findings"])  # the lock is back
 

@@ -32,7 +32,7 @@ def test_plan_lists_changes_exit_4_json() -> None:
     doc = json.loads(out)
     assert doc["schema"] == "azbackup-fix/run/v1" and doc["mode"] == "dry-run" and doc["write_count"] == 0
     steps = [s["step"] for p in doc["playbooks"] for s in p["steps"]]
-    assert steps == ["delete-lock", "delete-restore-point-collection", "restore-lock", "trigger-backup"]
+    assert steps == ["delete-lock", "delete-restore-point-collection", "trigger-backup", "restore-lock"]
 
 
 def test_plan_without_vm_targets_every_protected_vm_of_the_sandbox() -> None:

@@ -102,7 +102,7 @@ def test_cli_diagnose_apply_then_backups_succeed(demo: Server, tmp_path: Path) -
     assert applied.returncode == 0, applied.stderr + applied.stdout
     reports = {r["target"]: r for r in json.loads(applied.stdout)}
     assert [s["step"] for p in reports[sql]["playbooks"] for s in p["steps"]] == [
-        "delete-lock", "delete-restore-point-collection", "restore-lock", "trigger-backup"]
+        "delete-lock", "delete-restore-point-collection", "trigger-backup", "restore-lock"]
     assert all(s["status"] == "changed" for r in reports.values() for p in r["playbooks"] for s in p["steps"])
     jobs = {r["target"]: s["detail"]["job_id"] for r in reports.values() for p in r["playbooks"]
             for s in p["steps"] if s["step"] == "trigger-backup"}

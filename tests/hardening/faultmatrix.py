@@ -76,6 +76,8 @@ CASES: tuple[Case, ...] = (
         **_DISRUPT, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
     Case("protection-stopped", "protection-stopped", "resume-protection", {"allow_protection_changes": True}),
     Case("vm-deleted", "vm-deleted", "stop-protection-retain-data", {"allow_protection_changes": True}),
+    Case("vm-deleted-orphans", "vm-deleted", "delete-orphaned-restore-points", {
+        "allow_protection_changes": True, "playbooks": ["delete-orphaned-restore-points"]}),
     Case("healthy-trigger", "healthy", "trigger-backup", {
         "playbooks": ["trigger-backup"], "options": {"trigger-backup": {"force": True}}}),
     Case("healthy", "healthy", "inspect-vm"),

@@ -30,10 +30,11 @@ class Case:
 TRIGGER = "trigger-backup"
 CASES: dict[str, Case] = {
     "healthy": Case([], [], plan_exit=0),
-    "rp-limit-locked": Case(["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER],
-                            ["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER]),
-    "rp-limit-custom-rg": Case(["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER],
-                               ["delete-lock", "delete-restore-point-collection", "restore-lock", TRIGGER]),
+    # The verification backup runs before the lock comes back.
+    "rp-limit-locked": Case(["delete-lock", "delete-restore-point-collection", TRIGGER, "restore-lock"],
+                            ["delete-lock", "delete-restore-point-collection", TRIGGER, "restore-lock"]),
+    "rp-limit-custom-rg": Case(["delete-lock", "delete-restore-point-collection", TRIGGER, "restore-lock"],
+                               ["delete-lock", "delete-restore-point-collection", TRIGGER, "restore-lock"]),
     "failed-vmsnapshot-windows": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     "failed-vmsnapshot-linux": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     # Guest agent: report by default; Azure-side restart only when asked and allowed.
@@ -48,7 +49,9 @@ CASES: dict[str, Case] = {
     "protection-stopped": Case(["update-protection", TRIGGER], ["update-protection", TRIGGER], plan_exit=3,
                                run={"allow_protection_changes": True}),
     "disk-too-large": Case([], [], backs_up=False, plan_exit=0),
-    "vm-deleted": Case(["update-protection"], ["update-protection"], backs_up=False, plan_exit=3,
+    # Stop protection (data retained), and the deleted VM's orphaned snapshots go (a protection change).
+    "vm-deleted": Case(["update-protection", "delete-restore-point-collection"],
+                       ["update-protection", "delete-restore-point-collection"], backs_up=False, plan_exit=3,
                        run={"allow_protection_changes": True}),
 }
 

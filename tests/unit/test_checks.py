@@ -208,7 +208,8 @@ ROWS: tuple[Row, ...] = (
     Row("vm-rg-locked-holding-points",
         lambda: replace(healthy(), restore_point_collections=(_collection(18, rg="app-rg"),),
                         locks=(lock_on(ResourceId(SUB, "APP-RG")),)),
-        "VmResourceGroupLocked", Severity.ERROR, (Playbook.CLEAR_RESTORE_POINT_LIMIT,)),
+        # The older layout: a lock guarding this VM's points is the cause wherever the group is.
+        "RestorePointResourceGroupLocked", Severity.ERROR, (Playbook.CLEAR_RESTORE_POINT_LIMIT,)),
     Row("subscription-lock", lambda: replace(healthy(), locks=(lock_on(ResourceId(SUB), "sub-lock"),)),
         "SubscriptionLocked", Severity.WARNING, ()),
     Row("disk-too-big", lambda: with_vm(healthy(), disks=(Disk("huge", 32768),)),
@@ -405,7 +406,9 @@ def test_deleted_vm_with_protection_stopped_is_only_info() -> None:
     obs = replace(healthy(), vm=None,
                   protected_item=replace(healthy().protected_item, protection_state="ProtectionStopped"))
     findings = diagnose(obs)
-    assert [(f.code, f.severity) for f in findings] == [("VmNotFoundButProtected", Severity.INFO)]
+    # Its collection outlives it: the orphaned snapshots are the one thing worth a warning.
+    assert [(f.code, f.severity) for f in findings] == [("VmNotFoundButProtected", Severity.INFO),
+                                                        ("OrphanedRestorePointCollection", Severity.WARNING)]
 
 
 def test_findings_follow_the_guides_order() -> None:

@@ -110,7 +110,8 @@ def test_default_prescriptions_and_guard_rails() -> None:
     assert set(loaded.playbook_ids) == {*Playbook.ALL, "inspect-vm"}
     # One on-demand backup, at the end: no playbook that can trigger its own does so.
     for pid in loaded.playbook_ids:
-        if pid != Playbook.TRIGGER_BACKUP and "trigger_backup" in REGISTRY[pid]:
+        # clear-restore-point-limit keeps its own: the verification backup runs before the locks return.
+        if pid not in (Playbook.TRIGGER_BACKUP, Playbook.CLEAR_RESTORE_POINT_LIMIT) and "trigger_backup" in REGISTRY[pid]:
             assert loaded.defaults[pid]["trigger_backup"] is False, pid
     for rule in loaded.rules:
         if Playbook.TRIGGER_BACKUP in rule.playbooks:
@@ -397,3 +398,20 @@ def test_wheel_contains_the_playbook_files(tmp_path: Path) -> None:
         for name in BUILTIN_PLAYBOOK_FILES:
             content = archive.read(f"azbackup_fix/playbook_files/{name}.yaml")
             assert content == (TOP_LEVEL / f"{name}.yaml").read_bytes()
+
+
+def test_option_constraints_are_checked_at_load_with_their_line(tmp_path: Path) -> None:
+    from azbackup_fix.models.options import Option
+
+    schemas = {"trigger-backup": {"mode": Option(str, "fast", enum=("fast", "slow")),
+                                  "retention_days": Option(int, 30, minimum=1, maximum=9999)}}
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\ndefaults:\n  trigger-backup: {mode: quick}\n", encoding="utf-8")
+    with pytest.raises(PlaybookFileError, match=r"p\.yaml:3: option 'mode' of 'trigger-backup' must be one of"):
+        load_playbook_file(path, schemas=schemas)
+    path.write_text("version: 1\ndefaults:\n  trigger-backup:\n    retention_days: 10000\n", encoding="utf-8")
+    with pytest.raises(PlaybookFileError, match=r"p\.yaml:4: .*must be at most 9999, got 10000"):
+        load_playbook_file(path, schemas=schemas)
+    # The older (type, default) tuples still load, unconstrained.
+    path.write_text("version: 1\ndefaults:\n  trigger-backup: {retention_days: 0}\n", encoding="utf-8")
+    assert load_playbook_file(path, schemas={"trigger-backup": {"retention_days": (int, 30)}}).defaults

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ...models.options import as_option
 from ...playbooks import all_playbooks
 from .. import exit_codes
 from .base import Command, Io
@@ -21,7 +22,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         "disruptive": cls.disruptive,
         "inspection_only": cls.inspection_only,
         "actions": list(cls.actions),
-        "options": {k: {"type": t.__name__, "default": d} for k, (t, d) in cls.options.items()},
+        "options": {k: as_option(v).to_dict() for k, v in cls.options.items()},
     } for cls in all_playbooks()]
     if args.output == "json":
         io.out.write(json.dumps(rows, indent=2) + "\n")

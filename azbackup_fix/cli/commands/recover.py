@@ -4,6 +4,9 @@ Reads the journal (--journal PATH, env AZBACKUP_JOURNAL, default in the user's s
 directory), checks each pending lock on Azure and recreates it exactly (name, scope, level,
 notes, owners) when it is missing. Locks held by a run that is still active are left to it.
 
+Locks left removed on purpose (``--leave-locks-removed``, playbook option ``restore_locks: false``)
+are listed, not restored; ``azbackup-fix recover --restore-left-locks`` puts those back too.
+
 Exit codes: 0 nothing pending, or every lock back in place; 1 a lock could not be restored
 (it stays pending: run recover again); 2 bad input or an unreadable journal; 3 permission denied.
 """
@@ -18,8 +21,8 @@ from pathlib import Path
 
 from ...errors import InvalidInputError
 from ...gateway import Gateway
-from ...journal import Journal
-from ...recovery import LockRecovery, recover_locks
+from ...journal import Journal, LeftLock
+from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
@@ -39,33 +42,42 @@ def journal_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    """Only the shared options: the journal says what to restore."""
+    """The journal says what to restore; one flag adds the locks left removed on purpose."""
+    parser.add_argument("--restore-left-locks", action="store_true",
+                        help="also put back the locks a run left removed on purpose (--leave-locks-removed)")
 
 
 def _scope(r: LockRecovery) -> str:
     return r.lock.scope.id
 
 
-def render_recovery(results: Sequence[LockRecovery], output: str, *, journal: Path) -> str:
+_LEFT_HINT = "`azbackup-fix recover --restore-left-locks` puts them back"
+
+
+def render_recovery(results: Sequence[LockRecovery], output: str, *, journal: Path,
+                    left: Sequence[LeftLock] = ()) -> str:
+    """``left``: locks still left removed on purpose after this recovery (listed, with how to restore them)."""
     if output == "json":
         return json.dumps({
             "journal": str(journal),
             "locks": [r.to_dict() for r in results],
             "restored": sum(r.outcome == "restored" for r in results),
             "failed": sum(r.outcome == "failed" for r in results),
+            "left_removed": [{**e.lock.to_dict(), "entry_id": e.entry_id, "left_by_run": e.run_id} for e in left],
         }, indent=2)
+    tail = _left_lines(left, output)
     if output == "markdown":
         lines = ["## Lock recovery", ""]
         if not results:
-            return "\n".join(lines + [f"Nothing pending in `{journal}`."])
+            return "\n".join(lines + [f"Nothing pending in `{journal}`.", *tail])
         lines += ["| Outcome | Lock | Level | Scope | Notes |", "|---|---|---|---|---|"]
         for r in results:
             why = f" ({r.error_code}: {r.error_message})" if r.error_code else ""
             lines.append(f"| {_LABEL[r.outcome]}{_cell(why)} | `{_cell(r.lock.name)}` | {r.lock.level.value} "
                          f"| `{_cell(_scope(r))}` | {_cell(r.lock.notes or '')} |")
-        return "\n".join(lines)
+        return "\n".join([*lines, *tail])
     if not results:
-        return f"recover: nothing pending in {journal}"
+        return "\n".join([f"recover: nothing pending in {journal}", *tail])
     lines = [f"recover: {len(results)} journaled lock(s) in {journal}"]
     for r in results:
         line = f"  {_LABEL[r.outcome]:<9} {r.lock.level.value} lock '{r.lock.name}' on {_scope(r)}"
@@ -74,7 +86,17 @@ def render_recovery(results: Sequence[LockRecovery], output: str, *, journal: Pa
         elif r.outcome == "in-use":
             line += f" (run {r.left_by} is still active and will put it back)"
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join([*lines, *tail])
+
+
+def _left_lines(left: Sequence[LeftLock], output: str) -> list[str]:
+    if not left:
+        return []
+    if output == "markdown":
+        return ["", f"Left removed on purpose ({_LEFT_HINT}):", ""] + [
+            f"- {e.lock.level.value} lock `{_cell(e.lock.name)}` on `{_cell(e.lock.scope.id)}`" for e in left]
+    return [f"recover: {len(left)} lock(s) left removed on purpose ({_LEFT_HINT}):"] + [
+        f"  left      {e.lock.level.value} lock '{e.lock.name}' on {e.lock.scope.id}" for e in left]
 
 
 def _cell(value: object) -> str:
@@ -84,14 +106,19 @@ def _cell(value: object) -> str:
 def _run(args: argparse.Namespace, io: Io) -> int:
     settings = Settings.from_env()
     path = journal_path(args, settings)
+    only = (args.subscription or "").casefold()
     with Journal(path) as journal:
-        results = _recover(journal, args, settings) if journal.pending_locks() else ()
-    text = render_recovery(results, args.output, journal=path)
+        left_too = bool(args.restore_left_locks and journal.left_locks())
+        results = _recover(journal, args, settings, left_too) if journal.pending_locks() or left_too else ()
+        left = tuple(e for e in journal.left_locks()
+                     if not only or e.lock.ref.scope.subscription.casefold() == only)
+    text = render_recovery(results, args.output, journal=path, left=left)
     io.out.write(text.rstrip("\n") + "\n")
     return exit_codes.FAILURE if any(r.outcome == "failed" for r in results) else exit_codes.OK
 
 
-def _recover(journal: Journal, args: argparse.Namespace, settings: Settings) -> tuple[LockRecovery, ...]:
+def _recover(journal: Journal, args: argparse.Namespace, settings: Settings,
+             left_too: bool = False) -> tuple[LockRecovery, ...]:
     """Connect (only when something is pending) and restore, one gateway per subscription."""
     only = args.subscription or None
     with connect(args, settings) as connection, ExitStack() as gateways:
@@ -105,7 +132,11 @@ def _recover(journal: Journal, args: argparse.Namespace, settings: Settings) -> 
             return opened[key]
 
         # --subscription: only that subscription's locks; the others stay pending.
-        return recover_locks(journal, gateway_for(only) if only else gateway_for)
+        target = gateway_for(only) if only else gateway_for
+        results = recover_locks(journal, target) if journal.pending_locks() else ()
+        if left_too:
+            results = (*results, *restore_left_locks(journal, target))
+        return tuple(results)
 
 
 COMMAND = Command(

@@ -22,7 +22,7 @@ from ..problems import Problems
 from ..render.run_report import render_runs
 from .base import Command, Io
 
-__all__ = ["APPLY", "PLAN"]
+__all__ = ["APPLY", "PLAN", "lock_options"]
 
 
 def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
@@ -35,9 +35,21 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
                        help="allow resuming protection or stopping it (data retained)")
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse runs over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+    group.add_argument("--leave-locks-removed", action="store_true",
+                       help="leave the restore-point locks removed after the fix, as guide 000 recommends "
+                            "(journaled; `recover --restore-left-locks` puts them back)")
     add_permissions_option(group)
     if apply:
         group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
+
+
+def lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
+    """--leave-locks-removed as the playbooks' own option (restore_locks: false)."""
+    if not getattr(args, "leave_locks_removed", False):
+        return {}
+    from ...playbooks import all_playbooks
+
+    return {cls.id: {"restore_locks": False} for cls in all_playbooks() if "restore_locks" in cls.options}
 
 
 def _confirm(args: argparse.Namespace, io: Io, count: int) -> bool:
@@ -86,7 +98,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                     try:
                         reports.append(fix.run(ref, apply=apply, allow_disruptive=args.allow_disruptive,
                                                allow_protection_changes=args.allow_protection_changes,
-                                               wait=not args.no_wait))
+                                               wait=not args.no_wait, options=lock_options(args)))
                     except Exception as exc:  # one VM's error does not end the batch
                         problems.add(exc, where=ref.name)
     if reports or args.output == "json":

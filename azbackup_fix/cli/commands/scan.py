@@ -32,6 +32,7 @@ from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
 from .base import Command, Io
+from .remediate import lock_options
 
 __all__ = ["COMMAND"]
 
@@ -64,6 +65,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                        help="allow resuming protection or stopping it (data retained)")
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse to fix over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+    group.add_argument("--leave-locks-removed", action="store_true",
+                       help="leave the restore-point locks removed after the fix (journaled; "
+                            "`recover --restore-left-locks` puts them back)")
 
 
 def _confirm(args: argparse.Namespace, io: Io) -> bool:
@@ -123,7 +127,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
                 stuck_after=timedelta(hours=args.stuck_after), allow_disruptive=args.allow_disruptive,
                 allow_protection_changes=args.allow_protection_changes, wait=not args.no_wait,
-                max_targets=args.max_targets, resume=args.resume, fresh=args.fresh))
+                max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args)))
     finally:
         if display is not None:
             display.close()
