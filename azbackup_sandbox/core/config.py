@@ -20,6 +20,7 @@ class SandboxConfig:
     extension_delete_seconds: float = 45.0
     rpc_delete_seconds: float = 20.0
     rpc_delete_batch: int = 100  # restore points one delete attempt removes before it times out
+    restore_point_create_seconds: float = 120.0  # RestorePoints_Create until the point is Succeeded
     vm_action_seconds: float = 60.0  # restart / reapply / start
     run_command_seconds: float = 30.0
     backup_snapshot_seconds: float = 300.0  # "Take Snapshot" phase

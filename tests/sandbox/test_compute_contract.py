@@ -577,6 +577,47 @@ def test_restore_point_get_and_delete(arm: Arm) -> None:
     assert caught.value.error.code == "NotFound"
 
 
+def test_restore_point_create_through_arm(arm: Arm) -> None:
+    # RestorePoints_Create: layouts can be built through ARM as in Azure (201 + LRO, Creating until done).
+    vm = _vm(arm)
+    client = _client(arm)
+    client.restore_point_collections.create_or_update(
+        RP_RG, "rpc-manual", {"location": "eastus", "properties": {"source": {"id": vm.id}}})
+    hook = Hook()
+    poller = client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-1", {"properties": {}},
+                                                raw_response_hook=hook)
+    assert hook.seen[0][0] == 201
+    [rpc] = [c for c in _compute_state(arm)["restorePointCollections"] if c["id"].endswith("/rpc-manual")]
+    assert rpc["restorePoints"] == ["rp-1"]
+    point = poller.result()
+    assert point.provisioning_state == "Succeeded"
+    got = client.restore_points.get(RP_RG, "rpc-manual", "rp-1")
+    assert got.consistency_mode == "FileSystemConsistent"  # a running Linux VM: fsfreeze
+    crash = client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-2",
+                                               {"properties": {"consistencyMode": "CrashConsistent"}}).result()
+    assert crash.consistency_mode == "CrashConsistent"
+    with pytest.raises(ResourceExistsError) as caught:  # points are immutable
+        client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-1", {}).result()
+    assert caught.value.error.code == "OperationNotAllowed"
+    with arm.sandbox.lock:
+        vm.power_state = "deallocated"
+    offline = client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-3", {}).result()
+    assert offline.consistency_mode == "CrashConsistent"
+    with pytest.raises(ResourceExistsError) as caught:
+        client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-4", {"properties": {"consistencyMode": "FileSystemConsistent"}})
+    assert caught.value.error.code == "OperationNotAllowed"
+    with pytest.raises(HttpResponseError) as caught:
+        client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-5", {"properties": {"consistencyMode": "Sometimes"}})
+    assert caught.value.status_code == 400 and caught.value.error.code == "InvalidParameter"
+    with arm.sandbox.lock:
+        arm.sandbox.locks.put(f"/subscriptions/{SUB}/resourceGroups/{RP_RG}", "ro", "ReadOnly")
+    with pytest.raises(ResourceExistsError) as caught:
+        client.restore_points.begin_create(RP_RG, "rpc-manual", "rp-6", {})
+    assert caught.value.error.code == "ScopeLocked"
+    [rpc] = [c for c in _compute_state(arm)["restorePointCollections"] if c["id"].endswith("/rpc-manual")]
+    assert rpc["restorePoints"] == ["rp-1", "rp-2", "rp-3"]
+
+
 # ---- server mode: Retry-After on initial LRO responses ------------------------------------------------------
 def test_retry_after_on_initial_response_only_with_running_clock(arm: Arm) -> None:
     vm = _vm(arm)

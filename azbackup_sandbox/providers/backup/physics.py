@@ -89,9 +89,7 @@ def backs_up_offline(vm: VirtualMachine) -> bool:
 
 def restore_point_consistency(vm: VirtualMachine) -> str:
     """Compute's `consistencyMode` of the point a backup of this VM adds (CrashConsistent when offline)."""
-    if backs_up_offline(vm):
-        return "CrashConsistent"
-    return "ApplicationConsistent" if vm.os_type.lower() == "windows" else "FileSystemConsistent"
+    return "CrashConsistent" if backs_up_offline(vm) else vm.guest_consistency
 
 
 @dataclass(frozen=True)

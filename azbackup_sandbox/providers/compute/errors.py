@@ -77,3 +77,25 @@ def collection_delete_timed_out(name: str, remaining: int) -> ArmError:
     return ArmError(500, "OperationTimedOut",
                     f"The operation to delete restore point collection '{name}' timed out with {remaining} "
                     "restore points remaining. Please retry.")
+
+
+def restore_point_exists(name: str) -> ArmError:
+    return ArmError(409, "OperationNotAllowed",
+                    f"Restore point '{name}' already exists: updating properties of an existing restore point "
+                    "is not allowed.")
+
+
+def restore_point_source_missing(source_id: str) -> ArmError:
+    return ArmError(404, "NotFound", f"The source virtual machine '{source_id}' of the restore point collection "
+                    "was not found.")
+
+
+def invalid_consistency_mode(mode: str, allowed: tuple[str, ...]) -> ArmError:
+    return ArmError(400, "InvalidParameter", f"The value '{mode}' of consistencyMode is invalid; allowed values: "
+                    f"{', '.join(allowed)}.", target="consistencyMode")
+
+
+def consistency_not_possible(mode: str, vm_name: str) -> ArmError:
+    # Only a running VM's agent can freeze the guest; a stopped VM gives crash-consistent points only.
+    return ArmError(409, "OperationNotAllowed", f"A {mode} restore point of VM '{vm_name}' cannot be taken in its "
+                    "current state; only CrashConsistent is possible.")

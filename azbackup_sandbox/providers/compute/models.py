@@ -145,6 +145,12 @@ class VirtualMachine:
     def running(self) -> bool:
         return self.power_state == "running"
 
+    @property
+    def guest_consistency(self) -> str:
+        """The consistencyMode of a point taken while the agent can freeze the guest: VSS on Windows,
+        fsfreeze on Linux. A VM that is not running only gets CrashConsistent points."""
+        return "ApplicationConsistent" if self.os_type.lower() == "windows" else "FileSystemConsistent"
+
     def sorted_extensions(self) -> list[Extension]:
         return sorted(self.extensions.values(), key=lambda e: e.name.lower())
 
@@ -211,6 +217,9 @@ class VirtualMachine:
         power = _status(f"PowerState/{vm.power_state}", "Info", f"VM {vm.power_state}")
         view["statuses"] = [provisioning, power]
         return view
+
+
+CONSISTENCY_MODES = ("CrashConsistent", "FileSystemConsistent", "ApplicationConsistent")
 
 
 @dataclass
@@ -518,6 +527,31 @@ class ComputeBackend:
             return None
 
         return self._sb.operations.begin(self._sb.config.rpc_delete_seconds, done)
+
+    def create_restore_point(self, rpc: RestorePointCollection, name: str,
+                             consistency_mode: str | None) -> tuple[RestorePoint, Operation]:
+        """Start creating a restore point of the collection's source VM (RestorePoints_Create): the point is
+        `Creating` until the operation ends. Points are immutable: an existing name is refused."""
+        if any(p.name.lower() == name.lower() for p in rpc.points):
+            raise errors.restore_point_exists(name)
+        vm = self.vm_by_id(rpc.source_id)
+        if vm is None:
+            raise errors.restore_point_source_missing(rpc.source_id)
+        possible = vm.guest_consistency if vm.running else "CrashConsistent"
+        if consistency_mode is None:
+            consistency_mode = possible
+        elif consistency_mode not in CONSISTENCY_MODES:
+            raise errors.invalid_consistency_mode(consistency_mode, CONSISTENCY_MODES)
+        elif consistency_mode != "CrashConsistent" and consistency_mode != possible:
+            raise errors.consistency_not_possible(consistency_mode, vm.name)
+        point = RestorePoint(name, self._sb.clock.now(), consistency_mode, provisioning_state="Creating")
+        rpc.points.append(point)
+
+        def done(op: Operation) -> None:
+            point.provisioning_state = "Succeeded"
+            return None
+
+        return point, self._sb.operations.begin(self._sb.config.restore_point_create_seconds, done)
 
     def add_collection(self, rpc: RestorePointCollection) -> RestorePointCollection:
         self._sb.resources.require_group(rpc.subscription_id, rpc.resource_group)

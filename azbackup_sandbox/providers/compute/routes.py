@@ -318,6 +318,14 @@ def _get_restore_point(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> S
     return _rp_json(200, _point(rpc, p["restorePointName"]).to_arm(sb, rpc))
 
 
+@_rp("CreateRestorePoints")
+def _create_restore_point(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+    rpc = _collection(sb, p)
+    properties = (req.json() or {}).get("properties") or {}
+    point, op = sb.compute.create_restore_point(rpc, p["restorePointName"], properties.get("consistencyMode"))
+    return _rp_json(201, point.to_arm(sb, rpc), _lro_headers(sb, req, rpc.subscription_id, rpc.location, op))
+
+
 @_rp("DeleteRestorePoints")
 def _delete_restore_point(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     rpc = _collection(sb, p)
@@ -412,6 +420,8 @@ def register(router: Router) -> None:
     add("DELETE", _RPC, _delete_collection, operation="RestorePointCollections_Delete",
         action=rpc_action + "delete", lock_check="delete")
     add("GET", _RP, _get_restore_point, operation="RestorePoints_Get", action=rpc_action + "restorePoints/read")
+    add("PUT", _RP, _create_restore_point, operation="RestorePoints_Create",
+        action=rpc_action + "restorePoints/write", lock_check="write")
     add("DELETE", _RP, _delete_restore_point, operation="RestorePoints_Delete",
         action=rpc_action + "restorePoints/delete", lock_check="delete")
 
