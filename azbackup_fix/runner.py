@@ -19,7 +19,7 @@ from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, GuardRailError
 from .gateway import Gateway, observe_vm
 from .ids import ScopeKind, VmRef
-from .models import Diagnosis, VmObservation
+from .models import GUARD_RAILS, Diagnosis, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbooks import Plan, get_playbook
 from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
@@ -82,6 +82,12 @@ def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[Pl
     return out
 
 
+def _refused(step: Step, why: str) -> StepOutcome:
+    outcome = step.outcome(StepStatus.SKIPPED, reason=why, refused=True)
+    rail = step.rail.name if step.rail is not None and why.startswith(f"needs {step.rail.flag}") else None
+    return replace(outcome, rail=rail)
+
+
 class Runner:
     """Runs playbooks for VMs of one gateway's subscription.
 
@@ -126,11 +132,11 @@ class Runner:
         rails = getattr(self.playbook_file, "guard_rails", None)
         return getattr(rails, "max_targets", None)
 
-    def _allowed(self, options: RunOptions) -> tuple[bool, bool]:
+    def _allowed(self, options: RunOptions) -> dict[str, bool]:
+        """Each guard rail: given as the run's keyword (CLI flag) or in the playbook file's guard_rails."""
         rails = getattr(self.playbook_file, "guard_rails", None)
-        disruptive = options.allow_disruptive or bool(getattr(rails, "allow_disruptive", False))
-        protection = options.allow_protection_changes or bool(getattr(rails, "allow_protection_changes", False))
-        return disruptive, protection
+        return {rail.name: bool(getattr(options, rail.name)) or bool(getattr(rails, rail.name, False))
+                for rail in GUARD_RAILS}
 
     def run(self, vm: VmRef, options: RunOptions = RunOptions()) -> RunReport:
         gw = self.gateway
@@ -164,12 +170,12 @@ class Runner:
         requests = self._requests(diagnosis, options)
         plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
                                   for req in requests])
-        allow_disruptive, allow_protection = self._allowed(options)
+        allowed = self._allowed(options)
         ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep)
         results: list[PlaybookResult] = []
         for req, plan in plans:
             refusals.extend(f"{req.playbook_id}: {r}" for r in plan.refusals)
-            outcomes = self._execute(plan, observation, options, ctx, allow_disruptive, allow_protection)
+            outcomes = self._execute(plan, observation, options, ctx, allowed)
             results.append(PlaybookResult(req.playbook_id, outcomes, req.reason_codes, plan.notes))
         if options.apply and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
             results = self._verify(vm, plans, results, options)
@@ -210,15 +216,10 @@ class Runner:
             merged["wait"] = False
         return cls.resolve(merged)
 
-    def _guard(self, step: Step, obs: VmObservation, allow_disruptive: bool, allow_protection: bool) -> str | None:
+    def _guard(self, step: Step, obs: VmObservation, allowed: Mapping[str, bool]) -> str | None:
         """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
-        from .steps import UpdateProtection
-
-        if isinstance(step, UpdateProtection):
-            if not allow_protection:
-                return "protection changes need explicit permission (--allow-protection-changes)"
-        elif step.disruptive and not allow_disruptive:
-            return "disruptive: needs explicit permission (--allow-disruptive)"
+        if step.rail is not None and not allowed.get(step.rail.name, False):
+            return f"needs {step.rail.flag} ({step.rail.allows}; keyword {step.rail.name})"
         if isinstance(step, (DeleteLock, RestoreLock)):
             lock = step.lock
             rg = (lock.resource_group or "").casefold()
@@ -233,13 +234,13 @@ class Runner:
         return None
 
     def _execute(self, plan: Plan, obs: VmObservation, options: RunOptions, ctx: StepContext,
-                 allow_disruptive: bool, allow_protection: bool) -> tuple[StepOutcome, ...]:
-        refusals = {i: self._guard(s, obs, allow_disruptive, allow_protection) for i, s in enumerate(plan.steps)}
+                 allowed: Mapping[str, bool]) -> tuple[StepOutcome, ...]:
+        refusals = {i: self._guard(s, obs, allowed) for i, s in enumerate(plan.steps)}
         outcomes: list[StepOutcome] = []
         if not options.apply:
             for i, step in enumerate(plan.steps):
                 why = refusals[i]
-                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=why, refused=True) if why else step.planned())
+                outcomes.append(_refused(step, why) if why else step.planned())
             return tuple(outcomes)
         blocked: str | None = None
         if any(refusals.values()):
@@ -250,7 +251,7 @@ class Runner:
             for i, step in enumerate(plan.steps):
                 done = i + 1
                 if refusals[i]:
-                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=refusals[i], refused=True))
+                    outcomes.append(_refused(step, refusals[i]))
                     continue
                 if blocked and not step.always:
                     outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))

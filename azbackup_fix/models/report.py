@@ -12,6 +12,7 @@ JSON form of a :class:`RunReport` (``RUN_SCHEMA`` = ``azbackup-fix/run/v1``)::
       "summary": {"planned": 3, "changed": 0, ...},
       "recovered_locks": [...],
       "refusals": ["..."],
+      "rails_needed": ["allow_disruptive"],      # guard rails the fix needs that were not given
       "playbooks": [
         {"playbook": "clear-restore-point-limit", "reason_codes": [...], "notes": [...],
          "verified": true | false | null, "verification": "...",
@@ -73,6 +74,7 @@ class StepOutcome:
     request_id: str | None = None  # x-ms-request-id of a failure
     refused: bool = False  # skipped by a guard rail or a missing permission
     detail: tuple[tuple[str, DetailValue], ...] = ()
+    rail: str | None = None  # the guard rail (e.g. "allow_disruptive") whose absence refused it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "detail", tuple(self.detail))
@@ -90,6 +92,7 @@ class StepOutcome:
             "error_code": self.error_code,
             "request_id": self.request_id,
             "refused": self.refused,
+            "rail": self.rail,
             "detail": dict(self.detail),
         }
 
@@ -162,9 +165,10 @@ class RunReport:
     generated_at: datetime | None = None
     diagnosis_codes: tuple[str, ...] = ()
     extra: Mapping[str, DetailValue] = field(default_factory=dict)
+    withheld_rails: tuple[str, ...] = ()  # rails a routing rule needed but was not given
 
     def __post_init__(self) -> None:
-        for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes"):
+        for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes", "withheld_rails"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -189,7 +193,12 @@ class RunReport:
 
     @property
     def refused(self) -> bool:
-        return bool(self.refusals) or any(s.refused for s in self.steps)
+        return bool(self.refusals) or bool(self.withheld_rails) or any(s.refused for s in self.steps)
+
+    @property
+    def rails_needed(self) -> tuple[str, ...]:
+        """The guard rails (keyword names) that would let the fix go ahead, first need first."""
+        return tuple(dict.fromkeys((*(s.rail for s in self.steps if s.refused and s.rail), *self.withheld_rails)))
 
     @property
     def exit_code(self) -> int:
@@ -244,6 +253,7 @@ class RunReport:
             "diagnosis_codes": list(self.diagnosis_codes),
             "recovered_locks": list(self.recovered_locks),
             "refusals": list(self.refusals),
+            "rails_needed": list(self.rails_needed),
             "playbooks": [p.to_dict() for p in self.playbooks],
             **({"extra": dict(self.extra)} if self.extra else {}),
         }

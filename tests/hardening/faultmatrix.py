@@ -72,8 +72,7 @@ CASES: tuple[Case, ...] = (
     Case("agent-not-ready", "agent-not-ready", "recover-vm-provisioning", {
         "playbooks": ["recover-vm-provisioning"], **_DISRUPT,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
-    Case("backup-in-progress", "backup-in-progress", "resolve-backup-in-progress", {
-        **_DISRUPT, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
+    Case("backup-in-progress", "backup-in-progress", "resolve-backup-in-progress", {**_DISRUPT}),
     Case("protection-stopped", "protection-stopped", "resume-protection", {"allow_protection_changes": True}),
     Case("vm-deleted", "vm-deleted", "stop-protection-retain-data", {"allow_protection_changes": True}),
     Case("healthy-trigger", "healthy", "trigger-backup", {

@@ -41,8 +41,8 @@ CASES: dict[str, Case] = {
         "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
     "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
-    "backup-in-progress": Case(["wait-for-jobs", TRIGGER], ["cancel-job", TRIGGER], run={
-        "allow_disruptive": True, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
+    "backup-in-progress": Case(["cancel-job", TRIGGER], ["cancel-job", TRIGGER], plan_exit=3,
+                               run={"allow_disruptive": True}),
     "protection-stopped": Case(["update-protection", TRIGGER], ["update-protection", TRIGGER], plan_exit=3,
                                run={"allow_protection_changes": True}),
     "disk-too-large": Case([], [], backs_up=False, plan_exit=0),
@@ -176,7 +176,8 @@ def test_too_many_timeouts_fail_the_step_and_the_lock_still_comes_back(journal_p
 def test_a_job_that_outlives_the_wait_is_a_timed_out_outcome(journal_path: str) -> None:
     target = Target(Sandbox(scenario="backup-in-progress"))
     with target.remediator(journal_path=journal_path) as fix:
-        report = fix.run(target.vm(), apply=True, options={"resolve-backup-in-progress": {"wait_minutes": 5}})
+        report = fix.run(target.vm(), apply=True, options={"resolve-backup-in-progress": {
+            "wait_minutes": 5, "cancel_older_than_hours": 48}})  # not yet stuck: waited for
     (wait,) = [s for s in report.steps if s.step == "wait-for-jobs"]
     assert wait.status is StepStatus.TIMED_OUT and "timed out" in (wait.reason or "")
     assert report.exit_code == 1

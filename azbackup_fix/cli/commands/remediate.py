@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ...models import RunReport
+from ...models import GUARD_RAILS, RunReport
 from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
@@ -30,9 +30,9 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
     group = parser.add_argument_group("remediation")
     group.add_argument("--playbooks", metavar="FILE", default=None,
                        help="YAML playbook file routing error codes to playbooks (default: the guides')")
-    group.add_argument("--allow-disruptive", action="store_true", help="allow restarts and job cancellation")
-    group.add_argument("--allow-protection-changes", action="store_true",
-                       help="allow resuming protection or stopping it (data retained)")
+    for rail in GUARD_RAILS:  # one flag per guard rail; the playbook file's guard_rails key of the same name
+        group.add_argument(rail.flag, action="store_true", dest=rail.name,
+                           help=f"allow {rail.allows} (playbook-file key {rail.name})")
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse runs over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     add_permissions_option(group)
