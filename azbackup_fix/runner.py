@@ -9,6 +9,7 @@ happens; other playbooks still run, and every step gets exactly one outcome.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbooks import Plan, get_playbook
 from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
 
-__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings"]
+__all__ = ["PlaybookRequest", "RunOptions", "Runner", "default_playbook_file", "requests_from_findings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +51,20 @@ class RunOptions:
 
 
 def requests_from_findings(diagnosis: Diagnosis, playbook_file: Any = None) -> tuple[PlaybookRequest, ...]:
-    """Route a diagnosis to playbooks: through the playbook file when given, else the findings' own ids."""
-    if playbook_file is not None:
-        from .triage import route
+    """Route a diagnosis through the playbook file (``None``: the packaged default.yaml, as the CLI and
+    the runbook do, so every entry point routes alike)."""
+    from .triage import route
 
-        return tuple(PlaybookRequest(r.playbook_id, r.options, tuple(r.reason_codes))
-                     for r in route(diagnosis, playbook_file))
-    out: dict[str, list[str]] = {}
-    for finding in diagnosis.findings:
-        for pid in finding.playbooks:
-            out.setdefault(pid, []).append(finding.code)
-    if not out and diagnosis.errors:
-        # No Azure-side fix is documented: the inspection-only path reports what was found.
-        out["inspect-vm"] = [f.code for f in diagnosis.errors]
-    return tuple(PlaybookRequest(pid, MappingProxyType({}), tuple(codes)) for pid, codes in out.items())
+    pf = playbook_file if playbook_file is not None else default_playbook_file()
+    return tuple(PlaybookRequest(r.playbook_id, r.options, tuple(r.reason_codes)) for r in route(diagnosis, pf))
+
+
+@functools.cache
+def default_playbook_file() -> Any:
+    """The packaged default.yaml, parsed once per process (immutable: frozen dataclasses, read-only maps)."""
+    from .playbook_file import load_playbook_file
+
+    return load_playbook_file(None)
 
 
 Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
@@ -93,7 +94,7 @@ class Runner:
 
     ``journal`` (a :class:`~azbackup_fix.journal.Journal`, or a zero-argument factory) is
     needed to apply plans that remove locks; ``router`` maps a diagnosis to playbook
-    requests (default: the playbook file's routing, or the findings' ``playbooks``).
+    requests (default: the playbook file's routing; no file: the packaged default.yaml).
     """
 
     def __init__(
@@ -107,7 +108,7 @@ class Runner:
     ) -> None:
         self.gateway = gateway
         self._journal = journal
-        self.playbook_file = playbook_file
+        self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         self.router: Router | None = router
         self.check_options = check_options
 
