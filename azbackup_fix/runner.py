@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .checks import DEFAULT_OPTIONS, CheckOptions, backup_blockers, diagnosis_for
 from .errors import AzBackupFixError, GuardRailError
 from .gateway import Gateway, observe_vm
 from .ids import ScopeKind, VmRef
-from .models import GUARD_RAILS, Diagnosis, VmObservation
+from .models import GUARD_RAILS, Diagnosis, Finding, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
+from .playbook_file import fold_code
 from .playbooks import Plan, get_playbook
 from .steps import DeleteLock, DeleteRestorePointCollection, RestoreLock, Step, StepContext, TriggerBackup
 
@@ -81,6 +82,25 @@ def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[Pl
                            notes=(*plan.notes, "the on-demand backup runs once, at the end of the run"))
         out.append((req, plan))
     return out
+
+
+def _triggers(plan: Plan) -> bool:
+    return any(isinstance(s, TriggerBackup) for s in plan.steps)
+
+
+def _without_trigger(plan: Plan) -> Plan:
+    if not _triggers(plan):
+        return plan
+    return replace(plan, steps=tuple(s for s in plan.steps if not isinstance(s, TriggerBackup)),
+                   notes=(*plan.notes, "the on-demand backup runs once, at the end of the run"))
+
+
+def _addressed(finding: Finding, playbook_ids: set[str]) -> bool:
+    """Whether one of ``playbook_ids`` is a documented fix of ``finding``."""
+    if set(finding.playbooks) & playbook_ids:
+        return True
+    code = fold_code(finding.code)
+    return any(code in {fold_code(c) for c in get_playbook(pid).error_codes} for pid in playbook_ids)
 
 
 def _refused(step: Step, why: str) -> StepOutcome:
@@ -169,17 +189,34 @@ class Runner:
         observation = observe_vm(gw, vm)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         requests = self._requests(diagnosis, options)
-        plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
-                                  for req in requests])
+        withheld = self.rails_needed(diagnosis, observation, options)
+        plans = _dedupe_triggers([(req, self._plan(req, observation, options)) for req in requests])
+        # The one on-demand backup of the run belongs to the last playbook that can trigger one.
+        owner = max((i for i, (req, plan) in enumerate(plans)
+                     if req.playbook_id == "trigger-backup" or _triggers(plan)), default=None)
         allowed = self._allowed(options)
         ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep)
         results: list[PlaybookResult] = []
-        for req, plan in plans:
+        ran: list[tuple[PlaybookRequest, Plan]] = []
+        held_for: tuple[str, ...] = ()
+        obs, stale = observation, False
+        for index, (req, plan) in enumerate(plans):
+            if options.apply and stale:
+                # Plan from the state the previous playbooks left (resume-protection, then the backup).
+                gw.invalidate()
+                obs = observe_vm(gw, vm)
+                plan = self._plan(req, obs, options)
+                if index != owner or ctx.triggered_jobs:
+                    plan = _without_trigger(plan)
+            held, blockers = self._hold_trigger(plan, obs, results, options)
+            held_for = held_for or blockers
             refusals.extend(f"{req.playbook_id}: {r}" for r in plan.refusals)
-            outcomes = self._execute(plan, observation, options, ctx, allowed)
+            outcomes = self._execute(plan, obs, options, ctx, allowed, held)
             results.append(PlaybookResult(req.playbook_id, outcomes, req.reason_codes, plan.notes))
+            ran.append((req, plan))
+            stale = stale or any(o.status not in (StepStatus.PLANNED, StepStatus.SKIPPED) for o in outcomes)
         if options.apply and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
-            results = self._verify(vm, plans, results, options)
+            results = self._verify(vm, ran, results, options)
         return RunReport(
             target=vm.id,
             applied=options.apply,
@@ -188,7 +225,54 @@ class Runner:
             recovered_locks=tuple(recovered),
             generated_at=gw.counter.server_time or datetime.now(timezone.utc),
             diagnosis_codes=tuple(f.code for f in diagnosis.findings),
+            withheld_rails=withheld,
+            # A fix its rail would allow is not "nothing can change it": the rail is named instead.
+            report_only=() if withheld else self._report_only(observation, diagnosis, results, held_for, options),
         )
+
+    def _plan(self, req: PlaybookRequest, observation: VmObservation, options: RunOptions) -> Plan:
+        return get_playbook(req.playbook_id).plan(observation, self._opts(req, options))
+
+    def _hold_trigger(self, plan: Plan, obs: VmObservation, earlier: Sequence[PlaybookResult],
+                      options: RunOptions) -> tuple[dict[int, str], tuple[str, ...]]:
+        """Trigger steps not to start, with why, and the diagnosed causes that hold them: a backup is
+        started only when nothing diagnosed would make it fail (the day's on-demand backups are few)."""
+        where = [i for i, step in enumerate(plan.steps) if isinstance(step, TriggerBackup)]
+        if not where:
+            return {}, ()
+        failed = [o for r in earlier for o in r.steps if o.status.is_failure or o.refused]
+        if failed:
+            why = f"not triggered: an earlier step ({failed[0].step}) did not succeed, so a backup now would fail"
+            return dict.fromkeys(where, why), ()
+        # Causes the steps before the trigger address do not hold it: in dry-run every earlier plan's, when
+        # applying only this plan's own (earlier playbooks' effects are in the fresh state already).
+        fixing = {plan.playbook} if any(not isinstance(s, TriggerBackup) for s in plan.steps) else set()
+        if not options.apply:
+            fixing |= {r.playbook for r in earlier
+                       if any(o.status is StepStatus.PLANNED and o.step != TriggerBackup.kind for o in r.steps)}
+        blockers = [f for f in backup_blockers(obs, self.check_options) if not _addressed(f, fixing)]
+        if not blockers:
+            return {}, ()
+        why = "not triggered: " + "; ".join(f"{f.code} ({f.title})" for f in blockers) + " would make it fail"
+        return dict.fromkeys(where, why), tuple(dict.fromkeys(f.code for f in blockers))
+
+    def _report_only(self, observation: VmObservation, diagnosis: Diagnosis, results: Sequence[PlaybookResult],
+                     held_for: tuple[str, ...], options: RunOptions) -> tuple[str, ...]:
+        """The causes no step here changes while the VM's backups fail (RunReport exit code 5). With
+        explicit ``playbooks`` the caller chose the scope: only a cause that blocks any backup counts."""
+        if held_for:
+            return held_for
+        item = observation.protected_item
+        if observation.vm is None and item is not None and item.is_inactive:
+            return ()  # a deleted VM whose protection is stopped (data retained): no backup runs to fail
+        if any(o.status in (StepStatus.PLANNED, StepStatus.CHANGED) for r in results for o in r.steps):
+            return ()
+        blockers = tuple(dict.fromkeys(f.code for f in backup_blockers(observation, self.check_options)))
+        if blockers:
+            return blockers
+        if observation.current_failed_job is not None and options.playbooks is None:
+            return tuple(f.code for f in diagnosis.errors)
+        return ()
 
     def _requests(self, diagnosis: Diagnosis, options: RunOptions) -> tuple[PlaybookRequest, ...]:
         if options.playbooks is not None:
@@ -198,6 +282,24 @@ class Runner:
         if self.router is not None:
             return tuple(self.router(diagnosis))
         return requests_from_findings(diagnosis, self._effective_file(options))
+
+    def rails_needed(self, diagnosis: Diagnosis, observation: VmObservation, options: RunOptions) -> tuple[str, ...]:
+        """Rails a rule of the playbook file needed to route a fix that would change something here
+        (a restart rule for a deallocated VM plans nothing, so it needs no flag). Pure: no request."""
+        if options.playbooks is not None or self.router is not None:
+            return ()
+        from .triage import withheld_rails
+
+        pf = self._effective_file(options)
+        routed = {r.playbook_id for r in requests_from_findings(diagnosis, pf)}
+        out = []
+        for rail in withheld_rails(diagnosis, pf):
+            raised = replace(pf, guard_rails=replace(pf.guard_rails, **{rail: True}))
+            extra = [r for r in requests_from_findings(diagnosis, raised)
+                     if r.playbook_id not in routed and r.playbook_id != "trigger-backup"]
+            if any(self._plan(r, observation, options).steps for r in extra):
+                out.append(rail)
+        return tuple(out)
 
     def _effective_file(self, options: RunOptions) -> Any:
         """The playbook file with its permission guard rails raised by the run's explicit permissions."""
@@ -235,13 +337,20 @@ class Runner:
         return None
 
     def _execute(self, plan: Plan, obs: VmObservation, options: RunOptions, ctx: StepContext,
-                 allowed: Mapping[str, bool]) -> tuple[StepOutcome, ...]:
+                 allowed: Mapping[str, bool], held: Mapping[int, str] | None = None) -> tuple[StepOutcome, ...]:
+        """Run (or in dry-run report) the plan's steps; ``held`` steps are skipped with their reason."""
+        held = held or {}
         refusals = {i: self._guard(s, obs, allowed) for i, s in enumerate(plan.steps)}
         outcomes: list[StepOutcome] = []
         if not options.apply:
             for i, step in enumerate(plan.steps):
                 why = refusals[i]
-                outcomes.append(_refused(step, why) if why else step.planned())
+                if why:
+                    outcomes.append(_refused(step, why))
+                elif i in held:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=held[i]))
+                else:
+                    outcomes.append(step.planned())
             return tuple(outcomes)
         blocked: str | None = None
         if any(refusals.values()):
@@ -256,6 +365,9 @@ class Runner:
                     continue
                 if blocked and not step.always:
                     outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))
+                    continue
+                if i in held:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=held[i]))
                     continue
                 try:
                     outcome = step.run(ctx)
@@ -289,6 +401,15 @@ class Runner:
             return [replace(r, verified=False, verification=f"could not re-read state: {exc}") for r in results]
         out = []
         for (req, _), result in zip(plans, results, strict=True):
+            if result.failed:
+                # A failed step is never "verified", whatever re-planning on fresh state says.
+                first = result.failed[0]
+                out.append(replace(result, verified=False,
+                                   verification=f"not verified: {first.step} {first.status.value}: {first.reason}"))
+                continue
+            if result.steps and all(s.status is StepStatus.SKIPPED for s in result.steps):
+                out.append(replace(result, verified=None, verification="not run: " + (result.steps[0].reason or "")))
+                continue
             cls = get_playbook(req.playbook_id)
             verdict = cls.verify(fresh, self._opts(req, options))
             running = [s.detail_value("job_id") for s in result.steps

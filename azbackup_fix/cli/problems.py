@@ -11,8 +11,6 @@ from .commands.base import Io
 __all__ = ["PROG", "Problems", "exit_code_of"]
 
 PROG = "azbackup-fix"
-# Which code wins when several VMs fail differently: a failed call over a refusal over bad input.
-_PRIORITY = (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT)
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -39,4 +37,4 @@ class Problems:
 
     @property
     def exit_code(self) -> int:
-        return next((c for c in _PRIORITY if c in self.codes), exit_codes.OK)
+        return exit_codes.worst(self.codes)

@@ -81,7 +81,9 @@ def test_a_fix_a_guard_rail_stops_is_refused_with_its_reason_and_changes_nothing
     stopped = {vm for vm, kind in truth(sb).items() if kind == "protection-stopped"}
     f = Fleet(sb, tmp_path / "j.sqlite")
     planned = f.scan()
-    assert {v.vm.casefold() for v in planned.vms if v.outcome == Outcome.NEEDS_FIX} == stopped
+    # The plan already says the fix needs its guard rail, and names the flag.
+    assert {v.vm.casefold() for v in planned.vms if v.outcome == Outcome.REFUSED} == stopped
+    assert all("--allow-protection-changes" in (v.detail or "") for v in planned.vms if v.outcome == Outcome.REFUSED)
     items_before = sb.snapshot()["resources"]["backup"]["protectedItems"]
 
     report = f.scan(apply=True, fresh=True)  # resume-protection needs --allow-protection-changes

@@ -24,7 +24,8 @@ class Case:
     apply: list[str]  # step kinds apply changes
     run: dict[str, Any] = field(default_factory=dict)  # extra run() keywords for apply
     backs_up: bool = True  # a backup afterwards succeeds (False: report-only scenarios)
-    plan_exit: int = 4
+    plan_exit: int = 4  # 3: needs a guard rail not given, 5: report-only
+    apply_exit: int = 0
 
 
 TRIGGER = "trigger-backup"
@@ -37,16 +38,16 @@ CASES: dict[str, Case] = {
     "failed-vmsnapshot-windows": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     "failed-vmsnapshot-linux": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     # Guest agent: report by default; Azure-side restart only when asked and allowed.
-    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=0, run={
+    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=3, run={
         "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
-    "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
+    "vm-deallocated": Case([], [], backs_up=False, plan_exit=5, apply_exit=5),
     "backup-in-progress": Case(["cancel-job", TRIGGER], ["cancel-job", TRIGGER], plan_exit=3,
                                run={"allow_disruptive": True}),
-    "protection-stopped": Case(["update-protection", TRIGGER], ["update-protection", TRIGGER], plan_exit=3,
+    "protection-stopped": Case([], ["update-protection", TRIGGER], plan_exit=3,
                                run={"allow_protection_changes": True}),
-    "disk-too-large": Case([], [], backs_up=False, plan_exit=0),
-    "vm-deleted": Case(["update-protection"], ["update-protection"], backs_up=False, plan_exit=3,
+    "disk-too-large": Case([], [], backs_up=False, plan_exit=5, apply_exit=5),
+    "vm-deleted": Case([], ["update-protection"], backs_up=False, plan_exit=3,
                        run={"allow_protection_changes": True}),
 }
 
@@ -99,7 +100,7 @@ def test_apply_fixes_it_then_a_second_apply_is_a_no_op(scenario: str, journal_pa
             neighbour, fix.gateway.list_resource_groups())
         report = fix.run(target.vm(), apply=True, **case.run)
         assert _kinds(report, StepStatus.CHANGED) == case.apply, report.to_dict()
-        assert report.failures == () and report.exit_code == 0
+        assert report.failures == () and report.exit_code == case.apply_exit
         assert all(p.verified is not False for p in report.playbooks), [p.verification for p in report.playbooks]
         # Locks: back in place with the same name, level and notes.
         assert _locks(sandbox) == locks_before
@@ -120,7 +121,7 @@ def test_apply_fixes_it_then_a_second_apply_is_a_no_op(scenario: str, journal_pa
             assert step.status is StepStatus.CHANGED and step.detail_value("job_status") == "Completed"
         sandbox.clear_requests()
         second = fix.run(target.vm(), apply=True, **case.run)
-        assert second.changed == () and second.write_count == 0 and second.exit_code == 0
+        assert second.changed == () and second.write_count == 0 and second.exit_code == case.apply_exit
         assert writes(sandbox.requests()) == []
 
 

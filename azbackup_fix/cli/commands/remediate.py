@@ -93,10 +93,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         io.out.write(render_runs(reports, args.output).rstrip("\n") + "\n")
     write_annotations(run_problems(reports), settings.ci, io, output=args.output)
     codes = [r.exit_code for r in reports] + list(problems.codes)
-    for code in (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT, exit_codes.CHANGES_PLANNED):
-        if code in codes:
-            return code
-    return exit_codes.OK
+    return exit_codes.worst(codes)
 
 
 PLAN = Command(

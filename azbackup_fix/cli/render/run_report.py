@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ...models import RunReport, StepOutcome
+from ...models.rails import rail_named
 
 __all__ = ["render_runs"]
 
@@ -27,11 +28,24 @@ def _step_line(step: StepOutcome) -> str:
     return f"{_MARK.get(step.status.value, '?')} [{step.status.value}] {step.description}{tail}"
 
 
+def _needs(report: RunReport) -> list[str]:
+    """One line per guard rail the fix needs, and the report-only causes: what to do next."""
+    lines = []
+    for name in report.rails_needed:
+        rail = rail_named(name)
+        lines.append(f"needs {rail.flag}: the documented fix ({rail.allows}) is not applied without it")
+    if report.report_only:
+        lines.append(f"report-only: {', '.join(report.report_only)}: no Azure-side change here fixes it; "
+                     "see the diagnosis for the steps to take")
+    return lines
+
+
 def _text(report: RunReport) -> str:
     lines = [f"{report.mode}: {report.target}"]
     lines += [f"  recovered lock {r}" for r in report.recovered_locks]
     lines += [f"  refused: {r}" for r in report.refusals]
-    if not report.playbooks:
+    lines += [f"  {line}" for line in _needs(report)]
+    if not report.playbooks and not _needs(report):
         lines.append("  nothing to do")
     for pb in report.playbooks:
         verdict = "" if pb.verified is None else f" - verified: {pb.verification}" if pb.verified else \
@@ -54,6 +68,7 @@ def _markdown(report: RunReport) -> str:
             detail = (s.reason or "").replace("|", "\\|")
             lines.append(f"| {pb.playbook} | {s.description} | {s.status.value} | `{s.target}` | {detail} |")
     lines += [f"- refused: {r}" for r in report.refusals]
+    lines += [f"- {line}" for line in _needs(report)]
     return "\n".join(lines)
 
 
