@@ -12,6 +12,7 @@ terminal and without ``--yes``); 4 changes planned (plan); 5 report-only; 6 auth
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ...models import GUARD_RAILS, RunReport
@@ -98,7 +99,10 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                         except Exception as exc:  # noqa: BLE001 - reported, and nothing is changed
                             problems.add(exc, where=ref.name)
                 if problems:
-                    io.err.write("azbackup-fix: nothing was changed (fix the targets above, then run again)\n")
+                    if args.output == "json":
+                        io.out.write(json.dumps(problems.document(), indent=2) + "\n")
+                    if total > 1:  # the other targets were not changed either
+                        io.err.write("azbackup-fix: nothing was changed (fix the targets above, then run again)\n")
                     return problems.exit_code
                 if not args.yes:
                     io.out.write(render_runs(plans, "text").rstrip("\n") + "\n\n")  # show, then ask
@@ -117,7 +121,9 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         finally:
             for fix, _ in remediators:
                 fix.close()
-    if reports or args.output == "json":
+    if not reports and problems and args.output == "json":
+        io.out.write(json.dumps(problems.document(), indent=2) + "\n")  # an error object, never []
+    elif reports or args.output == "json":
         io.out.write(render_runs(reports, args.output).rstrip("\n") + "\n")
     write_annotations(run_problems(reports), settings.ci, io, output=args.output)
     codes = [r.exit_code for r in reports] + list(problems.codes)
