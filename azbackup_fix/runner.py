@@ -405,7 +405,7 @@ class Runner:
                 # A failed step is never "verified", whatever re-planning on fresh state says.
                 first = result.failed[0]
                 out.append(replace(result, verified=False,
-                                   verification=f"not verified: {first.step} {first.status.value}: {first.reason}"))
+                                   verification=f"{first.step} {first.status.value}: {first.reason}"))
                 continue
             if result.steps and all(s.status is StepStatus.SKIPPED for s in result.steps):
                 out.append(replace(result, verified=None, verification="not run: " + (result.steps[0].reason or "")))

@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         io.out.write(json.dumps(rows, indent=2) + "\n")
         return exit_codes.OK
     for cls, row in zip(all_playbooks(), rows, strict=True):
-        flags = [f for f in ("destructive", "disruptive", "inspection_only") if row[f]]
+        flags = [f.replace("_", " ") for f in ("destructive", "disruptive", "inspection_only") if row[f]]
         io.out.write(f"{row['id']}{' [' + ', '.join(flags) + ']' if flags else ''}: {row['title']}\n")
         io.out.write(f"  error codes: {', '.join(row['error_codes'])}\n")
         if cls.rail is not None:

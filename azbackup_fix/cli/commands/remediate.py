@@ -121,13 +121,13 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         finally:
             for fix, _ in remediators:
                 fix.close()
+    code = exit_codes.worst([r.exit_code for r in reports] + list(problems.codes))
     if not reports and problems and args.output == "json":
         io.out.write(json.dumps(problems.document(), indent=2) + "\n")  # an error object, never []
     elif reports or args.output == "json":
-        io.out.write(render_runs(reports, args.output).rstrip("\n") + "\n")
+        io.out.write(render_runs(reports, args.output, exit_code=code).rstrip("\n") + "\n")
     write_annotations(run_problems(reports), settings.ci, io, output=args.output)
-    codes = [r.exit_code for r in reports] + list(problems.codes)
-    return exit_codes.worst(codes)
+    return code
 
 
 PLAN = Command(
