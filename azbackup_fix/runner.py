@@ -5,6 +5,13 @@ Dry-run is the default and sends no write request at all: every planned step is 
 recovery), then runs each playbook's steps in order. A failed step skips the rest of its
 playbook except steps marked ``always`` (lock restores), so a lock is put back whatever
 happens; other playbooks still run, and every step gets exactly one outcome.
+
+When applying, each playbook after the first that ran a step is planned again from fresh state
+(resume protection, then back up, in one run). The run's one on-demand backup is held (skipped, with
+why) after a failed or refused step, or while a diagnosed cause would make it fail
+(:func:`~azbackup_fix.checks.backup_blockers`): the day's on-demand backups are few. Guard rails
+(:data:`~azbackup_fix.models.GUARD_RAILS`) come from the run's keywords or the playbook file, and
+nothing else; a rule the file withheld for a missing rail is named in ``RunReport.rails_needed``.
 """
 
 from __future__ import annotations
