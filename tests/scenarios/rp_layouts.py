@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from azbackup_sandbox.scenarios.estate import Estate, VmSpec
+
 from azbackup_fix.ids import VmRef
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.providers.compute.models import RestorePoint, RestorePointCollection, VirtualMachine
 from azbackup_sandbox.scenarios.catalogue import run_backups, seed_history
-from azbackup_sandbox.scenarios.estate import Estate, VmSpec
 
 __all__ = ["LAYOUTS", "NOTES", "OWNERS", "RP_RG", "VM_RG", "Layout", "build", "locks", "collections_of"]
 
