@@ -11,8 +11,12 @@ import pytest
 from azbackup_sandbox.scenarios.estate import Estate, VmSpec
 
 from azbackup_fix.fleet import Outcome
+from azbackup_fix.ids import VmRef
 from azbackup_sandbox import Sandbox
+<<<<<<< HEAD
 from azbackup_sandbox.scenarios.catalogue import run_backups, seed_history
+=======
+>>>>>>> main
 from tests.fleet.fleet_sandbox import Fleet
 from tests.scenarios.rp_layouts import NOTES, OWNERS, RP_RG, VM_RG
 
@@ -20,23 +24,20 @@ POINTS = {"vm-a": 18, "vm-b": 18, "vm-c": 3, "vm-d": 1}  # two at the limit, two
 
 
 def _estate() -> tuple[Sandbox, str, dict[str, str]]:
-    sb = Sandbox()
-    estate = Estate(sb)
-    with sb.lock:
-        sub = estate.subscription("contoso-rp-fleet")
-        vault = estate.vault(sub, "rsv-prod-eastus", "rg-backup-prod")
-        policy = estate.policy(vault, "DailyPolicy-VM", retention_days=2)
-        items, ids = [], {}
-        for name, count in POINTS.items():
-            vm = estate.vm(sub, VmSpec(name, VM_RG, "Windows"))
-            item = estate.protect(vm, vault, policy)
-            seed_history(estate, item)
-            estate.restore_points(vm, policy, count)
-            items.append(item)
-            ids[name] = vm.id
-        sb.locks.put(f"/subscriptions/{sub}/resourceGroups/{RP_RG}", "backup-rg-readonly", "ReadOnly", NOTES, OWNERS)
-    run_backups(estate, items)
-    return sb, sub, ids
+    document = {"name": "rp-shared-readonly", "subscriptions": [{
+        "label": "contoso-rp-fleet",
+        "vms": [{"name": name, "resourceGroup": VM_RG, "osType": "Windows"} for name in POINTS],
+        "vaults": [{"name": "rsv-prod-eastus", "resourceGroup": "rg-backup-prod",
+                    "policies": [{"name": "DailyPolicy-VM", "instantRpRetentionRangeInDays": 2}],
+                    "protectedItems": [{"vm": name, "policy": "DailyPolicy-VM", "runBackups": 1} for name in POINTS]}],
+        "restorePointCollections": [{"resourceGroup": RP_RG, "source": name, "restorePoints": count}
+                                    for name, count in POINTS.items()],
+        "locks": [{"name": "backup-rg-readonly", "scope": f"resourceGroups/{RP_RG}", "level": "ReadOnly",
+                   "notes": NOTES, "owners": OWNERS}],
+    }]}
+    sb = Sandbox(estate=document)
+    sub = sb.subscription_ids[0]
+    return sb, sub, {name: VmRef(sub, VM_RG, name).id for name in POINTS}
 
 
 def _lock_writes(sb: Sandbox) -> list[tuple[int, str]]:

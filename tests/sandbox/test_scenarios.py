@@ -28,6 +28,14 @@ EXPECTED_TITLE = {
     "protection-stopped": "UserErrorBcmDatasourceNotPresent",
     "disk-too-large": "UserErrorUnsupportedDiskSize",
     "vm-deleted": "UserErrorVmNotFoundV2",
+    # Restore-point layouts of guide 000 (tests/scenarios/rp_layouts.py drives the fixes).
+    "rp-readonly-at-limit": "UserErrorRpCollectionLimitReached",
+    "rp-readonly-below-limit": "UserErrorCrpReportedUserError",  # the ReadOnly lock blocks the point's write
+    "rp-old-layout-vm-group": "UserErrorRpCollectionLimitReached",
+    "rp-collection-scope-lock": "UserErrorRpCollectionLimitReached",
+    "rp-vm-group-lock-unrelated": "UserErrorRpCollectionLimitReached",
+    "rp-custom-group-n2": "UserErrorRpCollectionLimitReached",
+    "rp-deleted-vm-orphans": "UserErrorVmNotFoundV2",
 }
 
 
@@ -52,11 +60,15 @@ def test_scenario_reads_back_through_the_sdk(arm: Arm, scenario: str) -> None:
     assert isinstance((broken.error_details or [None])[0].error_code if expected else 0, int)
 
     neighbour = _latest_backup_job(backup, "vm-app-02").properties
-    assert neighbour.status == "Completed" and not neighbour.error_details
+    if scenario.startswith("rp-readonly"):  # the ReadOnly lock on the shared group stops its point too
+        assert [e.error_title for e in neighbour.error_details] == ["UserErrorCrpReportedUserError"]
+    else:
+        assert neighbour.status == "Completed" and not neighbour.error_details
 
     names = {vm.name for vm in compute.virtual_machines.list("rg-app-prod")}
-    assert names == ({"vm-app-02"} if scenario == "vm-deleted" else {"vm-app-01", "vm-app-02"})
-    if scenario == "vm-deleted":
+    deleted = scenario in ("vm-deleted", "rp-deleted-vm-orphans")
+    assert names == ({"vm-app-02"} if deleted else {"vm-app-01", "vm-app-02"})
+    if deleted:
         return
     view = compute.virtual_machines.get("rg-app-prod", "vm-app-01", expand="instanceView").instance_view
     codes = [s.code for s in view.statuses]
