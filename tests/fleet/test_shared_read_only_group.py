@@ -8,15 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from azbackup_sandbox.scenarios.estate import Estate, VmSpec
 
 from azbackup_fix.fleet import Outcome
 from azbackup_fix.ids import VmRef
 from azbackup_sandbox import Sandbox
-<<<<<<< HEAD
-from azbackup_sandbox.scenarios.catalogue import run_backups, seed_history
-=======
->>>>>>> main
 from tests.fleet.fleet_sandbox import Fleet
 from tests.scenarios.rp_layouts import NOTES, OWNERS, RP_RG, VM_RG
 
