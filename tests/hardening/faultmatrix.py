@@ -76,12 +76,14 @@ CASES: tuple[Case, ...] = (
     Case("backup-in-progress", "backup-in-progress", "resolve-backup-in-progress", {**_DISRUPT}),
     Case("protection-stopped", "protection-stopped", "resume-protection", {"allow_protection_changes": True}),
     Case("vm-deleted", "vm-deleted", "stop-protection-retain-data", {"allow_protection_changes": True}),
+    # With stop-protection beside it: the orphans alone leave a cause that fails every backup (exit 5).
     Case("vm-deleted-orphans", "vm-deleted", "delete-orphaned-restore-points", {
-        "allow_protection_changes": True, "playbooks": ["delete-orphaned-restore-points"]}),
+        "allow_protection_changes": True,
+        "playbooks": ["stop-protection-retain-data", "delete-orphaned-restore-points"]}),
     Case("healthy-trigger", "healthy", "trigger-backup", {
         "playbooks": ["trigger-backup"], "options": {"trigger-backup": {"force": True}}}),
     Case("healthy", "healthy", "inspect-vm"),
-    Case("vm-deallocated", "vm-deallocated", "inspect-vm", done=5),
+    Case("vm-deallocated", "vm-deallocated", "inspect-vm"),  # backed up offline: nothing failed
     Case("disk-too-large", "disk-too-large", "inspect-vm", done=5),
 )
 
