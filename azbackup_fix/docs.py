@@ -52,6 +52,8 @@ def _effects(cls: type[Playbook]) -> list[str]:
 def _flags(cls: type[Playbook]) -> str:
     flags = [name for name, on in (("destructive", cls.destructive), ("disruptive", cls.disruptive),
                                    ("inspection only", cls.inspection_only)) if on]
+    if cls.rail is not None:
+        flags.append(f"needs `{cls.rail.flag}` / `{cls.rail.name}` ({cls.rail.allows})")
     return ", ".join(flags) or "none"
 
 

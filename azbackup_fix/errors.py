@@ -13,6 +13,7 @@ and carries the CLI exit code it maps to (DESIGN.md section 7)::
     │   ├── ProtectedItemNotFoundError
     │   └── VmNotProtectedError
     ├── PermissionDeniedError                 exit 3  carries the missing RBAC action when known
+    ├── AuthenticationError                   exit 6  no token or untrusted TLS; says what to check
     ├── GuardRailError                        exit 3  a change outside the allowed scope was refused
     ├── AzureOperationError                   exit 1  an ARM call failed (status, code, request id)
     └── WaitTimeoutError                      exit 1  a domain wait ran out of time
@@ -28,6 +29,7 @@ import re
 from typing import ClassVar
 
 __all__ = [
+    "AuthenticationError",
     "AzBackupFixError",
     "AzureOperationError",
     "GuardRailError",
@@ -135,6 +137,12 @@ class PermissionDeniedError(AzBackupFixError):
         self.scope = scope
         self.arm_code = arm_code  # e.g. AuthorizationFailed, ExpiredAuthenticationToken
         self.request_id = request_id
+
+
+class AuthenticationError(AzBackupFixError):
+    """No token, or no trusted TLS connection (to ARM or the token endpoint): nothing could be read."""
+
+    exit_code: ClassVar[int] = 6
 
 
 class GuardRailError(AzBackupFixError):

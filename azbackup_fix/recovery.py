@@ -91,29 +91,36 @@ def _gateway_for(gateway: Gateway | Callable[[str], Gateway], subscription: str)
     return gateway(subscription)  # type: ignore[operator]
 
 
-def _restore(
-    journal: Journal, run_id: str, pending: PendingLock, gateway: Gateway | Callable[[str], Gateway]
-) -> LockRecovery:
-    lock = pending.lock
+def _put_back(lock: Lock, entry_id: int, left_by: str, mark: Callable[[], None],
+              gateway: Gateway | Callable[[str], Gateway]) -> LockRecovery:
+    """GET first, PUT only when the lock is missing, then ``mark`` the journal entry; a failure leaves the
+    entry as it was. GET first because a "recorded" delete may never have happened, and a lock someone
+    has put back meanwhile is theirs now: it is not overwritten."""
     try:
         gw = _gateway_for(gateway, lock.ref.scope.subscription)
-        # GET first for both states: a "recorded" delete may never have happened, and a lock
-        # someone has put back meanwhile is theirs now; do not overwrite it.
         if gw.get_lock(lock.ref) is not None:
             outcome: RecoveryOutcome = "already-present"
         else:
             gw.put_lock(lock)
             outcome = "restored"
-        journal.mark_restored(pending.entry_id)
+        mark()
     except AzBackupFixError as exc:
         code = exc.arm_code if isinstance(exc, AzureOperationError) and exc.arm_code else type(exc).__name__
-        return LockRecovery(lock, "failed", pending.entry_id, pending.run_id, code, exc.message)
-    except Exception as exc:  # a transport error must not stop the other locks' recovery
-        return LockRecovery(lock, "failed", pending.entry_id, pending.run_id, type(exc).__name__, one_line(exc))
-    if outcome == "already-present":
-        journal.record_change(run_id, action="lock-already-present", target=lock.ref.id,
+        return LockRecovery(lock, "failed", entry_id, left_by, code, exc.message)
+    except Exception as exc:  # one lock's transport error must not stop the others' recovery
+        return LockRecovery(lock, "failed", entry_id, left_by, type(exc).__name__, one_line(exc))
+    return LockRecovery(lock, outcome, entry_id, left_by)
+
+
+def _restore(
+    journal: Journal, run_id: str, pending: PendingLock, gateway: Gateway | Callable[[str], Gateway]
+) -> LockRecovery:
+    result = _put_back(pending.lock, pending.entry_id, pending.run_id,
+                       lambda: journal.mark_restored(pending.entry_id), gateway)
+    if result.outcome == "already-present":
+        journal.record_change(run_id, action="lock-already-present", target=pending.lock.ref.id,
                               detail=f"entry {pending.entry_id}: found in place, not rewritten")
-    return LockRecovery(lock, outcome, pending.entry_id, pending.run_id)
+    return result
 
 
 def restore_left_locks(
@@ -142,20 +149,9 @@ def restore_left_locks(
 
 def _put_back_left(journal: Journal, run_id: str, entry: LeftLock,
                    gateway: Gateway | Callable[[str], Gateway]) -> LockRecovery:
-    lock = entry.lock
-    try:
-        gw = _gateway_for(gateway, lock.ref.scope.subscription)
-        if gw.get_lock(lock.ref) is not None:
-            outcome: RecoveryOutcome = "already-present"
-        else:
-            gw.put_lock(lock)
-            outcome = "restored"
-        journal.mark_left_restored(entry.entry_id)
-    except AzBackupFixError as exc:
-        code = exc.arm_code if isinstance(exc, AzureOperationError) and exc.arm_code else type(exc).__name__
-        return LockRecovery(lock, "failed", entry.entry_id, entry.run_id, code, exc.message)
-    except Exception as exc:  # one lock's transport error must not stop the others
-        return LockRecovery(lock, "failed", entry.entry_id, entry.run_id, type(exc).__name__, one_line(exc))
-    journal.record_change(run_id, action=f"left-lock-{outcome}", target=lock.ref.id,
-                          detail=f"entry {entry.entry_id}: put back after being left removed on purpose")
-    return LockRecovery(lock, outcome, entry.entry_id, entry.run_id)
+    result = _put_back(entry.lock, entry.entry_id, entry.run_id,
+                       lambda: journal.mark_left_restored(entry.entry_id), gateway)
+    if result.ok:
+        journal.record_change(run_id, action=f"left-lock-{result.outcome}", target=entry.lock.ref.id,
+                              detail=f"entry {entry.entry_id}: put back after being left removed on purpose")
+    return result

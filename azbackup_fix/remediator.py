@@ -13,7 +13,7 @@ from .errors import AzBackupFixError, InvalidInputError
 from .gateway import Gateway, observe_vm
 from .ids import VmRef
 from .models import Diagnosis, RunReport, VmObservation
-from .runner import Runner, RunOptions
+from .runner import Runner, RunOptions, default_playbook_file
 
 __all__ = ["DiagnosisOutcome", "Remediator"]
 
@@ -37,7 +37,8 @@ class Remediator:
     Other keyword options go to the :class:`~azbackup_fix.gateway.Gateway` and through it to the SDK
     clients: ``cloud``, ``base_url``, ``credential_scopes``, ``transport``, ``polling_interval``,
     ``retry_total``, ``retry_after_cap``, ``connection_verify``. ``check_options`` tunes the checks'
-    thresholds; ``journal``/``journal_path`` and ``playbook_file`` serve :meth:`run`. No global
+    thresholds; ``journal``/``journal_path`` and ``playbook_file`` (default: the packaged
+    ``default.yaml``) serve :meth:`run`. No global
     state: two Remediators never share clients or caches.
     """
 
@@ -55,7 +56,8 @@ class Remediator:
         self.check_options = check_options
         self._journal = journal
         self._journal_path = journal_path
-        self.playbook_file = playbook_file
+        # No file: the packaged default.yaml, the same routing as the CLI and the runbook.
+        self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         # The gateway owns its options and their defaults (see Gateway); they are not repeated here.
         self.gateway = Gateway(credential, subscription_id, **gateway_options)
 

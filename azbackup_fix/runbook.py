@@ -22,7 +22,8 @@ In the Automation runbook (``examples/automation/azbackup_fix_runbook.py``)::
 Output: human lines start with ``VERBOSE:``, ``WARNING:`` or ``ERROR:`` (errors also go to stderr,
 which Automation files under the Error stream); the last stdout line is the JSON report
 (schema ``azbackup-fix/runbook/v1``). No subprocess is started (Automation's sandbox forbids them),
-no secret is printed. Exit codes are the CLI's (0, 1, 2, 3, 4).
+no secret is printed. Exit codes are the CLI's (0, 1, 2, 3, 4, 5, 6): 5 is report-only (a cause
+no Azure-side change fixes), 6 an authentication or TLS failure; see ``azbackup-fix --help``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any, TextIO
 from .errors import AzBackupFixError, InvalidInputError
 from .ids import VmRef
 from .models import Diagnosis, RunReport
+from .models.exit_codes import worst
 from .remediator import Remediator
 from .settings import Settings
 
@@ -102,13 +104,6 @@ def _credential(client_id: str | None) -> Iterator[Any]:
         yield credential
     finally:
         credential.close()
-
-
-def _worst(codes: Sequence[int]) -> int:
-    for code in (1, 3, 2, 4):
-        if code in codes:
-            return code
-    return 0
 
 
 def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subscriptions: list[str],
@@ -210,7 +205,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         "schema": RUNBOOK_SCHEMA,
         "mode": args.mode,
         "subscription": subscription,
-        "exit_code": _worst(codes),
+        "exit_code": worst(codes),
         "diagnoses": [d.to_dict() for d in diagnoses],
         "runs": [r.to_dict() for r in runs],
         "errors": errors,

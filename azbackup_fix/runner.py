@@ -5,22 +5,31 @@ Dry-run is the default and sends no write request at all: every planned step is 
 recovery), then runs each playbook's steps in order. A failed step skips the rest of its
 playbook except steps marked ``always`` (lock restores), so a lock is put back whatever
 happens; other playbooks still run, and every step gets exactly one outcome.
+
+When applying, each playbook after the first that ran a step is planned again from fresh state
+(resume protection, then back up, in one run). The run's one on-demand backup is held (skipped, with
+why) after a failed or refused step, or while a diagnosed cause would make it fail
+(:func:`~azbackup_fix.checks.backup_blockers`): the day's on-demand backups are few. Guard rails
+(:data:`~azbackup_fix.models.GUARD_RAILS`) come from the run's keywords or the playbook file, and
+nothing else; a rule the file withheld for a missing rail is named in ``RunReport.rails_needed``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .checks import DEFAULT_OPTIONS, CheckOptions, backup_blockers, diagnosis_for
 from .errors import AzBackupFixError, GuardRailError
 from .gateway import Gateway, observe_vm
 from .ids import ScopeKind, VmRef
-from .models import Diagnosis, VmObservation
+from .models import GUARD_RAILS, Diagnosis, Finding, VmObservation
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
+from .playbook_file import fold_code
 from .playbooks import Plan, get_playbook
 from .steps import (
     DELETE_STARTED,
@@ -33,7 +42,8 @@ from .steps import (
     TriggerBackup,
 )
 
-__all__ = ["PlaybookRequest", "RunOptions", "Runner", "requests_from_findings", "with_journaled_deletions"]
+__all__ = ["PlaybookRequest", "RunOptions", "Runner", "default_playbook_file", "requests_from_findings",
+           "with_journaled_deletions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +69,20 @@ class RunOptions:
 
 
 def requests_from_findings(diagnosis: Diagnosis, playbook_file: Any = None) -> tuple[PlaybookRequest, ...]:
-    """Route a diagnosis to playbooks: through the playbook file when given, else the findings' own ids."""
-    if playbook_file is not None:
-        from .triage import route
+    """Route a diagnosis through the playbook file (``None``: the packaged default.yaml, as the CLI and
+    the runbook do, so every entry point routes alike)."""
+    from .triage import route
 
-        return tuple(PlaybookRequest(r.playbook_id, r.options, tuple(r.reason_codes))
-                     for r in route(diagnosis, playbook_file))
-    out: dict[str, list[str]] = {}
-    for finding in diagnosis.findings:
-        for pid in finding.playbooks:
-            out.setdefault(pid, []).append(finding.code)
-    if not out and diagnosis.errors:
-        # No Azure-side fix is documented: the inspection-only path reports what was found.
-        out["inspect-vm"] = [f.code for f in diagnosis.errors]
-    return tuple(PlaybookRequest(pid, MappingProxyType({}), tuple(codes)) for pid, codes in out.items())
+    pf = playbook_file if playbook_file is not None else default_playbook_file()
+    return tuple(PlaybookRequest(r.playbook_id, r.options, tuple(r.reason_codes)) for r in route(diagnosis, pf))
+
+
+@functools.cache
+def default_playbook_file() -> Any:
+    """The packaged default.yaml, parsed once per process (immutable: frozen dataclasses, read-only maps)."""
+    from .playbook_file import load_playbook_file
+
+    return load_playbook_file(None)
 
 
 Router = Callable[[Diagnosis], Sequence[PlaybookRequest]]
@@ -89,19 +99,44 @@ def with_journaled_deletions(observation: VmObservation, journal: Any) -> VmObse
     return replace(observation, journaled_deletions=ids) if ids else observation
 
 
-def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
-    """One on-demand backup per run: keep the last planned trigger (trigger-backup runs last), unless a
-    playbook puts locks back after its own trigger: that backup must run before the locks return."""
-    triggering = [i for i, (_, p) in enumerate(plans) if any(isinstance(s, TriggerBackup) for s in p.steps)]
+def _trigger_owner(plans: list[tuple[PlaybookRequest, Plan]]) -> int | None:
+    """Which playbook runs the run's one on-demand backup: the first that puts locks back after its own
+    trigger (that backup must run before the locks return), otherwise the last that triggers one
+    (trigger-backup runs last)."""
+    triggering = [i for i, (_, p) in enumerate(plans) if _triggers(p)]
     guarded = [i for i in triggering if any(isinstance(s, (RestoreLock, LeaveLockRemoved)) for s in plans[i][1].steps)]
-    last = guarded[0] if guarded else max(triggering, default=None)
-    out = []
-    for i, (req, plan) in enumerate(plans):
-        if last is not None and i != last and any(isinstance(s, TriggerBackup) for s in plan.steps):
-            plan = replace(plan, steps=tuple(s for s in plan.steps if not isinstance(s, TriggerBackup)),
-                           notes=(*plan.notes, "the on-demand backup runs once, at the end of the run"))
-        out.append((req, plan))
-    return out
+    return guarded[0] if guarded else max(triggering, default=None)
+
+
+def _dedupe_triggers(plans: list[tuple[PlaybookRequest, Plan]]) -> list[tuple[PlaybookRequest, Plan]]:
+    """One on-demand backup per run, in the playbook :func:`_trigger_owner` names."""
+    owner = _trigger_owner(plans)
+    return [(req, plan if i == owner else _without_trigger(plan)) for i, (req, plan) in enumerate(plans)]
+
+
+def _triggers(plan: Plan) -> bool:
+    return any(isinstance(s, TriggerBackup) for s in plan.steps)
+
+
+def _without_trigger(plan: Plan) -> Plan:
+    if not _triggers(plan):
+        return plan
+    return replace(plan, steps=tuple(s for s in plan.steps if not isinstance(s, TriggerBackup)),
+                   notes=(*plan.notes, "the run's one on-demand backup is triggered by another of its playbooks"))
+
+
+def _addressed(finding: Finding, playbook_ids: set[str]) -> bool:
+    """Whether one of ``playbook_ids`` is a documented fix of ``finding``."""
+    if set(finding.playbooks) & playbook_ids:
+        return True
+    code = fold_code(finding.code)
+    return any(code in {fold_code(c) for c in get_playbook(pid).error_codes} for pid in playbook_ids)
+
+
+def _refused(step: Step, why: str) -> StepOutcome:
+    outcome = step.outcome(StepStatus.SKIPPED, reason=why, refused=True)
+    rail = step.rail.name if step.rail is not None and why.startswith(f"needs {step.rail.flag}") else None
+    return replace(outcome, rail=rail)
 
 
 class Runner:
@@ -109,7 +144,7 @@ class Runner:
 
     ``journal`` (a :class:`~azbackup_fix.journal.Journal`, or a zero-argument factory) is
     needed to apply plans that remove locks; ``router`` maps a diagnosis to playbook
-    requests (default: the playbook file's routing, or the findings' ``playbooks``).
+    requests (default: the playbook file's routing; no file: the packaged default.yaml).
     """
 
     def __init__(
@@ -123,7 +158,7 @@ class Runner:
     ) -> None:
         self.gateway = gateway
         self._journal = journal
-        self.playbook_file = playbook_file
+        self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         self.router: Router | None = router
         self.check_options = check_options
 
@@ -148,11 +183,11 @@ class Runner:
         rails = getattr(self.playbook_file, "guard_rails", None)
         return getattr(rails, "max_targets", None)
 
-    def _allowed(self, options: RunOptions) -> tuple[bool, bool]:
+    def _allowed(self, options: RunOptions) -> dict[str, bool]:
+        """Each guard rail: given as the run's keyword (CLI flag) or in the playbook file's guard_rails."""
         rails = getattr(self.playbook_file, "guard_rails", None)
-        disruptive = options.allow_disruptive or bool(getattr(rails, "allow_disruptive", False))
-        protection = options.allow_protection_changes or bool(getattr(rails, "allow_protection_changes", False))
-        return disruptive, protection
+        return {rail.name: bool(getattr(options, rail.name)) or bool(getattr(rails, rail.name, False))
+                for rail in GUARD_RAILS}
 
     def run(self, vm: VmRef, options: RunOptions = RunOptions()) -> RunReport:
         gw = self.gateway
@@ -184,17 +219,36 @@ class Runner:
         observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         requests = self._requests(diagnosis, options)
-        plans = _dedupe_triggers([(req, get_playbook(req.playbook_id).plan(observation, self._opts(req, options)))
-                                  for req in requests])
-        allow_disruptive, allow_protection = self._allowed(options)
+        withheld = self.rails_needed(diagnosis, observation, options)
+        plans = _dedupe_triggers([(req, self._plan(req, observation, options)) for req in requests])
+        # The one on-demand backup of the run: the playbook that kept its trigger, or else trigger-backup,
+        # which may plan one once the playbooks before it have changed the state.
+        owner = _trigger_owner(plans)
+        if owner is None:
+            owner = max((i for i, (req, _) in enumerate(plans) if req.playbook_id == "trigger-backup"), default=None)
+        allowed = self._allowed(options)
         ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep)
         results: list[PlaybookResult] = []
-        for req, plan in plans:
+        ran: list[tuple[PlaybookRequest, Plan]] = []
+        held_for: tuple[str, ...] = ()
+        obs, stale = observation, False
+        for index, (req, plan) in enumerate(plans):
+            if options.apply and stale:
+                # Plan from the state the previous playbooks left (resume-protection, then the backup).
+                gw.invalidate()
+                obs = observe_vm(gw, vm)
+                plan = self._plan(req, obs, options)
+                if index != owner or ctx.triggered_jobs:
+                    plan = _without_trigger(plan)
+            held, blockers = self._hold_trigger(plan, obs, results, options)
+            held_for = held_for or blockers
             refusals.extend(f"{req.playbook_id}: {r}" for r in plan.refusals)
-            outcomes = self._execute(plan, observation, options, ctx, allow_disruptive, allow_protection)
+            outcomes = self._execute(plan, obs, options, ctx, allowed, held)
             results.append(PlaybookResult(req.playbook_id, outcomes, req.reason_codes, plan.notes))
+            ran.append((req, plan))
+            stale = stale or any(o.status not in (StepStatus.PLANNED, StepStatus.SKIPPED) for o in outcomes)
         if options.apply and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
-            results = self._verify(vm, plans, results, options)
+            results = self._verify(vm, ran, results, options)
         return RunReport(
             target=vm.id,
             applied=options.apply,
@@ -203,7 +257,54 @@ class Runner:
             recovered_locks=tuple(recovered),
             generated_at=gw.counter.server_time or datetime.now(timezone.utc),
             diagnosis_codes=tuple(f.code for f in diagnosis.findings),
+            withheld_rails=withheld,
+            # A fix its rail would allow is not "nothing can change it": the rail is named instead.
+            report_only=() if withheld else self._report_only(observation, diagnosis, results, held_for, options),
         )
+
+    def _plan(self, req: PlaybookRequest, observation: VmObservation, options: RunOptions) -> Plan:
+        return get_playbook(req.playbook_id).plan(observation, self._opts(req, options))
+
+    def _hold_trigger(self, plan: Plan, obs: VmObservation, earlier: Sequence[PlaybookResult],
+                      options: RunOptions) -> tuple[dict[int, str], tuple[str, ...]]:
+        """Trigger steps not to start, with why, and the diagnosed causes that hold them: a backup is
+        started only when nothing diagnosed would make it fail (the day's on-demand backups are few)."""
+        where = [i for i, step in enumerate(plan.steps) if isinstance(step, TriggerBackup)]
+        if not where:
+            return {}, ()
+        failed = [o for r in earlier for o in r.steps if o.status.is_failure or o.refused]
+        if failed:
+            why = f"not triggered: an earlier step ({failed[0].step}) did not succeed, so a backup now would fail"
+            return dict.fromkeys(where, why), ()
+        # Causes the steps before the trigger address do not hold it: in dry-run every earlier plan's, when
+        # applying only this plan's own (earlier playbooks' effects are in the fresh state already).
+        fixing = {plan.playbook} if any(not isinstance(s, TriggerBackup) for s in plan.steps) else set()
+        if not options.apply:
+            fixing |= {r.playbook for r in earlier
+                       if any(o.status is StepStatus.PLANNED and o.step != TriggerBackup.kind for o in r.steps)}
+        blockers = [f for f in backup_blockers(obs, self.check_options) if not _addressed(f, fixing)]
+        if not blockers:
+            return {}, ()
+        why = "not triggered: " + "; ".join(f"{f.code} ({f.title})" for f in blockers) + " would make it fail"
+        return dict.fromkeys(where, why), tuple(dict.fromkeys(f.code for f in blockers))
+
+    def _report_only(self, observation: VmObservation, diagnosis: Diagnosis, results: Sequence[PlaybookResult],
+                     held_for: tuple[str, ...], options: RunOptions) -> tuple[str, ...]:
+        """The causes no step here changes while the VM's backups fail (RunReport exit code 5). With
+        explicit ``playbooks`` the caller chose the scope: only a cause that blocks any backup counts."""
+        if held_for:
+            return held_for
+        item = observation.protected_item
+        if observation.vm is None and item is not None and item.is_inactive:
+            return ()  # a deleted VM whose protection is stopped (data retained): no backup runs to fail
+        if any(o.status in (StepStatus.PLANNED, StepStatus.CHANGED) for r in results for o in r.steps):
+            return ()
+        blockers = tuple(dict.fromkeys(f.code for f in backup_blockers(observation, self.check_options)))
+        if blockers:
+            return blockers
+        if observation.current_failed_job is not None and options.playbooks is None:
+            return tuple(f.code for f in diagnosis.errors)
+        return ()
 
     def _requests(self, diagnosis: Diagnosis, options: RunOptions) -> tuple[PlaybookRequest, ...]:
         if options.playbooks is not None:
@@ -213,6 +314,24 @@ class Runner:
         if self.router is not None:
             return tuple(self.router(diagnosis))
         return requests_from_findings(diagnosis, self._effective_file(options))
+
+    def rails_needed(self, diagnosis: Diagnosis, observation: VmObservation, options: RunOptions) -> tuple[str, ...]:
+        """Rails a rule of the playbook file needed to route a fix that would change something here
+        (a restart rule for a deallocated VM plans nothing, so it needs no flag). Pure: no request."""
+        if options.playbooks is not None or self.router is not None:
+            return ()
+        from .triage import withheld_rails
+
+        pf = self._effective_file(options)
+        routed = {r.playbook_id for r in requests_from_findings(diagnosis, pf)}
+        out = []
+        for rail in withheld_rails(diagnosis, pf):
+            raised = replace(pf, guard_rails=replace(pf.guard_rails, **{rail: True}))
+            extra = [r for r in requests_from_findings(diagnosis, raised)
+                     if r.playbook_id not in routed and r.playbook_id != "trigger-backup"]
+            if any(self._plan(r, observation, options).steps for r in extra):
+                out.append(rail)
+        return tuple(out)
 
     def _effective_file(self, options: RunOptions) -> Any:
         """The playbook file with its permission guard rails raised by the run's explicit permissions."""
@@ -232,15 +351,10 @@ class Runner:
             merged["wait"] = False
         return cls.resolve(merged)
 
-    def _guard(self, step: Step, obs: VmObservation, allow_disruptive: bool, allow_protection: bool) -> str | None:
+    def _guard(self, step: Step, obs: VmObservation, allowed: Mapping[str, bool]) -> str | None:
         """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
-        from .steps import UpdateProtection
-
-        if isinstance(step, UpdateProtection) or (isinstance(step, DeleteRestorePointCollection) and step.orphaned):
-            if not allow_protection:
-                return "protection changes need explicit permission (--allow-protection-changes)"
-        elif step.disruptive and not allow_disruptive:
-            return "disruptive: needs explicit permission (--allow-disruptive)"
+        if step.rail is not None and not allowed.get(step.rail.name, False):
+            return f"needs {step.rail.flag} ({step.rail.allows}; keyword {step.rail.name})"
         if isinstance(step, (DeleteLock, RestoreLock)):
             lock = step.lock
             rg = (lock.resource_group or "").casefold()
@@ -255,13 +369,20 @@ class Runner:
         return None
 
     def _execute(self, plan: Plan, obs: VmObservation, options: RunOptions, ctx: StepContext,
-                 allow_disruptive: bool, allow_protection: bool) -> tuple[StepOutcome, ...]:
-        refusals = {i: self._guard(s, obs, allow_disruptive, allow_protection) for i, s in enumerate(plan.steps)}
+                 allowed: Mapping[str, bool], held: Mapping[int, str] | None = None) -> tuple[StepOutcome, ...]:
+        """Run (or in dry-run report) the plan's steps; ``held`` steps are skipped with their reason."""
+        held = held or {}
+        refusals = {i: self._guard(s, obs, allowed) for i, s in enumerate(plan.steps)}
         outcomes: list[StepOutcome] = []
         if not options.apply:
             for i, step in enumerate(plan.steps):
                 why = refusals[i]
-                outcomes.append(step.outcome(StepStatus.SKIPPED, reason=why, refused=True) if why else step.planned())
+                if why:
+                    outcomes.append(_refused(step, why))
+                elif i in held:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=held[i]))
+                else:
+                    outcomes.append(step.planned())
             return tuple(outcomes)
         blocked: str | None = None
         if any(refusals.values()):
@@ -272,10 +393,13 @@ class Runner:
             for i, step in enumerate(plan.steps):
                 done = i + 1
                 if refusals[i]:
-                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=refusals[i], refused=True))
+                    outcomes.append(_refused(step, refusals[i]))
                     continue
                 if blocked and not step.always:
                     outcomes.append(step.outcome(StepStatus.SKIPPED, reason=blocked))
+                    continue
+                if i in held:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=held[i]))
                     continue
                 try:
                     outcome = step.run(ctx)
@@ -313,6 +437,15 @@ class Runner:
         running = [s.detail_value("job_id") for r in results for s in r.steps
                    if s.step == TriggerBackup.kind and s.detail_value("job_status") == "InProgress"]
         for (req, _), result in zip(plans, results, strict=True):
+            if result.failed:
+                # A failed step is never "verified", whatever re-planning on fresh state says.
+                first = result.failed[0]
+                out.append(replace(result, verified=False,
+                                   verification=f"{first.step} {first.status.value}: {first.reason}"))
+                continue
+            if result.steps and all(s.status is StepStatus.SKIPPED for s in result.steps):
+                out.append(replace(result, verified=None, verification="not run: " + (result.steps[0].reason or "")))
+                continue
             cls = get_playbook(req.playbook_id)
             verdict = cls.verify(fresh, self._opts(req, options))
             if not verdict.ok and running:

@@ -34,6 +34,7 @@ from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .ids import VaultRef, VmRef
 from .models import VmObservation
+from .models.rails import rail_named
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, requests_from_findings
@@ -187,6 +188,22 @@ class FleetScanner:
             plans.append(cls.plan(observation, cls.resolve(merged)))
         return tuple(r.playbook_id for r in requests), tuple(plans)
 
+    def _gated_steps(self, plans: Sequence[Plan], options: ScanOptions) -> tuple[str, ...]:
+        """Rails that planned steps need and the scan was not given (apply would refuse them)."""
+        rails = getattr(self.playbook_file, "guard_rails", None)
+        given = {"allow_disruptive": options.allow_disruptive or bool(getattr(rails, "allow_disruptive", False)),
+                 "allow_protection_changes": options.allow_protection_changes
+                 or bool(getattr(rails, "allow_protection_changes", False))}
+        return tuple(dict.fromkeys(s.rail.name for p in plans for s in p.steps
+                                   if s.rail is not None and not given.get(s.rail.name, False)))
+
+    def _rails_needed(self, gw: Gateway, diagnosis: Any, observation: VmObservation,
+                      options: ScanOptions) -> tuple[str, ...]:
+        runner = Runner(gw, playbook_file=self.playbook_file, check_options=self.check_options)
+        return runner.rails_needed(diagnosis, observation, RunOptions(
+            allow_disruptive=options.allow_disruptive, allow_protection_changes=options.allow_protection_changes,
+            wait=options.wait, options=options.options))
+
     def _examine(self, gw: Gateway, candidate: Candidate, options: ScanOptions,
                  job_vaults: Mapping[str, frozenset[str]] | None = None) -> _Examined:
         vm = candidate.vm
@@ -221,6 +238,14 @@ class FleetScanner:
                 outcome = Outcome.REFUSED
             steps = tuple((s.kind, StepStatus.PLANNED.value, s.target) for p in plans for s in p.steps)
             refusals = "; ".join(r for p in plans for r in p.refusals) or None
+            needed = self._rails_needed(gw, diagnosis, observation, options)
+            gated = self._gated_steps(plans, options)
+            if gated:
+                needed = tuple(dict.fromkeys((*gated, *needed)))
+            if needed and (gated or outcome is not Outcome.NEEDS_FIX):
+                # The documented fix is there but its guard rail was not given: say which flag.
+                outcome = Outcome.REFUSED
+                refusals = "; ".join(filter(None, (refusals, *(f"needs {rail_named(r).flag}" for r in needed))))
             return _Examined(VmResult(vm.id, vm.subscription_id, outcome, candidate.reasons, confirmed,
                                       code or (findings[0] if findings else None), findings, playbooks, steps,
                                       refusals), observation, plans)

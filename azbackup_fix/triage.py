@@ -25,7 +25,7 @@ from .checks.catalogue import Playbook
 from .models import Diagnosis, Severity
 from .playbook_file import PlaybookFile, PlaybookRule, fold_code
 
-__all__ = ["PlaybookRequest", "route", "routing_codes"]
+__all__ = ["PlaybookRequest", "route", "routing_codes", "withheld_rails"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +77,23 @@ def route(diagnosis: Diagnosis, playbook_file: PlaybookFile) -> tuple[PlaybookRe
         why = tuple(code for code in codes if code in reasons[pid])  # the diagnosis's order
         requests.append(PlaybookRequest(pid, MappingProxyType(options), why))
     return tuple(requests)
+
+
+def withheld_rails(diagnosis: Diagnosis, playbook_file: PlaybookFile) -> tuple[str, ...]:
+    """Guard rails whose absence kept a matching rule from routing its fix (first rule first).
+
+    A rule that matched but ``requires`` a rail not given names that rail, unless every playbook it
+    would add (besides the closing backup) is routed anyway: the run must say which flag would fix it.
+    """
+    if not playbook_file.writes_allowed:
+        return ()
+    codes = routing_codes(diagnosis)
+    routed = {r.playbook_id for r in route(diagnosis, playbook_file)}
+    out: dict[str, None] = {}
+    for rule in playbook_file.rules:
+        missing = [flag for flag in rule.requires if not playbook_file.guard_rails.allows(flag)]
+        if not missing or not rule.matched(codes):
+            continue
+        if set(rule.playbooks) - {Playbook.TRIGGER_BACKUP} - routed:
+            out.update(dict.fromkeys(missing))
+    return tuple(out)

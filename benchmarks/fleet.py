@@ -16,7 +16,7 @@ every (subscription, bucket), max(0, requests - capacity) / refill rate: no clie
 without a 429. The sequential baseline is ``Remediator.iter_diagnoses`` over every protected VM, one
 subscription after another, no threads, no Resource Graph; it is run on a sample of VMs and
 extrapolated to N (the table says so). Fix-all uses ``wait=False`` (triggered backups are not awaited),
-allows cancelling stuck jobs (``--allow-disruptive`` with ``cancel_stuck``) and otherwise the default
+allows cancelling stuck jobs (``--allow-disruptive``) and otherwise the default
 playbooks' permissions (no restarts, no protection changes: those VMs stay report-only or refused).
 """
 
@@ -66,7 +66,7 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(spec["subscriptions"]), apply=fix, workers=spec["workers"], wait=False, fresh=True,
             # Stuck jobs: cancelled (snapshot phase) rather than waited for an hour.
-            allow_disruptive=fix, options={"resolve-backup-in-progress": {"cancel_stuck": True, "wait_minutes": 2}}))
+            allow_disruptive=fix, options={"resolve-backup-in-progress": {"wait_minutes": 2}}))
         out.update(vms_seen=report.vms_seen, candidates=report.candidates, outcomes=report.by_outcome(),
                    client_429=report.throttled, budget_wait=round(budget.waited, 1))
         journal.close()

@@ -17,7 +17,7 @@ from .catalogue import (
     match_error_text,
     rank_of,
 )
-from .diagnose import STATE_CHECKS, Check, diagnose, diagnosis_for
+from .diagnose import STATE_CHECKS, Check, backup_blockers, diagnose, diagnosis_for
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .guest_steps import agent_steps, extension_steps, network_steps
@@ -36,6 +36,7 @@ __all__ = [
     "CheckOptions",
     "Playbook",
     "agent_steps",
+    "backup_blockers",
     "canonical_code",
     "check_agent",
     "check_backup_extension",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from ..models import Diagnosis, Finding, VmObservation
+from ..models import Diagnosis, Finding, Severity, VmObservation
 from .agent import check_agent
 from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
@@ -17,7 +17,7 @@ from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
 from .vm_health import check_deleted_vm, check_vm_health
 
-__all__ = ["STATE_CHECKS", "Check", "diagnose", "diagnosis_for"]
+__all__ = ["STATE_CHECKS", "Check", "backup_blockers", "diagnose", "diagnosis_for"]
 
 Check = Callable[[VmObservation, CheckOptions], tuple[Finding, ...]]
 
@@ -81,3 +81,16 @@ def diagnosis_for(
         request_count=request_count,
         generated_at=when,
     )
+
+
+# A lock on the restore-point group only stops the service's pruning: below the limit a backup succeeds.
+_NOT_BLOCKING = frozenset({"RestorePointResourceGroupLocked"})
+
+
+def backup_blockers(observation: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
+    """Error findings of the current state (not of past jobs) that make any backup fail while they last:
+    an on-demand backup started now would be wasted (the day allows few). Jobs in progress are left to
+    the trigger step, which refuses to start a second one."""
+    return tuple(f for check in STATE_CHECKS if check is not check_jobs_in_progress
+                 for f in check(observation, options)
+                 if f.severity is Severity.ERROR and f.code not in _NOT_BLOCKING)

@@ -1,13 +1,26 @@
-"""Exit codes (DESIGN.md section 7), shared by every command."""
+"""Exit codes shared by every command: the table of :mod:`azbackup_fix.models.exit_codes`."""
 
 from __future__ import annotations
 
-__all__ = ["ACTION_NEEDED", "BAD_INPUT", "CHANGES_PLANNED", "FAILURE", "OK", "PERMISSION"]
+from ..models.exit_codes import (
+    ACTION_NEEDED,
+    AUTHENTICATION,
+    BAD_INPUT,
+    CHANGES_PLANNED,
+    EXIT_CODES,
+    FAILURE,
+    OK,
+    PERMISSION,
+    REPORT_ONLY,
+    worst,
+)
 
-OK = 0  # nothing to do, or all fixed
-FAILURE = 1  # a step or an ARM call failed
-BAD_INPUT = 2  # malformed id, unknown VM / vault / subscription, VM not protected
-PERMISSION = 3  # missing RBAC permission, or a guard-rail refusal
-CHANGES_PLANNED = 4  # dry-run: changes would be made
-# diagnose: problems were found and a fix is planned but not applied ("action needed").
-ACTION_NEEDED = CHANGES_PLANNED
+__all__ = [
+    "ACTION_NEEDED", "AUTHENTICATION", "BAD_INPUT", "CHANGES_PLANNED", "EXIT_CODES", "FAILURE", "OK", "PERMISSION",
+    "REPORT_ONLY", "help_epilog", "worst",
+]
+
+
+def help_epilog() -> str:
+    """The table as --help shows it."""
+    return "exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())

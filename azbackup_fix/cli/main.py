@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
-from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import TextIO
 
 from .. import __version__
@@ -26,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Repair Azure VM Backup failures from the Azure side.")
+    parser = _Parser(prog=PROG, description="Repair Azure VM Backup failures from the Azure side.",
+                     epilog=exit_codes.help_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -52,14 +55,31 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         parser.print_help(io.err)
         return exit_codes.BAD_INPUT
     try:
-        return args.run(args, io)
+        with _identity_log(debug=args.debug):
+            return args.run(args, io)
     except KeyboardInterrupt:
         io.err.write(f"{PROG}: interrupted\n")
         return 130
     except Exception as exc:  # every error becomes one line and an exit code
         problems = Problems(io, debug=args.debug)
         problems.add(exc)
+        if getattr(args, "output", None) == "json":
+            io.out.write(json.dumps(problems.document(), indent=2) + "\n")
         return problems.exit_code
+
+
+@contextmanager
+def _identity_log(*, debug: bool) -> Iterator[None]:
+    """azure-identity logs every failed credential at WARNING (eight lines for one missing login); our
+    one-line error says it better. ``--debug`` keeps its log."""
+    logger = logging.getLogger("azure.identity")
+    level = logger.level
+    if not debug:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

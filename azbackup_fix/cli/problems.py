@@ -8,11 +8,10 @@ from ..errors import AzBackupFixError, one_line
 from . import exit_codes
 from .commands.base import Io
 
-__all__ = ["PROG", "Problems", "exit_code_of"]
+__all__ = ["ERROR_SCHEMA", "PROG", "Problems", "exit_code_of"]
 
 PROG = "azbackup-fix"
-# Which code wins when several VMs fail differently: a failed call over a refusal over bad input.
-_PRIORITY = (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT)
+ERROR_SCHEMA = "azbackup-fix/error/v1"
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -26,9 +25,12 @@ class Problems:
         self.io = io
         self.debug = debug
         self.codes: list[int] = []
+        self.errors: list[dict[str, object]] = []  # for the JSON error object
 
     def add(self, exc: BaseException, *, where: str | None = None) -> None:
         self.codes.append(exit_code_of(exc))
+        self.errors.append({"target": where, "type": type(exc).__name__, "message": one_line(exc),
+                            "exit_code": exit_code_of(exc)})
         if self.debug:
             self.io.err.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         prefix = f"{where}: " if where else ""
@@ -39,4 +41,8 @@ class Problems:
 
     @property
     def exit_code(self) -> int:
-        return next((c for c in _PRIORITY if c in self.codes), exit_codes.OK)
+        return exit_codes.worst(self.codes)
+
+    def document(self) -> dict[str, object]:
+        """What ``--output json`` prints when the errors are all there is: an object, never ``null``."""
+        return {"schema": ERROR_SCHEMA, "exit_code": self.exit_code, "errors": list(self.errors)}

@@ -21,6 +21,7 @@ from azure.core.exceptions import (
 )
 
 from ..errors import (
+    AuthenticationError,
     AzBackupFixError,
     AzureOperationError,
     NotFoundError,
@@ -28,7 +29,7 @@ from ..errors import (
     one_line,
 )
 
-__all__ = ["ArmErrorInfo", "arm_call", "arm_error_info", "classify"]
+__all__ = ["ArmErrorInfo", "arm_call", "arm_error_info", "classify", "credential_error"]
 
 NOT_FOUND_CODES = frozenset(
     code.casefold()
@@ -105,9 +106,10 @@ def classify(
             )
         if code in AUTH_CODES or info.status == 401:
             # The request id lets the operator find the refused call in ARM's activity log.
-            return PermissionDeniedError(
-                f"{prefix}authentication failed: {info.code}: {info.message} (request id {info.request_id})",
-                arm_code=info.code, request_id=info.request_id)
+            return AuthenticationError(
+                f"authentication failed: ARM refused the token ({info.code or 401}: {_short(info.message)}; "
+                f"request id {info.request_id}); check: the tenant and subscription of the identity "
+                "(`az login --tenant`, AZURE_TENANT_ID)")
         if code == "subscriptionnotfound":
             return NotFoundError(f"{prefix}{info.message}")
         if code in NOT_FOUND_CODES or info.status == 404:
@@ -116,13 +118,75 @@ def classify(
             f"{prefix}{info.message}", status_code=info.status, arm_code=info.code, request_id=info.request_id
         )
     if isinstance(exc, ClientAuthenticationError):
-        # Raised by the credential before any request: no token, so no access.
-        return PermissionDeniedError(f"{prefix}could not get an access token: {one_line(exc.message)}")
+        # Raised by the credential before any request: no token, so nothing was read.
+        return credential_error(exc)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)) and _is_tls(exc):
+        return AuthenticationError(f"TLS failure: the certificate of the ARM endpoint is not trusted "
+                                   f"({_short(_tls_reason(exc))}); check: REQUESTS_CA_BUNDLE names the CA "
+                                   "file of the endpoint (--arm-endpoint, AZBACKUP_ARM_ENDPOINT)")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return AzureOperationError(f"{prefix}could not reach Azure Resource Manager: {one_line(exc.message)}")
     if isinstance(exc, AzureError):
         return AzureOperationError(f"{prefix}{one_line(exc.message)}")
     return AzureOperationError(f"{prefix}{one_line(exc)}")
+
+
+_CAUSE_LEN = 160
+# Lines of DefaultAzureCredential's message for credentials that were not configured (not the cause).
+_NOT_TRIED = ("unavailable", "not found on path", "not installed", "could not be found", "requires the",
+              "configuration not found")
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _CAUSE_LEN else text[: _CAUSE_LEN - 1] + "…"
+
+
+def _is_tls(exc: BaseException) -> bool:
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # the SSL error sits a few causes down (requests -> urllib3 -> ssl)
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _tls_reason(exc: BaseException) -> str:
+    match = re.search(r"certificate verify failed: [^()\]'\"]+", str(exc))
+    return match.group(0).strip() if match else "certificate verify failed"
+
+
+def credential_error(exc: ClientAuthenticationError) -> AuthenticationError:
+    """One line from a credential's failure: the cause (the attempt that really failed) and what to check."""
+    text = str(exc.message or exc)
+    attempts = re.findall(r"^\s*(\w+Credential): (.+)$", text, re.M)
+    tried = [(name, why) for name, why in attempts if not any(marker in why.casefold() for marker in _NOT_TRIED)]
+    if "CERTIFICATE_VERIFY_FAILED" in text or _is_tls(exc):
+        who = next((name for name, why in attempts if "CERTIFICATE_VERIFY_FAILED" in why), "the token endpoint")
+        return AuthenticationError(
+            f"TLS failure: {who} could not verify the certificate of its endpoint ({_short(_tls_reason(exc))}); "
+            "check: REQUESTS_CA_BUNDLE names the CA file that signed it (the sandbox prints ca_file)")
+    managed = next((why for name, why in attempts if name == "ManagedIdentityCredential"
+                    and "token request error" in why.casefold()), None)
+    if managed is not None or ("IDENTITY_HEADER" in text and not attempts):
+        cause = managed.split("Token request error:", 1)[-1] if managed else text
+        return AuthenticationError(
+            f"authentication failed: the managed identity endpoint refused the token request ({_short(cause)}); "
+            "check: IDENTITY_ENDPOINT and IDENTITY_HEADER (Azure Automation and App Service set both)")
+    if tried:
+        name, why = tried[0]
+        return AuthenticationError(f"authentication failed: {name}: {_short(why)}; check: `az login`, or "
+                                   "AZURE_CLIENT_ID / AZURE_TENANT_ID with a secret or federated token")
+    if not attempts:
+        return AuthenticationError(f"authentication failed: {_short(text)}; check: `az login`, or AZURE_CLIENT_ID "
+                                   "/ AZURE_TENANT_ID, or IDENTITY_ENDPOINT for a managed identity")
+    return AuthenticationError(
+        "authentication failed: no credential is configured here; check: run `az login`, or set AZURE_CLIENT_ID "
+        "/ AZURE_TENANT_ID (with a secret or federated token), or IDENTITY_ENDPOINT for a managed identity")
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from .findings import (
 )
 from .locks import Lock, LockLevel
 from .observation import VmObservation
+from .rails import GUARD_RAILS, GuardRail
 from .report import RUN_SCHEMA, PlaybookResult, RunReport, StepOutcome, StepStatus
 from .timestamps import format_timestamp, parse_timestamp
 
@@ -35,6 +36,7 @@ __all__ = [
     "BACKUP_EXTENSION_TYPES",
     "DIAGNOSIS_JSON_SCHEMA",
     "DIAGNOSIS_SCHEMA",
+    "GUARD_RAILS",
     "RUN_SCHEMA",
     "BackupJob",
     "BackupPolicy",
@@ -45,6 +47,7 @@ __all__ = [
     "EvidenceValue",
     "Extension",
     "Finding",
+    "GuardRail",
     "JobError",
     "Lock",
     "LockLevel",

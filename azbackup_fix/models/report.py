@@ -12,6 +12,8 @@ JSON form of a :class:`RunReport` (``RUN_SCHEMA`` = ``azbackup-fix/run/v1``)::
       "summary": {"planned": 3, "changed": 0, ...},
       "recovered_locks": [...],
       "refusals": ["..."],
+      "rails_needed": ["allow_disruptive"],      # guard rails the fix needs that were not given
+      "report_only": ["UserErrorUnsupportedDiskSize"],   # causes no step here changes (exit code 5)
       "playbooks": [
         {"playbook": "clear-restore-point-limit", "reason_codes": [...], "notes": [...],
          "verified": true | false | null, "verification": "...",
@@ -32,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import AzBackupFixError, AzureOperationError, GuardRailError
+from .exit_codes import CHANGES_PLANNED, FAILURE, OK, PERMISSION, REPORT_ONLY
 from .timestamps import format_timestamp
 
 __all__ = [
@@ -73,6 +76,7 @@ class StepOutcome:
     request_id: str | None = None  # x-ms-request-id of a failure
     refused: bool = False  # skipped by a guard rail or a missing permission
     detail: tuple[tuple[str, DetailValue], ...] = ()
+    rail: str | None = None  # the guard rail (e.g. "allow_disruptive") whose absence refused it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "detail", tuple(self.detail))
@@ -90,6 +94,7 @@ class StepOutcome:
             "error_code": self.error_code,
             "request_id": self.request_id,
             "refused": self.refused,
+            "rail": self.rail,
             "detail": dict(self.detail),
         }
 
@@ -162,9 +167,12 @@ class RunReport:
     generated_at: datetime | None = None
     diagnosis_codes: tuple[str, ...] = ()
     extra: Mapping[str, DetailValue] = field(default_factory=dict)
+    withheld_rails: tuple[str, ...] = ()  # rails a routing rule needed but was not given
+    report_only: tuple[str, ...] = ()  # causes of failing backups that no step here changes
 
     def __post_init__(self) -> None:
-        for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes"):
+        for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes", "withheld_rails",
+                     "report_only"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -189,21 +197,30 @@ class RunReport:
 
     @property
     def refused(self) -> bool:
-        return bool(self.refusals) or any(s.refused for s in self.steps)
+        return bool(self.refusals) or bool(self.withheld_rails) or any(s.refused for s in self.steps)
+
+    @property
+    def rails_needed(self) -> tuple[str, ...]:
+        """The guard rails (keyword names) that would let the fix go ahead, first need first."""
+        return tuple(dict.fromkeys((*(s.rail for s in self.steps if s.refused and s.rail), *self.withheld_rails)))
 
     @property
     def exit_code(self) -> int:
-        """DESIGN.md section 7: 1 a step failed (or the fix was not verified), 3 refusal, 4 changes
-        planned, 0 otherwise."""
+        """The exit-code table (models/exit_codes.py): 1 a step failed (or the fix was not verified),
+        3 refusal (a missing permission, or a guard rail not given: see ``rails_needed``), 4 changes
+        planned, 5 report-only (backups fail for a cause no step here changes: see ``report_only``),
+        0 nothing to do or fixed."""
         if self.failures and not all(s.refused for s in self.failures):
-            return 1
+            return FAILURE
         if self.refused:
-            return 3  # a refusal (missing permission) is the cause even when it left the fix unverified
+            return PERMISSION  # a refusal (missing permission) is the cause even when it left the fix unverified
         if self.unverified:
-            return 1  # changed, but fresh state does not show it fixed (or could not be read)
+            return FAILURE  # changed, but fresh state does not show it fixed (or could not be read)
         if self.planned:
-            return 4
-        return 0
+            return CHANGES_PLANNED
+        if self.report_only:
+            return REPORT_ONLY
+        return OK
 
     def summary(self) -> dict[str, int]:
         counts = {s.value: 0 for s in StepStatus}
@@ -244,6 +261,8 @@ class RunReport:
             "diagnosis_codes": list(self.diagnosis_codes),
             "recovered_locks": list(self.recovered_locks),
             "refusals": list(self.refusals),
+            "rails_needed": list(self.rails_needed),
+            "report_only": list(self.report_only),
             "playbooks": [p.to_dict() for p in self.playbooks],
             **({"extra": dict(self.extra)} if self.extra else {}),
         }

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ..errors import InvalidInputError
 from ..models import VmObservation
 from ..models.options import Option, as_option
+from ..models.rails import GuardRail
 from ..steps import Step
 
 __all__ = ["Plan", "Playbook", "Verification", "resolve_options"]
@@ -94,6 +95,7 @@ class Playbook:
     destructive: ClassVar[bool] = False
     disruptive: ClassVar[bool] = False
     inspection_only: ClassVar[bool] = False
+    rail: ClassVar[GuardRail | None] = None  # the guard rail some of its steps need
     options: ClassVar[Mapping[str, Option | tuple[type, Any]]] = MappingProxyType({})
 
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..models import VmObservation
 from ..models.options import Option
+from ..models.rails import DISRUPTIVE
 from ..models.timestamps import format_timestamp
 from ..steps import CancelJob, Step, TriggerBackup, WaitForJobs, on_demand_jobs_today
 from .base import Plan, Playbook, Verification
@@ -23,6 +24,7 @@ class ResolveBackupInProgress(Playbook):
     id = "resolve-backup-in-progress"
     title = "Resolve a backup already in progress"
     error_codes = ("UserErrorBackupOperationInProgress", "BackupJobInProgress", "BackupJobInProgressElsewhere")
+    rail = DISRUPTIVE
     actions = (
         "Microsoft.RecoveryServices/Vaults/backupJobs/read",
         "Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action",
@@ -30,7 +32,7 @@ class ResolveBackupInProgress(Playbook):
     )
     options = MappingProxyType({
         "wait_minutes": Option(int, 60, minimum=0, maximum=24 * 60),
-        "cancel_stuck": Option(bool, False),  # cancel a cancellable job older than the threshold
+        # A cancellable job older than this is stuck: cancelled, which needs the run's allow_disruptive.
         "cancel_older_than_hours": Option(int, 24, minimum=1),
         **TRIGGER_OPTIONS,
     })
@@ -50,7 +52,9 @@ class ResolveBackupInProgress(Playbook):
         for job in running:
             age = (obs.observed_at - job.start_time) if obs.observed_at and job.start_time else None
             old = age is not None and age >= threshold
-            if opts["cancel_stuck"] and old and job.cancellable:
+            if old and job.cancellable:
+                # The guide's lever for a stuck job; the runner refuses it without --allow-disruptive
+                # rather than waiting an hour for a job that will not finish.
                 steps.append(CancelJob(job.ref, format_timestamp(job.start_time)))
             else:
                 if old and not job.cancellable:
@@ -61,7 +65,7 @@ class ResolveBackupInProgress(Playbook):
             # backup cannot be triggered while one runs: say so, and let a later run finish the fix.
             names = ", ".join(j.name for j in waits)
             notes.append(f"backup job(s) {names} still running: not waited for (wait is off); run again once "
-                         "they finish, or cancel a stuck one (cancel_stuck with --allow-disruptive)")
+                         "they finish")
             return Plan(cls.id, target, steps=tuple(steps), notes=tuple(notes))
         if waits:
             steps.insert(0, WaitForJobs(tuple(waits), obs.vm_ref, float(opts["wait_minutes"]) * 60))

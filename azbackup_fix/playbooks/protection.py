@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import VmObservation
+from ..models.rails import PROTECTION
 from ..steps import Step, TriggerBackup, UpdateProtection
 from .base import Plan, Playbook
 from .common import TRIGGER_OPTIONS, trigger_step
@@ -22,6 +23,7 @@ class ResumeProtection(Playbook):
     error_codes = ("UserErrorBcmDatasourceNotPresent",)
     actions = (*UpdateProtection.actions, *TriggerBackup.actions)
     disruptive = True
+    rail = PROTECTION
     options = MappingProxyType({"policy_id": (str, ""), **TRIGGER_OPTIONS})
 
     @classmethod
@@ -51,6 +53,7 @@ class StopProtectionRetainData(Playbook):
     error_codes = ("VmNotFoundButProtected", "UserErrorVmNotFound", "UserErrorVmNotFoundV2")
     actions = UpdateProtection.actions
     disruptive = True
+    rail = PROTECTION
     options = MappingProxyType({})
 
     @classmethod

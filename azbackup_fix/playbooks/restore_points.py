@@ -23,6 +23,7 @@ from typing import Any
 from ..ids import ScopeKind
 from ..models import Lock, LockLevel, VmObservation
 from ..models.options import Option
+from ..models.rails import PROTECTION
 from ..steps import (
     DELETE_ATTEMPTS,
     READ_ONLY_BACK_WARNING,
@@ -286,7 +287,7 @@ class DeleteOrphanedRestorePoints(Playbook):
     error_codes = ("OrphanedRestorePointCollection",)
     actions = (*_LOCK_ACTIONS, *_RPC_ACTIONS)
     destructive = True
-    disruptive = True  # gives up the deleted VM's instant restore points: a protection change
+    rail = PROTECTION  # gives up the deleted VM's instant restore points: a protection change
     options = MappingProxyType(dict(_LOCK_OPTIONS))
 
     @classmethod

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import VmObservation
+from ..models.rails import DISRUPTIVE
 from ..steps import ReapplyVm, RestartVm, Step, TriggerBackup
 from .base import Plan, Playbook
 from .common import TRIGGER_OPTIONS, trigger_step
@@ -29,6 +30,7 @@ class RecoverVmProvisioning(Playbook):
         *TriggerBackup.actions,
     )
     disruptive = True
+    rail = DISRUPTIVE  # the restart; reapply needs none
     options = MappingProxyType({
         "reapply": (bool, True),
         "restart": (bool, False),  # also needs the run's allow_disruptive

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from ..errors import AzureOperationError, GuardRailError
 from ..ids import BackupJobRef, ProtectedItemRef, VmRef
 from ..models import BackupJob
+from ..models.rails import DISRUPTIVE
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from ..waits import wait_until
 from .base import Step, StepContext
@@ -143,6 +144,7 @@ class CancelJob(Step):
     kind = "cancel-job"
     actions = ("Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action", _JOB_READ)
     disruptive = True  # abandons a backup in flight
+    rail = DISRUPTIVE
 
     @property
     def target(self) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..models.rails import GuardRail
 from ..models.report import DetailValue, StepOutcome, StepStatus
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Step:
     destructive: ClassVar[bool] = False  # deletes something
     disruptive: ClassVar[bool] = False  # interrupts the workload or changes protection
     always: ClassVar[bool] = False  # runs even after an earlier step failed (lock restore)
+    rail: ClassVar[GuardRail | None] = None  # the guard rail that must be given to run it
 
     @property
     def target(self) -> str:

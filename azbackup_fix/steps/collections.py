@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import AzureOperationError
 from ..ids import RestorePointCollectionRef, VmRef
+from ..models.rails import PROTECTION, GuardRail
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from .base import Step, StepContext
 
@@ -22,11 +23,15 @@ class DeleteRestorePointCollection(Step):
     source_vm: VmRef
     restore_points: int = 0
     attempts: int = DELETE_ATTEMPTS
-    orphaned: bool = False  # the source VM is gone: the runner asks for allow_protection_changes
+    orphaned: bool = False  # the source VM is gone: its last instant restore points go (a protection change)
 
     kind = "delete-restore-point-collection"
     actions = ("Microsoft.Compute/restorePointCollections/delete", "Microsoft.Compute/locations/operations/read")
     destructive = True
+
+    @property  # type: ignore[override]  # by instance: only an orphan's delete needs a rail
+    def rail(self) -> GuardRail | None:
+        return PROTECTION if self.orphaned else None
 
     @property
     def target(self) -> str:

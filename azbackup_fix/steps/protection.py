@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ids import ProtectedItemRef, VmRef
+from ..models.rails import PROTECTION
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from .base import Step, StepContext
 
@@ -25,6 +26,7 @@ class UpdateProtection(Step):
         "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
     )
     disruptive = True  # changes what the vault does with the VM's backups
+    rail = PROTECTION
 
     @property
     def target(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ids import VmRef
+from ..models.rails import DISRUPTIVE
 from ..models.report import StepOutcome, StepStatus
 from .base import Step, StepContext
 
@@ -37,6 +38,7 @@ class RestartVm(Step):
     kind = "restart-vm"
     actions = ("Microsoft.Compute/virtualMachines/restart/action", "Microsoft.Compute/locations/operations/read")
     disruptive = True
+    rail = DISRUPTIVE
 
     @property
     def target(self) -> str:

@@ -50,7 +50,9 @@ def test_json_preflight_report(tmp_path: Path) -> None:
 def test_operator_role_passes_and_the_run_goes_on() -> None:
     code, out, err = _run("apply", "--sandbox", "demo", "--yes", "--check-permissions", str(OPERATOR))
     assert "permissions: all" in err and "granted" in err
-    assert code == 1  # the run itself decides: the stuck job outlasts the wait under default guard rails
+    # The run itself decides: under default guard rails the stuck job's cancel and the agent's restart are
+    # refused, naming the flag (no hour-long wait on a job that will not finish).
+    assert code == 3 and "needs --allow-disruptive" in out
     assert out.count("apply: /subscriptions/") == 5
 
 

@@ -64,8 +64,9 @@ def test_apply_yes_fixes_exit_0(output: str) -> None:
 def test_protection_change_needs_permission_exit_3_then_allowed_exit_0() -> None:
     code, out, _ = _run("apply", "--sandbox", "vm-deleted", "--vm", VM, "--yes", "--allow-protection-changes")
     assert code == 0 and "stop protection" in out
-    code, _, _ = _run("plan", "--sandbox", "protection-stopped", "--vm", VM)
-    assert code == 0  # the guides' file routes protection changes only when its guard rail allows
+    code, out, _ = _run("plan", "--sandbox", "protection-stopped", "--vm", VM)
+    # The guides' file routes protection changes only when its guard rail allows; the plan names it.
+    assert code == 3 and "needs --allow-protection-changes" in out
 
 
 def test_bad_input_exit_2() -> None:

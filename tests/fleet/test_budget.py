@@ -58,7 +58,7 @@ def test_no_429_at_the_configured_budget_and_429s_without_it(tmp_path: Path) -> 
     report = f.scan(workers=8)
     assert report.request_count > 2 * ARM_RATES["reads"].capacity  # far beyond one bucket: the limiter waited
     assert sb.throttle.throttled == 0 and report.throttled == 0 and f.budget.waited > 0
-    assert {v.outcome for v in report.vms} <= {Outcome.NEEDS_FIX, Outcome.REPORT_ONLY}
+    assert {v.outcome for v in report.vms} <= {Outcome.NEEDS_FIX, Outcome.REPORT_ONLY, Outcome.REFUSED}
 
     # The same scan with a budget that does not know ARM's limits provokes the sandbox's 429s.
     sb2 = fleet(220, mix, subscriptions=1)

@@ -5,6 +5,7 @@ journal, and a second pass finds nothing."""
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def test_cli_scan_apply_yes_max_targets_refuses_before_any_change(tmp_path: Path
     out = io.StringIO()
     code = main(["scan", "--sandbox", "fleet-small", "--journal", str(tmp_path / "j.sqlite"), "--apply", "--yes",
                  "--max-targets", "2", "-o", "json"], stdout=out, stderr=io.StringIO())
-    assert code == 3 and out.getvalue() == ""
+    doc = json.loads(out.getvalue())  # -o json: an error object, not a report of changes
+    assert code == 3 == doc["exit_code"] and doc["schema"] == "azbackup-fix/error/v1"
+    assert "--max-targets" in doc["errors"][0]["message"]
 
 
 def test_a_fix_a_guard_rail_stops_is_refused_with_its_reason_and_changes_nothing(tmp_path: Path) -> None:
@@ -81,7 +84,9 @@ def test_a_fix_a_guard_rail_stops_is_refused_with_its_reason_and_changes_nothing
     stopped = {vm for vm, kind in truth(sb).items() if kind == "protection-stopped"}
     f = Fleet(sb, tmp_path / "j.sqlite")
     planned = f.scan()
-    assert {v.vm.casefold() for v in planned.vms if v.outcome == Outcome.NEEDS_FIX} == stopped
+    # The plan already says the fix needs its guard rail, and names the flag.
+    assert {v.vm.casefold() for v in planned.vms if v.outcome == Outcome.REFUSED} == stopped
+    assert all("--allow-protection-changes" in (v.detail or "") for v in planned.vms if v.outcome == Outcome.REFUSED)
     items_before = sb.snapshot()["resources"]["backup"]["protectedItems"]
 
     report = f.scan(apply=True, fresh=True)  # resume-protection needs --allow-protection-changes

@@ -61,8 +61,7 @@ def test_role_is_sufficient_for_diagnose_and_every_fix(scenario: str, tmp_path: 
                     playbook_file=load_playbook_file(None)) as fix:
         vms = fix.list_protected_vms()
         assert vms
-        reports = [fix.run(vm, apply=True, allow_disruptive=True, allow_protection_changes=True,
-                           options={"resolve-backup-in-progress": {"cancel_stuck": True}}) for vm in vms]
+        reports = [fix.run(vm, apply=True, allow_disruptive=True, allow_protection_changes=True) for vm in vms]
     denied = [r for r in sandbox.requests() if r.status == 403]
     assert denied == []
     assert not [s for r in reports for s in r.steps if s.error_code == "AuthorizationFailed"]

@@ -24,7 +24,8 @@ class Case:
     apply: list[str]  # step kinds apply changes
     run: dict[str, Any] = field(default_factory=dict)  # extra run() keywords for apply
     backs_up: bool = True  # a backup afterwards succeeds (False: report-only scenarios)
-    plan_exit: int = 4
+    plan_exit: int = 4  # 3: needs a guard rail not given, 5: report-only
+    apply_exit: int = 0
 
 
 TRIGGER = "trigger-backup"
@@ -38,20 +39,19 @@ CASES: dict[str, Case] = {
     "failed-vmsnapshot-windows": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     "failed-vmsnapshot-linux": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     # Guest agent: report by default; Azure-side restart only when asked and allowed.
-    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=0, run={
+    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=3, run={
         "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
     # Nothing to fix: Azure backs a deallocated VM up offline (see the test below); backs_up=False
     # because that check expects a running VM with the backup extension reinstalled.
     "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
-    "backup-in-progress": Case(["wait-for-jobs", TRIGGER], ["cancel-job", TRIGGER], run={
-        "allow_disruptive": True, "options": {"resolve-backup-in-progress": {"cancel_stuck": True}}}),
-    "protection-stopped": Case(["update-protection", TRIGGER], ["update-protection", TRIGGER], plan_exit=3,
+    "backup-in-progress": Case(["cancel-job", TRIGGER], ["cancel-job", TRIGGER], plan_exit=3,
+                               run={"allow_disruptive": True}),
+    "protection-stopped": Case([], ["update-protection", TRIGGER], plan_exit=3,
                                run={"allow_protection_changes": True}),
-    "disk-too-large": Case([], [], backs_up=False, plan_exit=0),
+    "disk-too-large": Case([], [], backs_up=False, plan_exit=5, apply_exit=5),
     # Stop protection (data retained), and the deleted VM's orphaned snapshots go (a protection change).
-    "vm-deleted": Case(["update-protection", "delete-restore-point-collection"],
-                       ["update-protection", "delete-restore-point-collection"], backs_up=False, plan_exit=3,
+    "vm-deleted": Case([], ["update-protection", "delete-restore-point-collection"], backs_up=False, plan_exit=3,
                        run={"allow_protection_changes": True}),
 }
 
@@ -104,7 +104,7 @@ def test_apply_fixes_it_then_a_second_apply_is_a_no_op(scenario: str, journal_pa
             neighbour, fix.gateway.list_resource_groups())
         report = fix.run(target.vm(), apply=True, **case.run)
         assert _kinds(report, StepStatus.CHANGED) == case.apply, report.to_dict()
-        assert report.failures == () and report.exit_code == 0
+        assert report.failures == () and report.exit_code == case.apply_exit
         assert all(p.verified is not False for p in report.playbooks), [p.verification for p in report.playbooks]
         # Locks: back in place with the same name, level and notes.
         assert _locks(sandbox) == locks_before
@@ -125,7 +125,7 @@ def test_apply_fixes_it_then_a_second_apply_is_a_no_op(scenario: str, journal_pa
             assert step.status is StepStatus.CHANGED and step.detail_value("job_status") == "Completed"
         sandbox.clear_requests()
         second = fix.run(target.vm(), apply=True, **case.run)
-        assert second.changed == () and second.write_count == 0 and second.exit_code == 0
+        assert second.changed == () and second.write_count == 0 and second.exit_code == case.apply_exit
         assert writes(sandbox.requests()) == []
 
 
@@ -181,7 +181,8 @@ def test_too_many_timeouts_fail_the_step_and_the_lock_still_comes_back(journal_p
 def test_a_job_that_outlives_the_wait_is_a_timed_out_outcome(journal_path: str) -> None:
     target = Target(Sandbox(scenario="backup-in-progress"))
     with target.remediator(journal_path=journal_path) as fix:
-        report = fix.run(target.vm(), apply=True, options={"resolve-backup-in-progress": {"wait_minutes": 5}})
+        report = fix.run(target.vm(), apply=True, options={"resolve-backup-in-progress": {
+            "wait_minutes": 5, "cancel_older_than_hours": 48}})  # not yet stuck: waited for
     (wait,) = [s for s in report.steps if s.step == "wait-for-jobs"]
     assert wait.status is StepStatus.TIMED_OUT and "timed out" in (wait.reason or "")
     assert report.exit_code == 1

@@ -233,9 +233,9 @@ def test_deleted_vm_orphans_are_deleted_only_with_allow_protection_changes(journ
         refused = fix.run(vm, apply=True)
         assert not refused.changed and collections_of(sb, vm) == mine
     with _remediator(layout, journal, playbook_file=None) as fix:
-        report = fix.run(vm, apply=True)  # routed by the finding itself, refused by the runner
+        report = fix.run(vm, apply=True)  # the packaged routing too: the rail is named, nothing deleted
         assert report.exit_code == 3 and collections_of(sb, vm) == mine
-        assert any("--allow-protection-changes" in (s.reason or "") for s in report.steps)
+        assert "allow_protection_changes" in report.rails_needed
     with _remediator(layout, journal) as fix:
         report = fix.run(vm, apply=True, allow_protection_changes=True)
     orphans = next(p for p in report.playbooks if p.playbook == "delete-orphaned-restore-points")

@@ -52,7 +52,7 @@ def test_locks_come_back_when_a_step_raises_something_unexpected(tmp_path: Path)
         runner = Runner(gateway, journal=journal)
         context = StepContext(gateway=gateway, journal=journal, run_id=run_id, sleep=gateway.sleep)
         with pytest.raises(KeyboardInterrupt):
-            runner._execute(broken, observe_vm(gateway, vm), RunOptions(apply=True), context, False, False)
+            runner._execute(broken, observe_vm(gateway, vm), RunOptions(apply=True), context, {})
         assert journal.pending_locks() == ()
     assert sb.locks.to_dict() == locks_before  # same name, level and notes, back in place
     collections = sb.snapshot()["resources"]["compute"]["restorePointCollections"]

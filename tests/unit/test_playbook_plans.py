@@ -96,17 +96,18 @@ CASES = [
     ("trigger-backup", _obs(jobs=(_job("Failed", "X", 3), _job("Completed", None, 1))), {}, []),
     ("trigger-backup", _obs(jobs=tuple(_job("Completed", None, h / 10, user=True) for h in range(9))
                             + (_job("Failed", "X", 0.01),)), {}, []),  # daily limit
+    # A stuck cancellable job is cancelled (the runner refuses it without allow_disruptive).
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=26, cancellable=True),)),
-     {"cancel_stuck": True}, ["cancel-job", "trigger-backup"]),
+     {}, ["cancel-job", "trigger-backup"]),
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=26, cancellable=True),)),
-     {}, ["wait-for-jobs", "trigger-backup"]),
+     {"cancel_older_than_hours": 48}, ["wait-for-jobs", "trigger-backup"]),
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=2, cancellable=True),)),
-     {"cancel_stuck": True}, ["wait-for-jobs", "trigger-backup"]),
+     {}, ["wait-for-jobs", "trigger-backup"]),
     # Without waiting nothing blocks on the running job; a stuck one may still be cancelled.
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=2, cancellable=True),)),
      {"wait": False}, []),
     ("resolve-backup-in-progress", _obs(jobs=(_job("InProgress", hours_ago=26, cancellable=True),)),
-     {"wait": False, "cancel_stuck": True}, ["cancel-job", "trigger-backup"]),
+     {"wait": False}, ["cancel-job", "trigger-backup"]),
     ("stop-protection-retain-data", _obs(vm=None), {}, ["update-protection"]),
     ("stop-protection-retain-data", _obs(), {}, []),
     ("inspect-vm", _obs(), {}, []),

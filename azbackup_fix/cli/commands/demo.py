@@ -26,8 +26,6 @@ __all__ = ["COMMAND", "DEMO_SCENARIO"]
 
 DEMO_SCENARIO = "demo"
 ONE_DAY = 24 * 3600.0
-# The stuck job in the demo is days old: the guides allow cancelling it (snapshot phase only).
-_DISRUPTIVE_OPTIONS = {"resolve-backup-in-progress": {"cancel_stuck": True}}
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +48,6 @@ def _run(args: argparse.Namespace, io: Io) -> int:
     demo = argparse.Namespace(**vars(args))
     demo.sandbox, demo.arm_endpoint, demo.subscription = DEMO_SCENARIO, None, None
     disruptive = not args.no_disruptive
-    options = _DISRUPTIVE_OPTIONS if disruptive else {}
     playbook_file = load_playbook_file(None)
     vms: list[DemoVm] = []
     with tempfile.TemporaryDirectory(prefix="azbackup-fix-demo-") as tmp, \
@@ -62,8 +59,9 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 steps = []
                 for ref in fix.list_protected_vms():
                     before = fix.diagnose(ref)
-                    plan = fix.plan(ref, allow_disruptive=disruptive, options=options)
-                    applied = fix.run(ref, apply=True, allow_disruptive=disruptive, options=options)
+                    # The one rail a user gives with `apply --allow-disruptive`, and nothing else.
+                    plan = fix.plan(ref, allow_disruptive=disruptive)
+                    applied = fix.run(ref, apply=True, allow_disruptive=disruptive)
                     steps.append((ref, before, plan, applied, fix.diagnose(ref)))
                 # A day later (virtual time), one more on-demand backup per VM; waiting for its job
                 # advances the sandbox's clock until the job has run to completion.

@@ -2,12 +2,15 @@
 
 Exit codes: 0 no problem found (warnings may be shown), 4 problems found (action needed:
 the fix is known but not applied), 2 bad input (malformed id, unknown VM, VM not protected,
-vault missing), 3 permission denied, 1 an ARM call failed.
+vault missing), 3 permission denied, 1 an ARM call failed, 6 authentication or TLS failure.
+With ``--output json`` an error that leaves nothing to report prints an error object
+(schema ``azbackup-fix/error/v1``: ``exit_code`` and ``errors``, each with its target and message).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from ...models import Diagnosis
 from ...settings import Settings
@@ -60,6 +63,9 @@ def write_report(diagnoses: list[Diagnosis], args: argparse.Namespace, io: Io) -
 def _run(args: argparse.Namespace, io: Io) -> int:
     problems = Problems(io, debug=args.debug)
     diagnoses = diagnose_targets(args, io, problems)
+    if not diagnoses and problems and args.output == "json":
+        io.out.write(json.dumps(problems.document(), indent=2) + "\n")  # an error object, never null
+        return problems.exit_code
     write_report(diagnoses, args, io)
     if problems:
         return problems.exit_code

@@ -1,16 +1,21 @@
 """``azbackup-fix plan`` (dry-run, never writes) and ``azbackup-fix apply`` (writes after confirmation).
 
-Exit codes: 0 nothing to do or all fixed, 1 a step failed or timed out, 2 bad input,
-3 missing permission or a guard-rail refusal (also: apply without a terminal and without
-``--yes``), 4 changes planned (plan).
+On a terminal without ``--yes``, ``apply`` first plans every target and prints the plan, then asks;
+answering anything but "y" changes nothing and exits 0. Every target is planned before the first
+write, so a missing VM among several ``--vm`` stops the run (exit 2) before any change.
+
+Exit codes: 0 nothing to do, all fixed, or "n" at the prompt; 1 a step failed or timed out; 2 bad
+input; 3 missing permission or a fix that needs a guard rail not given (also: apply without a
+terminal and without ``--yes``); 4 changes planned (plan); 5 report-only; 6 authentication or TLS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from ...models import RunReport
+from ...models import GUARD_RAILS, RunReport
 from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
@@ -30,9 +35,9 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
     group = parser.add_argument_group("remediation")
     group.add_argument("--playbooks", metavar="FILE", default=None,
                        help="YAML playbook file routing error codes to playbooks (default: the guides')")
-    group.add_argument("--allow-disruptive", action="store_true", help="allow restarts and job cancellation")
-    group.add_argument("--allow-protection-changes", action="store_true",
-                       help="allow resuming protection or stopping it (data retained)")
+    for rail in GUARD_RAILS:  # one flag per guard rail; the playbook file's guard_rails key of the same name
+        group.add_argument(rail.flag, action="store_true", dest=rail.name,
+                           help=f"allow {rail.allows} (playbook-file key {rail.name})")
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse runs over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     group.add_argument("--leave-locks-removed", action="store_true",
@@ -52,15 +57,15 @@ def lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
     return {cls.id: {"restore_locks": False} for cls in all_playbooks() if "restore_locks" in cls.options}
 
 
-def _confirm(args: argparse.Namespace, io: Io, count: int) -> bool:
-    if args.yes:
-        return True
+def _interactive(io: Io) -> bool:
     stdin = sys.stdin
-    if not (stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()):
-        return False
-    io.out.write(f"Apply changes to {count} VM(s)? [y/N] ")
+    return stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()
+
+
+def _ask(io: Io, count: int) -> bool:
+    io.out.write(f"Apply these changes to {count} VM(s)? [y/N] ")
     io.out.flush()
-    return stdin.readline().strip().lower() in ("y", "yes")
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _load_file(path: str | None):  # noqa: ANN202 - the playbook file type belongs to playbook_file
@@ -86,29 +91,57 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         denied = check_permissions(args, io, connection, targets, playbook_file)  # before any change
         if denied is not None:
             return denied
-        if apply and not _confirm(args, io, total):
+        if apply and not args.yes and not _interactive(io):
             io.err.write("azbackup-fix: error: refusing to apply without confirmation "
                          "(use --yes without a terminal)\n")
             return exit_codes.PERMISSION
-        for subscription, refs in targets:
-            kwargs = dict(connection.client_kwargs)
-            with Remediator(connection.credential, subscription, journal_path=journal_path,
-                            playbook_file=playbook_file, **kwargs) as fix:
+        remediators = [(Remediator(connection.credential, subscription, journal_path=journal_path,
+                                   playbook_file=playbook_file, **connection.client_kwargs), refs)
+                       for subscription, refs in targets]
+        try:
+            rails = {"allow_disruptive": args.allow_disruptive,
+                     "allow_protection_changes": args.allow_protection_changes}
+            if apply:
+                # Every target resolved and planned before the first write: a missing VM stops the run here.
+                plans: list[RunReport] = []
+                for fix, refs in remediators:
+                    for ref in refs:
+                        try:
+                            plans.append(fix.plan(ref, wait=not args.no_wait, options=lock_options(args),
+                                                  **rails))
+                        except Exception as exc:  # noqa: BLE001 - reported, and nothing is changed
+                            problems.add(exc, where=ref.name)
+                if problems:
+                    if args.output == "json":
+                        io.out.write(json.dumps(problems.document(), indent=2) + "\n")
+                    if total > 1:  # the other targets were not changed either
+                        io.err.write("azbackup-fix: nothing was changed (fix the targets above, then run again)\n")
+                    return problems.exit_code
+                if not args.yes:
+                    io.out.write(render_runs(plans, "text").rstrip("\n") + "\n\n")  # show, then ask
+                    if not any(p.planned for p in plans):
+                        io.out.write("Nothing to apply.\n")
+                        return exit_codes.worst([p.exit_code for p in plans])
+                    if not _ask(io, sum(1 for p in plans if p.planned)):
+                        io.out.write("Not applied: nothing was changed.\n")
+                        return exit_codes.OK
+            for fix, refs in remediators:
                 for ref in refs:
                     try:
-                        reports.append(fix.run(ref, apply=apply, allow_disruptive=args.allow_disruptive,
-                                               allow_protection_changes=args.allow_protection_changes,
-                                               wait=not args.no_wait, options=lock_options(args)))
+                        reports.append(fix.run(ref, apply=apply, wait=not args.no_wait,
+                                               options=lock_options(args), **rails))
                     except Exception as exc:  # one VM's error does not end the batch
                         problems.add(exc, where=ref.name)
-    if reports or args.output == "json":
-        io.out.write(render_runs(reports, args.output).rstrip("\n") + "\n")
+        finally:
+            for fix, _ in remediators:
+                fix.close()
+    code = exit_codes.worst([r.exit_code for r in reports] + list(problems.codes))
+    if not reports and problems and args.output == "json":
+        io.out.write(json.dumps(problems.document(), indent=2) + "\n")  # an error object, never []
+    elif reports or args.output == "json":
+        io.out.write(render_runs(reports, args.output, exit_code=code).rstrip("\n") + "\n")
     write_annotations(run_problems(reports), settings.ci, io, output=args.output)
-    codes = [r.exit_code for r in reports] + list(problems.codes)
-    for code in (exit_codes.FAILURE, exit_codes.PERMISSION, exit_codes.BAD_INPUT, exit_codes.CHANGES_PLANNED):
-        if code in codes:
-            return code
-    return exit_codes.OK
+    return code
 
 
 PLAN = Command(
