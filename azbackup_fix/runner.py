@@ -236,7 +236,7 @@ class Runner:
             if options.apply and stale:
                 # Plan from the state the previous playbooks left (resume-protection, then the backup).
                 gw.invalidate()
-                obs = observe_vm(gw, vm)
+                obs = with_journaled_deletions(observe_vm(gw, vm), journal)
                 plan = self._plan(req, obs, options)
                 if index != owner or ctx.triggered_jobs:
                     plan = _without_trigger(plan)
