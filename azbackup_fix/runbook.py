@@ -41,6 +41,7 @@ from .errors import AzBackupFixError, InvalidInputError
 from .ids import VmRef
 from .models import Diagnosis, RunReport
 from .models.exit_codes import worst
+from .playbooks import leave_locks_removed
 from .remediator import Remediator
 from .settings import Settings
 
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-disruptive", action="store_true")
     parser.add_argument("--allow-protection-changes", action="store_true")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
+    parser.add_argument("--leave-locks-removed", action="store_true",
+                        help="leave the restore-point locks removed after the fix, as guide 000 recommends "
+                             "(journaled; `azbackup-fix recover --restore-left-locks` puts them back)")
     parser.add_argument("--client-id", help="client id of a user-assigned managed identity")
     parser.add_argument("--cloud", choices=_CLOUDS, default=None)
     parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
@@ -91,6 +95,10 @@ class _Streams:
     def error(self, text: str) -> None:
         self.out.write(f"ERROR: {text}\n")
         self.err.write(f"ERROR: {text}\n")
+
+
+def _lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
+    return leave_locks_removed() if args.leave_locks_removed else {}
 
 
 @contextmanager
@@ -136,7 +144,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
             allow_disruptive=args.allow_disruptive, allow_protection_changes=args.allow_protection_changes,
-            wait=not args.no_wait))
+            wait=not args.no_wait, options=_lock_options(args)))
     if report.resumed:
         streams.verbose(f"resumed scan {report.scan_id}")
     for vm in report.problems:
@@ -188,7 +196,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
                 else:
                     report = fix.run(ref, apply=args.mode == "apply", allow_disruptive=args.allow_disruptive,
                                      allow_protection_changes=args.allow_protection_changes,
-                                     wait=not args.no_wait)
+                                     wait=not args.no_wait, options=_lock_options(args))
                     runs.append(report)
                     for step in report.steps:
                         line = f"{ref.name}: {step.step} {step.status.value}: {step.description}"

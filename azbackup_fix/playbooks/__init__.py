@@ -2,7 +2,7 @@
 
 from . import builtin  # noqa: F401  (registers the built-ins)
 from .base import Plan, Playbook, Verification, resolve_options
-from .registry import all_playbooks, get_playbook, option_schemas, playbook_ids, register
+from .registry import all_playbooks, get_playbook, leave_locks_removed, option_schemas, playbook_ids, register
 
 __all__ = [
     "Plan",
@@ -10,6 +10,7 @@ __all__ = [
     "Verification",
     "all_playbooks",
     "get_playbook",
+    "leave_locks_removed",
     "option_schemas",
     "playbook_ids",
     "register",

@@ -16,7 +16,7 @@ from ..models.options import Option, as_option
 if TYPE_CHECKING:
     from .base import Playbook
 
-__all__ = ["all_playbooks", "get_playbook", "option_schemas", "playbook_ids", "register"]
+__all__ = ["all_playbooks", "get_playbook", "leave_locks_removed", "option_schemas", "playbook_ids", "register"]
 
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 _REGISTRY: dict[str, type[Playbook]] = {}
@@ -66,3 +66,9 @@ def option_schemas() -> dict[str, dict[str, Option]]:
     """Per playbook id: option name -> :class:`~azbackup_fix.models.options.Option` (type, default,
     constraints), for validating playbook files."""
     return {cls.id: {k: as_option(v) for k, v in cls.options.items()} for cls in all_playbooks()}
+
+
+def leave_locks_removed() -> dict[str, dict[str, bool]]:
+    """``--leave-locks-removed`` as each playbook's own option (``restore_locks: false``): the options to
+    merge into a run for every playbook that puts removed locks back."""
+    return {cls.id: {"restore_locks": False} for cls in all_playbooks() if "restore_locks" in cls.options}

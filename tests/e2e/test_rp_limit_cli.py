@@ -109,3 +109,29 @@ def test_leave_locks_removed_then_recover_puts_them_back(layout: Layout, server:
     assert code == 0, err
     assert [r["outcome"] for r in restored["locks"]] == ["restored"] and restored["left_removed"] == []
     assert _read_only(layout) == [lock_before]
+
+
+def test_runbook_leave_locks_removed_journals_the_lock(layout: Layout, server: SandboxServer, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Automation entry takes the same lasting fix as the CLI: the lock stays removed, journaled.
+    import io
+
+    from azbackup_fix import runbook
+
+    for name, value in (("REQUESTS_CA_BUNDLE", server.ca_file), ("IDENTITY_ENDPOINT", server.identity_endpoint),
+                        ("IDENTITY_HEADER", server.identity_header)):
+        monkeypatch.setenv(name, value)
+    (lock_before,) = _read_only(layout)
+    journal_path = tmp_path / "runbook.sqlite"
+    out = io.StringIO()
+    code = runbook.main(["--mode", "apply", "--subscription", layout.subscription, "--vm", layout.vm().id,
+                         "--arm-endpoint", server.endpoint, "--journal", str(journal_path),
+                         "--leave-locks-removed"], stdout=out, stderr=io.StringIO())
+    doc = json.loads(out.getvalue().splitlines()[-1])
+    assert code == 0 == doc["exit_code"], doc
+    (run,) = doc["runs"]
+    steps = [s["step"] for p in run["playbooks"] for s in p["steps"] if s["status"] != "skipped"]
+    assert steps[:4] == ["delete-lock", "delete-restore-point-collection", "trigger-backup", "leave-lock-removed"]
+    assert _read_only(layout) == []
+    with Journal(journal_path) as journal:
+        assert [e.lock.ref.id for e in journal.left_locks()] == [lock_before["id"]] and journal.pending_locks() == ()

@@ -16,6 +16,7 @@ import json
 import sys
 
 from ...models import GUARD_RAILS, RunReport
+from ...playbooks import leave_locks_removed
 from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
@@ -50,11 +51,7 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
 
 def lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
     """--leave-locks-removed as the playbooks' own option (restore_locks: false)."""
-    if not getattr(args, "leave_locks_removed", False):
-        return {}
-    from ...playbooks import all_playbooks
-
-    return {cls.id: {"restore_locks": False} for cls in all_playbooks() if "restore_locks" in cls.options}
+    return leave_locks_removed() if getattr(args, "leave_locks_removed", False) else {}
 
 
 def _interactive(io: Io) -> bool:
