@@ -16,7 +16,8 @@ and carries the CLI exit code it maps to (DESIGN.md section 7)::
     ├── AuthenticationError                   exit 6  no token or untrusted TLS; says what to check
     ├── GuardRailError                        exit 3  a change outside the allowed scope was refused
     ├── AzureOperationError                   exit 1  an ARM call failed (status, code, request id)
-    └── WaitTimeoutError                      exit 1  a domain wait ran out of time
+    ├── WaitTimeoutError                      exit 1  a domain wait ran out of time
+    └── WaitInterruptedError                  exit 130 a domain wait stopped by an interrupt (Ctrl-C)
 
 Messages are one line and never contain secrets: newlines are folded and SAS
 signatures / bearer tokens are masked, because ARM error text can echo request
@@ -42,6 +43,7 @@ __all__ = [
     "VaultNotFoundError",
     "VmNotFoundError",
     "VmNotProtectedError",
+    "WaitInterruptedError",
     "WaitTimeoutError",
     "one_line",
 ]
@@ -185,3 +187,9 @@ class WaitTimeoutError(AzBackupFixError):
     def __init__(self, message: str, *, waited_seconds: float | None = None) -> None:
         super().__init__(message)
         self.waited_seconds = waited_seconds
+
+
+class WaitInterruptedError(AzBackupFixError):
+    """A domain wait stopped at its next poll because the run was interrupted (first Ctrl-C)."""
+
+    exit_code: ClassVar[int] = 130

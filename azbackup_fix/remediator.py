@@ -163,12 +163,16 @@ class Remediator:
         wait: bool = True,
         playbooks: Iterable[str] | None = None,
         options: dict[str, dict[str, Any]] | None = None,
+        events: Any = None,
+        interrupt: Any = None,
     ) -> RunReport:
         """Triage -> plan -> apply (only with ``apply=True``) -> verify, for one VM.
 
         ``playbooks`` runs exactly those ids instead of triage's choice; ``options`` maps a
         playbook id to its options. Disruptive steps (restart, cancel) need
-        ``allow_disruptive``; resume/stop protection needs ``allow_protection_changes``.
+        ``allow_disruptive``; resume/stop protection needs ``allow_protection_changes``. ``events``
+        receives progress (:class:`~azbackup_fix.models.events.RunEvent`); a requested ``interrupt``
+        (:class:`~azbackup_fix.models.events.Interrupt`) starts no new step and still puts locks back.
         """
         ref = self.parse_vm(vm_id)
         run_options = RunOptions(
@@ -179,7 +183,7 @@ class Remediator:
             playbooks=tuple(playbooks) if playbooks is not None else None,
             options=dict(options or {}),
         )
-        return self.runner().run(ref, run_options)
+        return self.runner().run(ref, run_options, events=events, interrupt=interrupt)
 
     def _diagnose(self, ref: VmRef) -> Diagnosis:
         before = self.gateway.request_count

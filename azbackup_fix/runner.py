@@ -28,6 +28,7 @@ from .errors import AzBackupFixError, GuardRailError
 from .gateway import Gateway, observe_vm
 from .ids import ScopeKind, VmRef
 from .models import GUARD_RAILS, Diagnosis, Finding, VmObservation
+from .models.events import EventSink, Interrupt, RunEvent
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbook_file import fold_code
 from .playbooks import Plan, get_playbook
@@ -42,7 +43,9 @@ from .steps import (
     TriggerBackup,
 )
 
-__all__ = ["PlaybookRequest", "RunOptions", "Runner", "default_playbook_file", "requests_from_findings",
+INTERRUPTED = "not started: the run was interrupted"
+
+__all__ = ["INTERRUPTED", "PlaybookRequest", "RunOptions", "Runner", "default_playbook_file", "requests_from_findings",
            "with_journaled_deletions"]
 
 
@@ -161,6 +164,8 @@ class Runner:
         self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         self.router: Router | None = router
         self.check_options = check_options
+        self._events: EventSink | None = None
+        self._interrupt = Interrupt()
 
     # -- journal ---------------------------------------------------------------------------------
 
@@ -171,11 +176,18 @@ class Runner:
 
     # -- entry points ------------------------------------------------------------------------------
 
-    def run_many(self, vms: Sequence[VmRef], options: RunOptions = RunOptions()) -> tuple[RunReport, ...]:
+    def run_many(self, vms: Sequence[VmRef], options: RunOptions = RunOptions(), *,
+                 events: EventSink | None = None, interrupt: Interrupt | None = None) -> tuple[RunReport, ...]:
+        """Run each VM in turn; after an interrupt no further VM is started."""
         limit = self._max_targets(options)
         if limit is not None and len(vms) > limit:
             raise GuardRailError(f"{len(vms)} targets exceed the limit of {limit} (raise max_targets to allow)")
-        return tuple(self.run(vm, options) for vm in vms)
+        reports = []
+        for vm in vms:
+            if interrupt is not None and interrupt.requested:
+                break
+            reports.append(self.run(vm, options, events=events, interrupt=interrupt))
+        return tuple(reports)
 
     def _max_targets(self, options: RunOptions) -> int | None:
         if options.max_targets is not None:
@@ -189,8 +201,13 @@ class Runner:
         return {rail.name: bool(getattr(options, rail.name)) or bool(getattr(rails, rail.name, False))
                 for rail in GUARD_RAILS}
 
-    def run(self, vm: VmRef, options: RunOptions = RunOptions()) -> RunReport:
+    def run(self, vm: VmRef, options: RunOptions = RunOptions(), *, events: EventSink | None = None,
+            interrupt: Interrupt | None = None) -> RunReport:
+        """``events`` receives progress as it happens (:class:`~azbackup_fix.models.events.RunEvent`);
+        once ``interrupt`` is requested no new step starts, waits stop at their next poll, and removed
+        locks are still put back (the report says ``interrupted``)."""
         gw = self.gateway
+        self._events, self._interrupt = events, interrupt if interrupt is not None else Interrupt()
         start_count, start_writes = gw.counter.count, gw.counter.writes
         journal = self.journal() if options.apply else None
         run_id = journal.start_run(command="apply", targets=[vm.id]) if journal is not None else None
@@ -202,12 +219,14 @@ class Runner:
             if journal is not None and run_id is not None:
                 journal.finish_run(run_id, status=status)
         return replace(report, request_count=gw.counter.count - start_count,
-                       write_count=gw.counter.writes - start_writes)
+                       write_count=gw.counter.writes - start_writes, interrupted=self._interrupt.requested)
 
     # -- the work ---------------------------------------------------------------------------------
 
     def _run(self, vm: VmRef, options: RunOptions, journal: Any, run_id: str | None) -> RunReport:
         gw = self.gateway
+        if self._events is not None:
+            self._events(RunEvent("vm", vm.id, f"{'applying to' if options.apply else 'planning'} {vm.name}"))
         recovered: list[str] = []
         refusals: list[str] = []
         if journal is not None:
@@ -227,13 +246,14 @@ class Runner:
         if owner is None:
             owner = max((i for i, (req, _) in enumerate(plans) if req.playbook_id == "trigger-backup"), default=None)
         allowed = self._allowed(options)
-        ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep)
+        ctx = StepContext(gateway=gw, journal=journal, run_id=run_id, sleep=gw.sleep, events=self._events,
+                          interrupt=self._interrupt)
         results: list[PlaybookResult] = []
         ran: list[tuple[PlaybookRequest, Plan]] = []
         held_for: tuple[str, ...] = ()
         obs, stale = observation, False
         for index, (req, plan) in enumerate(plans):
-            if options.apply and stale:
+            if options.apply and stale and not ctx.interrupt.requested:
                 # Plan from the state the previous playbooks left (resume-protection, then the backup).
                 gw.invalidate()
                 obs = with_journaled_deletions(observe_vm(gw, vm), journal)
@@ -247,7 +267,8 @@ class Runner:
             results.append(PlaybookResult(req.playbook_id, outcomes, req.reason_codes, plan.notes))
             ran.append((req, plan))
             stale = stale or any(o.status not in (StepStatus.PLANNED, StepStatus.SKIPPED) for o in outcomes)
-        if options.apply and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
+        if options.apply and not ctx.interrupt.requested \
+                and any(o.status is StepStatus.CHANGED for r in results for o in r.steps):
             results = self._verify(vm, ran, results, options)
         return RunReport(
             target=vm.id,
@@ -401,11 +422,18 @@ class Runner:
                 if i in held:
                     outcomes.append(step.outcome(StepStatus.SKIPPED, reason=held[i]))
                     continue
+                if ctx.interrupt.requested and not step.always:
+                    outcomes.append(step.outcome(StepStatus.SKIPPED, reason=INTERRUPTED))
+                    ctx.emit(RunEvent("interrupted", step.target, step.describe(), status="skipped"))
+                    continue
+                ctx.emit(RunEvent("step", step.target, step.describe()))
                 try:
                     outcome = step.run(ctx)
                 except AzBackupFixError as exc:
                     outcome = StepOutcome.failure(step.kind, step.target, step.describe(), exc, step.details())
                 outcomes.append(outcome)
+                ctx.emit(RunEvent("step-done", step.target, outcome.reason or step.describe(),
+                                  status=outcome.status.value))
                 if outcome.status.is_failure or outcome.refused:
                     blocked = blocked or f"an earlier step ({step.kind}) did not succeed"
                 if ctx.journal is not None and ctx.run_id is not None and outcome.status is StepStatus.CHANGED:
@@ -414,12 +442,13 @@ class Runner:
         except BaseException:
             # Anything unexpected (a bug, Ctrl-C) still puts removed locks back before it propagates;
             # what cannot be put back stays pending in the journal for `recover`.
-            for index, step in enumerate(plan.steps[done:], start=done):
-                if step.always and not refusals[index]:
-                    try:
-                        step.run(ctx)
-                    except Exception:  # noqa: BLE001 - the original error is the one to raise
-                        pass
+            with ctx.interrupt.shield():  # a further interrupt cannot abort these restores
+                for index, step in enumerate(plan.steps[done:], start=done):
+                    if step.always and not refusals[index]:
+                        try:
+                            step.run(ctx)
+                        except Exception:  # noqa: BLE001 - the original error is the one to raise
+                            pass
             raise
         return tuple(outcomes)
 

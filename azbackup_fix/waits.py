@@ -8,17 +8,23 @@ deterministic. Running out of time raises :class:`~azbackup_fix.errors.WaitTimeo
 (the runner turns it into a timed-out outcome and a non-zero exit, unlike
 ``az backup job wait``). Errors raised by ``read`` are not retried here: HTTP-level retries
 belong to azure-core's RetryPolicy.
+
+``events`` (optional) receives a ``wait`` :class:`~azbackup_fix.models.events.RunEvent` when the
+wait starts (what, since when, its bound); ``interrupt`` (optional) stops the wait at its next
+poll with :class:`~azbackup_fix.errors.WaitInterruptedError`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential
 
-from .errors import WaitTimeoutError
+from .errors import WaitInterruptedError, WaitTimeoutError
+from .models.events import EventSink, Interrupt, RunEvent
 
 __all__ = ["wait_until"]
 
@@ -51,6 +57,10 @@ def wait_until(
     what: str,
     interval: float = 15.0,
     max_interval: float | None = None,
+    events: EventSink | None = None,
+    interrupt: Interrupt | None = None,
+    target: str = "",
+    since: datetime | None = None,
 ) -> T:
     """Call ``read`` until ``until(result)`` holds; return that result.
 
@@ -60,9 +70,13 @@ def wait_until(
     if timeout < 0 or interval <= 0:
         raise ValueError("timeout must be >= 0 and interval > 0")
     budget = _Budget(sleep)
+    if events is not None:
+        events(RunEvent("wait", target, what, since=since or datetime.now(timezone.utc), bound_seconds=timeout))
     ceiling = max_interval if max_interval is not None else interval
 
     def stop(state: RetryCallState) -> bool:
+        if interrupt is not None and interrupt.requested:
+            raise WaitInterruptedError(f"interrupted while waiting for {what} (after {budget.spent:.0f} s)")
         return budget.spent >= timeout
 
     def pause(state: RetryCallState) -> float:

@@ -169,6 +169,7 @@ class RunReport:
     extra: Mapping[str, DetailValue] = field(default_factory=dict)
     withheld_rails: tuple[str, ...] = ()  # rails a routing rule needed but was not given
     report_only: tuple[str, ...] = ()  # causes of failing backups that no step here changes
+    interrupted: bool = False  # a Ctrl-C stopped the run: steps not started are skipped, locks put back
 
     def __post_init__(self) -> None:
         for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes", "withheld_rails",
@@ -265,4 +266,5 @@ class RunReport:
             "report_only": list(self.report_only),
             "playbooks": [p.to_dict() for p in self.playbooks],
             **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"interrupted": True} if self.interrupted else {}),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..errors import AzureOperationError, GuardRailError
+from ..errors import AzureOperationError, GuardRailError, WaitInterruptedError
 from ..ids import BackupJobRef, ProtectedItemRef, VmRef
 from ..models import BackupJob
 from ..models.rails import DISRUPTIVE
@@ -25,6 +25,10 @@ __all__ = [
 DEFAULT_RETENTION_DAYS = 30  # as `az backup protection backup-now` defaults
 SERVICE_DAILY_ON_DEMAND_MAX = 9  # the service allows at most 9 on-demand backups a day (recommends 4)
 _JOB_READ = "Microsoft.RecoveryServices/Vaults/backupJobs/read"
+# Job polls: a bounded backoff that starts small (a fast server, such as the sandbox at a high clock
+# rate, is seen at once) and settles at the pace of a real backup job (minutes).
+JOB_POLL_FIRST = 5.0
+JOB_POLL_MAX = 120.0
 TRIGGER_ATTEMPTS = 3  # POSTs of one trigger step, each after checking that no job started
 
 
@@ -122,9 +126,13 @@ class TriggerBackup(Step):
         facts: tuple[tuple[str, DetailValue], ...] = (("job_id", job_ref.name), ("expiry", expiry.isoformat()))
         if not self.wait:
             return self.outcome(StepStatus.CHANGED, detail=(*facts, ("job_status", "InProgress")))
-        job = wait_until(lambda: ctx.gateway.get_job(job_ref), lambda j: not j.is_in_progress,
-                         timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {job_ref.name}",
-                         interval=60.0, max_interval=300.0)
+        try:
+            job = wait_until(lambda: ctx.gateway.get_job(job_ref), lambda j: not j.is_in_progress,
+                             timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {job_ref.name} to finish",
+                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, **ctx.wait_kwargs(self.target))
+        except WaitInterruptedError:
+            # Interrupted: the backup was started and runs on; the step is done, its job not waited for.
+            return self.outcome(StepStatus.CHANGED, detail=(*facts, ("job_status", "InProgress")))
         title = job.primary_error.error_title if job.primary_error else None
         facts = (*facts, ("job_status", job.status), ("error_title", title))
         if job.is_failed or (job.status or "").casefold() == "cancelled":
@@ -157,7 +165,8 @@ class CancelJob(Step):
     def run(self, ctx: StepContext) -> StepOutcome:
         ctx.gateway.cancel_job(self.job)
         job = wait_until(lambda: ctx.gateway.get_job(self.job), lambda j: not j.is_in_progress,
-                         timeout=self.timeout, sleep=ctx.sleep, what=f"job {self.job.name} to stop", interval=15.0)
+                         timeout=self.timeout, sleep=ctx.sleep, what=f"job {self.job.name} to stop",
+                         interval=JOB_POLL_FIRST, max_interval=15.0, **ctx.wait_kwargs(self.target))
         return self.outcome(StepStatus.CHANGED, detail=(("job_status", job.status),))
 
 
@@ -184,8 +193,8 @@ class WaitForJobs(Step):
         statuses: list[str] = []
         for ref in self.jobs:
             job = wait_until(lambda ref=ref: ctx.gateway.get_job(ref), lambda j: not j.is_in_progress,
-                             timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {ref.name}",
-                             interval=60.0, max_interval=300.0)
+                             timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {ref.name} to finish",
+                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, **ctx.wait_kwargs(self.target))
             statuses.append(f"{ref.name}={job.status}")
         ctx.gateway.invalidate()
         return self.outcome(StepStatus.UNCHANGED, detail=(("jobs", ", ".join(statuses)),))

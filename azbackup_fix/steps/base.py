@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..models.events import EventSink, Interrupt, RunEvent
 from ..models.rails import GuardRail
 from ..models.report import DetailValue, StepOutcome, StepStatus
 
@@ -39,6 +40,17 @@ class StepContext:
     lock_entries: dict[str, Any] = field(default_factory=dict)  # folded lock id -> journal entry id
     removed_locks: dict[str, Lock] = field(default_factory=dict)  # folded lock id -> lock as it was
     triggered_jobs: list[str] = field(default_factory=list)  # job ids this run started
+    events: EventSink | None = None  # progress (the CLI renders it); the library never prints
+    interrupt: Interrupt = field(default_factory=Interrupt)  # the first Ctrl-C: start nothing new
+
+    def emit(self, event: RunEvent) -> None:
+        if self.events is not None:
+            self.events(event)
+
+    def wait_kwargs(self, target: str) -> dict[str, Any]:
+        """What every domain wait of a step passes on: progress, the interrupt, its target."""
+        return {"events": self.events, "interrupt": self.interrupt, "target": target,
+                "since": self.gateway.counter.server_time}  # ARM's clock (virtual in the sandbox)
 
 
 @dataclass(frozen=True)

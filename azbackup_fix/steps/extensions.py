@@ -44,5 +44,6 @@ class DeleteExtension(Step):
             return not any(e.name.casefold() == folded for e in getattr(vm, "extensions", ()))
 
         wait_until(lambda: ctx.gateway.get_vm(self.vm), gone, timeout=self.timeout, sleep=ctx.sleep,
-                   what=f"extension {self.name} of VM {self.vm.name} to be gone", interval=15.0)
+                   what=f"extension {self.name} of VM {self.vm.name} to be gone", interval=15.0,
+                   **ctx.wait_kwargs(self.target))
         return self.outcome(StepStatus.CHANGED)

@@ -52,21 +52,23 @@ class DeleteLock(Step):
         if ctx.journal is None or ctx.run_id is None:
             # Never delete a lock we could not put back after a crash.
             raise GuardRailError(f"lock '{self.lock.name}' not removed: no journal to record it in")
-        entry = ctx.journal.record_lock_removal(ctx.run_id, self.lock)  # durable, BEFORE the delete
-        ctx.lock_entries[_key(self.lock)] = entry
-        try:
-            ctx.gateway.delete_lock(self.lock)
-        except AzBackupFixError:
-            # Ambiguous failures: the lock may be gone anyway. Ask, and record what is true.
-            still_there = _still_there(ctx, self.lock)
-            if still_there:
-                ctx.journal.mark_abandoned(entry)
-            else:
-                ctx.journal.mark_removed(entry)
-                ctx.removed_locks[_key(self.lock)] = self.lock
-            raise
-        ctx.journal.mark_removed(entry)
-        ctx.removed_locks[_key(self.lock)] = self.lock
+        # A second interrupt waits until the DELETE and its journal mark are both done (shield).
+        with ctx.interrupt.shield():
+            entry = ctx.journal.record_lock_removal(ctx.run_id, self.lock)  # durable, BEFORE the delete
+            ctx.lock_entries[_key(self.lock)] = entry
+            try:
+                ctx.gateway.delete_lock(self.lock)
+            except AzBackupFixError:
+                # Ambiguous failures: the lock may be gone anyway. Ask, and record what is true.
+                still_there = _still_there(ctx, self.lock)
+                if still_there:
+                    ctx.journal.mark_abandoned(entry)
+                else:
+                    ctx.journal.mark_removed(entry)
+                    ctx.removed_locks[_key(self.lock)] = self.lock
+                raise
+            ctx.journal.mark_removed(entry)
+            ctx.removed_locks[_key(self.lock)] = self.lock
         return self.outcome(StepStatus.CHANGED, detail=(("journal_entry", str(entry)),))
 
 
@@ -100,13 +102,22 @@ class RestoreLock(Step):
 
     def run(self, ctx: StepContext) -> StepOutcome:
         key = _key(self.lock)
-        if key not in ctx.removed_locks:
-            return self.outcome(StepStatus.SKIPPED, reason="the lock was not removed")
-        restored = ctx.gateway.put_lock(ctx.removed_locks[key])
         entry = ctx.lock_entries.get(key)
-        if entry is not None and ctx.journal is not None:
-            ctx.journal.mark_restored(entry)
-        del ctx.removed_locks[key]
+        if key not in ctx.removed_locks:
+            if entry is None:
+                return self.outcome(StepStatus.SKIPPED, reason="the lock was not removed")
+            # Journaled but not marked removed (an interrupt between the DELETE reaching ARM and its
+            # mark): ARM says whether it is gone, whatever the mark.
+            if _still_there(ctx, self.lock):
+                if ctx.journal is not None:
+                    ctx.journal.mark_abandoned(entry)  # the DELETE never took effect
+                return self.outcome(StepStatus.SKIPPED, reason="the lock is in place")
+            ctx.removed_locks[key] = self.lock
+        with ctx.interrupt.shield():  # a second interrupt cannot abort the restoring PUT
+            restored = ctx.gateway.put_lock(ctx.removed_locks[key])
+            if entry is not None and ctx.journal is not None:
+                ctx.journal.mark_restored(entry)
+            del ctx.removed_locks[key]
         same = restored.level is self.lock.level and restored.notes == self.lock.notes \
             and tuple(restored.owners) == tuple(self.lock.owners)
         warning = READ_ONLY_BACK_WARNING if self.lock.level is LockLevel.READ_ONLY else None

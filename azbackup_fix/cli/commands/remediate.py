@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ...models import GUARD_RAILS, RunReport
+from ...models.events import Interrupt
 from ...playbooks import leave_locks_removed
 from ...remediator import Remediator
 from ...settings import Settings
@@ -25,6 +30,7 @@ from ..connection import connect, group_targets
 from ..options import add_target_options
 from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
+from ..progress import ProgressLines, progress_wanted, safe_interrupt
 from ..render.run_report import render_runs
 from .base import Command, Io
 
@@ -47,6 +53,9 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
     add_permissions_option(group)
     if apply:
         group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
+        group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                           help="a line per VM, step and wait on stderr as it happens (default: on a terminal, "
+                                "not in CI, not with --output json)")
 
 
 def lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
@@ -77,6 +86,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     groups = group_targets(list(args.vm), args.subscription or None)  # bad ids: exit 2, nothing sent
     playbook_file = _load_file(args.playbooks)
     reports: list[RunReport] = []
+    interrupted = False
     journal_path = args.journal or settings.journal_path
     with connect(args, settings) as connection:
         targets = connection.targets(groups)  # no --vm: every protected VM (of --subscription or the sandbox)
@@ -122,23 +132,69 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                     if not _ask(io, sum(1 for p in plans if p.planned)):
                         io.out.write("Not applied: nothing was changed.\n")
                         return exit_codes.OK
-            for fix, refs in remediators:
-                for ref in refs:
-                    try:
-                        reports.append(fix.run(ref, apply=apply, wait=not args.no_wait,
-                                               options=lock_options(args), **rails))
-                    except Exception as exc:  # one VM's error does not end the batch
-                        problems.add(exc, where=ref.name)
+            events = ProgressLines(io.err) if apply and progress_wanted(
+                os.environ, args.output, io.err, getattr(args, "progress", None)) else None
+            with safe_interrupt(io.err) if apply else _no_interrupt() as interrupt:
+                for fix, refs in remediators:
+                    for ref in refs:
+                        if interrupt.requested:
+                            break  # the first Ctrl-C: start no further VM
+                        try:
+                            reports.append(fix.run(ref, apply=apply, wait=not args.no_wait,
+                                                   options=lock_options(args), events=events,
+                                                   interrupt=interrupt, **rails))
+                        except Exception as exc:  # one VM's error does not end the batch
+                            problems.add(exc, where=ref.name)
+                interrupted = interrupt.requested
+        except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
+            io.err.write("azbackup-fix: interrupted\n")
+            _name_pending(io, journal_path)
+            return INTERRUPTED
         finally:
             for fix, _ in remediators:
                 fix.close()
     code = exit_codes.worst([r.exit_code for r in reports] + list(problems.codes))
+    if interrupted:
+        code = INTERRUPTED
     if not reports and problems and args.output == "json":
         io.out.write(json.dumps(problems.document(), indent=2) + "\n")  # an error object, never []
     elif reports or args.output == "json":
         io.out.write(render_runs(reports, args.output, exit_code=code).rstrip("\n") + "\n")
     write_annotations(run_problems(reports), settings.ci, io, output=args.output)
+    if interrupted:
+        done = len(reports)
+        io.err.write(f"azbackup-fix: interrupted: the report above is partial ({done} of {total} VM(s) started)\n")
+        _name_pending(io, journal_path)
     return code
+
+
+INTERRUPTED = 130  # the shell's code for SIGINT
+
+
+@contextmanager
+def _no_interrupt() -> Iterator[Interrupt]:
+    yield Interrupt()
+
+
+def _name_pending(io: Io, journal_path: str | None) -> None:
+    """Name every lock the journal still holds removed, with the exact command that puts it back."""
+    if not journal_path or not os.path.exists(journal_path):
+        return
+    from ...journal import Journal
+
+    try:
+        with Journal(journal_path) as journal:
+            pending = journal.pending_locks()
+    except Exception as exc:  # noqa: BLE001 - the journal is reported, never hidden
+        io.err.write(f"azbackup-fix: could not read the journal {journal_path}: {exc}\n")
+        return
+    command = f"azbackup-fix recover --journal {shlex.quote(journal_path)}"
+    if not pending:
+        io.err.write("azbackup-fix: every lock this run removed is back in place\n")
+        return
+    for entry in pending:
+        io.err.write(f"azbackup-fix: pending: lock {entry.lock.ref.id} (journal entry {entry.entry_id}, "
+                     f"{entry.state}) may be missing; put it back with: {command}\n")
 
 
 PLAN = Command(
