@@ -22,6 +22,7 @@ from .models.locks import Lock
 
 if TYPE_CHECKING:
     from .gateway import Gateway
+    from .models import Finding, VmObservation
 
 __all__ = ["LockRecovery", "RecoveryOutcome", "recover_locks", "restore_left_locks"]
 
@@ -155,3 +156,49 @@ def _put_back_left(journal: Journal, run_id: str, entry: LeftLock,
         journal.record_change(run_id, action=f"left-lock-{result.outcome}", target=entry.lock.ref.id,
                               detail=f"entry {entry.entry_id}: put back after being left removed on purpose")
     return result
+
+
+JOURNAL_LOCK_PENDING = "JournalLockPending"
+
+
+def recover_command(journal_path: str) -> str:
+    """The exact command that puts a journal's pending locks back."""
+    import shlex
+
+    return f"azbackup-fix recover --journal {shlex.quote(journal_path)}"
+
+
+def pending_lock_findings(journal_path: str | None, observation: VmObservation) -> tuple[Finding, ...]:
+    """A ``JournalLockPending`` warning for each lock the journal at ``journal_path`` holds removed (a run
+    that was interrupted or killed) on the VM's resource group or one of its restore-point groups, with
+    the ``recover`` command that puts it back. Reads only the journal; no file, no finding."""
+    import os
+
+    from .models import Evidence, Finding, Severity
+
+    if not journal_path or not os.path.exists(journal_path):
+        return ()
+    try:
+        with Journal(journal_path) as journal:
+            pending = journal.pending_locks()
+    except AzBackupFixError:
+        return ()
+    vm = observation.vm_ref
+    out = []
+    for entry in pending:
+        lock = entry.lock
+        rg = lock.resource_group or ""
+        if lock.scope.subscription.casefold() != vm.subscription_id.casefold():
+            continue
+        if not (rg.casefold() == vm.resource_group.casefold() or observation.is_restore_point_rg(rg)):
+            continue
+        command = recover_command(journal_path)
+        out.append(Finding(
+            code=JOURNAL_LOCK_PENDING, severity=Severity.WARNING,
+            title=(f"{lock.level.value} lock '{lock.name}' on {rg or 'the subscription'} was removed by a run that "
+                   f"did not finish and may be missing; put it back with: {command}"),
+            evidence=(Evidence("lock", lock.ref.id), Evidence("journal entry", entry.entry_id),
+                      Evidence("journal state", entry.state), Evidence("run", entry.run_id),
+                      Evidence("journal", journal_path), Evidence("recover command", command)),
+        ))
+    return tuple(out)

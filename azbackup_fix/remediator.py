@@ -12,7 +12,7 @@ from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, InvalidInputError
 from .gateway import Gateway, observe_vm
 from .ids import VmRef
-from .models import Diagnosis, RunReport, VmObservation
+from .models import Diagnosis, Finding, RunReport, VmObservation
 from .runner import Runner, RunOptions, default_playbook_file
 
 __all__ = ["DiagnosisOutcome", "Remediator"]
@@ -144,9 +144,23 @@ class Remediator:
             self._journal = Journal(path)
         return self._journal
 
+    def _journal_file(self) -> str | None:
+        """The journal's path (given, the journal object's, or the environment's default)."""
+        path = getattr(self._journal, "path", None)
+        if path is not None:
+            return str(path)
+        from .settings import Settings
+
+        return self._journal_path or Settings.from_env().journal_path
+
+    def _pending_findings(self, observation: VmObservation) -> tuple[Finding, ...]:
+        from .recovery import pending_lock_findings
+
+        return pending_lock_findings(self._journal_file(), observation)
+
     def runner(self) -> Runner:
         return Runner(self.gateway, journal=self._open_journal, playbook_file=self.playbook_file,
-                      check_options=self.check_options)
+                      check_options=self.check_options, pending_findings=self._pending_findings)
 
     def plan(self, vm_id: str | VmRef, **opts: Any) -> RunReport:
         """What :meth:`run` would change (dry-run): never sends a write request."""
@@ -189,4 +203,8 @@ class Remediator:
         before = self.gateway.request_count
         observation = observe_vm(self.gateway, ref)
         report = diagnosis_for(observation, options=self.check_options)
+        # Locks an interrupted or killed run left pending in the journal: the estate lacks them.
+        pending = self._pending_findings(observation)
+        if pending:
+            report = replace(report, findings=(*report.findings, *pending))
         return replace(report, request_count=self.gateway.request_count - before)

@@ -158,6 +158,7 @@ class Runner:
         playbook_file: Any = None,
         router: Router | None = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
+        pending_findings: Callable[[VmObservation], Sequence[Finding]] | None = None,
     ) -> None:
         self.gateway = gateway
         self._journal = journal
@@ -165,6 +166,7 @@ class Runner:
         self.router: Router | None = router
         self.check_options = check_options
         self._events: EventSink | None = None
+        self.pending_findings = pending_findings  # dry-run: the journal's pending locks, as findings
         self._interrupt = Interrupt()
 
     # -- journal ---------------------------------------------------------------------------------
@@ -237,6 +239,11 @@ class Runner:
         gw.invalidate()  # plans read current state
         observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
+        pending: tuple[Finding, ...] = ()
+        if not options.apply and self.pending_findings is not None:
+            # A plan says what an interrupted run left removed (apply puts it back first instead).
+            pending = tuple(self.pending_findings(observation))
+            diagnosis = replace(diagnosis, findings=(*diagnosis.findings, *pending))
         requests = self._requests(diagnosis, options)
         withheld = self.rails_needed(diagnosis, observation, options)
         plans = _dedupe_triggers([(req, self._plan(req, observation, options)) for req in requests])
@@ -281,6 +288,7 @@ class Runner:
             withheld_rails=withheld,
             # A fix its rail would allow is not "nothing can change it": the rail is named instead.
             report_only=() if withheld else self._report_only(observation, diagnosis, results, held_for, options),
+            pending_locks=tuple(f.title for f in pending),
         )
 
     def _plan(self, req: PlaybookRequest, observation: VmObservation, options: RunOptions) -> Plan:

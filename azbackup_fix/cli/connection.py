@@ -28,8 +28,8 @@ class Connection:
     sandbox: Any = None
     sandbox_subscriptions: tuple[str, ...] = field(default_factory=tuple)
 
-    def remediator(self, subscription_id: str) -> Remediator:
-        return Remediator(self.credential, subscription_id, **self.client_kwargs)
+    def remediator(self, subscription_id: str, *, journal_path: str | None = None) -> Remediator:
+        return Remediator(self.credential, subscription_id, journal_path=journal_path, **self.client_kwargs)
 
     def all_subscriptions(self) -> tuple[str, ...]:
         """What 'every protected VM' spans: --subscription, else the sandbox's subscriptions."""

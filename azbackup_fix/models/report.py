@@ -170,10 +170,11 @@ class RunReport:
     withheld_rails: tuple[str, ...] = ()  # rails a routing rule needed but was not given
     report_only: tuple[str, ...] = ()  # causes of failing backups that no step here changes
     interrupted: bool = False  # a Ctrl-C stopped the run: steps not started are skipped, locks put back
+    pending_locks: tuple[str, ...] = ()  # JournalLockPending: locks a journal holds removed, with `recover`
 
     def __post_init__(self) -> None:
         for name in ("playbooks", "refusals", "recovered_locks", "diagnosis_codes", "withheld_rails",
-                     "report_only"):
+                     "report_only", "pending_locks"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -267,4 +268,5 @@ class RunReport:
             "playbooks": [p.to_dict() for p in self.playbooks],
             **({"extra": dict(self.extra)} if self.extra else {}),
             **({"interrupted": True} if self.interrupted else {}),
+            **({"pending_locks": list(self.pending_locks)} if self.pending_locks else {}),
         }

@@ -122,6 +122,19 @@ def test_a_lock_that_cannot_be_put_back_is_named_with_the_recover_command(server
     assert locks_before[0]["id"].casefold() in line.casefold() and line.endswith(command), done.stderr
     assert re.search(r"journal entry \d+", line)
 
+    # diagnose and plan report the journal's pending lock as a finding, with the same command.
+    diagnosed = run_cli(env, "diagnose", "--vm", vm_id(server), "--output", "json")
+    (finding,) = [f for f in json.loads(diagnosed.stdout)["findings"] if f["code"] == "JournalLockPending"]
+    assert command in finding["title"] and finding["severity"] == "warning", finding
+    planned = run_cli(env, "plan", "--vm", vm_id(server), "--output", "json")
+    plan = json.loads(planned.stdout)
+    assert "JournalLockPending" in plan["diagnosis_codes"], plan
+    assert any(command in p for p in plan["pending_locks"]), plan
+    text = run_cli(env, "plan", "--vm", vm_id(server))
+    assert "pending (JournalLockPending)" in text.stdout and command in text.stdout, text.stdout
+
     recovered = run_cli(env, *shlex.split(command)[1:], "--output", "json")
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert server.sandbox.locks.to_dict() == locks_before
+    diagnosed = run_cli(env, "diagnose", "--vm", vm_id(server), "--output", "json")
+    assert "JournalLockPending" not in diagnosed.stdout  # recovered: nothing pending any more

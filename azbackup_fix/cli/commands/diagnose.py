@@ -37,7 +37,8 @@ def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> li
     with connect(args, settings) as connection:
         plan = list(groups.items()) or [(sub, []) for sub in connection.all_subscriptions()]
         for subscription, refs in plan:
-            with connection.remediator(subscription) as fix:
+            # The journal: its pending locks (an interrupted run's) are findings (JournalLockPending).
+            with connection.remediator(subscription, journal_path=args.journal or settings.journal_path) as fix:
                 targets = refs or list(fix.list_protected_vms())
                 for outcome in fix.iter_diagnoses(targets, fresh=bool(refs)):
                     if outcome.error is not None:

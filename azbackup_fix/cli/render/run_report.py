@@ -56,6 +56,7 @@ def _needs(report: RunReport) -> list[str]:
 def _text(report: RunReport) -> str:
     lines = [f"{report.mode}: {report.target}"]
     lines += [f"  recovered lock {r}" for r in report.recovered_locks]
+    lines += [f"  pending (JournalLockPending): {p}" for p in report.pending_locks]
     lines += [f"  refused: {r}" for r in report.refusals]
     lines += [f"  {line}" for line in _needs(report)]
     if not report.playbooks and not _needs(report):
