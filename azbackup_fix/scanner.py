@@ -34,6 +34,7 @@ from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .ids import VaultRef, VmRef
 from .models import VmObservation
+from .models.events import EventSink, Interrupt
 from .models.rails import rail_named
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
@@ -136,6 +137,8 @@ class FleetScanner:
         playbook_file: Any = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
         on_progress: Callable[[ProgressEvent], None] | None = None,
+        events: EventSink | None = None,
+        interrupt: Interrupt | None = None,
         **client_kwargs: Any,
     ) -> None:
         self.credential = credential
@@ -144,6 +147,8 @@ class FleetScanner:
         self.playbook_file = playbook_file
         self.check_options = check_options
         self.on_progress = on_progress
+        self.events = events  # each fix's steps and waits as they happen (RunEvent)
+        self.interrupt = interrupt if interrupt is not None else Interrupt()  # first Ctrl-C: no new fix
         self.client_kwargs = client_kwargs
         self._policy = BudgetPolicy(self.budget)
         self._transport: Any = None
@@ -266,7 +271,7 @@ class FleetScanner:
                                  wait=options.wait or shared, options=options.options,
                                  playbooks=result.playbooks if shared and result.playbooks else None)
         try:
-            report: RunReport = runner.run(vm, run_options)
+            report: RunReport = runner.run(vm, run_options, events=self.events, interrupt=self.interrupt)
         except ThrottledError as exc:
             return _with(result, Outcome.THROTTLED, str(exc))
         except AzBackupFixError as exc:
@@ -378,6 +383,9 @@ class FleetScanner:
 
             def fix(item: tuple[str, _Examined]) -> None:
                 key, ex = item
+                if self.interrupt.requested:  # the first Ctrl-C: no further VM is started
+                    coordinator.vm_done(key)
+                    return
                 try:
                     result = self._fix(gateways[ex.result.subscription], ex, options, shared=key in behind_shared)
                 finally:
@@ -387,7 +395,8 @@ class FleetScanner:
             list(pool.map(fix, list(examined.items())))
             status = "succeeded"
         finally:
-            coordinator.restore_remaining()
+            with self.interrupt.shield():  # a further Ctrl-C cannot abort the restoring PUTs
+                coordinator.restore_remaining()
             self.journal.finish_run(run_id, status=status)
         return [(a.step, a.status, a.lock_id) for a in coordinator.actions]
 

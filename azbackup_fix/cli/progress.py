@@ -13,6 +13,7 @@ whose PUT it cannot abort.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,9 @@ from typing import TextIO
 
 from ..models.events import Interrupt, RunEvent
 
-__all__ = ["ProgressLines", "progress_wanted", "safe_interrupt"]
+__all__ = ["INTERRUPTED", "ProgressLines", "name_pending", "progress_wanted", "safe_interrupt"]
+
+INTERRUPTED = 130  # the shell's code for SIGINT
 
 _CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "TF_BUILD")
 
@@ -91,3 +94,25 @@ def safe_interrupt(err: TextIO) -> Iterator[Interrupt]:
         yield interrupt
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def name_pending(stream: TextIO, journal_path: str | None) -> None:
+    """Name every lock the journal still holds removed, with the exact command that puts it back."""
+    if not journal_path or not os.path.exists(journal_path):
+        return
+    from ..journal import Journal
+    from ..recovery import recover_command
+
+    try:
+        with Journal(journal_path) as journal:
+            pending = journal.pending_locks()
+    except Exception as exc:  # noqa: BLE001 - the journal is reported, never hidden
+        stream.write(f"azbackup-fix: could not read the journal {journal_path}: {exc}\n")
+        return
+    if not pending:
+        stream.write("azbackup-fix: every lock this run removed is back in place\n")
+        return
+    command = recover_command(journal_path)
+    for entry in pending:
+        stream.write(f"azbackup-fix: pending: lock {entry.lock.ref.id} (journal entry {entry.entry_id}, "
+                     f"{entry.state}) may be missing; put it back with: {command}\n")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from ..connection import connect, group_targets
 from ..options import add_target_options
 from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
-from ..progress import ProgressLines, progress_wanted, safe_interrupt
+from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from ..render.run_report import render_runs
 from .base import Command, Io
 
@@ -148,7 +147,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                 interrupted = interrupt.requested
         except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
             io.err.write("azbackup-fix: interrupted\n")
-            _name_pending(io, journal_path)
+            name_pending(io.err, journal_path)
             return INTERRUPTED
         finally:
             for fix, _ in remediators:
@@ -164,37 +163,13 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     if interrupted:
         done = len(reports)
         io.err.write(f"azbackup-fix: interrupted: the report above is partial ({done} of {total} VM(s) started)\n")
-        _name_pending(io, journal_path)
+        name_pending(io.err, journal_path)
     return code
-
-
-INTERRUPTED = 130  # the shell's code for SIGINT
 
 
 @contextmanager
 def _no_interrupt() -> Iterator[Interrupt]:
     yield Interrupt()
-
-
-def _name_pending(io: Io, journal_path: str | None) -> None:
-    """Name every lock the journal still holds removed, with the exact command that puts it back."""
-    if not journal_path or not os.path.exists(journal_path):
-        return
-    from ...journal import Journal
-
-    try:
-        with Journal(journal_path) as journal:
-            pending = journal.pending_locks()
-    except Exception as exc:  # noqa: BLE001 - the journal is reported, never hidden
-        io.err.write(f"azbackup-fix: could not read the journal {journal_path}: {exc}\n")
-        return
-    command = f"azbackup-fix recover --journal {shlex.quote(journal_path)}"
-    if not pending:
-        io.err.write("azbackup-fix: every lock this run removed is back in place\n")
-        return
-    for entry in pending:
-        io.err.write(f"azbackup-fix: pending: lock {entry.lock.ref.id} (journal entry {entry.entry_id}, "
-                     f"{entry.state}) may be missing; put it back with: {command}\n")
 
 
 PLAN = Command(

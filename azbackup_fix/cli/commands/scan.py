@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -27,10 +28,12 @@ from ...errors import InvalidInputError
 from ...fleet import Budget, render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
 from ...ids import VaultRef
+from ...models.events import Interrupt
 from ...scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
+from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from .base import Command, Io
 from .remediate import lock_options
 
@@ -102,6 +105,9 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         io.err.write("azbackup-fix: error: scan records its progress in the journal: give --journal PATH\n")
         return exit_codes.BAD_INPUT
     display = None
+    stack = ExitStack()
+    # apply: the first Ctrl-C starts no further fix, finishes the ones in flight and puts locks back.
+    interrupt = stack.enter_context(safe_interrupt(io.err)) if args.apply else Interrupt()
     try:
         with connect(args, settings) as connection:
             kwargs: dict[str, Any] = dict(connection.client_kwargs)
@@ -113,8 +119,11 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 budget_kwargs.update(clock=lambda: sb.clock.now().timestamp(), sleep=transport.sleep)
             if progress_enabled(os.environ, args.output, not args.no_progress):
                 display = ProgressDisplay(io.err)
+            events = ProgressLines(io.err) if args.apply and progress_wanted(
+                os.environ, args.output, io.err, False if args.no_progress else None) else None
             scanner = FleetScanner(connection.credential, budget=Budget(**budget_kwargs), journal=journal,
-                                   playbook_file=playbook_file, on_progress=display, **kwargs)
+                                   playbook_file=playbook_file, on_progress=display, events=events,
+                                   interrupt=interrupt, **kwargs)
             subscriptions = list(dict.fromkeys(getattr(args, "subscriptions", None) or
                                                ([args.subscription] if args.subscription else [])))
             if args.all_subscriptions:
@@ -128,11 +137,21 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 stuck_after=timedelta(hours=args.stuck_after), allow_disruptive=args.allow_disruptive,
                 allow_protection_changes=args.allow_protection_changes, wait=not args.no_wait,
                 max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args)))
+    except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
+        io.err.write("azbackup-fix: interrupted\n")
+        name_pending(io.err, journal_path)
+        return INTERRUPTED
     finally:
+        stack.close()
         if display is not None:
             display.close()
         journal.close()
     io.out.write(render_fleet(report, args.output))
+    if interrupt.requested:
+        io.err.write("azbackup-fix: interrupted: the report above is partial (VMs not started are left for "
+                     "`scan --resume`)\n")
+        name_pending(io.err, journal_path)
+        return INTERRUPTED
     return report.exit_code
 
 
