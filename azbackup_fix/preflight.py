@@ -24,6 +24,7 @@ from .errors import InvalidInputError
 
 __all__ = [
     "DIAGNOSE_ACTIONS",
+    "DIAGNOSE_OPTIONAL_ACTIONS",
     "ROLE_NAME",
     "Grant",
     "Permissions",
@@ -47,13 +48,17 @@ DIAGNOSE_ACTIONS: tuple[str, ...] = (
     "Microsoft.Compute/restorePointCollections/read",
     "Microsoft.Compute/virtualMachines/read",
     "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
-    "Microsoft.RecoveryServices/locations/backupStatus/action",
     "Microsoft.RecoveryServices/Vaults/backupJobs/read",
     "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
     "Microsoft.RecoveryServices/Vaults/backupProtectedItems/read",
     "Microsoft.Resources/subscriptions/resourceGroups/read",
     "Microsoft.Resources/subscriptions/resources/read",
 )
+
+# Granted by the operator role but not required: ``backupStatus`` is a POST action the built-in Reader
+# role lacks; denied, the diagnosis finds the VM's vault through each vault's item list instead (the
+# same findings, tests/hardening/test_reader_diagnose.py), so ``diagnose`` and ``plan`` need Reader only.
+DIAGNOSE_OPTIONAL_ACTIONS: tuple[str, ...] = ("Microsoft.RecoveryServices/locations/backupStatus/action",)
 
 
 # The fleet scan's discovery: a Resource Graph query needs no action of its own in Azure (its rows are
@@ -80,10 +85,11 @@ def required_actions(playbook_ids: Iterable[str], *, diagnose: bool = True) -> t
 
 
 def operator_actions() -> tuple[str, ...]:
-    """Every action any registered playbook declares, plus the diagnosis's and the fleet scan's reads."""
+    """Every action any registered playbook declares, plus the diagnosis's (optional ``backupStatus`` included)
+    and the fleet scan's reads."""
     from .playbooks import playbook_ids
 
-    return _unique_sorted([*required_actions(playbook_ids()), *SCAN_ACTIONS])
+    return _unique_sorted([*required_actions(playbook_ids()), *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS])
 
 
 def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000-0000-0000-0000-000000000000",),
