@@ -31,6 +31,8 @@ __all__ = [
     "PreflightResult",
     "SCAN_ACTIONS",
     "check",
+    "plan_needs",
+    "preflight_text",
     "operator_actions",
     "required_actions",
     "role_definition",
@@ -90,6 +92,28 @@ def operator_actions() -> tuple[str, ...]:
     from .playbooks import playbook_ids
 
     return _unique_sorted([*required_actions(playbook_ids()), *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS])
+
+
+def plan_needs(plans: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+    """What a run needs, from its dry-runs (``RunReport`` objects, which only read): the diagnosis's reads,
+    plus the declared actions of each playbook that planned a step. Shared by the CLI's and the runbook's
+    ``--check-permissions``."""
+    needs: dict[str, tuple[str, ...]] = {"diagnose": DIAGNOSE_ACTIONS}
+    for plan in plans:
+        for result in plan.playbooks:
+            if result.steps:
+                needs[result.playbook] = required_actions([result.playbook], diagnose=False)
+    return needs
+
+
+def preflight_text(result: PreflightResult) -> str:
+    """The preflight's verdict for people: one line when granted, else one line per missing action."""
+    if result.ok:
+        return f"permissions: all {len(result.required)} required actions are granted"
+    lines = [f"permissions: {len(result.missing_actions)} required action(s) missing; nothing was changed"]
+    for who, actions in result.missing.items():
+        lines += [f"  {who}: {a}" for a in actions]
+    return "\n".join(lines)
 
 
 def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000-0000-0000-0000-000000000000",),
