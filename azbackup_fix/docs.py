@@ -18,7 +18,7 @@ from .models.options import as_option
 from .playbook_file import load_playbook_file
 from .playbooks import all_playbooks
 from .playbooks.base import Playbook
-from .preflight import DIAGNOSE_ACTIONS, role_definition
+from .preflight import DIAGNOSE_ACTIONS, DIAGNOSE_OPTIONAL_ACTIONS, role_definition
 
 __all__ = ["PLAYBOOKS_MD", "ROLE_JSON", "generated_files", "main", "playbooks_markdown", "role_json"]
 
@@ -105,6 +105,9 @@ def playbooks_markdown() -> str:
     lines += ["", "## Reads every run needs", "",
               "Diagnosis (and so every plan) reads with these actions:", ""]
     lines += [f"- `{a}`" for a in DIAGNOSE_ACTIONS]
+    lines += ["", "and, when granted, this one (the built-in Reader role lacks it; denied, the diagnosis finds the",
+              "VM's vault through each vault's item list instead, so `diagnose` and `plan` need Reader only):", ""]
+    lines += [f"- `{a}`" for a in DIAGNOSE_OPTIONAL_ACTIONS]
     lines += ["", "The custom role [`examples/rbac/azbackup-fix-operator.json`](../examples/rbac/azbackup-fix-operator.json)",
               "grants exactly the union of all of the above.", ""]
     return "\n".join(lines)

@@ -24,12 +24,15 @@ from .errors import InvalidInputError
 
 __all__ = [
     "DIAGNOSE_ACTIONS",
+    "DIAGNOSE_OPTIONAL_ACTIONS",
     "ROLE_NAME",
     "Grant",
     "Permissions",
     "PreflightResult",
     "SCAN_ACTIONS",
     "check",
+    "plan_needs",
+    "preflight_text",
     "operator_actions",
     "required_actions",
     "role_definition",
@@ -47,13 +50,17 @@ DIAGNOSE_ACTIONS: tuple[str, ...] = (
     "Microsoft.Compute/restorePointCollections/read",
     "Microsoft.Compute/virtualMachines/read",
     "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
-    "Microsoft.RecoveryServices/locations/backupStatus/action",
     "Microsoft.RecoveryServices/Vaults/backupJobs/read",
     "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
     "Microsoft.RecoveryServices/Vaults/backupProtectedItems/read",
     "Microsoft.Resources/subscriptions/resourceGroups/read",
     "Microsoft.Resources/subscriptions/resources/read",
 )
+
+# Granted by the operator role but not required: ``backupStatus`` is a POST action the built-in Reader
+# role lacks; denied, the diagnosis finds the VM's vault through each vault's item list instead (the
+# same findings, tests/hardening/test_reader_diagnose.py), so ``diagnose`` and ``plan`` need Reader only.
+DIAGNOSE_OPTIONAL_ACTIONS: tuple[str, ...] = ("Microsoft.RecoveryServices/locations/backupStatus/action",)
 
 
 # The fleet scan's discovery: a Resource Graph query needs no action of its own in Azure (its rows are
@@ -80,10 +87,33 @@ def required_actions(playbook_ids: Iterable[str], *, diagnose: bool = True) -> t
 
 
 def operator_actions() -> tuple[str, ...]:
-    """Every action any registered playbook declares, plus the diagnosis's and the fleet scan's reads."""
+    """Every action any registered playbook declares, plus the diagnosis's (optional ``backupStatus`` included)
+    and the fleet scan's reads."""
     from .playbooks import playbook_ids
 
-    return _unique_sorted([*required_actions(playbook_ids()), *SCAN_ACTIONS])
+    return _unique_sorted([*required_actions(playbook_ids()), *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS])
+
+
+def plan_needs(plans: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+    """What a run needs, from its dry-runs (``RunReport`` objects, which only read): the diagnosis's reads,
+    plus the declared actions of each playbook that planned a step. Shared by the CLI's and the runbook's
+    ``--check-permissions``."""
+    needs: dict[str, tuple[str, ...]] = {"diagnose": DIAGNOSE_ACTIONS}
+    for plan in plans:
+        for result in plan.playbooks:
+            if result.steps:
+                needs[result.playbook] = required_actions([result.playbook], diagnose=False)
+    return needs
+
+
+def preflight_text(result: PreflightResult) -> str:
+    """The preflight's verdict for people: one line when granted, else one line per missing action."""
+    if result.ok:
+        return f"permissions: all {len(result.required)} required actions are granted"
+    lines = [f"permissions: {len(result.missing_actions)} required action(s) missing; nothing was changed"]
+    for who, actions in result.missing.items():
+        lines += [f"  {who}: {a}" for a in actions]
+    return "\n".join(lines)
 
 
 def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000-0000-0000-0000-000000000000",),

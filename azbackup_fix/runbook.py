@@ -2,8 +2,9 @@
 account's managed identity through azure-identity, prefixed output lines, a JSON report.
 
     python -m azbackup_fix.runbook --subscription SUB [--vm ID ...] [--mode diagnose|plan|apply]
-        [--allow-disruptive] [--allow-protection-changes] [--no-wait] [--client-id ID] [--cloud NAME]
-        [--arm-endpoint URL] [--journal PATH] [--playbooks FILE]
+        [--allow-disruptive] [--allow-protection-changes] [--no-wait] [--leave-locks-removed]
+        [--max-targets N] [--check-permissions ROLE_FILE] [--client-id ID] [--cloud NAME]
+        [--arm-endpoint URL] [--journal PATH] [--playbooks FILE] [--debug]
     python -m azbackup_fix.runbook --mode scan|scan-apply --subscription SUB [--subscription SUB ...]
         [--shard K/N] [--workers N] [--journal PATH] ...
 
@@ -19,10 +20,15 @@ In the Automation runbook (``examples/automation/azbackup_fix_runbook.py``)::
     from azbackup_fix.runbook import main
     sys.exit(main(sys.argv[1:]))
 
-Output: human lines start with ``VERBOSE:``, ``WARNING:`` or ``ERROR:`` (errors also go to stderr,
-which Automation files under the Error stream); the last stdout line is the JSON report
+The targets and guard rails are the CLI's: ``--max-targets`` (else the playbook file's ``max_targets``)
+refuses a bigger plan/apply with exit 3 before any request that changes anything; ``--check-permissions
+ROLE_FILE`` (plan, apply) dry-runs every target and exits 3 listing the actions the role file lacks,
+before any change (the same check as ``azbackup-fix plan|apply --check-permissions``).
+
+Output: human lines on stdout start with ``VERBOSE:`` or ``WARNING:``; each error is one ``ERROR:`` line
+on stderr (which Automation files under the Error stream), once; the last stdout line is the JSON report
 (schema ``azbackup-fix/runbook/v1``). No subprocess is started (Automation's sandbox forbids them),
-no secret is printed. Exit codes are the CLI's (0, 1, 2, 3, 4, 5, 6): 5 is report-only (a cause
+no secret is printed; azure-identity's own log is silenced unless ``--debug``. Exit codes are the CLI's (0, 1, 2, 3, 4, 5, 6): 5 is report-only (a cause
 no Azure-side change fixes), 6 an authentication or TLS failure; see ``azbackup-fix --help``.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -37,11 +44,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import Any, TextIO
 
-from .errors import AzBackupFixError, InvalidInputError
+from .errors import AzBackupFixError, GuardRailError, InvalidInputError
 from .ids import VmRef
 from .models import Diagnosis, RunReport
 from .models.exit_codes import worst
 from .playbooks import leave_locks_removed
+from .preflight import Permissions, check, plan_needs, preflight_text
 from .remediator import Remediator
 from .settings import Settings
 
@@ -77,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
     parser.add_argument("--journal", help="journal file (default: the user's state dir, else the temp dir)")
     parser.add_argument("--playbooks", help="YAML playbook file (default: the packaged default.yaml)")
+    parser.add_argument("--max-targets", type=int, default=None, metavar="N",
+                        help="plan, apply, scan-apply: refuse runs over N VMs (default: the playbook file's "
+                             "max_targets)")
+    parser.add_argument("--check-permissions", metavar="ROLE_FILE", default=None,
+                        help="plan, apply: before any change, check that this role definition JSON grants every "
+                             "action the planned fixes need; exit 3 listing the missing ones")
+    parser.add_argument("--debug", action="store_true", help="keep azure-identity's log")
     return parser
 
 
@@ -93,12 +108,34 @@ class _Streams:
         self.out.write(f"WARNING: {text}\n")
 
     def error(self, text: str) -> None:
-        self.out.write(f"ERROR: {text}\n")
+        """One line on the error stream only (Automation's Error stream), never repeated on stdout."""
         self.err.write(f"ERROR: {text}\n")
 
 
 def _lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
     return leave_locks_removed() if args.leave_locks_removed else {}
+
+
+@contextmanager
+def _identity_log(*, debug: bool) -> Iterator[None]:
+    """azure-identity logs each failed credential at WARNING; the runbook's one ERROR line says it better."""
+    logger = logging.getLogger("azure.identity")
+    level = logger.level
+    if not debug:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_targets(args: argparse.Namespace, playbook_file: Any, total: int) -> None:
+    """--max-targets (else the playbook file's max_targets): exit 3 before any change."""
+    if args.max_targets is not None and args.max_targets < 1:
+        raise InvalidInputError(f"--max-targets must be at least 1, got {args.max_targets}")
+    limit = args.max_targets if args.max_targets is not None else playbook_file.guard_rails.max_targets
+    if limit is not None and total > limit:
+        raise GuardRailError(f"{total} targets exceed the limit of {limit} (--max-targets)")
 
 
 @contextmanager
@@ -123,6 +160,8 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
 
     if args.vm:
         raise InvalidInputError("--vm does not go with the scan modes (they find their VMs)")
+    if args.check_permissions:
+        raise InvalidInputError("--check-permissions goes with --mode plan or apply")
     shard = parse_shard(args.shard)
     check_workers(args.workers)
     step = 0
@@ -144,7 +183,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
             allow_disruptive=args.allow_disruptive, allow_protection_changes=args.allow_protection_changes,
-            wait=not args.no_wait, options=_lock_options(args)))
+            wait=not args.no_wait, max_targets=args.max_targets, options=_lock_options(args)))
     if report.resumed:
         streams.verbose(f"resumed scan {report.scan_id}")
     for vm in report.problems:
@@ -173,6 +212,9 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
     if len(subscriptions) > 1:
         raise InvalidInputError(f"--mode {args.mode} takes one --subscription (the scan modes take several)")
     subscription = subscriptions[0]
+    if args.check_permissions and args.mode == "diagnose":
+        raise InvalidInputError("--check-permissions goes with --mode plan or apply (diagnose only reads)")
+    permissions = Permissions.load(args.check_permissions) if args.check_permissions else None  # bad file: 2
     refs = [VmRef.parse(v) for v in args.vm]  # every id validated before a request is sent
     diagnoses: list[Diagnosis] = []
     runs: list[RunReport] = []
@@ -184,6 +226,18 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
                        playbook_file=playbook_file) as fix:
         targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
         streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
+        if playbook_file is not None:
+            _check_targets(args, playbook_file, len(targets))
+        if permissions is not None:  # dry-run every target (reads only), then compare with the role file
+            rails = {"allow_disruptive": args.allow_disruptive,
+                     "allow_protection_changes": args.allow_protection_changes}
+            result = check(plan_needs(fix.plan(ref, **rails) for ref in targets), permissions)
+            if not result.ok:
+                streams.error(preflight_text(result).replace("\n  ", "; "))
+                return {"schema": RUNBOOK_SCHEMA, "mode": args.mode, "subscription": subscription,
+                        "exit_code": GuardRailError.exit_code, "preflight": result.to_dict(),
+                        "diagnoses": [], "runs": [], "errors": []}
+            streams.verbose(preflight_text(result))
         for ref in targets:
             try:
                 if args.mode == "diagnose":
@@ -224,7 +278,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     streams = _Streams(stdout or sys.stdout, stderr or sys.stderr)
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        report = _run(args, Settings.from_env(), streams)
+        with _identity_log(debug=args.debug):
+            report = _run(args, Settings.from_env(), streams)
     except AzBackupFixError as exc:
         streams.error(str(exc))
         report = {"schema": RUNBOOK_SCHEMA, "exit_code": exc.exit_code, "errors": [

@@ -1,17 +1,25 @@
 """Diagnose, plan and (optionally) repair the VM backups of one subscription from Python.
 
-    python examples/python_script.py SUBSCRIPTION_ID [--apply]
-    python examples/python_script.py --sandbox            # rehearse against the built-in sandbox
+    python examples/python_script.py SUBSCRIPTION_ID [--apply] [--arm-endpoint URL]
+    python examples/python_script.py --sandbox    # rehearse: repair the built-in demo estate, in memory
 
 Credentials: azure-identity's DefaultAzureCredential (az login, environment, managed identity).
+``--arm-endpoint`` points at another ARM endpoint (a sovereign cloud's, or the HTTPS sandbox's:
+``azbackup-sandbox serve`` prints it; trust its CA with REQUESTS_CA_BUNDLE).
+``--sandbox`` needs no Azure and no network: it loads the sandbox's ``demo`` scenario in this process
+and applies the fixes to it (the writes go to that in-memory estate only).
+Without arguments it prints one usage line and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 
 from azbackup_fix import Remediator
+
+USAGE = "usage: python examples/python_script.py SUBSCRIPTION_ID [--apply] [--arm-endpoint URL] | --sandbox"
 
 
 def repair(fix: Remediator, *, apply: bool) -> int:
@@ -26,12 +34,17 @@ def repair(fix: Remediator, *, apply: bool) -> int:
     return worst
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("subscription", nargs="?")
-    parser.add_argument("--apply", action="store_true")
-    parser.add_argument("--sandbox", action="store_true")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(usage=USAGE[len("usage: "):])
+    parser.add_argument("subscription", nargs="?", help="the subscription whose protected VMs to repair")
+    parser.add_argument("--apply", action="store_true", help="apply the fixes (default: dry-run)")
+    parser.add_argument("--arm-endpoint", metavar="URL", help="ARM endpoint (default: Azure's public cloud)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="repair the built-in demo estate in memory (no Azure, no network)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.sandbox and not args.subscription:
+        print(USAGE, file=sys.stderr)
+        return 2
     if args.sandbox:
         from azbackup_fix import SandboxCredential
         from azbackup_sandbox import Sandbox
@@ -44,7 +57,7 @@ def main() -> int:
             return repair(fix, apply=True)
     from azure.identity import DefaultAzureCredential
 
-    with Remediator(DefaultAzureCredential(), args.subscription) as fix:
+    with Remediator(DefaultAzureCredential(), args.subscription, base_url=args.arm_endpoint) as fix:
         return repair(fix, apply=args.apply)
 
 

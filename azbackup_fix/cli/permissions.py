@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ids import VmRef
-from ..preflight import DIAGNOSE_ACTIONS, Permissions, PreflightResult, check, required_actions
+from ..preflight import Permissions, PreflightResult, check, plan_needs, preflight_text
 from ..remediator import Remediator
 from . import exit_codes
 from .commands.base import Io
@@ -32,12 +32,7 @@ def add_permissions_option(group: Any) -> None:
 def render_preflight(result: PreflightResult, output: str) -> str:
     if output == "json":
         return json.dumps({"schema": "azbackup-fix/preflight/v1", **result.to_dict()}, indent=2)
-    if result.ok:
-        return f"permissions: all {len(result.required)} required actions are granted"
-    lines = [f"permissions: {len(result.missing_actions)} required action(s) missing; nothing was changed"]
-    for who, actions in result.missing.items():
-        lines += [f"  {who}: {a}" for a in actions]
-    return "\n".join(lines)
+    return preflight_text(result)
 
 
 def check_permissions(args: argparse.Namespace, io: Io, connection: Any,
@@ -47,17 +42,13 @@ def check_permissions(args: argparse.Namespace, io: Io, connection: Any,
     if not path:
         return None
     permissions = Permissions.load(path)  # bad file: InvalidInputError, exit 2
-    needs: dict[str, tuple[str, ...]] = {"diagnose": DIAGNOSE_ACTIONS}
+    plans = []
     for subscription, refs in targets:
         with Remediator(connection.credential, subscription, playbook_file=playbook_file,
                         **connection.client_kwargs) as fix:
-            for ref in refs:
-                plan = fix.plan(ref, allow_disruptive=args.allow_disruptive,
-                                allow_protection_changes=args.allow_protection_changes)
-                for result in plan.playbooks:
-                    if result.steps:
-                        needs[result.playbook] = required_actions([result.playbook], diagnose=False)
-    result = check(needs, permissions)
+            plans += [fix.plan(ref, allow_disruptive=args.allow_disruptive,
+                               allow_protection_changes=args.allow_protection_changes) for ref in refs]
+    result = check(plan_needs(plans), permissions)
     if result.ok:
         io.err.write(render_preflight(result, "text") + "\n")
         return None

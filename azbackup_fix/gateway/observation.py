@@ -6,6 +6,8 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 2. the subscription's vaults (one list) — to find other vaults' jobs, and the vault of a deleted VM;
 3. ``backupStatus`` for the VM (which vault, item and policy), then the protected item and its policy
    (given a ``vault_hint`` whose item actively protects the VM, that item alone: no ``backupStatus``);
+   when ``backupStatus`` is denied (the Reader role: it is a POST action), each vault's list of Azure VM
+   items (one list per vault, cached), the VM's item picked by its VM id, then that item;
 4. the resource groups (one list), to find the restore-point groups the policy names;
 5. collections: one subscription-wide list (any group: the default pattern, the policy's
    custom groups, the VM's own group in the older layout), then a GET with its points only for
@@ -21,7 +23,7 @@ import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from ..errors import VaultNotFoundError, VmNotFoundError, VmNotProtectedError
+from ..errors import PermissionDeniedError, VaultNotFoundError, VmNotFoundError, VmNotProtectedError
 from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
 from .gateway import Gateway, VaultInfo
@@ -70,6 +72,27 @@ def _protecting_item(
     # Stopped protection or a deleted VM: backupStatus may not name the vault; ask each vault.
     others = tuple(v for v in vaults if status is None or status.vault is None or v.ref != status.vault)
     return _find_item(items, vm_ref, others)
+
+
+def _listed_item(items: _Items, vm_ref: VmRef, vaults: tuple[VaultInfo, ...]) -> ProtectedItem | None:
+    """The VM's item found through reads only: each vault's Azure VM items, matched on the VM id (an item
+    that actively protects the VM first), then read as ``backupStatus`` would have led to it."""
+    found = [i for v in vaults for i in items.gateway.list_protected_items(v.ref)
+             if i.vm_id is not None and i.vm_id == vm_ref.resource_id]
+    found.sort(key=lambda i: i.is_inactive)
+    for listed in found:
+        item = items(listed.ref)
+        if item is not None:
+            return item
+    return None
+
+
+def _backup_status(gateway: Gateway, vm_ref: VmRef, region: str) -> BackupStatus | None:
+    """``backupStatus`` for the VM, or ``None`` when the identity may not POST it (Reader)."""
+    try:
+        return gateway.get_backup_status(vm_ref, region)
+    except PermissionDeniedError:
+        return None
 
 
 def _restore_point_groups(gateway: Gateway, naming: RestorePointRgNaming, region: str | None) -> list[str]:
@@ -141,8 +164,10 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
     items = _Items(gateway)
     item = _hinted_item(items, vm_ref, vault_hint) if vm is not None and vault_hint is not None else None
     if item is None:
-        status = gateway.get_backup_status(vm_ref, vm.location) if vm is not None else None
-        item = _protecting_item(items, vm_ref, status, vaults)
+        status = _backup_status(gateway, vm_ref, vm.location) if vm is not None else None
+        if vm is not None and status is None:  # denied: find the vault through reads only
+            item = _listed_item(items, vm_ref, vaults)
+        item = item or _protecting_item(items, vm_ref, status, vaults)
     if vm is None and item is None:
         raise VmNotFoundError(f"VM {vm_ref.id} does not exist and no vault in the subscription protects it")
     if item is None and not (status is not None and status.protected):

@@ -6,10 +6,11 @@ Parameters (Automation passes them as sys.argv), for example:
     --subscription ... --mode apply --vm /subscriptions/.../virtualMachines/vm1
     --subscription S1 --subscription S2 --mode scan-apply --shard 1/4 --journal /mnt/state/azbf.sqlite
 Options: --mode diagnose|plan|apply|scan|scan-apply, --vm ID (repeatable), --allow-disruptive,
---allow-protection-changes, --no-wait, --shard K/N, --workers N, --journal PATH,
+--allow-protection-changes, --no-wait, --leave-locks-removed, --max-targets N, --check-permissions ROLE_FILE,
+--shard K/N, --workers N, --journal PATH, --debug,
 --client-id (user-assigned identity), --cloud.
 
-Output: lines prefixed VERBOSE:/WARNING:/ERROR:, then one JSON line (the report).
+Output: lines prefixed VERBOSE:/WARNING:, then one JSON line (the report); errors as ERROR: lines on stderr.
 """
 
 import sys

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROLE_FILE = REPO / "examples/rbac/azbackup-fix-operator.json"
 COVERAGE = REPO / "azbackup_sandbox/COVERAGE.md"
 WRITING = [c for c in CASES if c.playbook != "inspect-vm"]
-# Reader alone cannot even diagnose (backupStatus is a POST action): Reader plus that one action.
+# Reader plus backupStatus (Reader alone diagnoses too, through the vaults' items: test_reader_diagnose.py).
 READER_WHO_CAN_DIAGNOSE = ("*/read", "Microsoft.RecoveryServices/locations/backupStatus/action")
 # Reachable through the CLI's default routing (the others need playbook options the CLI takes from a file).
 CLI_FLAGS = {"rp-limit-locked": [], "rp-limit-custom-rg": [], "vmsnapshot-windows": [], "vmsnapshot-linux": [],

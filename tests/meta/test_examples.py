@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import py_compile
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from azbackup_fix.cli.main import build_parser
@@ -47,3 +50,53 @@ def test_github_workflow_uses_oidc_and_the_step_summary() -> None:
 def test_scripts_compile() -> None:
     for path in [*EXAMPLES.rglob("*.py")]:
         py_compile.compile(str(path), doraise=True)
+
+
+def _classifier_versions() -> set[str]:
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    return set(re.findall(r'"Programming Language :: Python :: (3\.\d+)"', text))
+
+
+def test_ci_examples_use_a_python_the_classifiers_name() -> None:
+    versions = _classifier_versions()
+    assert versions
+    github = yaml.safe_load((EXAMPLES / "github/azbackup-fix.yml").read_text(encoding="utf-8"))
+    used = [s["with"]["python-version"] for s in github["jobs"]["scan"]["steps"]
+            if s.get("uses", "").startswith("actions/setup-python@")]
+    devops = (EXAMPLES / "azure-devops/azure-pipelines.yml").read_text(encoding="utf-8")
+    used += re.findall(r'versionSpec: "([^"]+)"', devops)
+    assert len(used) == 2 and set(used) <= versions, (used, versions)
+
+
+def _python_script() -> Any:
+    spec = importlib.util.spec_from_file_location("python_script_example", EXAMPLES / "python_script.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_python_script_without_arguments_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _python_script().main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1 and "--sandbox" in captured.err
+
+
+def test_python_script_takes_arm_endpoint_and_says_what_sandbox_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _python_script().main(["--help"])
+    text = capsys.readouterr().out
+    assert "--arm-endpoint URL" in text and "demo estate in memory" in text
+
+
+def test_python_script_sandbox_repairs_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    # Some demo VMs need a guard rail the script does not give (3, the permission/rail code).
+    assert _python_script().main(["--sandbox"]) == 3
+    assert "changed" in capsys.readouterr().out
+
+
+def test_wheel_figures_agree_between_readmes() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    automation = (EXAMPLES / "automation/README.md").read_text(encoding="utf-8")
+    (count, size), = re.findall(r"\*\*(\d+) wheels, ([\d.]+) MiB in total\*\*", readme)
+    assert f"({count} wheels, about {float(size):.1f} MiB)" in automation

@@ -23,6 +23,11 @@ def test_relative_links_resolve() -> None:
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README):
         if not target.startswith("http"):
             assert (REPO / target).exists(), target
+            assert (REPO / target).resolve().is_relative_to(REPO), target  # inside the repository
+
+
+def test_no_reference_to_files_outside_the_repository() -> None:
+    assert "DESIGN.md" not in README and "/work/" not in README
 
 
 def test_cli_commands_in_the_readme_exist() -> None:
