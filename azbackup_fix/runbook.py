@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from contextlib import closing, contextmanager
 from typing import Any, TextIO
 
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError
+from .identity_log import identity_log
 from .ids import VmRef
 from .models import Diagnosis, RunReport
 from .models.exit_codes import worst
@@ -114,19 +114,6 @@ class _Streams:
 
 def _lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
     return leave_locks_removed() if args.leave_locks_removed else {}
-
-
-@contextmanager
-def _identity_log(*, debug: bool) -> Iterator[None]:
-    """azure-identity logs each failed credential at WARNING; the runbook's one ERROR line says it better."""
-    logger = logging.getLogger("azure.identity")
-    level = logger.level
-    if not debug:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _check_targets(args: argparse.Namespace, playbook_file: Any, total: int) -> None:
@@ -278,7 +265,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     streams = _Streams(stdout or sys.stdout, stderr or sys.stderr)
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        with _identity_log(debug=args.debug):
+        with identity_log(debug=args.debug):
             report = _run(args, Settings.from_env(), streams)
     except AzBackupFixError as exc:
         streams.error(str(exc))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from typing import TextIO
 
 from .. import __version__
+from ..identity_log import identity_log
 from . import exit_codes
 from .commands import COMMANDS
 from .commands.base import Io
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         parser.print_help(io.err)
         return exit_codes.BAD_INPUT
     try:
-        with _identity_log(debug=args.debug):
+        with identity_log(debug=args.debug):
             return args.run(args, io)
     except KeyboardInterrupt:
         io.err.write(f"{PROG}: interrupted\n")
@@ -66,20 +66,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         if getattr(args, "output", None) == "json":
             io.out.write(json.dumps(problems.document(), indent=2) + "\n")
         return problems.exit_code
-
-
-@contextmanager
-def _identity_log(*, debug: bool) -> Iterator[None]:
-    """azure-identity logs every failed credential at WARNING (eight lines for one missing login); our
-    one-line error says it better. ``--debug`` keeps its log."""
-    logger = logging.getLogger("azure.identity")
-    level = logger.level
-    if not debug:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover
