@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,19 +28,6 @@ def _shape(doc: dict[str, Any]) -> dict[str, Any]:
         "playbooks": [(p["playbook"], [(s["step"], s["target"], s["status"], s["refused"]) for s in p["steps"]])
                       for p in doc["playbooks"]],
     }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(), clock_rate=0.0) as running:
-        yield running
-
-
-@pytest.fixture
-def identity(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", server.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", server.identity_header)
 
 
 def _api(scenario: str, rails: tuple[str, ...]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +14,9 @@ import pytest
 
 from azbackup_fix import runbook
 from azbackup_fix.preflight import role_definition
-from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox import SandboxServer
 from tests.gateway.sandbox_arm import writes
 from tests.operator_run.helpers import OTHER, SUB, VM
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(), clock_rate=0.0) as running:
-        yield running
-
-
-@pytest.fixture
-def identity(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", server.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", server.identity_header)
-    monkeypatch.delenv("AZBACKUP_SUBSCRIPTION", raising=False)
 
 
 def _run(server: SandboxServer, tmp_path: Path, scenario: str, *args: str) -> tuple[int, dict[str, Any], str, str]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from azbackup_fix.cli.main import main
-from azbackup_sandbox import Sandbox, SandboxServer
+from azbackup_sandbox import SandboxServer
 from tests.gateway.sandbox_arm import writes
 from tests.operator_run.helpers import OTHER, VM
 
@@ -20,12 +19,6 @@ class Tty(io.StringIO):
 
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(), clock_rate=0.0) as running:
-        yield running
 
 
 @pytest.fixture
