@@ -132,3 +132,17 @@ def test_lock_dict_round_trip_keeps_everything_needed_to_restore_it() -> None:
     assert again.resource_group == "AzureBackupRG_westeurope_1"
     with pytest.raises(InvalidInputError, match="is not CanNotDelete or ReadOnly"):
         LockLevel.parse("Sometimes")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-02T08:32:40Z", datetime(2026, 11, 2, 8, 32, 40, tzinfo=timezone.utc)),
+    ("2026-11-02T08:32:40.1234567+00:00", datetime(2026, 11, 2, 8, 32, 40, 123456, tzinfo=timezone.utc)),  # ARM
+    ("2026-11-02T08:32:40.5Z", datetime(2026, 11, 2, 8, 32, 40, 500000, tzinfo=timezone.utc)),
+    ("2026-11-02T10:32:40.25+02:00", datetime(2026, 11, 2, 8, 32, 40, 250000, tzinfo=timezone.utc)),
+    ("2026-11-02T08:32:40", datetime(2026, 11, 2, 8, 32, 40, tzinfo=timezone.utc)),  # no offset: UTC
+])
+def test_parse_timestamp_reads_arm_forms_on_every_python(text: str, expected: datetime) -> None:
+    from azbackup_fix.models import parse_timestamp
+
+    parsed = parse_timestamp(text)
+    assert parsed == expected and parsed is not None and parsed.utcoffset() is not None
