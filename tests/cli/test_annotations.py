@@ -52,3 +52,39 @@ def test_escaping() -> None:
     assert line == "::error title=a%3A b%2C c::50%25%0Anext"
     (line,) = annotation_lines([("t", "x;y]z")], "azure-pipelines")
     assert line == "##vso[task.logissue type=error]x%3By%5Dz"
+
+
+def _warning_findings() -> list[str]:
+    code, out, _ = _run("diagnose", "--sandbox", "demo", "--output", "json")
+    assert code == 4
+    return [f"{d['target'].rsplit('/', 1)[-1]}: {f['code']}"
+            for d in json.loads(out) for f in d["findings"] if f["severity"] == "warning"]
+
+
+def test_github_actions_warnings_as_warning_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _warning_findings()
+    assert expected  # the demo estate has warning findings (a lock on the restore point group)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = _run("diagnose", "--sandbox", "demo")
+    assert code == 4
+    warnings = [line for line in out.splitlines() if line.startswith("::warning ")]
+    assert len(warnings) == len(expected)
+    assert [w.split("title=", 1)[1].split("::", 1)[0].replace("%3A", ":") for w in warnings] == expected
+    errors = [line for line in out.splitlines() if line.startswith("::error ")]
+    titles = {e.split("title=", 1)[1].split("::", 1)[0].replace("%3A", ":") for e in errors}
+    assert len(errors) == 6 and not titles & set(expected)
+
+
+def test_azure_pipelines_warnings_as_logissue_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _warning_findings()
+    monkeypatch.setenv("TF_BUILD", "True")
+    code, out, _ = _run("diagnose", "--sandbox", "demo")
+    assert code == 4
+    warnings = [line for line in out.splitlines() if line.startswith("##vso[task.logissue type=warning]")]
+    assert [w.split("]", 1)[1].split(": ", 2)[:2] for w in warnings] == [e.split(": ") for e in expected]
+    assert len([line for line in out.splitlines() if line.startswith("##vso[task.logissue type=error]")]) == 6
+
+
+def test_escaping_of_warnings() -> None:
+    assert annotation_lines([("a: b", "x", "warning")], "github") == ["::warning title=a%3A b::x"]
+    assert annotation_lines([("t", "x;y", "warning")], "azure-pipelines") == ["##vso[task.logissue type=warning]x%3By"]
