@@ -2,8 +2,10 @@
 Azure Pipelines ``##vso[task.logissue type=error]`` logging command; warning findings as
 ``::warning::`` and ``##vso[task.logissue type=warning]``.
 
-The CI systems read these commands from the job's output; they go to stdout (where both document
-them), except with ``--output json``, where stdout must stay one JSON document: then stderr.
+The CI systems read these commands from the job's output (stdout and stderr alike); they go to
+stdout with ``--output text`` only. With ``--output json`` stdout must stay one JSON document, and
+``--output markdown`` is the content a pipeline saves as its summary file (``| tee report.md``),
+which must hold no ``##vso``/``::error::`` line: with both they go to stderr.
 """
 
 from __future__ import annotations
@@ -70,5 +72,5 @@ def annotation_lines(problems: Sequence[Problem], ci: str | None) -> list[str]:
 def write_annotations(problems: Sequence[Problem], ci: str | None, io: Io, *, output: str) -> None:
     lines = annotation_lines(problems, ci)
     if lines:
-        stream = io.err if output == "json" else io.out
+        stream = io.out if output == "text" else io.err  # never into JSON or a Markdown file
         stream.write("\n".join(lines) + "\n")
