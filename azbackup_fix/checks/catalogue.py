@@ -16,16 +16,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..models import Evidence, Finding, Severity
+from ..models.guides import GUIDES, Guide, guide_for, section_title
 
 __all__ = [
     "CATALOGUE",
+    "GUIDES",
+    "Guide",
     "CatalogueEntry",
     "Playbook",
     "canonical_code",
     "entry_for",
     "finding_from_entry",
+    "guide_for",
     "match_error_text",
     "rank_of",
+    "section_title",
 ]
 
 

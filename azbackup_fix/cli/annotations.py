@@ -1,8 +1,11 @@
 """CI annotations: one line per problem as a GitHub Actions ``::error::`` workflow command or an
-Azure Pipelines ``##vso[task.logissue type=error]`` logging command.
+Azure Pipelines ``##vso[task.logissue type=error]`` logging command; warning findings as
+``::warning::`` and ``##vso[task.logissue type=warning]``.
 
-The CI systems read these commands from the job's output; they go to stdout (where both document
-them), except with ``--output json``, where stdout must stay one JSON document: then stderr.
+The CI systems read these commands from the job's output (stdout and stderr alike); they go to
+stdout with ``--output text`` only. With ``--output json`` stdout must stay one JSON document, and
+``--output markdown`` is the content a pipeline saves as its summary file (``| tee report.md``),
+which must hold no ``##vso``/``::error::`` line: with both they go to stderr.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from ..models import Diagnosis, RunReport
 from .commands.base import Io
 
-__all__ = ["annotation_lines", "diagnosis_problems", "run_problems", "write_annotations"]
+__all__ = ["Problem", "annotation_lines", "diagnosis_problems", "run_problems", "write_annotations"]
 
 
 def _gh_escape(text: str, *, prop: bool = False) -> str:
@@ -26,14 +29,18 @@ def _vso_escape(text: str) -> str:
             .replace("]", "%5D"))
 
 
-def diagnosis_problems(diagnoses: Iterable[Diagnosis]) -> list[tuple[str, str]]:
-    """(title, message) per error finding."""
-    out = []
+Problem = tuple[str, str] | tuple[str, str, str]  # (title, message[, level]); level "error" (default) or "warning"
+
+
+def diagnosis_problems(diagnoses: Iterable[Diagnosis]) -> list[Problem]:
+    """(title, message, level) per error finding, then per warning finding, for each VM."""
+    out: list[Problem] = []
     for d in diagnoses:
         vm = d.target.rsplit("/", 1)[-1]
-        for f in d.errors:
-            fix = f" (fix: {', '.join(f.playbooks)})" if f.playbooks else ""
-            out.append((f"{vm}: {f.code}", f"{vm}: {f.code}: {f.title}{fix}"))
+        for level, findings in (("error", d.errors), ("warning", d.warnings)):
+            for f in findings:
+                fix = f" (fix: {', '.join(f.playbooks)})" if f.playbooks else ""
+                out.append((f"{vm}: {f.code}", f"{vm}: {f.code}: {f.title}{fix}", level))
     return out
 
 
@@ -50,16 +57,20 @@ def run_problems(reports: Iterable[RunReport]) -> list[tuple[str, str]]:
     return out
 
 
-def annotation_lines(problems: Sequence[tuple[str, str]], ci: str | None) -> list[str]:
+def _level(problem: Problem) -> str:
+    return "warning" if problem[2:] == ("warning",) else "error"
+
+
+def annotation_lines(problems: Sequence[Problem], ci: str | None) -> list[str]:
     if ci == "github":
-        return [f"::error title={_gh_escape(t, prop=True)}::{_gh_escape(m)}" for t, m in problems]
+        return [f"::{_level(p)} title={_gh_escape(p[0], prop=True)}::{_gh_escape(p[1])}" for p in problems]
     if ci == "azure-pipelines":
-        return [f"##vso[task.logissue type=error]{_vso_escape(m)}" for _, m in problems]
+        return [f"##vso[task.logissue type={_level(p)}]{_vso_escape(p[1])}" for p in problems]
     return []
 
 
-def write_annotations(problems: Sequence[tuple[str, str]], ci: str | None, io: Io, *, output: str) -> None:
+def write_annotations(problems: Sequence[Problem], ci: str | None, io: Io, *, output: str) -> None:
     lines = annotation_lines(problems, ci)
     if lines:
-        stream = io.err if output == "json" else io.out
+        stream = io.out if output == "text" else io.err  # never into JSON or a Markdown file
         stream.write("\n".join(lines) + "\n")

@@ -16,26 +16,32 @@ JSON form of a :class:`Diagnosis` (``DIAGNOSIS_SCHEMA`` = ``azbackup-fix/diagnos
           "severity": "error",
           "title": "18 restore points for this VM reach the limit of 18",
           "evidence": [{"label": "restore points", "value": 18}],
+          "evidence_fields": {"restore_points": 18},
           "guide": "000",
           "guide_section": "usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached",
+          "guide_title": "Troubleshoot Azure Backup failure: Issues with the agent or extension, ...",
+          "guide_url": "https://learn.microsoft.com/en-us/azure/backup/...#usererrorrpcollectionlimitreached---...",
           "playbooks": ["clear-restore-point-limit"],
           "guest_steps": []
         }
       ]
     }
 
-``summary`` and ``playbooks`` are derived (recomputed on load). New optional keys
+``summary``, ``playbooks``, ``evidence_fields``, ``guide_title`` and ``guide_url`` are derived
+(recomputed on load; docs/diagnosis-schema.md lists every key). New optional keys
 may be added within v1; a breaking change bumps the version.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
+from .guides import guide_for, section_title
 from .timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
     "EvidenceValue",
     "Finding",
     "Severity",
+    "evidence_key",
 ]
 
 DIAGNOSIS_SCHEMA = "azbackup-fix/diagnosis/v1"
@@ -74,6 +81,11 @@ class Severity(enum.Enum):
 
 def _fold(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def evidence_key(label: str) -> str:
+    """The ``evidence_fields`` key of an evidence label: lower case, runs of other characters as ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", label.casefold()).strip("_") or "value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +132,39 @@ class Finding:
         """The first evidence value with ``label`` (case-insensitive), else ``None``."""
         return next((e.value for e in self.evidence if e.label.casefold() == label.casefold()), None)
 
+    def evidence_fields(self) -> dict[str, EvidenceValue]:
+        """The evidence as named fields (``"restore points"`` -> ``restore_points``); the first of a repeated label."""
+        fields: dict[str, EvidenceValue] = {}
+        for e in self.evidence:
+            fields.setdefault(evidence_key(e.label), e.value)
+        return fields
+
+    @property
+    def guide_title(self) -> str | None:
+        """``Article title, section heading`` of the guide this finding comes from."""
+        guide = guide_for(self.guide)
+        if guide is None:
+            return None
+        section = section_title(self.guide_section)
+        return f"{guide.title}, {section}" if section else guide.title
+
+    @property
+    def guide_url(self) -> str | None:
+        """The Microsoft Learn URL of the guide, with the section's anchor."""
+        guide = guide_for(self.guide)
+        return guide.link(self.guide_section) if guide else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity.value,
             "title": self.title,
             "evidence": [e.to_dict() for e in self.evidence],
+            "evidence_fields": self.evidence_fields(),
             "guide": self.guide,
             "guide_section": self.guide_section,
+            "guide_title": self.guide_title,
+            "guide_url": self.guide_url,
             "playbooks": list(self.playbooks),
             "guest_steps": list(self.guest_steps),
         }
@@ -232,7 +269,8 @@ DIAGNOSIS_JSON_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": [
-                    "code", "severity", "title", "evidence", "guide", "guide_section", "playbooks", "guest_steps",
+                    "code", "severity", "title", "evidence", "evidence_fields", "guide", "guide_section",
+                    "guide_title", "guide_url", "playbooks", "guest_steps",
                 ],
                 "properties": {
                     "code": {"type": "string"},
@@ -249,8 +287,19 @@ DIAGNOSIS_JSON_SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                    "evidence_fields": {
+                        "type": "object",
+                        "description": "the evidence by name: label in lower case, other characters as _",
+                        "additionalProperties": {"type": ["string", "number", "integer", "boolean", "null"]},
+                    },
                     "guide": {"type": ["string", "null"], "description": "seed id of the troubleshooting guide"},
                     "guide_section": {"type": ["string", "null"], "description": "anchor in that guide"},
+                    "guide_title": {
+                        "type": ["string", "null"], "description": "the article's English title and section heading",
+                    },
+                    "guide_url": {
+                        "type": ["string", "null"], "description": "the article on Microsoft Learn, with the section anchor",
+                    },
                     "playbooks": _STRINGS,
                     "guest_steps": _STRINGS,
                 },

@@ -14,6 +14,10 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _link_text(value: str) -> str:
+    return _cell(value).replace("[", "\\[").replace("]", "\\]")
+
+
 def _one(diagnosis: Diagnosis) -> list[str]:
     name, group = vm_label(diagnosis)
     lines = [f"### {_cell(name)}", "", f"`{diagnosis.target}` — {headline(diagnosis)}", ""]
@@ -25,12 +29,14 @@ def _one(diagnosis: Diagnosis) -> list[str]:
         lines.append("")
         for f in diagnosis.findings:
             shown = [e for e in f.evidence if e.value is not None and e.value != ""]
-            if not shown and not f.guest_steps:
+            if not shown and not f.guest_steps and not f.guide_title:
                 continue
             lines.append(f"<details><summary>Evidence for {_cell(f.code)}</summary>")
             lines.append("")
             lines += [f"- **{_cell(e.label)}**: `{_cell(e.value)}`" for e in shown]
             lines += [f"- inside the VM: {_cell(step)}" for step in f.guest_steps]
+            if f.guide_title:
+                lines.append(f"- guide: [{_link_text(f.guide_title)}]({f.guide_url})")
             lines += ["", "</details>", ""]
     lines.append(f"_{diagnosis.request_count} ARM requests, read-only._")
     return lines

@@ -25,9 +25,9 @@ def _finding(index: int, finding: Finding) -> list[str]:
     if finding.guest_steps:
         lines.append(f"{_INDENT}Inside the VM:")
         lines += [f"{_INDENT}  - {step}" for step in finding.guest_steps]
-    if finding.guide:
-        section = f" #{finding.guide_section}" if finding.guide_section else ""
-        lines.append(f"{_INDENT}Guide: {finding.guide}{section}")
+    if finding.guide_title:
+        lines.append(f"{_INDENT}Guide: {finding.guide_title}")
+        lines.append(f"{_INDENT}  {finding.guide_url}")
     return lines
 
 
