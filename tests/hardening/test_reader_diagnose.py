@@ -63,37 +63,9 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-def test_diagnose_cli_under_reader_exits_4_not_3(server: SandboxServer, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {"AZBACKUP_ARM_ENDPOINT": server.endpoint, "REQUESTS_CA_BUNDLE": server.ca_file,
-                       "IDENTITY_ENDPOINT": server.identity_endpoint, "IDENTITY_HEADER": server.identity_header,
-                       "AZBACKUP_JOURNAL": str(tmp_path / "j.sqlite")}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AZBACKUP_SUBSCRIPTION", raising=False)
-    sandbox = server.sandbox
-    sandbox.load("rp-limit-locked")
-    with sandbox.lock:
-        sandbox.rbac.principals.clear()
-        sandbox.config.rbac = sandbox.rbac.enforce = True
-        sandbox.rbac.assign(MANAGED_IDENTITY_OBJECT_ID, actions=READER)
-    vm = f"/subscriptions/{subscription_ids(sandbox)[0]}/resourceGroups/{VM_RG}/providers/Microsoft.Compute/" \
-         f"virtualMachines/{BROKEN}"
-    try:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(["diagnose", "--vm", vm, "--output", "json"], stdout=out, stderr=err)
-    finally:
-        with sandbox.lock:
-            sandbox.config.rbac = sandbox.rbac.enforce = False
-    assert code == 4, (out.getvalue(), err.getvalue())
-    data = json.loads(out.getvalue())
-    assert data, out.getvalue()
-    assert writes(sandbox.requests()) == []
-
-
-@pytest.mark.parametrize("command", [["diagnose"], ["plan"]])
-def test_reader_suffices_for_diagnose_and_plan_through_the_cli(server: SandboxServer, command: list[str],
-                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's roles: ``diagnose`` and ``plan`` need Reader only (exit 4: findings, a plan)."""
+def _cli_as_reader(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   *args: str) -> tuple[int, str, str]:
+    """The CLI over HTTPS as the managed identity holding Reader (``*/read``) only, on rp-limit-locked."""
     for key, value in {"AZBACKUP_ARM_ENDPOINT": server.endpoint, "REQUESTS_CA_BUNDLE": server.ca_file,
                        "IDENTITY_ENDPOINT": server.identity_endpoint, "IDENTITY_HEADER": server.identity_header,
                        "AZBACKUP_JOURNAL": str(tmp_path / "j.sqlite")}.items():
@@ -110,11 +82,29 @@ def test_reader_suffices_for_diagnose_and_plan_through_the_cli(server: SandboxSe
     sandbox.clear_requests()
     try:
         out, err = io.StringIO(), io.StringIO()
-        code = main([*command, "--vm", vm], stdout=out, stderr=err)
+        code = main([args[0], "--vm", vm, *args[1:]], stdout=out, stderr=err)
     finally:
         with sandbox.lock:
             sandbox.config.rbac = sandbox.rbac.enforce = False
-    assert code == 4, (out.getvalue(), err.getvalue())
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_diagnose_cli_under_reader_exits_4_not_3(server: SandboxServer, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = _cli_as_reader(server, tmp_path, monkeypatch, "diagnose", "--output", "json")
+    assert code == 4, (out, err)
+    data = json.loads(out)
+    assert data, out
+    assert writes(server.sandbox.requests()) == []
+
+
+@pytest.mark.parametrize("command", [["diagnose"], ["plan"]])
+def test_reader_suffices_for_diagnose_and_plan_through_the_cli(server: SandboxServer, command: list[str],
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's roles: ``diagnose`` and ``plan`` need Reader only (exit 4: findings, a plan)."""
+    code, out, err = _cli_as_reader(server, tmp_path, monkeypatch, *command)
+    assert code == 4, (out, err)
+    sandbox = server.sandbox
     assert writes(sandbox.requests()) == []
     assert [r.path.lower().rsplit("/", 1)[-1] for r in sandbox.requests() if r.status == 403] == ["backupstatus"]
 
