@@ -220,15 +220,20 @@ def _fetch(endpoint: str, path: str, ca_file: Path | None) -> Any:
         raise _UsageError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
 
 
+def _local(args: argparse.Namespace) -> Any:
+    """A sandbox in this process with the chosen scenario or estate (no --endpoint)."""
+    from .core.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    _load_chosen(sandbox, args)
+    return sandbox
+
+
 def _state(args: argparse.Namespace) -> int:
     if args.endpoint:
         payload = _fetch(args.endpoint, "/_sandbox/state", args.ca_file)
     else:
-        from .core.sandbox import Sandbox
-
-        sandbox = Sandbox()
-        _load_chosen(sandbox, args)
-        payload = sandbox.snapshot()
+        payload = _local(args).snapshot()
     print(json.dumps(payload, indent=2))
     return 0
 
@@ -239,11 +244,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.endpoint:
         document = _fetch(args.endpoint, "/_sandbox/estate", args.ca_file)
     else:
-        from .core.sandbox import Sandbox
-
-        sandbox = Sandbox()
-        _load_chosen(sandbox, args)
-        document = sandbox.export_estate()
+        document = _local(args).export_estate()
     sys.stdout.write(dump_yaml(document))
     return 0
 

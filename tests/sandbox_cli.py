@@ -4,13 +4,14 @@ the endpoint, the CA bundle and a managed identity come from the environment, no
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
 from pathlib import Path
 
 from azbackup_sandbox import SandboxServer
 
-__all__ = ["CONSOLE", "REPO", "cli_command", "cli_environment", "run_cli", "server_environment"]
+__all__ = ["CONSOLE", "REPO", "cli_command", "cli_environment", "read_line", "run_cli", "server_environment"]
 
 REPO = Path(__file__).resolve().parents[1]
 CONSOLE = Path(sys.executable).with_name("azbackup-fix")
@@ -46,3 +47,13 @@ def server_environment(server: SandboxServer, journal: Path) -> dict[str, str]:
     return cli_environment(endpoint=server.endpoint, ca_file=server.ca_file,
                            identity_endpoint=server.identity_endpoint, identity_header=server.identity_header,
                            journal=journal)
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The next line a child process prints (its ready line), waiting at most ``timeout`` seconds."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise AssertionError(f"no ready line within {timeout}s")
+    return proc.stdout.readline()

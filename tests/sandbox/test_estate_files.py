@@ -8,7 +8,6 @@ import copy
 import json
 import os
 import re
-import selectors
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from azbackup_sandbox import Sandbox
 from azbackup_sandbox.scenarios import SHIPPED_ESTATES, list_scenarios
 from azbackup_sandbox.scenarios.files import ESTATES_DIR, EstateFileError, dump_yaml
 from azbackup_sandbox.scenarios.schema import KEYS, subscription_guid
+from tests.sandbox_cli import read_line
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "estate-files.md"
@@ -342,15 +342,6 @@ def _cli_env() -> dict[str, str]:
     return env
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError(f"no ready line within {timeout}s")
-    return proc.stdout.readline()
-
-
 def test_cli_serve_estate_over_https(tmp_path: Path) -> None:
     estate = tmp_path / "lab.yaml"
     estate.write_text(dump_yaml(_minimal()), encoding="utf-8")
@@ -360,7 +351,7 @@ def test_cli_serve_estate_over_https(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(),
     )
     try:
-        ready = json.loads(_read_line(proc, 60))
+        ready = json.loads(read_line(proc, 60))
         assert ready["subscription_ids"] == [subscription_guid("lab")]
         state = requests.get(ready["endpoint"] + "/_sandbox/state", verify=ready["ca_file"], timeout=10).json()
         assert state == expected

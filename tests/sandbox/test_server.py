@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import selectors
 import signal
 import socket
 import ssl
@@ -28,6 +27,7 @@ from sandbox_arm import Arm, make_pristine
 from azbackup_sandbox.core.control import MANAGED_IDENTITY_OBJECT_ID, set_clock_rate
 from azbackup_sandbox.core.sandbox import Sandbox
 from azbackup_sandbox.server import INSTALL_HINT, SandboxServer, SandboxServerError
+from tests.sandbox_cli import read_line
 
 REPO = Path(__file__).resolve().parents[2]
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -323,15 +323,6 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
                           text=True, env=_cli_env(), timeout=timeout)
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError(f"no ready line within {timeout}s")
-    return proc.stdout.readline()
-
-
 def test_cli_serve_prints_the_ready_line_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     ready_file = tmp_path / "ready.json"
     proc = subprocess.Popen(
@@ -340,7 +331,7 @@ def test_cli_serve_prints_the_ready_line_and_exits_0_on_sigterm(tmp_path: Path) 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(),
     )
     try:
-        line = _read_line(proc, timeout=60)
+        line = read_line(proc, timeout=60)
         ready = json.loads(line)
         assert set(ready) == {"endpoint", "ca_file", "identity_endpoint", "identity_header", "subscription_ids"}
         assert json.loads(ready_file.read_text()) == ready
@@ -373,7 +364,7 @@ def test_cli_serve_sigint_exits_0() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "azbackup_sandbox.cli", "serve"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env())
     try:
-        ready = json.loads(_read_line(proc, timeout=60))
+        ready = json.loads(read_line(proc, timeout=60))
         assert ready["subscription_ids"] == []
     finally:
         proc.send_signal(signal.SIGINT)
