@@ -1,4 +1,4 @@
-"""The journal: a durable record of every change, for undo and crash recovery (SQLite, stdlib).
+"""The SQLite journal: a durable record of every change, for undo and crash recovery (stdlib).
 
 Every lock azbackup-fix removes is written here *before* the delete is sent
 (:meth:`Journal.record_lock_removal`, committed with ``synchronous=FULL``), marked
@@ -51,93 +51,19 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any
 
-from .errors import AzBackupFixError, one_line
-from .models.locks import Lock
+from ..errors import one_line
+from ..models.locks import Lock
+from .records import PENDING_STATES, Change, JournalError, LeftLock, LockInUseError, PendingLock, RunInfo
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Change",
-    "Journal",
-    "JournalError",
-    "LeftLock",
-    "LockInUseError",
-    "PendingLock",
-    "RunInfo",
-]
+__all__ = ["BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "SCHEMA_VERSION", "Journal"]
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 30.0
-PENDING_STATES = ("recorded", "removed")
 _APP_ID = 0x617A6266  # "azbf" in PRAGMA application_id: tells our journal from another SQLite file
-
-PendingState = Literal["recorded", "removed"]
-
-
-class JournalError(AzBackupFixError):
-    """The journal file cannot be opened, read or written (corrupt, foreign, newer, busy)."""
-
-    exit_code: ClassVar[int] = 2
-
-
-class LockInUseError(AzBackupFixError):
-    """Another active run has this lock journaled: this run must neither delete nor restore it."""
-
-    exit_code: ClassVar[int] = 1
-
-    def __init__(self, message: str, *, lock_id: str, run_id: str) -> None:
-        super().__init__(message)
-        self.lock_id = lock_id
-        self.run_id = run_id
-
-
-@dataclass(frozen=True, slots=True)
-class PendingLock:
-    """A lock that was (or may have been) removed and is not back yet."""
-
-    entry_id: int
-    run_id: str
-    lock: Lock
-    state: PendingState
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LeftLock:
-    """A lock removed and, on purpose, not put back: everything needed to re-create it."""
-
-    entry_id: int
-    run_id: str
-    lock: Lock
-    left_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    run_id: str
-    command: str
-    targets: tuple[str, ...]
-    status: str  # running | <finish status> | interrupted (found dead while running)
-    started_at: datetime
-    finished_at: datetime | None
-    pid: int | None
-    host: str | None
-    active: bool  # its process still holds the run's OS lock
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    change_id: int
-    run_id: str
-    at: datetime
-    action: str
-    target: str
-    detail: str
-
 
 # -- schema ------------------------------------------------------------------------------------
 
@@ -407,6 +333,12 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def progress_store(self) -> Any:
+        """Fleet scan progress in this file (tables fleet_scans / fleet_items)."""
+        from ..fleet.progress import ProgressStore
+
+        return ProgressStore(self)
 
     # -- plumbing -------------------------------------------------------------------------------
 
