@@ -8,13 +8,15 @@ STAMP  := $(VENV)/.installed
 # Microsoft's Kusto language service checks the Resource Graph queries (tests/kusto); it needs npm,
 # and the test skips without it (except in CI, which must run it).
 KUSTO  := tests/kusto/node_modules/.package-lock.json
+# Azurite, Microsoft's Azure Storage emulator, for the blob journal's tests (tests/azurite); same rule.
+AZURITE := tests/azurite/node_modules/.package-lock.json
 
-.PHONY: demo test lint clean kusto
+.PHONY: demo test lint clean kusto azurite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[sandbox,test]'
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,test,blob]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,9 +28,15 @@ $(KUSTO): tests/kusto/package-lock.json
 
 kusto: $(KUSTO)
 
-test: $(STAMP) kusto
+$(AZURITE): tests/azurite/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the blob journal tests against Azurite (tests/azurite) will be skipped"; fi
+
+azurite: $(AZURITE)
+
+test: $(STAMP) kusto azurite
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules
+	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules tests/azurite/node_modules

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .errors import AzBackupFixError, AzureOperationError, one_line
-from .journal import Journal, LeftLock, PendingLock
+from .journal import JournalBackend, LeftLock, PendingLock, journal_exists, open_journal
 from .models.locks import Lock
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class LockRecovery:
 
 
 def recover_locks(
-    journal: Journal,
+    journal: JournalBackend,
     gateway: Gateway | Callable[[str], Gateway],
     *,
     run_id: str | None = None,
@@ -114,7 +114,7 @@ def _put_back(lock: Lock, entry_id: int, left_by: str, mark: Callable[[], None],
 
 
 def _restore(
-    journal: Journal, run_id: str, pending: PendingLock, gateway: Gateway | Callable[[str], Gateway]
+    journal: JournalBackend, run_id: str, pending: PendingLock, gateway: Gateway | Callable[[str], Gateway]
 ) -> LockRecovery:
     result = _put_back(pending.lock, pending.entry_id, pending.run_id,
                        lambda: journal.mark_restored(pending.entry_id), gateway)
@@ -125,7 +125,7 @@ def _restore(
 
 
 def restore_left_locks(
-    journal: Journal, gateway: Gateway | Callable[[str], Gateway]
+    journal: JournalBackend, gateway: Gateway | Callable[[str], Gateway]
 ) -> tuple[LockRecovery, ...]:
     """Put back the locks a run left removed on purpose (``restore_locks: false``), exactly as journaled.
 
@@ -148,7 +148,7 @@ def restore_left_locks(
     return tuple(results)
 
 
-def _put_back_left(journal: Journal, run_id: str, entry: LeftLock,
+def _put_back_left(journal: JournalBackend, run_id: str, entry: LeftLock,
                    gateway: Gateway | Callable[[str], Gateway]) -> LockRecovery:
     result = _put_back(entry.lock, entry.entry_id, entry.run_id,
                        lambda: journal.mark_left_restored(entry.entry_id), gateway)
@@ -168,19 +168,22 @@ def recover_command(journal_path: str) -> str:
     return f"azbackup-fix recover --journal {shlex.quote(journal_path)}"
 
 
-def pending_lock_findings(journal_path: str | None, observation: VmObservation) -> tuple[Finding, ...]:
+def pending_lock_findings(journal_path: str | None, observation: VmObservation, *,
+                          journal: JournalBackend | None = None) -> tuple[Finding, ...]:
     """A ``JournalLockPending`` warning for each lock the journal at ``journal_path`` holds removed (a run
     that was interrupted or killed) on the VM's resource group or one of its restore-point groups, with
-    the ``recover`` command that puts it back. Reads only the journal; no file, no finding."""
-    import os
-
+    the ``recover`` command that puts it back. Reads only the journal (``journal`` when open already,
+    as a Blob Storage journal is); no file, no finding."""
     from .models import Evidence, Finding, Severity
 
-    if not journal_path or not os.path.exists(journal_path):
+    if not journal_path or (journal is None and not journal_exists(journal_path)):
         return ()
     try:
-        with Journal(journal_path) as journal:
+        if journal is not None:
             pending = journal.pending_locks()
+        else:
+            with open_journal(journal_path) as opened:
+                pending = opened.pending_locks()
     except AzBackupFixError:
         return ()
     vm = observation.vm_ref

@@ -56,6 +56,8 @@ class Remediator:
         self.check_options = check_options
         self._journal = journal
         self._journal_path = journal_path
+        self._credential = credential  # a Blob Storage journal signs in with it too
+        self._owns_journal = False
         # No file: the packaged default.yaml, the same routing as the CLI and the runbook.
         self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         # The gateway owns its options and their defaults (see Gateway); they are not repeated here.
@@ -67,6 +69,10 @@ class Remediator:
 
     def close(self) -> None:
         self.gateway.close()
+        if self._owns_journal and self._journal is not None:
+            self._journal.close()
+            self._journal = None
+            self._owns_journal = False
 
     def __enter__(self) -> Remediator:
         return self
@@ -135,13 +141,14 @@ class Remediator:
 
     def _open_journal(self) -> Any:
         if self._journal is None:
-            from .journal import Journal
+            from .journal import open_journal
             from .settings import Settings
 
             path = self._journal_path or Settings.from_env().journal_path
             if not path:
                 raise InvalidInputError("no journal file: pass journal_path= or set AZBACKUP_JOURNAL")
-            self._journal = Journal(path)
+            self._journal = open_journal(path, credential=self._credential)
+            self._owns_journal = True
         return self._journal
 
     def _journal_file(self) -> str | None:
@@ -154,9 +161,13 @@ class Remediator:
         return self._journal_path or Settings.from_env().journal_path
 
     def _pending_findings(self, observation: VmObservation) -> tuple[Finding, ...]:
+        from .journal import is_url
         from .recovery import pending_lock_findings
 
-        return pending_lock_findings(self._journal_file(), observation)
+        spec = self._journal_file()
+        # A container is read through this Remediator's (cached) journal; a file is opened only if it exists.
+        journal = self._open_journal() if spec and self._journal is None and is_url(spec) else self._journal
+        return pending_lock_findings(spec, observation, journal=journal if spec and is_url(spec) else None)
 
     def runner(self) -> Runner:
         return Runner(self.gateway, journal=self._open_journal, playbook_file=self.playbook_file,

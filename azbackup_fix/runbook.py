@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-id", help="client id of a user-assigned managed identity")
     parser.add_argument("--cloud", choices=_CLOUDS, default=None)
     parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
-    parser.add_argument("--journal", help="journal file (default: the user's state dir, else the temp dir)")
+    parser.add_argument("--journal", help="journal file, or a Blob Storage container URL "
+                                          "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] that outlives "
+                                          "the job (default: the user's state dir, else the temp dir)")
     parser.add_argument("--playbooks", help="YAML playbook file (default: the packaged default.yaml)")
     parser.add_argument("--max-targets", type=int, default=None, metavar="N",
                         help="plan, apply, scan-apply: refuse runs over N VMs (default: the playbook file's "
@@ -142,7 +144,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
           journal_path: str, playbook_file: Any) -> dict[str, Any]:
     """The fleet scan modes: one :class:`~azbackup_fix.scanner.FleetScanner` run over the subscriptions."""
     from .fleet import Budget, Outcome, ProgressEvent
-    from .journal import Journal
+    from .journal import open_journal
     from .scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 
     if args.vm:
@@ -160,7 +162,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
             step = event.done * 20 // event.total
             streams.verbose(f"{event.phase}: {event.done}/{event.total} VMs")
 
-    with _credential(args.client_id) as credential, closing(Journal(journal_path)) as journal:
+    with _credential(args.client_id) as credential, closing(open_journal(journal_path, credential=credential)) as journal:
         scanner = FleetScanner(credential, budget=Budget(retry_after_cap=settings.retry_after_cap), journal=journal,
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
@@ -189,6 +191,9 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         raise InvalidInputError("give --subscription ID (or set AZBACKUP_SUBSCRIPTION)")
     endpoint = args.arm_endpoint or settings.arm_endpoint
     journal = args.journal or settings.journal_path or os.path.join(tempfile.gettempdir(), "azbackup-fix.sqlite")
+    from .journal import check_journal
+
+    check_journal(journal)  # a URL that is not a blob container: one line, before any request
     playbook_file = None
     if args.mode != "diagnose":
         from .playbook_file import load_playbook_file

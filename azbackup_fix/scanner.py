@@ -28,7 +28,7 @@ from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
 from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
-from .fleet.progress import ProgressEvent, ProgressStore
+from .fleet.progress import ProgressEvent, ProgressStore, open_progress
 from .fleet.report import FleetReport, Outcome, VmResult
 from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
@@ -303,7 +303,7 @@ class FleetScanner:
         if options.apply and self.journal is None:
             raise InvalidInputError("applying needs a journal (journal=...)")
         started = time.monotonic()
-        store = ProgressStore(self.journal) if self.journal is not None else None
+        store = open_progress(self.journal) if self.journal is not None else None
         scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
                             if store is not None else ("scan-unrecorded", False))
         done = store.done(scan_id) if store is not None else {}

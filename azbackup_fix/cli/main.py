@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
@@ -42,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_journal(args: argparse.Namespace) -> None:
+    """--journal / AZBACKUP_JOURNAL that is neither a path nor a blob container URL: one line, nothing sent."""
+    from ..journal import check_journal
+
+    spec = getattr(args, "journal", None) or os.environ.get("AZBACKUP_JOURNAL", "").strip()
+    if spec:
+        check_journal(spec)
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     io = Io(stdout or sys.stdout, stderr or sys.stderr)
     parser = build_parser()
@@ -56,6 +66,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return exit_codes.BAD_INPUT
     try:
         with identity_log(debug=args.debug):
+            _check_journal(args)
             return args.run(args, io)
     except KeyboardInterrupt:
         io.err.write(f"{PROG}: interrupted\n")

@@ -27,8 +27,10 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     group.add_argument("--subscription", metavar="ID", default=default(None), action=_Subscription,
                        help="subscription id (env AZBACKUP_SUBSCRIPTION; default: the VMs' own); "
                             "scan takes it repeatedly")
-    group.add_argument("--journal", metavar="PATH", default=default(None),
-                       help="journal file of removed locks (env AZBACKUP_JOURNAL; default in the user's state dir)")
+    group.add_argument("--journal", metavar="PATH|URL", default=default(None),
+                       help="journal of removed locks: a file, or a Blob Storage container URL "
+                            "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] "
+                            "(env AZBACKUP_JOURNAL; default a file in the user's state dir)")
     group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
 
 

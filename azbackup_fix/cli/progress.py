@@ -13,12 +13,11 @@ whose PUT it cannot abort.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..models.events import Interrupt, RunEvent
 
@@ -96,15 +95,17 @@ def safe_interrupt(err: TextIO) -> Iterator[Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-def name_pending(stream: TextIO, journal_path: str | None) -> None:
-    """Name every lock the journal still holds removed, with the exact command that puts it back."""
-    if not journal_path or not os.path.exists(journal_path):
-        return
-    from ..journal import Journal
+def name_pending(stream: TextIO, journal_path: str | None, *, credential: Any = None) -> None:
+    """Name every lock the journal still holds removed, with the exact command that puts it back
+    (``credential`` reads a Blob Storage journal)."""
+    from ..journal import journal_exists, open_journal
     from ..recovery import recover_command
 
+    if not journal_exists(journal_path):
+        return
+    assert journal_path is not None
     try:
-        with Journal(journal_path) as journal:
+        with open_journal(journal_path, credential=credential) as journal:
             pending = journal.pending_locks()
     except Exception as exc:  # noqa: BLE001 - the journal is reported, never hidden
         stream.write(f"azbackup-fix: could not read the journal {journal_path}: {exc}\n")

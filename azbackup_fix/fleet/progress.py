@@ -31,12 +31,18 @@ class ProgressEvent:
     total: int
     outcomes: Mapping[str, int]
 
-__all__ = ["ProgressEvent", "ProgressStore", "scan_key"]
+__all__ = ["ProgressEvent", "ProgressStore", "open_progress", "scan_key"]
 
 
 def scan_key(arguments: Mapping[str, Any]) -> str:
     text = json.dumps(arguments, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def open_progress(journal: Any) -> ProgressStore:
+    """The journal's progress store: these tables for a SQLite journal, blobs for a Blob Storage one."""
+    make = getattr(journal, "progress_store", None)
+    return make() if callable(make) else ProgressStore(journal)  # type: ignore[no-any-return]
 
 
 def _stamp() -> str:

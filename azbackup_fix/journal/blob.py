@@ -277,13 +277,19 @@ class BlobJournal:
         self._marked = True
 
     def close(self) -> None:
-        """Stop heartbeating and release leases; runs not finished stay "running" until the grace passes."""
+        """Stop heartbeating, release leases; runs still open count as dead from now on (as with the file)."""
         self._stop.set()
         if self._beat is not None:
             self._beat.join(timeout=HEARTBEAT_SECONDS)
         with self._mutex:
             for name in list(self._leases):
                 self._release(name)
+            for run_id in list(self._held):
+                try:
+                    self._mark_dead_run(run_id)
+                except JournalError:
+                    pass  # unreachable now: the grace period makes it dead all the same
+            self._held.clear()
         self._container.close()
 
     def __enter__(self) -> BlobJournal:

@@ -18,10 +18,11 @@ import json
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from ...errors import InvalidInputError
 from ...gateway import Gateway
-from ...journal import Journal, LeftLock
+from ...journal import JournalBackend, LeftLock, is_url, open_journal
 from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
 from .. import exit_codes
@@ -33,12 +34,12 @@ __all__ = ["COMMAND", "journal_path", "render_recovery"]
 _LABEL = {"restored": "restored", "already-present": "in place", "failed": "FAILED", "in-use": "in use"}
 
 
-def journal_path(args: argparse.Namespace, settings: Settings) -> Path:
-    """--journal, else AZBACKUP_JOURNAL, else the per-user default."""
+def journal_path(args: argparse.Namespace, settings: Settings) -> str:
+    """--journal, else AZBACKUP_JOURNAL, else the per-user default (a file, or a container URL)."""
     path = getattr(args, "journal", None) or settings.journal_path
     if not path:
         raise InvalidInputError("no journal file: give --journal PATH or set AZBACKUP_JOURNAL")
-    return Path(path).expanduser()
+    return path if is_url(path) else str(Path(path).expanduser())
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def _scope(r: LockRecovery) -> str:
 _LEFT_HINT = "`azbackup-fix recover --restore-left-locks` puts them back"
 
 
-def render_recovery(results: Sequence[LockRecovery], output: str, *, journal: Path,
+def render_recovery(results: Sequence[LockRecovery], output: str, *, journal: str | Path,
                     left: Sequence[LeftLock] = ()) -> str:
     """``left``: locks still left removed on purpose after this recovery (listed, with how to restore them)."""
     if output == "json":
@@ -107,21 +108,33 @@ def _run(args: argparse.Namespace, io: Io) -> int:
     settings = Settings.from_env()
     path = journal_path(args, settings)
     only = (args.subscription or "").casefold()
-    with Journal(path) as journal:
-        left_too = bool(args.restore_left_locks and journal.left_locks())
-        results = _recover(journal, args, settings, left_too) if journal.pending_locks() or left_too else ()
-        left = tuple(e for e in journal.left_locks()
-                     if not only or e.lock.ref.scope.subscription.casefold() == only)
+    if is_url(path):  # a container: its reads need the credential, so connect first
+        with connect(args, settings) as connection, \
+                open_journal(path, credential=connection.credential) as journal:
+            left_too = bool(args.restore_left_locks and journal.left_locks())
+            results = _recover(journal, args, settings, left_too, connection) \
+                if journal.pending_locks() or left_too else ()
+            left = tuple(e for e in journal.left_locks()
+                         if not only or e.lock.ref.scope.subscription.casefold() == only)
+    else:
+        with open_journal(path) as journal:
+            left_too = bool(args.restore_left_locks and journal.left_locks())
+            results = _recover(journal, args, settings, left_too) if journal.pending_locks() or left_too else ()
+            left = tuple(e for e in journal.left_locks()
+                         if not only or e.lock.ref.scope.subscription.casefold() == only)
     text = render_recovery(results, args.output, journal=path, left=left)
     io.out.write(text.rstrip("\n") + "\n")
     return exit_codes.FAILURE if any(r.outcome == "failed" for r in results) else exit_codes.OK
 
 
-def _recover(journal: Journal, args: argparse.Namespace, settings: Settings,
-             left_too: bool = False) -> tuple[LockRecovery, ...]:
-    """Connect (only when something is pending) and restore, one gateway per subscription."""
+def _recover(journal: JournalBackend, args: argparse.Namespace, settings: Settings,
+             left_too: bool = False, connection: Any = None) -> tuple[LockRecovery, ...]:
+    """Connect (only when something is pending, unless connected already) and restore, one gateway per
+    subscription."""
     only = args.subscription or None
-    with connect(args, settings) as connection, ExitStack() as gateways:
+    with ExitStack() as gateways:
+        if connection is None:
+            connection = gateways.enter_context(connect(args, settings))
         opened: dict[str, Gateway] = {}
 
         def gateway_for(subscription: str) -> Gateway:

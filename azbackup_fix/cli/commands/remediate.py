@@ -147,7 +147,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                 interrupted = interrupt.requested
         except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
             io.err.write("azbackup-fix: interrupted\n")
-            name_pending(io.err, journal_path)
+            name_pending(io.err, journal_path, credential=connection.credential)
             return INTERRUPTED
         finally:
             for fix, _ in remediators:
@@ -163,7 +163,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     if interrupted:
         done = len(reports)
         io.err.write(f"azbackup-fix: interrupted: the report above is partial ({done} of {total} VM(s) started)\n")
-        name_pending(io.err, journal_path)
+        name_pending(io.err, journal_path, credential=connection.credential)
     return code
 
 

@@ -98,18 +98,22 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         io.err.write("azbackup-fix: error: refusing to apply without confirmation (use --yes without a terminal)\n")
         return exit_codes.PERMISSION
     journal_path = args.journal or settings.journal_path
-    from ...journal import Journal
+    from ...journal import open_journal
 
-    journal = Journal(journal_path) if journal_path else None
-    if journal is None:
+    if not journal_path:
         io.err.write("azbackup-fix: error: scan records its progress in the journal: give --journal PATH\n")
         return exit_codes.BAD_INPUT
+    # Opened once connected: a Blob Storage journal signs in with the connection's credential.
+    journal: Any = None
+    credential: Any = None
     display = None
     stack = ExitStack()
     # apply: the first Ctrl-C starts no further fix, finishes the ones in flight and puts locks back.
     interrupt = stack.enter_context(safe_interrupt(io.err)) if args.apply else Interrupt()
     try:
         with connect(args, settings) as connection:
+            journal = open_journal(journal_path, credential=connection.credential)
+            credential = connection.credential
             kwargs: dict[str, Any] = dict(connection.client_kwargs)
             cap = args.retry_after_cap if args.retry_after_cap is not None else settings.retry_after_cap
             kwargs["retry_after_cap"] = cap
@@ -139,18 +143,19 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args)))
     except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
         io.err.write("azbackup-fix: interrupted\n")
-        name_pending(io.err, journal_path)
+        name_pending(io.err, journal_path, credential=credential)
         return INTERRUPTED
     finally:
         stack.close()
         if display is not None:
             display.close()
-        journal.close()
+        if journal is not None:
+            journal.close()
     io.out.write(render_fleet(report, args.output))
     if interrupt.requested:
         io.err.write("azbackup-fix: interrupted: the report above is partial (VMs not started are left for "
                      "`scan --resume`)\n")
-        name_pending(io.err, journal_path)
+        name_pending(io.err, journal_path, credential=credential)
         return INTERRUPTED
     return report.exit_code
 
