@@ -56,7 +56,8 @@ class Remediator:
         self.check_options = check_options
         self._journal = journal
         self._journal_path = journal_path
-        self._credential = credential  # a Blob Storage journal signs in with it too
+        self._credential = credential  # a Blob Storage journal signs in with it too, and trusts the same CAs
+        self._journal_tls = {k: gateway_options[k] for k in ("connection_verify",) if k in gateway_options}
         self._owns_journal = False
         # No file: the packaged default.yaml, the same routing as the CLI and the runbook.
         self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
@@ -147,7 +148,7 @@ class Remediator:
             path = self._journal_path or Settings.from_env().journal_path
             if not path:
                 raise InvalidInputError("no journal file: pass journal_path= or set AZBACKUP_JOURNAL")
-            self._journal = open_journal(path, credential=self._credential)
+            self._journal = open_journal(path, credential=self._credential, **self._journal_tls)
             self._owns_journal = True
         return self._journal
 
