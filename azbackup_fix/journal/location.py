@@ -53,7 +53,8 @@ def is_url(spec: str) -> bool:
 
 
 def _refuse(spec: str, why: str) -> InvalidInputError:
-    return InvalidInputError(f"journal '{spec}': {why}")
+    # Never echo a query string: it may be a SAS, whose signature is a secret.
+    return InvalidInputError(f"journal '{spec.split('?')[0]}': {why}")
 
 
 def _is_ip_or_localhost(host: str) -> bool:
