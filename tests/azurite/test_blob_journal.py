@@ -274,3 +274,20 @@ def test_records_land_in_the_container_under_the_prefix(
         names = [b.name for b in client.list_blobs()]
     assert all(n.startswith("automation/prod/") for n in names)
     assert {n.split("/")[2] for n in names} == {"journal.json", "ids", "runs", "locks", "changes"}
+
+
+def test_a_scan_resumes_on_another_worker_from_the_blob_journal(
+        scenario: SandboxServer, azurite: AzuriteServer, container: str, tmp_path: Path) -> None:
+    server = scenario
+    sub = subscription(server)
+    env_a = worker_environment(server, azurite, tmp_path / "worker-a", container)
+    first = run_cli(env_a, "scan", "--subscription", sub, "--output", "json")
+    report_a = json.loads(first.stdout)
+    assert first.returncode in (0, 4) and report_a["resumed"] is False and report_a["vms"], first.stderr
+    env_b = worker_environment(server, azurite, tmp_path / "worker-b", container)
+    again = run_cli(env_b, "scan", "--subscription", sub, "--resume", report_a["scan_id"], "--output", "json")
+    report_b = json.loads(again.stdout)
+    assert again.returncode == first.returncode, again.stderr
+    assert report_b["resumed"] is True and report_b["scan_id"] == report_a["scan_id"]
+    assert [(v["vm"], v["outcome"]) for v in report_b["vms"]] == [(v["vm"], v["outcome"]) for v in report_a["vms"]]
+    assert report_b["request_count"] < report_a["request_count"]  # done VMs are not diagnosed again
