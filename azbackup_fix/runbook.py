@@ -11,8 +11,8 @@ account's managed identity through azure-identity, prefixed output lines, a JSON
 
 ``scan`` is the fleet scan (``azbackup-fix scan``: Resource Graph discovery, budgeted workers, progress
 in the journal); ``scan-apply`` also fixes what it finds. Scheduled again with the same parameters it
-resumes where a job stopped at Automation's 3-hour limit, provided ``--journal`` is on storage that
-outlives the job (the sandbox's temp directory does not); ``--shard K/N`` splits the fleet between
+resumes where a job stopped at Automation's 3-hour limit, on any worker, provided ``--journal`` outlives
+the job: a Blob Storage container URL (the sandbox's temp directory does not); ``--shard K/N`` splits the fleet between
 parallel jobs. Its report is under ``"fleet"`` (schema ``azbackup-fix/fleet/v1``).
 
 In the Automation runbook (``examples/automation/azbackup_fix_runbook.py``)::

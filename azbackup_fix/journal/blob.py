@@ -48,6 +48,7 @@ from .location import BlobLocation
 from .records import (
     PENDING_STATES,
     Change,
+    JournalBase,
     JournalError,
     JournalPermissionError,
     LeftLock,
@@ -121,7 +122,7 @@ def _storage() -> Any:
     return blob
 
 
-class BlobJournal:
+class BlobJournal(JournalBase):
     """A journal in a Blob Storage container; one object may be shared by the threads of a run.
 
     ``credential``: an azure-identity credential (the Automation account's managed identity); it needs
@@ -291,12 +292,6 @@ class BlobJournal:
                     pass  # unreachable now: the grace period makes it dead all the same
             self._held.clear()
         self._container.close()
-
-    def __enter__(self) -> BlobJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def progress_store(self) -> Any:
         """Fleet scan progress in this container (resume and shards work across workers)."""
@@ -550,27 +545,11 @@ class BlobJournal:
                 return
         raise JournalError(f"journal {self.path}: too much contention on lock entry {entry_id}, try again")
 
-    def mark_removed(self, entry_id: int) -> None:
-        """ARM confirmed the delete (or the lock was already gone)."""
-        self._transition(entry_id, "removed", ("recorded",))
-
-    def mark_restored(self, entry_id: int) -> None:
-        """The lock is back in place."""
-        self._transition(entry_id, "restored", PENDING_STATES)
-
-    def mark_abandoned(self, entry_id: int) -> None:
-        """The delete was never sent (or ARM refused it); a removed lock cannot be abandoned."""
-        self._transition(entry_id, "abandoned", ("recorded",))
-
     def mark_left_removed(self, entry_id: int, *, reason: str) -> None:
         """The user asked to leave this removed lock removed (see the SQLite journal)."""
         self._transition(entry_id, "left-removed", ("removed",))
         _name, body, _etag = self._entry(entry_id)
         self._add_change(body["run_id"], "lock-left-removed", body["lock"]["id"], f"entry {entry_id}: {reason}")
-
-    def mark_left_restored(self, entry_id: int) -> None:
-        """A left-removed lock is back (``recover --restore-left-locks``)."""
-        self._transition(entry_id, "restored", ("left-removed",))
 
     def left_locks(self) -> tuple[LeftLock, ...]:
         """Locks left removed on purpose and not put back since, oldest first."""

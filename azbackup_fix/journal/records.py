@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from ..errors import AzBackupFixError
 from ..models.locks import Lock
@@ -12,6 +12,7 @@ from ..models.locks import Lock
 __all__ = [
     "PENDING_STATES",
     "Change",
+    "JournalBase",
     "JournalError",
     "JournalPermissionError",
     "LeftLock",
@@ -24,6 +25,41 @@ __all__ = [
 PENDING_STATES = ("recorded", "removed")
 
 PendingState = Literal["recorded", "removed"]
+
+_J = TypeVar("_J", bound="JournalBase")
+
+
+class JournalBase:
+    """What both backends share: the entry state machine's transitions (each backend makes
+    ``_transition`` atomic its own way) and closing on exit."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _transition(self, entry_id: int, to: str, allowed: tuple[str, ...]) -> None:
+        raise NotImplementedError
+
+    def mark_removed(self, entry_id: int) -> None:
+        """ARM confirmed the delete (or the lock was already gone)."""
+        self._transition(entry_id, "removed", ("recorded",))
+
+    def mark_restored(self, entry_id: int) -> None:
+        """The lock is back in place."""
+        self._transition(entry_id, "restored", PENDING_STATES)
+
+    def mark_abandoned(self, entry_id: int) -> None:
+        """The delete was never sent (or ARM refused it); a removed lock cannot be abandoned."""
+        self._transition(entry_id, "abandoned", ("recorded",))
+
+    def mark_left_restored(self, entry_id: int) -> None:
+        """A left-removed lock is back (``recover --restore-left-locks``)."""
+        self._transition(entry_id, "restored", ("left-removed",))
+
+    def __enter__(self: _J) -> _J:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class JournalError(AzBackupFixError):

@@ -57,7 +57,15 @@ from typing import Any
 
 from ..errors import one_line
 from ..models.locks import Lock
-from .records import PENDING_STATES, Change, JournalError, LeftLock, LockInUseError, PendingLock, RunInfo
+from .records import (
+    Change,
+    JournalBase,
+    JournalError,
+    LeftLock,
+    LockInUseError,
+    PendingLock,
+    RunInfo,
+)
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "SCHEMA_VERSION", "Journal"]
 
@@ -241,7 +249,7 @@ else:
 
 # -- the journal -------------------------------------------------------------------------------
 
-class Journal:
+class Journal(JournalBase):
     """A journal file; one object may be shared by the threads of a run.
 
     >>> with Journal(path) as journal:                                   # doctest: +SKIP
@@ -327,12 +335,6 @@ class Journal:
                 held.release()
             self._held.clear()
             self._db.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def progress_store(self) -> Any:
         """Fleet scan progress in this file (tables fleet_scans / fleet_items)."""
@@ -511,18 +513,6 @@ class Journal:
                        (to, _stamp(), entry_id))
             self._add_change(db, run_id, f"lock-{to}", json.loads(data)["id"], f"entry {entry_id}")
 
-    def mark_removed(self, entry_id: int) -> None:
-        """ARM confirmed the delete (or the lock was already gone)."""
-        self._transition(entry_id, "removed", ("recorded",))
-
-    def mark_restored(self, entry_id: int) -> None:
-        """The lock is back in place."""
-        self._transition(entry_id, "restored", PENDING_STATES)
-
-    def mark_abandoned(self, entry_id: int) -> None:
-        """The delete was never sent (or ARM refused it); a removed lock cannot be abandoned."""
-        self._transition(entry_id, "abandoned", ("recorded",))
-
     def mark_left_removed(self, entry_id: int, *, reason: str) -> None:
         """The user asked to leave this removed lock removed: no run restores it on its own; the entry
         keeps the lock exactly as it was (name, scope, level, notes, owners) for
@@ -540,10 +530,6 @@ class Journal:
                           "WHERE state = 'left-removed' ORDER BY entry_id")
         return tuple(LeftLock(int(e), r, Lock.from_dict(json.loads(d)), _parse(at))  # type: ignore[arg-type]
                      for e, r, d, at in rows)
-
-    def mark_left_restored(self, entry_id: int) -> None:
-        """A left-removed lock is back (``recover --restore-left-locks``)."""
-        self._transition(entry_id, "restored", ("left-removed",))
 
     def pending_locks(self) -> tuple[PendingLock, ...]:
         """Every entry whose lock may be missing, oldest first (whatever run owns it)."""
