@@ -293,11 +293,6 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "A backup has been running for more than 12 hours (guide 001: backup or restore takes time).",
         documented=False,
     ),
-    CatalogueEntry(
-        "BackupJobStuck", _VMS_GUIDE, "jobs", (_P.RESOLVE_BACKUP_IN_PROGRESS,),
-        "A backup job is past the stuck threshold: not waited on; cancelling it needs --allow-disruptive.",
-        documented=False,
-    ),
     # -- newer codes: Microsoft's current guide 001 (not in the seeds) ---------------------------
     CatalogueEntry(
         "VMRestorePointInternalError", _VMS_GUIDE, _C["antivirus"], (),

@@ -25,6 +25,7 @@ class CheckOptions:
     max_disk_gb: int = MAX_DISK_GB  # "disk sizes > 32 TB" (models/limits.py)
     max_encrypted_disk_gb: int = MAX_ENCRYPTED_DISK_GB  # "encrypted disks > 4 TB"
     stuck_job_after: timedelta = timedelta(hours=24)  # an in-progress job older than this is stuck
+    long_backup_after: timedelta = timedelta(hours=12)  # guide 001: "if your backup takes more than 12 hours"
     min_agent_versions: Mapping[str, str] = field(default_factory=_default_agent_minimums)
 
 

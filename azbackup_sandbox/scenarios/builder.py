@@ -167,6 +167,8 @@ def _job(sandbox: Sandbox, vault: Vault, item: ProtectedItem, spec: JobSpec) -> 
                 for e in spec.errors],
         activity_id=spec.activity_id or sandbox.new_guid(), expiry=spec.expiry, on_demand=spec.on_demand,
         cancellable=spec.cancellable, stuck=spec.stuck, dynamic_error_message=spec.dynamic_error_message,
+        cancel_refused_until=(sandbox.clock.now() + timedelta(seconds=spec.cancel_refused_seconds)
+                              if spec.cancel_refused_seconds else None),
     )
 
 

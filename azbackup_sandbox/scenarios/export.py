@@ -150,11 +150,19 @@ def _item(sandbox: Sandbox, item: ProtectedItem) -> dict[str, Any]:
         "lastRecoveryPoint": _opt_time(item.last_recovery_point), "protectedItemDataId": item.data_id,
         "virtualMachineGuid": item.virtual_machine_guid or None,
         "keyVaultAccess": None if item.key_vault_access else False,
-        "jobs": [_job(j) for j in jobs],
+        "jobs": [_job(sandbox, j) for j in jobs],
     })
 
 
-def _job(job: BackupJob) -> dict[str, Any]:
+def _refused_for(sandbox: Sandbox, job: BackupJob) -> int | None:
+    """Seconds of the transitory "not in progress" state still ahead, as the estate key counts them."""
+    if job.cancel_refused_until is None:
+        return None
+    left = (job.cancel_refused_until - sandbox.clock.now()).total_seconds()
+    return int(left) + (left % 1 > 0) if left > 0 else None
+
+
+def _job(sandbox: Sandbox, job: BackupJob) -> dict[str, Any]:
     return _drop_none({
         "jobId": job.job_id, "operation": job.operation, "status": job.status, "startTime": _opt_time(job.start),
         "endTime": _opt_time(job.end), "activityId": job.activity_id or None,
@@ -165,6 +173,7 @@ def _job(job: BackupJob) -> dict[str, Any]:
         "expiryTime": _opt_time(job.expiry), "isUserTriggered": job.on_demand or None,
         "cancellable": job.cancellable if job.cancellable != (job.status == "InProgress") else None,
         "stuck": job.stuck or None, "dynamicErrorMessage": job.dynamic_error_message,
+        "cancelRefusedForSeconds": _refused_for(sandbox, job),
     })
 
 

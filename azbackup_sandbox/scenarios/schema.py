@@ -79,7 +79,8 @@ KEYS: dict[str, tuple[str, ...]] = {
                       "lastBackupTime", "lastRecoveryPoint", "protectedItemDataId", "virtualMachineGuid",
                       "keyVaultAccess", "jobs", "runBackups"),
     "job": ("jobId", "operation", "status", "startTime", "endTime", "activityId", "tasks", "errorDetails",
-            "expiryTime", "isUserTriggered", "cancellable", "stuck", "dynamicErrorMessage"),
+            "expiryTime", "isUserTriggered", "cancellable", "stuck", "dynamicErrorMessage",
+            "cancelRefusedForSeconds"),
     "task": ("taskId", "status", "startTime", "endTime"),
     "errorDetail": ("errorCode", "errorTitle", "errorString", "recommendations"),
     "restorePointCollection": ("name", "resourceGroup", "location", "source", "collectionId", "tags",
@@ -385,6 +386,7 @@ def _job(raw: Any, path: str) -> JobSpec:
         expiry=f.time("expiryTime", None), on_demand=f.flag("isUserTriggered", False),
         cancellable=f.flag("cancellable", status == "InProgress"), stuck=f.flag("stuck", False),
         dynamic_error_message=f.text("dynamicErrorMessage", None),
+        cancel_refused_seconds=f.integer("cancelRefusedForSeconds", None, minimum=0),
     )
 
 

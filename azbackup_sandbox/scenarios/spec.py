@@ -135,6 +135,7 @@ class JobSpec:
     cancellable: bool
     stuck: bool
     dynamic_error_message: str | None
+    cancel_refused_seconds: int | None = None  # a cancel within this long of loading: "not in progress"
 
 
 @dataclass(frozen=True)

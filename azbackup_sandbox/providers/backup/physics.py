@@ -562,6 +562,8 @@ def _transfer_done(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
 def cancel_job(sandbox: Sandbox, job: BackupJob) -> Operation:
     """Cancel while cancellable (snapshot phase): Cancelling now, Cancelled after `cancel_seconds`.
     The operation completes with the job, so polling its Azure-AsyncOperation waits for Cancelled."""
+    if job.cancel_refused_until is not None and _now(sandbox) < job.cancel_refused_until:
+        raise errors.job_not_in_progress(job.job_id)
     if job.status != "InProgress" or not job.cancellable:
         raise errors.job_not_cancellable(job.job_id, job.status)
     job.status, job.cancellable = "Cancelling", False
