@@ -1,5 +1,5 @@
-"""What the current guide 001 prescribes for its newer codes, condensed: steps nobody can take through
-ARM (guest settings, schedules, other teams' policies), reported with the finding.
+"""What the current guide 001 prescribes inside the VM for its newer guest-side codes, condensed: steps
+nobody can take through ARM (report only until the guest channel lands).
 
 Source: Microsoft's current "Troubleshoot backup errors with Azure virtual machines" (models/guides.py
 CURRENT_ARTICLE_SECTIONS); these codes are not in the seeds.
@@ -39,24 +39,6 @@ ARTICLE_STEPS = MappingProxyType({
         "Windows: restart the Volume Shadow Copy service (services.msc, or 'net stop VSS' and 'net start VSS' "
         "from an elevated prompt).",
         "If it persists, restart the VM at a scheduled downtime.",
-    ),
-    "UserErrorRequestDisallowedByPolicy": (
-        "Change the policy assignment's effect from Deny to Modify (the policy then adds the tags instead of "
-        "refusing the backup service's request), or",
-        "create the restore-point resource group yourself with the name Azure Backup expects (the policy's "
-        "instantRpDetails prefix/suffix, else AzureBackupRG_<region>_1) and the tags the policy requires.",
-        "No exemption is created automatically: the policy belongs to whoever governs the subscription.",
-    ),
-    "UserErrorInstantRpNotFound": (
-        "Restore from a different restore point: this one was deleted in the snapshot phase before it reached "
-        "the vault.",
-    ),
-    "UserErrorMigrationFromTrustedLaunchVMToNonTrustedVMNotAllowed": (
-        "A Trusted Launch VM cannot be moved to Generation 2 without Trusted Launch (its VM guest state blob "
-        "is missing).",
-        "To protect a Standard VM named like a deleted Trusted Launch one: disable soft delete, stop protection "
-        "deleting the backup data, re-enable soft delete, then configure protection again; or create the VM "
-        "under another name or resource group.",
     ),
 })
 

@@ -156,7 +156,8 @@ class TriggerBackup(Step):
         try:
             job = wait_until(lambda: ctx.gateway.get_job(job_ref), lambda j: not j.is_in_progress,
                              timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {job_ref.name} to finish",
-                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, **ctx.wait_kwargs(self.target))
+                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, progress=job_progress,
+                             **ctx.wait_kwargs(self.target))
         except WaitInterruptedError:
             # Interrupted: the backup was started and runs on; the step is done, its job not waited for.
             return self.outcome(StepStatus.CHANGED, detail=(*facts, ("job_status", "InProgress")))

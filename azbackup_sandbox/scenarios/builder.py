@@ -18,6 +18,7 @@ from ..providers.backup.models import (
     ProtectedItem,
     Vault,
 )
+from ..providers.backup.physics import finish_seeded_job
 from ..providers.compute.models import (
     AgentState,
     DataDisk,
@@ -26,6 +27,7 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from ..providers.policy.models import PolicyAssignment
 from .spec import CollectionSpec, EstateSpec, ExtensionSpec, ItemSpec, JobSpec, SubscriptionSpec, VmSpec
 
 if TYPE_CHECKING:
@@ -97,6 +99,9 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for lock in sub.locks:
         scope = f"/subscriptions/{sid}" + (f"/{lock.scope}" if lock.scope else "")
         sandbox.locks.put(scope, lock.name, lock.level, lock.notes, [dict(o) for o in lock.owners])
+    for pa in sub.policy_assignments:
+        sandbox.policy.add(PolicyAssignment(sid, pa.name, pa.display_name, pa.definition_name,
+                                            pa.definition_display_name, pa.effect, pa.tag, pa.tag_value, pa.scope))
     for spec in sub.vms:
         if spec.deleted:
             sandbox.compute.delete_vm(vms[(spec.resource_group.lower(), spec.name.lower())])
@@ -154,7 +159,9 @@ def _item(sandbox: Sandbox, vault: Vault, policy: BackupPolicy | None, vm: Virtu
         virtual_machine_guid=spec.virtual_machine_guid or vm.vm_id, key_vault_access=spec.key_vault_access,
     ))
     for job in spec.jobs:
-        sandbox.backup.add_job(_job(sandbox, vault, item, job))
+        seeded = sandbox.backup.add_job(_job(sandbox, vault, item, job))
+        if seeded.completes_at is not None and seeded.running:
+            sandbox.scheduler.at(seeded.completes_at, finish_seeded_job, sandbox, seeded, seeded.completes_at)
     return item
 
 
@@ -169,6 +176,8 @@ def _job(sandbox: Sandbox, vault: Vault, item: ProtectedItem, spec: JobSpec) -> 
         cancellable=spec.cancellable, stuck=spec.stuck, dynamic_error_message=spec.dynamic_error_message,
         cancel_refused_until=(sandbox.clock.now() + timedelta(seconds=spec.cancel_refused_seconds)
                               if spec.cancel_refused_seconds else None),
+        completes_at=(sandbox.clock.now() + timedelta(seconds=spec.completes_after_seconds)
+                      if spec.completes_after_seconds else None),
     )
 
 

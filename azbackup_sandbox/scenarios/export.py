@@ -82,6 +82,12 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
                     "notes": lk.notes, "owners": [dict(o) for o in lk.owners]})
         for lk in locks
     ]
+    body["policyAssignments"] = [
+        _drop_none({"name": a.name, "displayName": a.display_name, "scope": a.scope or None, "effect": a.effect,
+                    "definition": {"name": a.definition_name, "displayName": a.definition_display_name},
+                    "requiredTag": a.tag, "tagValue": a.tag_value or None})
+        for a in sandbox.policy.for_subscription(sid)
+    ]
     return {k: v for k, v in body.items() if v != []}
 
 
@@ -154,11 +160,12 @@ def _item(sandbox: Sandbox, item: ProtectedItem) -> dict[str, Any]:
     })
 
 
-def _refused_for(sandbox: Sandbox, job: BackupJob) -> int | None:
-    """Seconds of the transitory "not in progress" state still ahead, as the estate key counts them."""
-    if job.cancel_refused_until is None:
+def _seconds_left(sandbox: Sandbox, when: datetime | None) -> int | None:
+    """Whole seconds until ``when`` (a transitory state's end, a seeded job's completion), as the estate
+    keys count them from loading; ``None`` once it has passed."""
+    if when is None:
         return None
-    left = (job.cancel_refused_until - sandbox.clock.now()).total_seconds()
+    left = (when - sandbox.clock.now()).total_seconds()
     return int(left) + (left % 1 > 0) if left > 0 else None
 
 
@@ -173,7 +180,8 @@ def _job(sandbox: Sandbox, job: BackupJob) -> dict[str, Any]:
         "expiryTime": _opt_time(job.expiry), "isUserTriggered": job.on_demand or None,
         "cancellable": job.cancellable if job.cancellable != (job.status == "InProgress") else None,
         "stuck": job.stuck or None, "dynamicErrorMessage": job.dynamic_error_message,
-        "cancelRefusedForSeconds": _refused_for(sandbox, job),
+        "cancelRefusedForSeconds": _seconds_left(sandbox, job.cancel_refused_until),
+        "completesAfterSeconds": _seconds_left(sandbox, job.completes_at) if job.running else None,
     })
 
 
