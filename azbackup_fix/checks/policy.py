@@ -68,11 +68,12 @@ def check_policy_denial(obs: VmObservation, options: CheckOptions = DEFAULT_OPTI
                   "next backup can create its restore points there",
             evidence=evidence),)
     if not assignments:
+        # Policy Insights lists every assignment in force, a management group's included: none denies
+        # resource groups now (the effect was changed to Modify, or the assignment removed).
         return (finding_from_entry(
-            _CODE, severity=Severity.ERROR,
-            title=f"A policy stops Azure Backup creating or tagging {group}, but Policy Insights lists no Deny "
-                  "assignment on resource groups at subscription scope (a management group's, or one evaluated "
-                  "since)",
+            _CODE, severity=Severity.INFO,
+            title=f"The last backup failed for a policy, but no Deny assignment on resource groups is in force "
+                  f"now; the next backup can create {group}",
             evidence=evidence),)
     definitions = ", ".join(sorted({s.definition_name or "?" for s in assignments.values()}))
     return (finding_from_entry(

@@ -54,7 +54,20 @@ def build_estate(sandbox: Sandbox, spec: EstateSpec) -> None:
     runs: list[tuple[ProtectedItem, int]] = []
     for sub in spec.subscriptions:
         runs += _subscription(sandbox, sub)
+    built = sandbox.clock.now()
     run_backup_rounds(sandbox, runs)
+    _start_job_timers(sandbox, sandbox.clock.now() - built)
+
+
+def _start_job_timers(sandbox: Sandbox, shift: timedelta) -> None:
+    """Seeded jobs' `cancelRefusedForSeconds` and `completesAfterSeconds` count from the end of loading:
+    moved past the `runBackups` rounds, which advance the clock."""
+    for job in sandbox.backup.jobs.values():
+        if job.cancel_refused_until is not None:
+            job.cancel_refused_until += shift
+        if job.completes_at is not None and job.running:
+            job.completes_at += shift
+            sandbox.scheduler.at(job.completes_at, finish_seeded_job, sandbox, job, job.completes_at)
 
 
 def run_backup_rounds(sandbox: Sandbox, runs: list[tuple[ProtectedItem, int]]) -> None:
@@ -159,9 +172,7 @@ def _item(sandbox: Sandbox, vault: Vault, policy: BackupPolicy | None, vm: Virtu
         virtual_machine_guid=spec.virtual_machine_guid or vm.vm_id, key_vault_access=spec.key_vault_access,
     ))
     for job in spec.jobs:
-        seeded = sandbox.backup.add_job(_job(sandbox, vault, item, job))
-        if seeded.completes_at is not None and seeded.running:
-            sandbox.scheduler.at(seeded.completes_at, finish_seeded_job, sandbox, seeded, seeded.completes_at)
+        sandbox.backup.add_job(_job(sandbox, vault, item, job))
     return item
 
 
