@@ -48,7 +48,8 @@ def test_diagnose_names_the_deny_assignment_over_https(tmp_path: Path) -> None:
         vm = next(v.id for v in server.sandbox.compute.vms.values())
         done = run_cli(env, "diagnose", "--vm", vm, "--output", "json", timeout=120)
         assert done.returncode == 4, done.stderr
-        (finding,) = [f for d in json.loads(done.stdout) for f in d["findings"]
+        doc = json.loads(done.stdout)
+        (finding,) = [f for d in (doc if isinstance(doc, list) else [doc]) for f in d["findings"]
                       if f["code"] == "UserErrorRequestDisallowedByPolicy"]
         assert finding["evidence_fields"]["policy_assignment"].endswith("/policyAssignments/require-costcenter-rg")
         assert "Modify" in finding["title"] and finding["playbooks"] == []

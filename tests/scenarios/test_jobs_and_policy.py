@@ -19,7 +19,7 @@ from azbackup_fix.models.timestamps import parse_timestamp
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.core.rbac import DEFAULT_PRINCIPAL
 from tests.gateway.sandbox_arm import Target, writes
-from tests.operator_run.helpers import cli, cli_json, steps
+from tests.operator_run.helpers import cli, cli_json
 
 TRIGGER = "trigger-backup"
 RP_GROUP = "AzureBackupRG_eastus_1"
@@ -201,7 +201,7 @@ def test_a_backup_over_twelve_hours_gets_the_guides_finding_and_is_waited_for_wi
     assert [s.step for s in report.steps] == ["wait-for-jobs", TRIGGER] and report.exit_code == 0
     progress = [e.message for e in events if e.kind == "wait-progress"]
     assert any("InProgress, transfer to vault" in m for m in progress) and any("Completed" in m for m in progress)
-    assert all(a != b for a, b in zip(progress, progress[1:]))  # one line per change, not per poll
+    assert all(a != b for a, b in zip(progress, progress[1:], strict=False))  # one line per change, not per poll
     (trigger,) = [s for s in report.steps if s.step == TRIGGER]
     assert trigger.detail_value("job_status") == "Completed"
 
