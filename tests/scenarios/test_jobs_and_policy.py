@@ -221,3 +221,19 @@ def test_a_stuck_job_past_its_snapshot_phase_is_neither_waited_on_nor_followed_b
     assert "wait-for-jobs" not in [s.step for s in report.steps]
     assert not any(s.status is StepStatus.TIMED_OUT for s in report.steps)
     assert writes(sandbox.requests()) == []
+
+
+# ---- the current guide 001's newer codes ---------------------------------------------------------
+def test_newer_guest_codes_are_reported_with_the_current_article_and_never_backed_up() -> None:
+    code, doc, _ = cli_json("diagnose", "--sandbox", "newer-codes-guest")
+    findings = {f["code"]: f for d in doc for f in d["findings"]}
+    assert code == 4
+    for name in ("ExtensionFailedVssServiceInBadState", "VMRestorePointInternalError"):
+        found = findings[name]
+        assert found["guide"] == "001" and found["severity"] == "error"
+        assert found["guide_url"].startswith("https://learn.microsoft.com/en-us/azure/backup/backup-azure-vms-troubleshoot#")
+    assert any("net stop VSS" in s for s in findings["ExtensionFailedVssServiceInBadState"]["guest_steps"])
+    assert any("IaaSBcdrExtension.exe" in s for s in findings["VMRestorePointInternalError"]["guest_steps"])
+    # Guest-side until the guest channel lands: report only, and no backup that would fail again.
+    code, out, _ = cli("apply", "--sandbox", "newer-codes-guest", "--yes")
+    assert code == 5 and "0 writes" in out and "trigger an on-demand backup" not in out
