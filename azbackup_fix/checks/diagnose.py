@@ -14,6 +14,7 @@ from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .policy import check_policy_denial
+from .policy_migration import check_policy_migration
 from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
 from .vm_health import check_deleted_vm, check_vm_health
@@ -36,6 +37,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_jobs_in_progress,
     check_protection_state,
     check_policy_denial,
+    check_policy_migration,
 )
 
 

@@ -467,3 +467,26 @@ def test_catalogue_sections_are_real_guide_anchors() -> None:
         else:
             assert entry.guide_section in CURRENT_ARTICLE_SECTIONS, entry.code
             assert entry.documented and not any(entry.code.casefold() in t for t in texts), entry.code
+
+
+def _migrated(policy_type: str, *, reconfigured: bool = True) -> VmObservation:
+    base = healthy()
+    failed = _job("job-v2", "Failed", start=NOW - timedelta(hours=1),
+                  errors=(JobError(400001, "BackUpOperationFailedV2", "Backup failed with an internal error"),))
+    configure = replace(_job("job-migrate", "Completed", start=NOW - timedelta(hours=3)), operation="ConfigureBackup")
+    older = _job("job-std", "Completed", start=NOW - timedelta(days=1))
+    jobs = (older, configure, failed) if reconfigured else (configure, failed)
+    assert base.policy is not None
+    return replace(base, jobs=jobs, policy=replace(base.policy, policy_type=policy_type),
+                   protected_item=replace(base.protected_item, last_backup_time=NOW - timedelta(days=1)))
+
+
+def test_backupoperationfailedv2_after_a_move_to_enhanced_policy_names_the_migration() -> None:
+    finding = _only(diagnose(_migrated("V2")), "EnhancedPolicyMigration")
+    assert finding.severity is Severity.WARNING and "Enhanced policy DefaultPolicy" in finding.title
+    assert finding.evidence_value("configure job").endswith("/backupJobs/job-migrate")
+    assert finding.evidence_value("see").endswith("backup-azure-vm-migrate-enhanced-policy")
+    # Still the internal error's own finding and route (trigger-backup after its causes).
+    assert _only(diagnose(_migrated("V2")), "BackUpOperationFailedV2").severity is Severity.ERROR
+    for obs in (_migrated("V1"), _migrated("V2", reconfigured=False)):  # Standard, or protected fresh on V2
+        assert "EnhancedPolicyMigration" not in [f.code for f in diagnose(obs)]
