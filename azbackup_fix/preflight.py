@@ -60,7 +60,10 @@ DIAGNOSE_ACTIONS: tuple[str, ...] = (
 # Granted by the operator role but not required: ``backupStatus`` is a POST action the built-in Reader
 # role lacks; denied, the diagnosis finds the VM's vault through each vault's item list instead (the
 # same findings, tests/hardening/test_reader_diagnose.py), so ``diagnose`` and ``plan`` need Reader only.
-DIAGNOSE_OPTIONAL_ACTIONS: tuple[str, ...] = ("Microsoft.RecoveryServices/locations/backupStatus/action",)
+# Policy Insights is asked only when a job failed with UserErrorRequestDisallowedByPolicy, to name the
+# Deny assignment; denied, the finding says which action would let it (checks/policy.py).
+DIAGNOSE_OPTIONAL_ACTIONS: tuple[str, ...] = ("Microsoft.RecoveryServices/locations/backupStatus/action",
+                                              "Microsoft.PolicyInsights/policyStates/queryResults/read")
 
 
 # The fleet scan's discovery: a Resource Graph query needs no action of its own in Azure (its rows are

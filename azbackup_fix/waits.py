@@ -10,7 +10,8 @@ deterministic. Running out of time raises :class:`~azbackup_fix.errors.WaitTimeo
 belong to azure-core's RetryPolicy.
 
 ``events`` (optional) receives a ``wait`` :class:`~azbackup_fix.models.events.RunEvent` when the
-wait starts (what, since when, its bound); ``interrupt`` (optional) stops the wait at its next
+wait starts (what, since when, its bound) and, given ``progress`` (a one-line description of a read's
+result), a ``wait-progress`` event each time that description changes; ``interrupt`` (optional) stops the wait at its next
 poll with :class:`~azbackup_fix.errors.WaitInterruptedError`.
 """
 
@@ -61,6 +62,7 @@ def wait_until(
     interrupt: Interrupt | None = None,
     target: str = "",
     since: datetime | None = None,
+    progress: Callable[[T], str] | None = None,
 ) -> T:
     """Call ``read`` until ``until(result)`` holds; return that result.
 
@@ -85,9 +87,17 @@ def wait_until(
 
     last: list[T] = []
 
+    shown: list[str] = []
+
     def attempt() -> T:
         value = read()
         last[:] = [value]
+        if events is not None and progress is not None:
+            line = progress(value)
+            if not shown or shown[-1] != line:  # a line per change, not per poll
+                shown[:] = [line]
+                events(RunEvent("wait-progress", target, line, since=since,
+                                bound_seconds=max(0.0, timeout - budget.spent)))
         return value
 
     retrying = Retrying(

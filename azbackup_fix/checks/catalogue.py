@@ -68,6 +68,9 @@ class CatalogueEntry:
     aliases: tuple[str, ...] = ()  # other errorTitles meaning the same
     messages: tuple[str, ...] = ()  # lower-case English message fragments for the text fallback
     step: str = "job"  # vm-health / agent / extensions / backup-extension / job
+    # False: the code is documented only in Microsoft's current article, not in the seeds (older copies);
+    # models/guides.py CURRENT_ARTICLE_SECTIONS names the article's source for each such section.
+    in_seeds: bool = True
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -95,6 +98,17 @@ _S = {  # guide 000 anchors, as the seeds spell them
     "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
     "rp_cleanup": "clean-up-restore-point-collection",
     "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
+}
+_VMS_GUIDE = "001"  # Troubleshoot backup errors with Azure virtual machines
+_C = {  # guide 001's sections that only Microsoft's current article has (models/guides.py)
+    "antivirus": "vmrestorepointinternalerror---antivirus-configured-in-the-vm-is-restricting-the-execution-of-backup-extension",
+    "stuck_deletion": "extensionstuckindeletionstate---extension-state-is-not-supportive-to-the-backup-operation",
+    "snapshot_limit": "extensionfailedsnapshotlimitreachederror---snapshot-operation-failed-as-snapshot-limit-is-exceeded-for-some-of-the-disks-attached",
+    "vm_resources": "extensionfailedtimeoutvmnetworkunresponsive---snapshot-operation-failed-due-to-inadequate-vm-resources",
+    "vss_service": "extensionfailedvssserviceinbadstate---snapshot-operation-failed-due-to-vss-volume-shadow-copy-service-in-bad-state",
+    "policy": "usererrorrequestdisallowedbypolicy---an-invalid-policy-is-configured-on-the-vm-which-is-preventing-snapshot-operation",
+    "instant_rp": "usererrorinstantrpnotfound---restore-failed-because-the-snapshot-of-the-vm-was-not-found",
+    "trusted_launch": "usererrormigrationfromtrustedlaunchvm-tonontrustedvmnotallowed",
 }
 _P = Playbook
 
@@ -158,11 +172,14 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         step="backup-extension",
     ),
     CatalogueEntry(
-        "ExtensionStuckInDeletionState", "002", "the-backup-extension-fails-to-update-or-load",
+        # Not in any seed: the current guide 001 documents it (uninstall the extension, back up again).
+        "ExtensionStuckInDeletionState", _VMS_GUIDE, _C["stuck_deletion"],
         (_P.REINSTALL_BACKUP_EXTENSION,),
-        "The backup extension is stuck in deletion; wait until it is gone and back up again.",
-        messages=("extension state is not supportive to backup operation", "stuck in deletion"),
-        step="backup-extension",
+        "Extension state is not supportive to the backup operation: uninstall the backup extension and back up "
+        "again (the next backup installs it).",
+        messages=("extension state is not supportive to the backup operation",
+                  "extension state is not supportive to backup operation", "stuck in deletion"),
+        step="backup-extension", in_seeds=False,
     ),
     CatalogueEntry(
         "BackupExtensionNotInstalled", _AGENT_GUIDE, _S["step4"], (),
@@ -261,6 +278,65 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "VmNotProtected", _AGENT_GUIDE, _S["bcm"], (),
         "No Recovery Services vault protects this VM.",
         documented=False,
+    ),
+    CatalogueEntry(
+        # After a Standard-to-Enhanced policy migration: the internal-error causes still apply; the migration
+        # itself runs a backup job (Microsoft's migration article), which can collide with ours.
+        "EnhancedPolicyMigration", _AGENT_GUIDE, _S["internal"], (),
+        "The VM's protection was migrated from Standard to Enhanced policy; the migration runs its own backup "
+        "job and cannot be undone.",
+        documented=False,
+    ),
+    # -- guide 001's job rows and backup jobs ---------------------------------------------------
+    CatalogueEntry(
+        "BackupJobTakingLong", _VMS_GUIDE, "backup-or-restore-takes-time", (),
+        "A backup has been running for more than 12 hours (guide 001: backup or restore takes time).",
+        documented=False,
+    ),
+    # -- newer codes: Microsoft's current guide 001 (not in the seeds) ---------------------------
+    CatalogueEntry(
+        "VMRestorePointInternalError", _VMS_GUIDE, _C["antivirus"], (),
+        "Antivirus configured in the VM is restricting the execution of the backup extension (exclude its "
+        "folders; guest-side, report only).",
+        messages=("antivirus configured in the vm is restricting",),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "ExtensionFailedSnapshotLimitReachedError", _VMS_GUIDE, _C["snapshot_limit"], (),
+        "Snapshot operation failed as snapshot limit is exceeded for some of the disks attached.",
+        messages=("snapshot limit is exceeded for some of the disks",),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "ExtensionFailedTimeoutVMNetworkUnresponsive", _VMS_GUIDE, _C["vm_resources"], (),
+        "Snapshot operation failed due to inadequate VM resources (network calls delayed during the snapshot).",
+        messages=("snapshot operation failed due to inadequate vm resources",),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "ExtensionFailedVssServiceInBadState", _VMS_GUIDE, _C["vss_service"], (),
+        "Snapshot operation failed due to VSS (Volume Shadow Copy) service in bad state.",
+        messages=("vss (volume shadow copy) service in bad state", "volume shadow copy) service in bad state"),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "UserErrorRequestDisallowedByPolicy", _VMS_GUIDE, _C["policy"], (),
+        "An invalid policy is configured on the VM which is preventing Snapshot operation (a Deny policy stops "
+        "the service creating or tagging the restore-point resource group).",
+        messages=("invalid policy is configured on the vm",),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "UserErrorInstantRpNotFound", _VMS_GUIDE, _C["instant_rp"], (),
+        "Restore failed because the snapshot of the VM was not found; restore from a different restore point.",
+        messages=("snapshot of the vm was not found",),
+        in_seeds=False,
+    ),
+    CatalogueEntry(
+        "UserErrorMigrationFromTrustedLaunchVMToNonTrustedVMNotAllowed", _VMS_GUIDE, _C["trusted_launch"], (),
+        "Backup cannot be configured for a VM that migrated from Trusted Launch to non Trusted Launch mode.",
+        messages=("migrated from trusted launch mode to non trusted launch mode",),
+        in_seeds=False,
     ),
 )
 

@@ -13,6 +13,8 @@ from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
 from .options import DEFAULT_OPTIONS, CheckOptions
+from .policy import check_policy_denial
+from .policy_migration import check_policy_migration
 from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
 from .vm_health import check_deleted_vm, check_vm_health
@@ -34,6 +36,8 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_disk_sizes,
     check_jobs_in_progress,
     check_protection_state,
+    check_policy_denial,
+    check_policy_migration,
 )
 
 

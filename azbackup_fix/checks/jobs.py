@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from ..models import BackupJob, Evidence, Finding, JobError, Severity, VmObservation
+from .article_steps import article_steps
 from .catalogue import CatalogueEntry, Playbook, entry_for, finding_from_entry, match_error_text
 from .evidence import ev
 from .guest_steps import agent_steps, extension_steps, network_steps
@@ -31,8 +33,47 @@ def _job_evidence(job: BackupJob) -> list[Evidence]:
     ]
 
 
+def _age(obs: VmObservation, job: BackupJob) -> timedelta | None:
+    if obs.observed_at is None or job.start_time is None:
+        return None
+    try:
+        return obs.observed_at - job.start_time
+    except TypeError:  # naive and aware times mixed: no age rather than a guess
+        return None
+
+
+def _hours(age: timedelta) -> str:
+    return f"{age.total_seconds() / 3600:.1f} h"
+
+
+def _stuck_words(job: BackupJob, age: timedelta, options: CheckOptions) -> str:
+    limit = f"{options.stuck_job_after.total_seconds() / 3600:g} h"
+    lever = ("cancelling it needs --allow-disruptive" if job.cancellable
+             else "it is past its snapshot phase and cannot be cancelled")
+    return f"is stuck: running {_hours(age)}, past the {limit} threshold; not waited on; {lever}"
+
+
+def _taking_long(obs: VmObservation, options: CheckOptions) -> list[Finding]:
+    """Guide 001, "backup or restore takes time": a backup over 12 h (not yet stuck) gets its advice."""
+    found = []
+    for running in obs.in_progress_jobs:
+        age = _age(obs, running)
+        if age is None or not options.long_backup_after < age <= options.stuck_job_after or not running.is_backup:
+            continue
+        found.append(finding_from_entry(
+            "BackupJobTakingLong", severity=Severity.WARNING,
+            title=f"Backup job {running.ref.name} has been running {_hours(age)}, over the guide's 12 h: review "
+                  "what lengthens backups (disk churn, size, schedule) and the backup best practices",
+            evidence=[*_job_evidence(running), ev("vault", running.vault.id),
+                      ev("running for (hours)", round(age.total_seconds() / 3600, 1)),
+                      ev("long after (hours)", round(options.long_backup_after.total_seconds() / 3600, 1))],
+        ))
+    return found
+
+
 def check_jobs_in_progress(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
-    """A running job blocks new backups; one in another vault means backup was reconfigured."""
+    """A running job blocks new backups; one in another vault means backup was reconfigured (or the VM was
+    protected there before: the service counts jobs in any vault)."""
     findings: list[Finding] = []
     job = obs.failed_job
     blocked = job is not None and job.primary_error is not None and (
@@ -40,18 +81,13 @@ def check_jobs_in_progress(obs: VmObservation, options: CheckOptions = DEFAULT_O
         == entry_for(_IN_PROGRESS)
     )
     for running in obs.in_progress_jobs_here:
-        age = None
-        if obs.observed_at is not None and running.start_time is not None:
-            try:
-                age = obs.observed_at - running.start_time
-            except TypeError:
-                age = None
+        age = _age(obs, running)
         stuck = age is not None and age > options.stuck_job_after
         evidence = [*_job_evidence(running), ev("cancellable", running.cancellable)]
         if age is not None:
             evidence.append(ev("running for (hours)", round(age.total_seconds() / 3600, 1)))
         if stuck or blocked:
-            why = "has been running too long" if stuck else "blocked the last backup"
+            why = _stuck_words(running, age, options) if stuck and age is not None else "blocked the last backup"
             findings.append(
                 finding_from_entry(
                     "BackupJobInProgress",
@@ -71,15 +107,22 @@ def check_jobs_in_progress(obs: VmObservation, options: CheckOptions = DEFAULT_O
                 )
             )
     for running in obs.in_progress_jobs_elsewhere:
+        age = _age(obs, running)
+        stuck = age is not None and age > options.stuck_job_after
+        evidence = [*_job_evidence(running), ev("vault", running.vault.id), ev("cancellable", running.cancellable)]
+        if age is not None:
+            evidence.append(ev("running for (hours)", round(age.total_seconds() / 3600, 1)))
+        extra = f" and {_stuck_words(running, age, options)}" if stuck and age is not None else ""
         findings.append(
             finding_from_entry(
                 "BackupJobInProgressElsewhere",
                 severity=Severity.WARNING,
-                title=f"Backup job {running.ref.name} for this VM is {running.status} in another vault "
-                f"({running.vault.name})",
-                evidence=[*_job_evidence(running), ev("vault", running.vault.id), ev("cancellable", running.cancellable)],
+                title=f"Backup job {running.ref.name} for this VM is {running.status} in vault {running.vault.name}, "
+                f"not the vault protecting it now (it was protected there before){extra}",
+                evidence=evidence,
             )
         )
+    findings += _taking_long(obs, options)
     return tuple(findings)
 
 
@@ -134,7 +177,7 @@ def _guest_steps(obs: VmObservation, entry: CatalogueEntry | None) -> tuple[str,
         return network_steps(os_family)
     if entry.code in _EXTENSION_CODES:
         return extension_steps(os_family)
-    return ()
+    return article_steps(entry.code)
 
 
 def check_failed_job(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:

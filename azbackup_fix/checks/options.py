@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
+from ..models.limits import MAX_DISK_GB, MAX_ENCRYPTED_DISK_GB
+
 __all__ = ["DEFAULT_OPTIONS", "CheckOptions"]
 
 
@@ -20,9 +22,10 @@ def _default_agent_minimums() -> Mapping[str, str]:
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
     restore_point_limit: int = 18  # instant restore points per VM across collections (guide 000)
-    max_disk_gb: int = 32767  # "disk sizes > 32 TB" (Azure's largest disk is 32,767 GiB)
-    max_encrypted_disk_gb: int = 4096  # "encrypted disks > 4 TB"
+    max_disk_gb: int = MAX_DISK_GB  # "disk sizes > 32 TB" (models/limits.py)
+    max_encrypted_disk_gb: int = MAX_ENCRYPTED_DISK_GB  # "encrypted disks > 4 TB"
     stuck_job_after: timedelta = timedelta(hours=24)  # an in-progress job older than this is stuck
+    long_backup_after: timedelta = timedelta(hours=12)  # guide 001: "if your backup takes more than 12 hours"
     min_agent_versions: Mapping[str, str] = field(default_factory=_default_agent_minimums)
 
 

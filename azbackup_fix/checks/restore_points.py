@@ -116,19 +116,28 @@ def check_locks(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> 
             )
         )
 
+    groups = obs.restore_point_groups
     for lock in obs.vm_resource_group_locks:
         if lock.ref.id.casefold() in keys:
             continue
+        # Looked at, not assumed: where this VM's restore points are, and where new ones go.
+        where = (f"this VM's restore points are in {', '.join(groups)}" if groups
+                 else "this VM has no restore point collection yet")
         evidence = [*_lock_evidence(lock), ev("resource group", lock.resource_group),
-                    ev("holds this VM's restore points", False)]
+                    ev("holds this VM's restore points", False),
+                    ev_list("this VM's restore point groups", groups), ev("new restore points go to", naming)]
         if lock.level is LockLevel.READ_ONLY:
             severity = Severity.WARNING
-            why = "is read-only, which blocks writes to the VM such as installing the backup extension"
+            why = (f"is read-only, which blocks writes to the VM such as installing the backup extension; "
+                   f"{where}")
         elif failing:
             severity = Severity.WARNING
-            why = "is named by the guide for this failure but guards none of this VM's restore points; left alone"
+            why = (f"is named by the guide for this failure but guards none of this VM's restore points ({where}, "
+                   f"new ones go to {naming}); left alone")
         else:
-            severity, why = Severity.INFO, "does not affect backups"
+            severity = Severity.INFO
+            why = (f"stops deleting resources in that group only: {where} and new ones go to {naming}, so it does "
+                   "not block their cleanup")
         findings.append(
             finding_from_entry("VmResourceGroupLocked", severity=severity,
                                title=f"{lock.level.value} lock '{lock.name}' on the VM's resource group {why}",

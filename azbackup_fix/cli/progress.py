@@ -65,6 +65,9 @@ class ProgressLines:
             since = event.since.strftime("%H:%M:%S UTC") if event.since else "now"
             bound = f", up to {_duration(event.bound_seconds)}" if event.bound_seconds is not None else ""
             line = f"     waiting for {event.message} (since {since}{bound})"
+        elif event.kind == "wait-progress":
+            left = f" ({_duration(event.bound_seconds)} left)" if event.bound_seconds is not None else ""
+            line = f"       {event.message}{left}"
         elif event.kind == "interrupted":
             line = f"  -- not started (interrupted): {event.message}"
         else:

@@ -70,6 +70,7 @@ def policy_from_wire(data: dict[str, Any]) -> BackupPolicy:
         rg_prefix=dig(props, "instantRpDetails", "azureBackupRGNamePrefix") or None,
         rg_suffix=dig(props, "instantRpDetails", "azureBackupRGNameSuffix") or None,
         backups_per_day=_backups_per_day(dig(props, "schedulePolicy", default={}) or {}),
+        policy_type=dig(props, "policyType") or None,
     )
 
 

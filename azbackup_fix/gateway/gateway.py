@@ -49,6 +49,7 @@ from ..models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from ..models.policy import PolicyState
 from .arm_errors import arm_call
 from .clouds import Cloud, get_cloud
 from .convert_backup import (
@@ -473,6 +474,13 @@ class Gateway(GatewayWrites):
             return tuple(sorted((j for j in jobs if j.concerns(vm)), key=_newest_first))
 
         return self._cached(("vmjobs", vault.id, vm.id), read)
+
+    def deny_policy_states(self) -> tuple[PolicyState, ...]:
+        """Deny assignments' compliance records for the subscription's resource groups (Policy Insights)."""
+        from .policy_states import deny_states_for_groups
+
+        return self._cached(("policystates", "deny"), lambda: deny_states_for_groups(self.resources,
+                                                                                     self.subscription_id))
 
     def get_job(self, ref: BackupJobRef) -> BackupJob:
         """Job details (``errorDetails`` and the task list) of one job."""

@@ -14,7 +14,9 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
    this VM's collections; locks: subscription, VM group, each restore-point group and each group
    holding one of this VM's collections;
 6. one job list per vault, the VM's jobs picked client-side; job details only when the
-   latest failed job came without its error details.
+   latest failed job came without its error details;
+7. Policy Insights' ``policyStates`` (one POST), only when that job failed with
+   UserErrorRequestDisallowedByPolicy: which Deny assignments govern resource groups.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from ..errors import PermissionDeniedError, VaultNotFoundError, VmNotFoundError, VmNotProtectedError
 from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
+from ..models.policy import PolicyState
 from .gateway import Gateway, VaultInfo
 
 __all__ = ["observe_vm", "shared_reads"]
@@ -133,6 +136,20 @@ def _jobs(
     return tuple(jobs), latest
 
 
+_POLICY_DENIED = "usererrorrequestdisallowedbypolicy"
+
+
+def _policy_states(gateway: Gateway, failed: BackupJob | None) -> tuple[PolicyState, ...] | None:
+    """Policy Insights, only for a job a policy failed (one POST); ``None`` when the identity may not read it."""
+    error = failed.primary_error if failed is not None else None
+    if error is None or (error.error_title or "").strip().casefold() != _POLICY_DENIED:
+        return None
+    try:
+        return gateway.deny_policy_states()
+    except PermissionDeniedError:
+        return None
+
+
 def _hinted_item(items: _Items, vm_ref: VmRef, vault: VaultRef) -> ProtectedItem | None:
     """The VM's item in the vault a fleet scan saw its jobs in, when that item actively protects it: a VM
     has one active protection at a time, so ``backupStatus`` could only name this vault again. A stopped
@@ -192,6 +209,7 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
 
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
     return VmObservation(
+        policy_states=_policy_states(gateway, latest_failed),
         vm_ref=vm_ref,
         vm=vm,
         location=region,

@@ -18,6 +18,7 @@ from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 __all__ = ["CappedRetryPolicy", "RequestCounter"]
 
 _WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+_READING_POSTS = ("/backupstatus", "/policystates/latest/queryresults")
 # x-ms-routing-request-id: "<REGION>:<yyyyMMddTHHmmssZ>:<guid>", ARM's own clock.
 _ROUTING_TIME = re.compile(r":(\d{8}T\d{6}Z):")
 
@@ -39,9 +40,11 @@ class RequestCounter(SansIOHTTPPolicy):
     def on_request(self, request: PipelineRequest[Any]) -> None:
         with self._lock:
             self.count += 1
-            # backupStatus is a POST that only reads; writes are counted for dry-run checks.
+            # backupStatus and Policy Insights' queryResults are POSTs that only read; writes are
+            # counted for dry-run checks.
             method = request.http_request.method.upper()
-            if method in _WRITE_METHODS and not request.http_request.url.split("?")[0].endswith("/backupStatus"):
+            path = request.http_request.url.split("?")[0].casefold()
+            if method in _WRITE_METHODS and not path.endswith(_READING_POSTS):
                 self.writes += 1
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:

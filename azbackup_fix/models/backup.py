@@ -80,6 +80,11 @@ class BackupPolicy:
     rg_prefix: str | None = None  # instantRpDetails.azureBackupRGNamePrefix
     rg_suffix: str | None = None  # instantRpDetails.azureBackupRGNameSuffix
     backups_per_day: float | None = None  # from schedulePolicy (Daily, Weekly, Hourly); None when unknown
+    policy_type: str | None = None  # policyType: V1 (Standard) or V2 (Enhanced)
+
+    @property
+    def is_enhanced(self) -> bool:
+        return (self.policy_type or "").casefold() == "v2"
 
     def restore_point_rg_naming(self, region: str | None) -> RestorePointRgNaming:
         return RestorePointRgNaming(region=region, prefix=self.rg_prefix or None, suffix=self.rg_suffix or None)

@@ -24,7 +24,7 @@ class RunEvent:
 
     ``kind``: ``vm`` (a target starts), ``step`` (a step starts), ``step-done`` (its outcome in
     ``status``), ``wait`` (a wait starts: ``message`` says for what, ``since`` when, ``bound_seconds``
-    its limit), ``interrupted`` (a step not started because of an interrupt).
+    its limit), ``wait-progress`` (what a bounded wait sees now, ``bound_seconds`` its time left), ``interrupted`` (a step not started because of an interrupt).
     """
 
     kind: str

@@ -33,9 +33,12 @@ def trigger_step(obs: VmObservation, options: Mapping[str, Any]) -> TriggerBacku
     item = obs.protected_item
     if not options.get("trigger_backup", True) or item is None or obs.vm is None:
         return None
+    # Vaults that hold jobs of this VM besides its own: it was protected there before.
+    others = {j.vault.id.casefold(): j.vault for j in obs.jobs if j.vault != item.vault}
     return TriggerBackup(
         item=item.ref,
         vm=obs.vm_ref,
+        other_vaults=tuple(others[k] for k in sorted(others)),
         retention_days=int(options["retention_days"]),
         wait=bool(options["wait"]),
         timeout=float(options["wait_timeout_minutes"]) * 60.0,

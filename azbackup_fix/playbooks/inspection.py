@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import VmObservation
+from ..models.limits import disk_limit_gb
 from .base import Plan, Playbook, Verification
 from .registry import register
 
@@ -35,9 +36,10 @@ class InspectVm(Playbook):
         else:
             notes.append(f"power state {vm.power_state or 'unknown'}, provisioning {vm.provisioning_state}")
             notes.append(f"agent {vm.agent.status or 'not reported'} (version {vm.agent.version or 'unknown'})")
-            big = [f"{d.name} {d.size_gb} GB" for d in vm.disks if d.size_gb and d.size_gb > 32767]
+            big = [f"{d.name} {d.size_gb} GB" for d in vm.disks
+                   if d.size_gb and d.size_gb > disk_limit_gb(d.encrypted or vm.encrypted)]
             if big:
-                notes.append("disks over 32 TB (split them): " + ", ".join(big))
+                notes.append("disks over the supported size (32 TB, 4 TB encrypted; split them): " + ", ".join(big))
         job = obs.failed_job
         if job is not None and job.primary_error is not None:
             notes.append(f"latest failed job {job.ref.name}: {job.primary_error.error_title}")

@@ -49,17 +49,29 @@ class ResolveBackupInProgress(Playbook):
         steps: list[Step] = []
         waits = []
         notes: list[str] = []
+        stuck_uncancellable = False
         for job in running:
             age = (obs.observed_at - job.start_time) if obs.observed_at and job.start_time else None
             old = age is not None and age >= threshold
-            if old and job.cancellable:
-                # The guide's lever for a stuck job; the runner refuses it without --allow-disruptive
-                # rather than waiting an hour for a job that will not finish.
-                steps.append(CancelJob(job.ref, format_timestamp(job.start_time)))
+            where = "" if job.vault == obs.vault else f" in vault {job.vault.name}"
+            if old:
+                # Past the threshold a job is stuck: never waited on (an hour's silent wait on a job that
+                # will not finish); the plan says so and names the lever.
+                hours = f"{age.total_seconds() / 3600:.1f} h"
+                stuck = (f"backup job {job.ref.name}{where} is stuck: running {hours}, past the "
+                         f"{opts['cancel_older_than_hours']} h threshold; not waited on")
+                if job.cancellable:
+                    notes.append(f"{stuck}; cancelling it needs --allow-disruptive (allow_disruptive)")
+                    steps.append(CancelJob(job.ref, format_timestamp(job.start_time)))
+                else:
+                    stuck_uncancellable = True
+                    notes.append(f"{stuck}; it is past its snapshot phase and cannot be cancelled (guide 001: "
+                                 "wait until the job finishes); run again once it has")
             else:
-                if old and not job.cancellable:
-                    notes.append(f"job {job.ref.name} is past its snapshot phase and cannot be cancelled")
                 waits.append(job.ref)
+        if stuck_uncancellable:
+            # A backup now would fail with UserErrorBackupOperationInProgress: no wait, no trigger.
+            return Plan(cls.id, target, notes=tuple(notes))
         if waits and not opts["wait"]:
             # Without waiting (--no-wait) a run must not block on a job that may take hours, and a
             # backup cannot be triggered while one runs: say so, and let a later run finish the fix.

@@ -58,7 +58,8 @@ _LOCK_OPTIONS: dict[str, Option] = {
     "restore_locks": Option(bool, True, help="put removed locks back after the verification backup; false "
                                              "leaves them removed, journaled (CLI --leave-locks-removed)"),
     "delete_attempts": Option(int, DELETE_ATTEMPTS, minimum=1, maximum=10,
-                              help="tries per collection delete (a large one times out and goes on)"),
+                              help="tries per collection delete: the first and up to three retries, as guide 000 says a "
+                                   "timed-out delete \"usually succeeds after two or three retries\""),
 }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ..errors import AzureOperationError, GuardRailError, WaitInterruptedError
-from ..ids import BackupJobRef, ProtectedItemRef, VmRef
+from ..ids import BackupJobRef, ProtectedItemRef, VaultRef, VmRef
 from ..models import BackupJob
 from ..models.rails import DISRUPTIVE
 from ..models.report import DetailValue, StepOutcome, StepStatus
@@ -16,9 +16,11 @@ from .base import Step, StepContext
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "SERVICE_DAILY_ON_DEMAND_MAX",
+    "CANCEL_RETRY_AFTER",
     "CancelJob",
     "TriggerBackup",
     "WaitForJobs",
+    "job_progress",
     "on_demand_jobs_today",
 ]
 
@@ -30,6 +32,22 @@ _JOB_READ = "Microsoft.RecoveryServices/Vaults/backupJobs/read"
 JOB_POLL_FIRST = 5.0
 JOB_POLL_MAX = 120.0
 TRIGGER_ATTEMPTS = 3  # POSTs of one trigger step, each after checking that no job started
+# Guide 001's jobs table: a cancel refused because the job "isn't in progress" is a transitory state:
+# "wait a minute and retry the cancel operation" (once).
+CANCEL_RETRY_AFTER = 60.0
+
+
+def _not_in_progress(exc: AzureOperationError) -> bool:
+    """The service's "can't cancel the job because it isn't in progress" refusal (by code, or its words)."""
+    code = (exc.arm_code or "").casefold()
+    text = str(exc).casefold().replace("\u2019", "'")
+    return "notinprogress" in code or "isn't in progress" in text or "is not in progress" in text
+
+
+def job_progress(job: BackupJob) -> str:
+    """One line for a progress display: the job's status and phase (cancellable = still snapshotting)."""
+    phase = "snapshot phase" if job.cancellable else "transfer to vault" if job.is_in_progress else None
+    return f"job {job.ref.name}: {job.status}" + (f", {phase}" if phase else "")
 
 
 def _ambiguous(exc: AzureOperationError) -> bool:
@@ -69,6 +87,9 @@ class TriggerBackup(Step):
     wait: bool = True
     timeout: float = 4 * 3600.0  # hard limit on waiting for the job, seconds
     daily_limit: int = SERVICE_DAILY_ON_DEMAND_MAX
+    # Other vaults that know the VM (it was protected there before): a job running there also makes the
+    # service fail a new backup with UserErrorBackupOperationInProgress (guide 000).
+    other_vaults: tuple[VaultRef, ...] = ()
 
     kind = "trigger-backup"
     actions = (
@@ -93,6 +114,10 @@ class TriggerBackup(Step):
         ctx.gateway.invalidate()  # fresh: this decides whether a non-idempotent POST is sent
         return ctx.gateway.jobs_for_vm(self.item.vault, self.vm)
 
+    def _running_elsewhere(self, ctx: StepContext) -> list[BackupJob]:
+        return [j for vault in self.other_vaults if vault != self.item.vault
+                for j in ctx.gateway.jobs_for_vm(vault, self.vm) if j.is_in_progress]
+
     def _trigger_once(self, ctx: StepContext, expiry: datetime, known: set[str]) -> BackupJobRef:
         """POST the trigger; after an ambiguous failure (no answer, 429, 5xx) look for the job the
         POST may have started before sending it again, so one item never gets two backups."""
@@ -112,10 +137,12 @@ class TriggerBackup(Step):
         if not 1 <= self.retention_days <= 99 * 365:
             raise GuardRailError(f"retention of {self.retention_days} days is out of range")
         jobs = self._jobs(ctx)
-        running = [j for j in jobs if j.is_in_progress]
+        running = [j for j in jobs if j.is_in_progress] or self._running_elsewhere(ctx)
         if running:
+            where = "" if running[0].vault == self.item.vault else f" in vault {running[0].vault.name}"
             return self.outcome(StepStatus.SKIPPED, refused=True,
-                                reason=f"backup job {running[0].ref.name} is {running[0].status}; not starting another")
+                                reason=f"backup job {running[0].ref.name} is {running[0].status}{where}; "
+                                       "not starting another")
         today = on_demand_jobs_today(jobs, _now(ctx))
         if today >= min(self.daily_limit, SERVICE_DAILY_ON_DEMAND_MAX):
             return self.outcome(StepStatus.SKIPPED, refused=True,
@@ -129,7 +156,8 @@ class TriggerBackup(Step):
         try:
             job = wait_until(lambda: ctx.gateway.get_job(job_ref), lambda j: not j.is_in_progress,
                              timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {job_ref.name} to finish",
-                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, **ctx.wait_kwargs(self.target))
+                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, progress=job_progress,
+                             **ctx.wait_kwargs(self.target))
         except WaitInterruptedError:
             # Interrupted: the backup was started and runs on; the step is done, its job not waited for.
             return self.outcome(StepStatus.CHANGED, detail=(*facts, ("job_status", "InProgress")))
@@ -162,8 +190,26 @@ class CancelJob(Step):
         since = f" (running since {self.started})" if self.started else ""
         return f"cancel backup job {self.job.name} in vault {self.job.vault.name}{since} and wait until it stops"
 
+    def _cancel(self, ctx: StepContext) -> BackupJob | None:
+        """Send the cancel; refused as "not in progress", wait a minute and send it once more. ``None``
+        when the job finished meanwhile (nothing left to cancel)."""
+        try:
+            ctx.gateway.cancel_job(self.job)
+        except AzureOperationError as exc:
+            if not _not_in_progress(exc):
+                raise
+            ctx.sleep(CANCEL_RETRY_AFTER)
+            job = ctx.gateway.get_job(self.job)
+            if not job.is_in_progress:
+                return job
+            ctx.gateway.cancel_job(self.job)  # a second refusal is the run's error
+        return None
+
     def run(self, ctx: StepContext) -> StepOutcome:
-        ctx.gateway.cancel_job(self.job)
+        finished = self._cancel(ctx)
+        if finished is not None:
+            return self.outcome(StepStatus.UNCHANGED, reason=f"job {self.job.name} ended ({finished.status}) "
+                                "before it could be cancelled", detail=(("job_status", finished.status),))
         job = wait_until(lambda: ctx.gateway.get_job(self.job), lambda j: not j.is_in_progress,
                          timeout=self.timeout, sleep=ctx.sleep, what=f"job {self.job.name} to stop",
                          interval=JOB_POLL_FIRST, max_interval=15.0, **ctx.wait_kwargs(self.target))
@@ -194,7 +240,8 @@ class WaitForJobs(Step):
         for ref in self.jobs:
             job = wait_until(lambda ref=ref: ctx.gateway.get_job(ref), lambda j: not j.is_in_progress,
                              timeout=self.timeout, sleep=ctx.sleep, what=f"backup job {ref.name} to finish",
-                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, **ctx.wait_kwargs(self.target))
+                             interval=JOB_POLL_FIRST, max_interval=JOB_POLL_MAX, progress=job_progress,
+                             **ctx.wait_kwargs(self.target))
             statuses.append(f"{ref.name}={job.status}")
         ctx.gateway.invalidate()
         return self.outcome(StepStatus.UNCHANGED, detail=(("jobs", ", ".join(statuses)),))

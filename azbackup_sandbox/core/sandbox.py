@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..providers.backup.models import BackupBackend
     from ..providers.compute.models import ComputeBackend
     from ..providers.locks.models import LockBackend
+    from ..providers.policy.models import PolicyBackend
     from ..providers.resources.models import ResourceBackend
     from ..scenarios.base import Scenario
 
@@ -117,6 +118,7 @@ class Sandbox:
         self.locks: LockBackend = backends["locks"]
         self.compute: ComputeBackend = backends["compute"]
         self.backup: BackupBackend = backends["backup"]
+        self.policy: PolicyBackend = backends["policy"]
         self._backends = backends
         from ..providers.resourcegraph.models import ResourceGraphBackend
 

@@ -18,6 +18,7 @@ from ..providers.backup.models import (
     ProtectedItem,
     Vault,
 )
+from ..providers.backup.physics import finish_seeded_job
 from ..providers.compute.models import (
     AgentState,
     DataDisk,
@@ -26,6 +27,7 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from ..providers.policy.models import PolicyAssignment
 from .spec import CollectionSpec, EstateSpec, ExtensionSpec, ItemSpec, JobSpec, SubscriptionSpec, VmSpec
 
 if TYPE_CHECKING:
@@ -52,7 +54,20 @@ def build_estate(sandbox: Sandbox, spec: EstateSpec) -> None:
     runs: list[tuple[ProtectedItem, int]] = []
     for sub in spec.subscriptions:
         runs += _subscription(sandbox, sub)
+    built = sandbox.clock.now()
     run_backup_rounds(sandbox, runs)
+    _start_job_timers(sandbox, sandbox.clock.now() - built)
+
+
+def _start_job_timers(sandbox: Sandbox, shift: timedelta) -> None:
+    """Seeded jobs' `cancelRefusedForSeconds` and `completesAfterSeconds` count from the end of loading:
+    moved past the `runBackups` rounds, which advance the clock."""
+    for job in sandbox.backup.jobs.values():
+        if job.cancel_refused_until is not None:
+            job.cancel_refused_until += shift
+        if job.completes_at is not None and job.running:
+            job.completes_at += shift
+            sandbox.scheduler.at(job.completes_at, finish_seeded_job, sandbox, job, job.completes_at)
 
 
 def run_backup_rounds(sandbox: Sandbox, runs: list[tuple[ProtectedItem, int]]) -> None:
@@ -97,6 +112,9 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for lock in sub.locks:
         scope = f"/subscriptions/{sid}" + (f"/{lock.scope}" if lock.scope else "")
         sandbox.locks.put(scope, lock.name, lock.level, lock.notes, [dict(o) for o in lock.owners])
+    for pa in sub.policy_assignments:
+        sandbox.policy.add(PolicyAssignment(sid, pa.name, pa.display_name, pa.definition_name,
+                                            pa.definition_display_name, pa.effect, pa.tag, pa.tag_value, pa.scope))
     for spec in sub.vms:
         if spec.deleted:
             sandbox.compute.delete_vm(vms[(spec.resource_group.lower(), spec.name.lower())])
@@ -167,6 +185,10 @@ def _job(sandbox: Sandbox, vault: Vault, item: ProtectedItem, spec: JobSpec) -> 
                 for e in spec.errors],
         activity_id=spec.activity_id or sandbox.new_guid(), expiry=spec.expiry, on_demand=spec.on_demand,
         cancellable=spec.cancellable, stuck=spec.stuck, dynamic_error_message=spec.dynamic_error_message,
+        cancel_refused_until=(sandbox.clock.now() + timedelta(seconds=spec.cancel_refused_seconds)
+                              if spec.cancel_refused_seconds else None),
+        completes_at=(sandbox.clock.now() + timedelta(seconds=spec.completes_after_seconds)
+                      if spec.completes_after_seconds else None),
     )
 
 

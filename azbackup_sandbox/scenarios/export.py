@@ -82,6 +82,12 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
                     "notes": lk.notes, "owners": [dict(o) for o in lk.owners]})
         for lk in locks
     ]
+    body["policyAssignments"] = [
+        _drop_none({"name": a.name, "displayName": a.display_name, "scope": a.scope or None, "effect": a.effect,
+                    "definition": {"name": a.definition_name, "displayName": a.definition_display_name},
+                    "requiredTag": a.tag, "tagValue": a.tag_value or None})
+        for a in sandbox.policy.for_subscription(sid)
+    ]
     return {k: v for k, v in body.items() if v != []}
 
 
@@ -150,11 +156,20 @@ def _item(sandbox: Sandbox, item: ProtectedItem) -> dict[str, Any]:
         "lastRecoveryPoint": _opt_time(item.last_recovery_point), "protectedItemDataId": item.data_id,
         "virtualMachineGuid": item.virtual_machine_guid or None,
         "keyVaultAccess": None if item.key_vault_access else False,
-        "jobs": [_job(j) for j in jobs],
+        "jobs": [_job(sandbox, j) for j in jobs],
     })
 
 
-def _job(job: BackupJob) -> dict[str, Any]:
+def _seconds_left(sandbox: Sandbox, when: datetime | None) -> int | None:
+    """Whole seconds until ``when`` (a transitory state's end, a seeded job's completion), as the estate
+    keys count them from loading; ``None`` once it has passed."""
+    if when is None:
+        return None
+    left = (when - sandbox.clock.now()).total_seconds()
+    return int(left) + (left % 1 > 0) if left > 0 else None
+
+
+def _job(sandbox: Sandbox, job: BackupJob) -> dict[str, Any]:
     return _drop_none({
         "jobId": job.job_id, "operation": job.operation, "status": job.status, "startTime": _opt_time(job.start),
         "endTime": _opt_time(job.end), "activityId": job.activity_id or None,
@@ -165,6 +180,8 @@ def _job(job: BackupJob) -> dict[str, Any]:
         "expiryTime": _opt_time(job.expiry), "isUserTriggered": job.on_demand or None,
         "cancellable": job.cancellable if job.cancellable != (job.status == "InProgress") else None,
         "stuck": job.stuck or None, "dynamicErrorMessage": job.dynamic_error_message,
+        "cancelRefusedForSeconds": _seconds_left(sandbox, job.cancel_refused_until),
+        "completesAfterSeconds": _seconds_left(sandbox, job.completes_at) if job.running else None,
     })
 
 

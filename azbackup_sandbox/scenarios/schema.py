@@ -22,6 +22,7 @@ from .spec import (
     JobSpec,
     LockSpec,
     PointSpec,
+    PolicyAssignmentSpec,
     PolicySpec,
     SubscriptionSpec,
     TaskSpec,
@@ -58,7 +59,9 @@ CONSISTENCY_MODES = ("CrashConsistent", "ApplicationConsistent", "FileSystemCons
 KEYS: dict[str, tuple[str, ...]] = {
     "document": ("name", "description", "now", "subscriptions"),
     "subscription": ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms", "vaults",
-                     "restorePointCollections", "locks"),
+                     "restorePointCollections", "locks", "policyAssignments"),
+    "policyAssignment": ("name", "displayName", "scope", "effect", "definition", "requiredTag", "tagValue"),
+    "policyDefinition": ("name", "displayName"),
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
@@ -79,7 +82,8 @@ KEYS: dict[str, tuple[str, ...]] = {
                       "lastBackupTime", "lastRecoveryPoint", "protectedItemDataId", "virtualMachineGuid",
                       "keyVaultAccess", "jobs", "runBackups"),
     "job": ("jobId", "operation", "status", "startTime", "endTime", "activityId", "tasks", "errorDetails",
-            "expiryTime", "isUserTriggered", "cancellable", "stuck", "dynamicErrorMessage"),
+            "expiryTime", "isUserTriggered", "cancellable", "stuck", "dynamicErrorMessage",
+            "cancelRefusedForSeconds", "completesAfterSeconds"),
     "task": ("taskId", "status", "startTime", "endTime"),
     "errorDetail": ("errorCode", "errorTitle", "errorString", "recommendations"),
     "restorePointCollection": ("name", "resourceGroup", "location", "source", "collectionId", "tags",
@@ -177,12 +181,35 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
     locks = tuple(_lock(raw_lock, join_path(f.at("locks"), i), subscription_id, groups)
                   for i, raw_lock in enumerate(f.items("locks")))
     _unique([(lk.scope, lk.name) for lk in locks], f.at("locks"), "lock")
+    assignments = tuple(_policy_assignment(raw_pa, join_path(f.at("policyAssignments"), i), groups)
+                        for i, raw_pa in enumerate(f.items("policyAssignments")))
+    _unique([(a.scope, a.name) for a in assignments], f.at("policyAssignments"), "policy assignment")
     return SubscriptionSpec(
         subscription_id=subscription_id,
         display_name=f.text("displayName", label or f"Sandbox subscription {subscription_id[:8]}"),
         tenant_id=_guid(f, "tenantId") or DEFAULT_TENANT,
         state=f.choice("state", SUBSCRIPTION_STATES, "Enabled"),
         groups=tuple(groups.specs.values()), vms=vms, vaults=vaults, collections=collections, locks=locks,
+        policy_assignments=assignments,
+    )
+
+
+def _policy_assignment(raw: Any, path: str, groups: _Groups) -> PolicyAssignmentSpec:
+    f = Fields(raw, path, KEYS["policyAssignment"])
+    scope = f.text("scope", "", allow_empty=True).strip("/")
+    if scope:
+        parts = scope.split("/")
+        if len(parts) != 2 or parts[0].lower() != "resourcegroups" or groups.location(parts[1]) is None:
+            raise EstateError(f.at("scope"), f"expected '' (the subscription) or resourceGroups/NAME of this "
+                                             f"subscription, got '{scope}'")
+        scope = f"resourceGroups/{parts[1]}"
+    d = Fields(f.raw("definition"), f.at("definition"), KEYS["policyDefinition"])
+    name = _name(f, "name")
+    return PolicyAssignmentSpec(
+        name=name, display_name=f.text("displayName", name), definition_name=_name(d, "name"),
+        definition_display_name=d.text("displayName", "Require a tag on resource groups"),
+        effect=f.choice("effect", ("Deny", "Modify", "Audit")), tag=f.text("requiredTag"),
+        tag_value=f.text("tagValue", "", allow_empty=True), scope=scope,
     )
 
 
@@ -385,6 +412,8 @@ def _job(raw: Any, path: str) -> JobSpec:
         expiry=f.time("expiryTime", None), on_demand=f.flag("isUserTriggered", False),
         cancellable=f.flag("cancellable", status == "InProgress"), stuck=f.flag("stuck", False),
         dynamic_error_message=f.text("dynamicErrorMessage", None),
+        cancel_refused_seconds=f.integer("cancelRefusedForSeconds", None, minimum=0),
+        completes_after_seconds=f.integer("completesAfterSeconds", None, minimum=1),
     )
 
 

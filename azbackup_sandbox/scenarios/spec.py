@@ -19,6 +19,7 @@ __all__ = [
     "JobErrorSpec",
     "JobSpec",
     "LockSpec",
+    "PolicyAssignmentSpec",
     "PointSpec",
     "PolicySpec",
     "SubscriptionSpec",
@@ -135,6 +136,8 @@ class JobSpec:
     cancellable: bool
     stuck: bool
     dynamic_error_message: str | None
+    cancel_refused_seconds: int | None = None  # a cancel within this long of loading: "not in progress"
+    completes_after_seconds: int | None = None  # an InProgress job that completes this long after loading
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,20 @@ class LockSpec:
 
 
 @dataclass(frozen=True)
+class PolicyAssignmentSpec:
+    """An Azure Policy assignment requiring a tag on resource groups (Deny, Modify or Audit)."""
+
+    name: str
+    display_name: str
+    definition_name: str
+    definition_display_name: str
+    effect: str
+    tag: str
+    tag_value: str
+    scope: str  # "" (the subscription) or resourceGroups/NAME
+
+
+@dataclass(frozen=True)
 class SubscriptionSpec:
     subscription_id: str
     display_name: str
@@ -207,6 +224,7 @@ class SubscriptionSpec:
     vaults: tuple[VaultSpec, ...]
     collections: tuple[CollectionSpec, ...]
     locks: tuple[LockSpec, ...]
+    policy_assignments: tuple[PolicyAssignmentSpec, ...] = ()
 
 
 @dataclass(frozen=True)

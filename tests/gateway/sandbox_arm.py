@@ -48,5 +48,6 @@ def duplicate_gets(records: list[Any]) -> list[tuple[str, str]]:
 
 
 def writes(records: list[Any]) -> list[Any]:
-    """Requests that could change state (backupStatus is a POST that only reads)."""
-    return [r for r in records if r.method != "GET" and not r.path.lower().endswith("/backupstatus")]
+    """Requests that could change state (backupStatus and policyStates queryResults are POSTs that only read)."""
+    return [r for r in records if r.method != "GET"
+            and not r.path.lower().endswith(("/backupstatus", "/policystates/latest/queryresults"))]

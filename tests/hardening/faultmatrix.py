@@ -126,7 +126,7 @@ FAULTS: tuple[Fault, ...] = (
 
 
 def _rpc_timeout(sb: Sandbox) -> None:
-    sb.config.rpc_delete_batch = 2  # 18 points need 9 attempts: more than the guide's 3
+    sb.config.rpc_delete_batch = 2  # 18 points need 9 attempts: more than the first try and three retries
 
 
 COLLECTION_TIMEOUT = Fault("collection-delete-timeout", None, applies=lambda m, op: op == "RestorePointCollections_Delete",

@@ -163,7 +163,7 @@ def test_a_timed_out_collection_delete_is_retried(journal_path: str) -> None:
 
 def test_too_many_timeouts_fail_the_step_and_the_lock_still_comes_back(journal_path: str) -> None:
     sandbox = Sandbox(scenario="rp-limit-locked")
-    sandbox.config.rpc_delete_batch = 2  # 18 points need 9 attempts: more than the guide's 3
+    sandbox.config.rpc_delete_batch = 2  # 18 points need 9 attempts: more than the first try and three retries
     target = Target(sandbox)
     locks_before = _locks(sandbox)
     with target.remediator(journal_path=journal_path) as fix:

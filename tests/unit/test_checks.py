@@ -48,6 +48,7 @@ from azbackup_fix.models import (
     VmAgentStatus,
     VmObservation,
 )
+from azbackup_fix.models.guides import CURRENT_ARTICLE_SECTIONS
 
 SUB = "11111111-2222-3333-4444-555555555555"
 NOW = datetime(2025, 1, 6, 12, 0, tzinfo=timezone.utc)
@@ -212,7 +213,7 @@ ROWS: tuple[Row, ...] = (
         "RestorePointResourceGroupLocked", Severity.ERROR, (Playbook.CLEAR_RESTORE_POINT_LIMIT,)),
     Row("subscription-lock", lambda: replace(healthy(), locks=(lock_on(ResourceId(SUB), "sub-lock"),)),
         "SubscriptionLocked", Severity.WARNING, ()),
-    Row("disk-too-big", lambda: with_vm(healthy(), disks=(Disk("huge", 32768),)),
+    Row("disk-too-big", lambda: with_vm(healthy(), disks=(Disk("huge", 32769),)),
         "UserErrorUnsupportedDiskSize", Severity.ERROR, ()),
     Row("encrypted-disk-too-big", lambda: with_vm(healthy(), encrypted=True, disks=(Disk("enc", 4097),)),
         "UserErrorUnsupportedDiskSize", Severity.ERROR, ()),
@@ -450,9 +451,42 @@ _SEEDS = Path("/work/shared/seeds")
 
 @pytest.mark.skipif(not _SEEDS.is_dir(), reason="troubleshooting guide seeds not available here")
 def test_catalogue_sections_are_real_guide_anchors() -> None:
+    """A code marked in the seeds has its section there; one marked as only in Microsoft's current article
+    has a recorded source and occurs in no seed at all (ExtensionStuckInDeletionState was once pinned on
+    guide 002, which does not contain it)."""
     anchors: dict[str, set[str]] = {}
+    texts = []
     for path in _SEEDS.glob("*.txt"):
-        anchors[path.name[:3]] = set(re.findall(r'<a name="([^"]+)"', path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        texts.append(text.casefold())
+        anchors[path.name[:3]] = set(re.findall(r'<a name="([^"]+)"', text))
     for entry in CATALOGUE:
         assert entry.guide in anchors, entry.code
-        assert entry.guide_section in anchors[entry.guide], (entry.code, entry.guide_section)
+        if entry.in_seeds:
+            assert entry.guide_section in anchors[entry.guide], (entry.code, entry.guide_section)
+        else:
+            assert entry.guide_section in CURRENT_ARTICLE_SECTIONS, entry.code
+            assert entry.documented and not any(entry.code.casefold() in t for t in texts), entry.code
+
+
+def _migrated(policy_type: str, *, reconfigured: bool = True) -> VmObservation:
+    base = healthy()
+    failed = _job("job-v2", "Failed", start=NOW - timedelta(hours=1),
+                  errors=(JobError(400001, "BackUpOperationFailedV2", "Backup failed with an internal error"),))
+    configure = replace(_job("job-migrate", "Completed", start=NOW - timedelta(hours=3)), operation="ConfigureBackup")
+    older = _job("job-std", "Completed", start=NOW - timedelta(days=1))
+    jobs = (older, configure, failed) if reconfigured else (configure, failed)
+    assert base.policy is not None
+    return replace(base, jobs=jobs, policy=replace(base.policy, policy_type=policy_type),
+                   protected_item=replace(base.protected_item, last_backup_time=NOW - timedelta(days=1)))
+
+
+def test_backupoperationfailedv2_after_a_move_to_enhanced_policy_names_the_migration() -> None:
+    finding = _only(diagnose(_migrated("V2")), "EnhancedPolicyMigration")
+    assert finding.severity is Severity.WARNING and "Enhanced policy DefaultPolicy" in finding.title
+    assert finding.evidence_value("configure job").endswith("/backupJobs/job-migrate")
+    assert finding.evidence_value("see").endswith("backup-azure-vm-migrate-enhanced-policy")
+    # Still the internal error's own finding and route (trigger-backup after its causes).
+    assert _only(diagnose(_migrated("V2")), "BackUpOperationFailedV2").severity is Severity.ERROR
+    for obs in (_migrated("V1"), _migrated("V2", reconfigured=False)):  # Standard, or protected fresh on V2
+        assert "EnhancedPolicyMigration" not in [f.code for f in diagnose(obs)]

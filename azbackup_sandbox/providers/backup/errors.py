@@ -16,6 +16,7 @@ __all__ = [
     "policy_not_found",
     "job_not_found",
     "job_not_cancellable",
+    "job_not_in_progress",
     "invalid_filter",
     "invalid_input",
     "invalid_source_resource",
@@ -52,6 +53,16 @@ def job_not_cancellable(job_id: str, status: str) -> ArmError:
         400, "BMSUserErrorJobNotCancellable",  # code guessed [K]
         f"The job '{job_id}' cannot be cancelled: it is {status} and only a backup in its snapshot phase can "
         "be cancelled.",
+    )
+
+
+def job_not_in_progress(job_id: str) -> ArmError:
+    """Guide 001's jobs table: "Backup can't cancel the job because it isn't in progress: Cancellation is
+    supported only for jobs in progress" -- a transitory state [D]; the code is our guess [K]."""
+    return ArmError(
+        400, "BMSUserErrorJobNotInProgress",
+        f"Backup can't cancel the job '{job_id}' because it isn't in progress. Cancellation is supported only "
+        "for jobs in progress. Try to cancel an in-progress job.",
     )
 
 

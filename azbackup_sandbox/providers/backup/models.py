@@ -259,6 +259,10 @@ class BackupJob:
     on_demand: bool = False
     cancellable: bool = True
     stuck: bool = False  # seeded jobs that never progress on their own (UserErrorBackupOperationInProgress)
+    # Until then a cancel is refused as "not in progress": guide 001's jobs table calls it a transitory
+    # state ("wait a minute and retry the cancel operation").
+    cancel_refused_until: datetime | None = None
+    completes_at: datetime | None = None  # a seeded InProgress job that completes then (a slow backup)
     dynamic_error_message: str | None = None  # extendedInfo.dynamicErrorMessage (nested CRP error)
     # Compute consistencyMode of the restore point this backup adds (CrashConsistent when offline).
     # The job's wire format has no such field (AzureIaaSVMJob); the vault's recovery point would.

@@ -58,6 +58,7 @@ __all__ = [
     "RULES",
     "trigger_backup",
     "cancel_job",
+    "finish_seeded_job",
     "record_job",
     "first_failure",
     "backup_extension",
@@ -296,6 +297,27 @@ def _locked_failure(target_id: str, locks: list[Any]) -> Failure | None:
     )
 
 
+def rule_restore_point_group_denied(ctx: _Context) -> Failure | None:
+    """The service must create the policy's restore-point group and a Deny assignment (tags) refuses it:
+    guide 001's UserErrorRequestDisallowedByPolicy [D]. The job names no assignment (the documented
+    message is all it says); Policy Insights does. The code integer is guessed."""
+    assert ctx.vm is not None
+    if _target_collection(ctx.sandbox, ctx.item, ctx.vm) is not None:
+        return None
+    group = _rp_group(ctx.item, ctx.vm)
+    if ctx.sandbox.resources.find_group(ctx.vm.subscription_id, group) is not None:
+        return None  # created before (by the service or by hand, with the naming schema): nothing to ask ARM
+    _, denied = ctx.sandbox.policy.group_write(ctx.vm.subscription_id, group, {})
+    if not denied:
+        return None
+    return Failure(
+        "UserErrorRequestDisallowedByPolicy", 400451,
+        "An invalid policy is configured on the VM which is preventing Snapshot operation.",
+        ("If an Azure Policy governs tags in your environment, change its effect from Deny to Modify, or create "
+         "the restore-point resource group manually with the naming schema Azure Backup requires.",),
+    )
+
+
 def rule_unsupported_disk_size(ctx: _Context) -> Failure | None:
     assert ctx.vm is not None
     vm = ctx.vm
@@ -336,6 +358,7 @@ RULES: tuple[Rule, ...] = (
     rule_extension_write_locked,
     rule_restore_point_limit,
     rule_restore_point_write_locked,
+    rule_restore_point_group_denied,
     rule_unsupported_disk_size,
     rule_key_vault_permissions,
 )
@@ -409,7 +432,10 @@ def _ensure_collection(sandbox: Sandbox, item: ProtectedItem, vm: VirtualMachine
     if existing is not None:
         return existing
     group = _rp_group(item, vm)
-    sandbox.resources.add_group(vm.subscription_id, group, vm.location)  # the service creates the RG
+    if sandbox.resources.find_group(vm.subscription_id, group) is None:
+        # The service creates the RG through ARM, so Azure Policy's Modify assignments tag it.
+        tags, _ = sandbox.policy.group_write(vm.subscription_id, group, {})
+        sandbox.resources.add_group(vm.subscription_id, group, vm.location, **tags)
     name = f"AzureBackup_{vm.name}_{sandbox.rng.getrandbits(64)}"
     return sandbox.compute.add_collection(RestorePointCollection(
         vm.subscription_id, group, name, vm.location, vm.id, sandbox.new_guid()))
@@ -559,9 +585,27 @@ def _transfer_done(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
         item.health_status, item.protection_status = "Passed", "Healthy"
 
 
+def finish_seeded_job(sandbox: Sandbox, job: BackupJob, now: datetime) -> None:
+    """An estate's InProgress job that `completesAfterSeconds`: its open tasks and the job complete then,
+    as a backup that was merely slow does (unless it was cancelled first)."""
+    if job.status != "InProgress":
+        return
+    for task in job.tasks:
+        if task.status in ("NotStarted", "InProgress"):
+            task.start = task.start or now
+            task.status, task.end = "Completed", now
+    job.status, job.end, job.cancellable = "Completed", now, False
+    item = job.item
+    if item is not None:
+        item.last_backup_status, item.last_backup_time = "Completed", job.start or now
+        item.health_status, item.protection_status = "Passed", "Healthy"
+
+
 def cancel_job(sandbox: Sandbox, job: BackupJob) -> Operation:
     """Cancel while cancellable (snapshot phase): Cancelling now, Cancelled after `cancel_seconds`.
     The operation completes with the job, so polling its Azure-AsyncOperation waits for Cancelled."""
+    if job.cancel_refused_until is not None and _now(sandbox) < job.cancel_refused_until:
+        raise errors.job_not_in_progress(job.job_id)
     if job.status != "InProgress" or not job.cancellable:
         raise errors.job_not_cancellable(job.job_id, job.status)
     job.status, job.cancellable = "Cancelling", False

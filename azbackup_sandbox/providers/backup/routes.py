@@ -240,7 +240,9 @@ def _backup_status(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sandb
              and _norm_region(i.vault.location) == region]
     if not items:
         return _json(200, {"protectionStatus": "NotProtected", "errorCode": "Success", "errorMessage": ""})
-    item = sorted(items, key=lambda i: i.id.lower())[0]
+    # A VM reconfigured in another vault keeps its stopped item in the old one; the active item answers.
+    item = sorted(items, key=lambda i: (i.protection_state in ("ProtectionStopped", "ProtectionPaused"),
+                                        i.id.lower()))[0]
     rg, vm = item.vm_resource_group, item.vm_name
     vault_id = item.vault.id.replace("/vaults/", "/Vaults/")
     return _json(200, {

@@ -587,7 +587,7 @@ class ComputeBackend:
 
     def delete_collection(self, rpc: RestorePointCollection) -> Operation:
         """Each attempt removes up to `rpc_delete_batch` points; if any remain the attempt times out,
-        so a large collection needs retries (the guide's 'retry up to 3 times')."""
+        so a large collection needs retries (the guide: it "usually succeeds after two or three retries")."""
         if rpc.provisioning_state == "Deleting":
             raise errors.collection_already_deleting(rpc.name)
         rpc.provisioning_state = "Deleting"

@@ -143,9 +143,15 @@ class ResourceBackend:
         """Create or update a group (PUT replaces its tags): (group, created)."""
         if not location:
             raise errors.location_required()
+        # Azure Policy before the write: Modify adds tags, Deny refuses the group.
+        tags, denied = self._sb.policy.group_write(subscription_id, name, dict(tags or {}))
+        if denied:
+            from ..policy.errors import request_disallowed_by_policy
+
+            raise request_disallowed_by_policy(f"/subscriptions/{subscription_id}/resourceGroups/{name}", denied)
         existed = self.find_group(subscription_id, name) is not None
         group = self.add_group(subscription_id, name, location)
-        group.tags = dict(tags or {})
+        group.tags = tags
         return group, not existed
 
     def generic_resources(self, subscription_id: str, resource_group: str | None) -> list[dict[str, Any]]:
