@@ -143,7 +143,7 @@ ITEM = "subscriptions[0].vaults[0].protectedItems[0]"
 BAD = [
     # (field set, value, the one line)
     ("subscriptions.0.vms.0.powerState", "runing",
-     f"{VM}.powerState: expected one of running, stopped, deallocated, got 'runing'"),
+     f"{VM}.powerState: expected one of running, stopped, deallocated, starting, stopping, deallocating, got 'runing'"),
     ("subscriptions.0.vms.0.sise", 1, f"{VM}.sise: unknown key (expected one of name, resourceGroup, "),
     ("subscriptions.0.vms.0.name", "DELETE", f"{VM}.name: required"),
     ("subscriptions.0.vms.0.name", 7, f"{VM}.name: expected a non-empty string, got 7"),
@@ -200,7 +200,7 @@ def test_a_file_error_names_the_file_and_yaml_syntax_its_position(tmp_path: Path
     with pytest.raises(EstateFileError) as caught:
         Sandbox(estate=path)
     assert str(caught.value) == ("estate.yaml: subscriptions[0].vms[2].powerState: expected one of running, "
-                                 "stopped, deallocated, got 'runing'")
+                                 "stopped, deallocated, starting, stopping, deallocating, got 'runing'")
     path.write_text("subscriptions:\n  - label: [unclosed\n", encoding="utf-8")
     with pytest.raises(EstateFileError, match=r"^estate.yaml: line \d+, column \d+: not valid YAML/JSON"):
         Sandbox(estate=path)
@@ -331,8 +331,8 @@ def test_post_load_with_a_bad_document_is_400_and_changes_nothing(arm: Arm) -> N
     assert bad.status == 400
     error = bad.json()["error"]
     assert error["code"] == "InvalidEstate"
-    assert error["message"] == (f"estate: {VM}.powerState: expected one of running, stopped, deallocated, "
-                                "got 'runing'")
+    assert error["message"] == (f"estate: {VM}.powerState: expected one of running, stopped, deallocated, starting, "
+                                "stopping, deallocating, got 'runing'")
     assert arm.snapshot() == before
 
 
@@ -370,7 +370,7 @@ def test_cli_rejects_a_bad_estate_file_with_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=_cli_env(), timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.strip() == (f"azbackup-sandbox: error: {estate}: {VM}.powerState: expected one of running, "
-                                   "stopped, deallocated, got 'runing'")
+                                   "stopped, deallocated, starting, stopping, deallocating, got 'runing'")
 
 
 def test_cli_scenarios_lists_the_shipped_estates_and_export_writes_one() -> None:
