@@ -1,4 +1,4 @@
-"""ReapplyVm and RestartVm (restart is disruptive: it needs explicit permission)."""
+"""ReapplyVm, RestartVm and RedeployVm (restart and redeploy are disruptive: they need explicit permission)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..models.rails import DISRUPTIVE
 from ..models.report import StepOutcome, StepStatus
 from .base import Step, StepContext
 
-__all__ = ["ReapplyVm", "RestartVm"]
+__all__ = ["ReapplyVm", "RedeployVm", "RestartVm"]
 
 
 @dataclass(frozen=True)
@@ -49,4 +49,28 @@ class RestartVm(Step):
 
     def run(self, ctx: StepContext) -> StepOutcome:
         ctx.gateway.restart_vm(self.vm)
+        return self.outcome(StepStatus.CHANGED)
+
+
+@dataclass(frozen=True)
+class RedeployVm(Step):
+    """Move the VM to a new host and boot it there: the lever for an agent a restart did not revive."""
+
+    vm: VmRef
+
+    kind = "redeploy-vm"
+    actions = ("Microsoft.Compute/virtualMachines/redeploy/action", "Microsoft.Compute/locations/operations/read")
+    disruptive = True
+    rail = DISRUPTIVE
+
+    @property
+    def target(self) -> str:
+        return self.vm.id
+
+    def describe(self) -> str:
+        return (f"redeploy VM {self.vm.name} to a new host (disruptive: it reboots there; the temporary disk "
+                "is lost)")
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        ctx.gateway.redeploy_vm(self.vm)
         return self.outcome(StepStatus.CHANGED)
