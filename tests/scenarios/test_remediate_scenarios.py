@@ -45,6 +45,16 @@ CASES: dict[str, Case] = {
     # Nothing to fix: Azure backs a deallocated VM up offline (see the test below); backs_up=False
     # because that check expects a running VM with the backup extension reinstalled.
     "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
+    # Issue 12: another failed extension is re-run (its rail), then reapply, then the backup.
+    "failed-extension-rerun": Case([], ["rerun-extension", "reapply-vm", TRIGGER], plan_exit=3,
+                                   run={"allow_extension_changes": True}),
+    # A VM caught starting: a bounded wait on the instance view (no change), then the backup.
+    "vm-transitioning": Case(["wait-for-vm-state", TRIGGER], [TRIGGER]),
+    # No agent was ever installed: no Azure-side lever; nothing is changed and no backup is spent.
+    "agent-not-installed": Case([], [], backs_up=False, plan_exit=5, apply_exit=5),
+    # Installed but Not Ready, and only a new host revives it: redeploy (disruptive), wait for it, back up.
+    "agent-not-ready-redeploy": Case([], ["reapply-vm", "redeploy-vm", TRIGGER], plan_exit=3, run={
+        "allow_disruptive": True, "options": {"recover-vm-provisioning": {"redeploy": True}}}),
     "backup-in-progress": Case(["cancel-job", TRIGGER], ["cancel-job", TRIGGER], plan_exit=3,
                                run={"allow_disruptive": True}),
     "protection-stopped": Case([], ["update-protection", TRIGGER], plan_exit=3,
