@@ -16,8 +16,8 @@ from .base import Step, StepContext
 from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
-from .protection import UpdateProtection
 from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
+from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RedeployVm, RestartVm
 from .vm_state import WaitForAgentReady, WaitForVmState
 
