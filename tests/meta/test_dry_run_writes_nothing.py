@@ -15,7 +15,8 @@ from tests.gateway.sandbox_arm import Target, writes
 SCENARIOS = sorted(s.name for s in list_scenarios())
 SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot-windows", "failed-vmsnapshot-linux",
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
-          "vm-deleted"}
+          "vm-deleted", "failed-extension-rerun", "failed-extension-persists", "vm-transitioning",
+          "agent-not-installed", "agent-not-ready-redeploy"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())

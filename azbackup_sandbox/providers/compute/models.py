@@ -405,7 +405,7 @@ class ComputeBackend:
         self._require_idle(vm, operation)
         seconds = self._sb.config.vm_action_seconds if seconds is None else seconds
         self._busy(vm, seconds)
-        vm.power_state = during
+        before, vm.power_state = vm.power_state, during
 
         def done(op: Operation) -> None:
             vm.power_state = after
@@ -415,7 +415,10 @@ class ComputeBackend:
                 vm.agent = self._agent_after_boot(vm, new_host=new_host)
             return None
 
-        return self._sb.operations.begin(seconds, done)
+        def failed() -> None:
+            vm.power_state = before  # a failed operation leaves the VM as it found it
+
+        return self._sb.operations.begin(seconds, done, on_forced_failure=failed)
 
     def restart(self, vm: VirtualMachine) -> Operation:
         self._require_idle(vm, "Restart VM")
