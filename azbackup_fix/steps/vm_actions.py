@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..ids import VmRef
 from ..models.rails import DISRUPTIVE
@@ -11,66 +12,55 @@ from .base import Step, StepContext
 
 __all__ = ["ReapplyVm", "RedeployVm", "RestartVm"]
 
+_OPERATIONS = "Microsoft.Compute/locations/operations/read"
+
 
 @dataclass(frozen=True)
-class ReapplyVm(Step):
+class _VmAction(Step):
+    """One VM action (a POST long-running operation) sent through the gateway method ``call``."""
+
     vm: VmRef
 
-    kind = "reapply-vm"
-    actions = ("Microsoft.Compute/virtualMachines/reapply/action", "Microsoft.Compute/locations/operations/read")
+    call: ClassVar[str]
+    what: ClassVar[str]  # the description after the VM's name
 
     @property
     def target(self) -> str:
         return self.vm.id
 
     def describe(self) -> str:
-        return f"reapply VM {self.vm.name} (re-run its provisioning; no reboot)"
+        return f"{self.kind.split('-')[0]} VM {self.vm.name} {self.what}"
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        ctx.gateway.reapply_vm(self.vm)
+        getattr(ctx.gateway, self.call)(self.vm)
         return self.outcome(StepStatus.CHANGED)
 
 
 @dataclass(frozen=True)
-class RestartVm(Step):
-    vm: VmRef
+class ReapplyVm(_VmAction):
+    kind = "reapply-vm"
+    actions = ("Microsoft.Compute/virtualMachines/reapply/action", _OPERATIONS)
+    call = "reapply_vm"
+    what = "(re-run its provisioning; no reboot)"
 
+
+@dataclass(frozen=True)
+class RestartVm(_VmAction):
     kind = "restart-vm"
-    actions = ("Microsoft.Compute/virtualMachines/restart/action", "Microsoft.Compute/locations/operations/read")
+    actions = ("Microsoft.Compute/virtualMachines/restart/action", _OPERATIONS)
     disruptive = True
     rail = DISRUPTIVE
-
-    @property
-    def target(self) -> str:
-        return self.vm.id
-
-    def describe(self) -> str:
-        return f"restart VM {self.vm.name} (disruptive: the workload goes down)"
-
-    def run(self, ctx: StepContext) -> StepOutcome:
-        ctx.gateway.restart_vm(self.vm)
-        return self.outcome(StepStatus.CHANGED)
+    call = "restart_vm"
+    what = "(disruptive: the workload goes down)"
 
 
 @dataclass(frozen=True)
-class RedeployVm(Step):
+class RedeployVm(_VmAction):
     """Move the VM to a new host and boot it there: the lever for an agent a restart did not revive."""
 
-    vm: VmRef
-
     kind = "redeploy-vm"
-    actions = ("Microsoft.Compute/virtualMachines/redeploy/action", "Microsoft.Compute/locations/operations/read")
+    actions = ("Microsoft.Compute/virtualMachines/redeploy/action", _OPERATIONS)
     disruptive = True
     rail = DISRUPTIVE
-
-    @property
-    def target(self) -> str:
-        return self.vm.id
-
-    def describe(self) -> str:
-        return (f"redeploy VM {self.vm.name} to a new host (disruptive: it reboots there; the temporary disk "
-                "is lost)")
-
-    def run(self, ctx: StepContext) -> StepOutcome:
-        ctx.gateway.redeploy_vm(self.vm)
-        return self.outcome(StepStatus.CHANGED)
+    call = "redeploy_vm"
+    what = "to a new host (disruptive: it reboots there; the temporary disk is lost)"
