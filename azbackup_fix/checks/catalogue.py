@@ -151,6 +151,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "The VM agent was never installed (provisionVMAgent false, or no agent reports): no restart or "
         "redeploy brings one; install it in the guest.",
         documented=False, step="agent",
+        messages=("vm agent is a prerequisite",),
     ),
     CatalogueEntry(
         "AgentlessCrashConsistentBackup", _AGENT_GUIDE, _S["step2"], (),
