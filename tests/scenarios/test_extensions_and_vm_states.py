@@ -178,6 +178,8 @@ def test_an_agent_never_installed_is_told_apart_and_no_backup_is_spent(journal_p
     assert "VmAgentNotInstalled" in codes and "provisionVMAgent is false" in codes["VmAgentNotInstalled"].title
     assert "Enhanced" in codes["AgentlessCrashConsistentBackup"].title
     assert report.changed == () and _backup_jobs(sandbox) == jobs
+    (held,) = [s for s in report.steps if s.step == "trigger-backup"]
+    assert held.status is StepStatus.SKIPPED and "VmAgentNotInstalled" in (held.reason or "")
     assert "VmAgentNotInstalled" in report.report_only and report.exit_code == 5
     notes = [n for p in report.playbooks for n in p.notes]
     assert any("never installed" in n for n in notes) and any("agentless" in n for n in notes)

@@ -47,7 +47,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "VmNotRunning": ((), ()),  # offline, crash-consistent: an info finding (an unknown state: report)
     "VmAgentNotInstalled": ((INSPECT,), (INSPECT,)),
     "AgentlessCrashConsistentBackup": ((), ()),
-    "UserErrorGuestAgentStatusUnavailable": ((INSPECT,), AGENT),
+    "UserErrorGuestAgentStatusUnavailable": ((INSPECT, TRIGGER), AGENT),
     "VmAgentOutOfDate": ((INSPECT,), (INSPECT,)),
     "ExtensionProvisioningFailed": ((), (RERUN, TRIGGER)),
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
@@ -175,7 +175,7 @@ def test_guard_rails_gate_rules_that_require_them() -> None:
     only_protection = replace(DEFAULT, guard_rails=GuardRails(allow_protection_changes=True))
     assert ids(route(deleted, only_protection)) == (STOP,)
     agent = diagnosis(finding("UserErrorGuestAgentStatusUnavailable"))
-    assert ids(route(agent, only_protection)) == (INSPECT,)
+    assert ids(route(agent, only_protection)) == (INSPECT, TRIGGER)  # the retry, held while the agent is down
     (recover, inspect, trigger) = route(agent, replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True)))
     assert dict(recover.options) == {"trigger_backup": False, "restart": True}
     assert (inspect.playbook_id, trigger.playbook_id) == (INSPECT, TRIGGER)
