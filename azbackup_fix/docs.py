@@ -31,10 +31,14 @@ _EFFECTS: dict[str, str] = {
     "Microsoft.Authorization/locks/write": "puts every removed lock back (same name, level, notes), also on failure",
     "Microsoft.Compute/restorePointCollections/delete": "deletes this VM's restore point collections "
                                                         "(matched by source VM id)",
-    "Microsoft.Compute/virtualMachines/extensions/delete": "uninstalls the failed VMSnapshot / VMSnapshotLinux "
-                                                           "extension",
+    "Microsoft.Compute/virtualMachines/extensions/write": "re-runs a failed extension that is not the backup "
+                                                          "extension (stored settings, new forceUpdateTag)",
+    "Microsoft.Compute/virtualMachines/extensions/delete": "uninstalls a failed extension (the VMSnapshot / "
+                                                           "VMSnapshotLinux one; another only when asked)",
     "Microsoft.Compute/virtualMachines/reapply/action": "reapplies the VM's state",
     "Microsoft.Compute/virtualMachines/restart/action": "restarts the VM (disruptive, only when allowed)",
+    "Microsoft.Compute/virtualMachines/redeploy/action": "redeploys the VM to a new host (disruptive, only when "
+                                                         "allowed)",
     "Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action": "cancels a stuck, cancellable backup job "
                                                                   "(only when asked)",
     "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/backup/action":

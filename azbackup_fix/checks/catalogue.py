@@ -45,6 +45,8 @@ class Playbook:
     RESUME_PROTECTION = "resume-protection"
     STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
     DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
+    RERUN_FAILED_EXTENSION = "rerun-failed-extension"
+    WAIT_FOR_VM_STATE = "wait-for-vm-state"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -54,6 +56,8 @@ class Playbook:
         RESUME_PROTECTION,
         STOP_PROTECTION_RETAIN_DATA,
         DELETE_ORPHANED_RESTORE_POINTS,
+        RERUN_FAILED_EXTENSION,
+        WAIT_FOR_VM_STATE,
     )
 
 
@@ -133,13 +137,19 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         step="vm-health",
     ),
     CatalogueEntry(
-        "VmProvisioningStateTransitioning", _AGENT_GUIDE, _S["step1"], (),
-        "The VM is updating/creating/deleting; backups can fail until it settles.",
+        "VmProvisioningStateTransitioning", _AGENT_GUIDE, _S["step1"], (_P.WAIT_FOR_VM_STATE,),
+        "The VM is updating/creating/deleting; backups can fail until it settles (wait, then back up).",
+        documented=False, step="vm-health",
+    ),
+    CatalogueEntry(
+        "VmPowerStateTransitioning", _AGENT_GUIDE, _S["step1"], (_P.WAIT_FOR_VM_STATE,),
+        "The VM is starting, stopping or deallocating; guide 001: wait for the state to change, then back up.",
         documented=False, step="vm-health",
     ),
     CatalogueEntry(
         "VmNotRunning", _AGENT_GUIDE, _S["step1"], (),
-        "The VM is stopped or deallocated; the agent cannot take an application-consistent snapshot.",
+        "The VM is stopped or deallocated: Azure Backup backs it up offline, crash-consistent (not "
+        "application-consistent); no agent or extension takes part.",
         documented=False, step="vm-health",
     ),
     # -- step 2: guest agent ------------------------------------------------------------------
@@ -151,14 +161,28 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         step="agent",
     ),
     CatalogueEntry(
+        "VmAgentNotInstalled", "001", "validate-vm-agent-installation", (),
+        "The VM agent was never installed (provisionVMAgent false, or no agent reports): no restart or "
+        "redeploy brings one; install it in the guest.",
+        documented=False, step="agent",
+        messages=("vm agent is a prerequisite",),
+    ),
+    CatalogueEntry(
+        "AgentlessCrashConsistentBackup", _AGENT_GUIDE, _S["step2"], (),
+        "While the agent cannot be fixed, an Enhanced policy's agentless crash-consistent backup keeps backups "
+        "running (switching policy is a protection change: reported, never done automatically).",
+        documented=False, step="agent",
+    ),
+    CatalogueEntry(
         "VmAgentOutOfDate", _AGENT_GUIDE, _S["step2"], (),
         "The VM agent is older than the minimum version backups need.",
         documented=False, step="agent",
     ),
     # -- step 3: every extension --------------------------------------------------------------
     CatalogueEntry(
-        "ExtensionProvisioningFailed", _AGENT_GUIDE, _S["step3"], (),
-        "A VM extension is in failed state, which can interfere with backups (reported, never removed).",
+        "ExtensionProvisioningFailed", _AGENT_GUIDE, _S["step3"], (_P.RERUN_FAILED_EXTENSION,),
+        "A VM extension other than the backup extension is in failed state and fails the VM's provisioning; "
+        "re-run it with a new forceUpdateTag (allow_extension_changes), removed only when asked.",
         documented=False, step="extensions",
     ),
     # -- step 4: the backup extension ---------------------------------------------------------

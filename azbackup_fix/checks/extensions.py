@@ -16,25 +16,30 @@ __all__ = ["check_backup_extension", "check_extensions"]
 
 
 def check_extensions(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS) -> tuple[Finding, ...]:
-    """Failed extensions other than the backup one: reported, never removed."""
+    """Failed extensions other than the backup one (guide 000 step 3): an error while they fail the VM's
+    provisioning (every backup then fails), else a warning; the fix re-runs them, never removes them
+    unless asked (they belong to someone else)."""
     del options
-    if obs.vm is None:
+    vm = obs.vm
+    if vm is None:
         return ()
     findings = []
-    for ext in obs.vm.extensions:
-        if ext.is_backup_extension or not ext.is_failed:
-            continue
+    for ext in vm.failed_other_extensions:
+        blocking = vm.provisioning_failed
         findings.append(
             finding_from_entry(
                 "ExtensionProvisioningFailed",
-                severity=Severity.WARNING,
-                title=f"Extension {ext.name} ({ext.qualified_type}) is in failed state and can interfere with backups",
+                severity=Severity.ERROR if blocking else Severity.WARNING,
+                title=f"Extension {ext.name} ({ext.qualified_type}) is in failed state"
+                + (" and fails the VM's provisioning, so backups fail" if blocking else
+                   " and can interfere with backups"),
                 evidence=[
                     ev("extension", ext.name),
                     ev("type", ext.qualified_type),
                     ev("provisioning state", ext.provisioning_state),
                     ev("status code", ext.status_code),
                     ev("status message", ext.status_message),
+                    ev("force update tag", ext.force_update_tag),
                 ],
             )
         )

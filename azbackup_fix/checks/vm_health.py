@@ -49,11 +49,17 @@ def check_vm_health(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS)
     findings: list[Finding] = []
     if vm.provisioning_failed:
         backup_ext = vm.backup_extension
-        failed_others = [e.name for e in vm.extensions if e.is_failed and not e.is_backup_extension]
+        failed_others = [e.name for e in vm.failed_other_extensions]
         backup_failed = backup_ext is not None and backup_ext.is_failed
-        # The guide: a failed VMSnapshot is removed and re-installed by a backup; any other
-        # cause (another extension, an internal error) is the VM's own provisioning problem.
-        playbook = Playbook.REINSTALL_BACKUP_EXTENSION if backup_failed else Playbook.RECOVER_VM_PROVISIONING
+        # The guide: a failed VMSnapshot is removed and re-installed by a backup; another failed
+        # extension is re-run (it belongs to someone else); any other cause (an internal error) is the
+        # VM's own provisioning problem.
+        if backup_failed:
+            playbook = Playbook.REINSTALL_BACKUP_EXTENSION
+        elif failed_others:
+            playbook = Playbook.RERUN_FAILED_EXTENSION
+        else:
+            playbook = Playbook.RECOVER_VM_PROVISIONING
         detail = vm.provisioning_error_code or "no error code reported"
         evidence = [
             ev("provisioning state", vm.provisioning_state),
@@ -82,12 +88,33 @@ def check_vm_health(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS)
                 evidence=[ev("provisioning state", vm.provisioning_state)],
             )
         )
-    if vm.power_state is not None and not vm.is_running:
+    if vm.power_transitioning:
+        # Guide 001, "VM state does not allow backups": wait for the state to change, then back up.
+        findings.append(
+            finding_from_entry(
+                "VmPowerStateTransitioning",
+                severity=Severity.ERROR,
+                title=f"VM is {vm.power_state}; a backup fails until it settles (wait, then back up)",
+                evidence=[ev("power state", vm.power_state), ev("provisioning state", vm.provisioning_state)],
+            )
+        )
+    elif vm.is_offline:
+        # Azure Backup's support matrix: backed up offline, crash-consistent; not a failure.
+        findings.append(
+            finding_from_entry(
+                "VmNotRunning",
+                severity=Severity.INFO,
+                title=f"VM is {vm.power_state}: backed up offline, crash-consistent (not application-consistent); "
+                      "start it for application-consistent backups",
+                evidence=[ev("power state", vm.power_state), ev("consistency", "CrashConsistent")],
+            )
+        )
+    elif vm.power_state is not None and not vm.is_running:
         findings.append(
             finding_from_entry(
                 "VmNotRunning",
                 severity=Severity.WARNING,
-                title=f"VM is {vm.power_state}, not running; backups run offline and are only crash-consistent",
+                title=f"VM power state is {vm.power_state}, not running",
                 evidence=[ev("power state", vm.power_state)],
             )
         )

@@ -55,6 +55,7 @@ def _extensions(data: dict[str, Any], view: Any) -> tuple[Extension, ...]:
                 status_code=status.get("code"),
                 status_level=status.get("level"),
                 status_message=status.get("message"),
+                force_update_tag=dig(props, "forceUpdateTag"),
             )
         )
     for key, ext in views.items():
@@ -119,7 +120,16 @@ def vm_from_wire(ref: VmRef, data: dict[str, Any]) -> VirtualMachine:
         encrypted=encrypted,
         provisioning_status_code=provisioning.get("code"),
         provisioning_status_message=provisioning.get("message"),
+        provision_vm_agent=_provision_vm_agent(props),
     )
+
+
+def _provision_vm_agent(props: Any) -> bool | None:
+    for config in ("windowsConfiguration", "linuxConfiguration"):
+        value = dig(props, "osProfile", config, "provisionVMAgent")
+        if isinstance(value, bool):
+            return value
+    return None
 
 
 def collection_from_wire(data: dict[str, Any]) -> RestorePointCollection:

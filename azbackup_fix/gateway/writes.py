@@ -148,6 +148,42 @@ class GatewayWrites:
         except NotFoundError:
             pass
 
+    def extension_definition(self, vm: VmRef, name: str) -> dict[str, Any] | None:
+        """What re-creates a VM extension: publisher, type, handler version, public settings, auto upgrade
+        and forceUpdateTag, as ARM returns them (protectedSettings are write-only, never returned).
+        None when it is gone."""
+        self._check_subscription(vm.subscription_id)
+        try:
+            with arm_call(f"extension {name} of VM {vm.name}"):
+                ext = self.compute.virtual_machine_extensions.get(vm.resource_group, vm.name, name)
+        except NotFoundError:
+            return None
+        body = wire(ext)
+        props = dig(body, "properties", default={})
+        keys = ("publisher", "type", "typeHandlerVersion", "autoUpgradeMinorVersion", "forceUpdateTag", "settings")
+        return {"name": body.get("name") or name, "location": body.get("location"),
+                **{k: props[k] for k in keys if props.get(k) is not None}}
+
+    def rerun_extension(self, vm: VmRef, name: str, force_update_tag: str) -> str | None:
+        """Run a VM extension's handler again with its stored settings (a PATCH with only a new
+        ``forceUpdateTag``: public and protected settings stay as they are), waiting for the LRO.
+        Returns the extension's provisioning state; a handler that fails again raises
+        AzureOperationError (``arm_code`` VMExtensionProvisioningError)."""
+        from azure.mgmt.compute.models import VirtualMachineExtensionUpdate
+
+        self._check_subscription(vm.subscription_id)
+        with arm_call(f"re-run extension {name} of VM {vm.name}"):
+            done = self.compute.virtual_machine_extensions.begin_update(
+                vm.resource_group, vm.name, name, VirtualMachineExtensionUpdate(force_update_tag=force_update_tag),
+            ).result()
+        return getattr(done, "provisioning_state", None)
+
+    def redeploy_vm(self, vm: VmRef) -> None:
+        """Redeploy the VM to a new host (disruptive: it reboots there), waiting for the LRO."""
+        self._check_subscription(vm.subscription_id)
+        with arm_call(f"redeploy VM {vm.name}"):
+            self.compute.virtual_machines.begin_redeploy(vm.resource_group, vm.name).result()
+
     def reapply_vm(self, vm: VmRef) -> None:
         """Reapply the VM's state (redeploys extensions' goal state; no reboot), waiting for the LRO."""
         self._check_subscription(vm.subscription_id)

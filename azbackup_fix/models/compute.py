@@ -14,6 +14,8 @@ from ..ids import BACKUP_EXTENSION_PUBLISHER, ResourceId, RestorePointCollection
 
 __all__ = [
     "BACKUP_EXTENSION_TYPES",
+    "OFFLINE_POWER_STATES",
+    "TRANSITIONAL_POWER_STATES",
     "Disk",
     "Extension",
     "RestorePoint",
@@ -27,6 +29,10 @@ __all__ = [
 BACKUP_EXTENSION_TYPES = ("VMSnapshot", "VMSnapshotLinux")
 
 _TRANSITIONAL = frozenset({"creating", "updating", "deleting", "migrating"})
+# Power states on the way between running and stopped: they settle on their own.
+TRANSITIONAL_POWER_STATES = frozenset({"starting", "stopping", "deallocating"})
+# Power states in which Azure Backup backs the VM up offline (crash-consistent, no agent or extension).
+OFFLINE_POWER_STATES = frozenset({"stopped", "deallocated"})
 
 
 def _same(a: str | None, b: str) -> bool:
@@ -82,6 +88,7 @@ class Extension:
     status_code: str | None = None  # instance view, e.g. "ProvisioningState/failed/1"
     status_level: str | None = None  # Info / Warning / Error
     status_message: str | None = None
+    force_update_tag: str | None = None  # the tag of its last forced re-run, if any
 
     @property
     def is_backup_extension(self) -> bool:
@@ -127,6 +134,7 @@ class VirtualMachine:
     encrypted: bool = False
     provisioning_status_code: str | None = None  # e.g. "ProvisioningState/failed/VMExtensionProvisioningError"
     provisioning_status_message: str | None = None
+    provision_vm_agent: bool | None = None  # osProfile.*Configuration.provisionVMAgent; None when absent
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "power_state", normalize_power_state(self.power_state))
@@ -136,6 +144,27 @@ class VirtualMachine:
     @property
     def is_running(self) -> bool:
         return self.power_state == "running"
+
+    @property
+    def is_offline(self) -> bool:
+        """Stopped or deallocated: backed up offline, crash-consistent."""
+        return self.power_state in OFFLINE_POWER_STATES
+
+    @property
+    def power_transitioning(self) -> bool:
+        return self.power_state in TRANSITIONAL_POWER_STATES
+
+    @property
+    def agent_never_installed(self) -> bool:
+        """No agent at all: the model says none was provisioned, or a running VM reports no vmAgent."""
+        if self.agent.is_ready:
+            return False
+        return self.provision_vm_agent is False or (self.is_running and not self.agent.is_reported)
+
+    @property
+    def failed_other_extensions(self) -> tuple[Extension, ...]:
+        """Failed extensions that are not the backup extension (they belong to someone else)."""
+        return tuple(e for e in self.extensions if e.is_failed and not e.is_backup_extension)
 
     @property
     def provisioning_failed(self) -> bool:

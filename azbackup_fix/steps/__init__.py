@@ -16,14 +16,18 @@ from .base import Step, StepContext
 from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
+from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
 from .protection import UpdateProtection
-from .vm_actions import ReapplyVm, RestartVm
+from .vm_actions import ReapplyVm, RedeployVm, RestartVm
+from .vm_state import WaitForAgentReady, WaitForVmState
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
     "DELETE_STARTED",
     "READ_ONLY_BACK_WARNING",
+    "REMOVE_EXTENSION",
+    "RERUN_EXTENSION",
     "SERVICE_DAILY_ON_DEMAND_MAX",
     "CancelJob",
     "DeleteExtension",
@@ -31,12 +35,17 @@ __all__ = [
     "DeleteRestorePointCollection",
     "LeaveLockRemoved",
     "ReapplyVm",
+    "RedeployVm",
+    "RemoveExtension",
+    "RerunExtension",
     "RestartVm",
     "RestoreLock",
     "Step",
     "StepContext",
     "TriggerBackup",
     "UpdateProtection",
+    "WaitForAgentReady",
     "WaitForJobs",
+    "WaitForVmState",
     "on_demand_jobs_today",
 ]

@@ -130,7 +130,8 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         encrypted=spec.encrypted, key_vault_url=spec.key_vault_url,
         provisioning_state=spec.provisioning_state, provisioning_error=spec.provisioning_error,
         provisioning_message=spec.provisioning_message, power_state=spec.power_state,
-        agent=AgentState(spec.agent.status, spec.agent.version, spec.agent.message, spec.agent.revived_by_restart),
+        agent=AgentState(spec.agent.status, spec.agent.version, spec.agent.message, spec.agent.revived_by_restart,
+                         spec.agent.revived_by_redeploy),
         time_created=spec.time_created, computer_name=spec.computer_name, os_name=spec.os_name,
         os_version=spec.os_version, tags=dict(spec.tags), zones=list(spec.zones),
         provision_vm_agent=spec.provision_vm_agent,
@@ -140,6 +141,8 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         vm.extensions[ext.name.lower()] = _extension(sandbox, vm, ext)
     if spec.provisioning_error is None:
         sandbox.compute.refresh_provisioning(vm)  # a Failed extension fails the VM, as in Azure
+    if vm.power_state in ("starting", "stopping", "deallocating"):
+        sandbox.compute.begin_transition(vm, spec.transition_seconds)
     return vm
 
 
@@ -150,7 +153,8 @@ def _extension(sandbox: Sandbox, vm: VirtualMachine, spec: ExtensionSpec) -> Ext
         provisioning_state=spec.provisioning_state, settings=dict(spec.settings),
         status_code=spec.status_code or ("ProvisioningState/failed" if failed else "ProvisioningState/succeeded"),
         status_level=spec.status_level or ("Error" if failed else "Info"), status_message=spec.status_message,
-        auto_upgrade_minor_version=spec.auto_upgrade_minor_version,
+        auto_upgrade_minor_version=spec.auto_upgrade_minor_version, force_update_tag=spec.force_update_tag,
+        cause_persists=spec.cause_persists,
     )
     if ext.is_backup:  # the service's extension: settings as the job engine writes them when not given,
         from ..providers.backup.physics import backup_extension  # and (fake) SAS URIs, never serialised

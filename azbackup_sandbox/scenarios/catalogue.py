@@ -109,6 +109,21 @@ def _deallocated(p: Placement) -> None:
     p.vm["vmAgent"] = {"status": "", "vmAgentVersion": p.vm["vmAgent"]["vmAgentVersion"], "message": ""}
 
 
+def _failed_extension(p: Placement) -> None:
+    """Another extension (not the backup one) Failed: the VM's provisioning fails with it."""
+    p.restore_points(2)
+    monitor = next(e for e in p.vm["extensions"] if e["publisher"] != "Microsoft.Azure.RecoveryServices")
+    monitor.update({"provisioningState": "Failed", "statusCode": "ProvisioningState/failed/1", "statusLevel": "Error",
+                    "statusMessage": "Enable failed: the extension handler exited with code 1."})
+
+
+def _agent_not_installed(p: Placement) -> None:
+    """Created without the VM agent: nothing reports, and no backup extension was ever installed."""
+    p.vm["provisionVMAgent"] = False
+    p.vm["vmAgent"] = {"status": None}
+    p.vm["extensions"] = [e for e in p.vm["extensions"] if e["publisher"] != "Microsoft.Azure.RecoveryServices"]
+
+
 def _in_progress(p: Placement) -> None:
     p.restore_points(2)
     started = format_time(p.now - timedelta(hours=26))
@@ -141,6 +156,8 @@ FAILURE_KINDS: dict[str, Callable[[Placement], None]] = {
     "rp-limit-custom-rg": _rp_limit_custom_rg,
     "failed-vmsnapshot": _failed_backup_extension,
     "agent-not-ready": _agent_not_ready,
+    "agent-not-installed": _agent_not_installed,
+    "failed-extension": _failed_extension,
     "vm-deallocated": _deallocated,
     "backup-in-progress": _in_progress,
     "protection-stopped": _protection_stopped,
@@ -154,6 +171,8 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "rp-limit-custom-rg": "policy names its own restore-point RG (prefix/suffix), locked, at the limit",
     "failed-vmsnapshot": "backup extension Failed, VM provisioning Failed (UserErrorVmProvisioningStateFailed)",
     "agent-not-ready": "VM agent Not Ready, version Unknown (UserErrorGuestAgentStatusUnavailable)",
+    "agent-not-installed": "VM created without the agent (provisionVMAgent false; UserErrorGuestAgentStatusUnavailable)",
+    "failed-extension": "another extension Failed, VM provisioning Failed (UserErrorVmProvisioningStateFailed)",
     "vm-deallocated": "VM deallocated, no agent status",
     "backup-in-progress": "a backup job stuck InProgress for 26 h (UserErrorBackupOperationInProgress)",
     "protection-stopped": "protection stopped, data retained (UserErrorBcmDatasourceNotPresent)",

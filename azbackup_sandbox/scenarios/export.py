@@ -102,6 +102,8 @@ def _vm(vm: VirtualMachine) -> dict[str, Any]:
         body["provisioningError"] = _drop_none({"code": vm.provisioning_error, "message": vm.provisioning_message})
     body["vmAgent"] = {"status": vm.agent.status, "vmAgentVersion": vm.agent.version, "message": vm.agent.message,
                        "revivedByRestart": vm.agent.revived_by_restart}
+    if vm.agent.revived_by_redeploy:
+        body["vmAgent"]["revivedByRedeploy"] = True
     if not vm.provision_vm_agent:
         body["provisionVMAgent"] = False
     os_disk: dict[str, Any] = {"diskSizeGB": vm.os_disk_size_gb}
@@ -123,6 +125,10 @@ def _extension(ext: Extension) -> dict[str, Any]:
         body["autoUpgradeMinorVersion"] = False
     if ext.settings:
         body["settings"] = dict(ext.settings)
+    if ext.force_update_tag is not None:
+        body["forceUpdateTag"] = ext.force_update_tag
+    if ext.cause_persists:
+        body["causePersists"] = True
     return body
 
 

@@ -38,6 +38,8 @@ WINDOWS_AGENT = "2.7.41491.1102"
 LINUX_AGENT = "2.11.1.12"
 
 POWER_STATES = ("running", "stopped", "deallocated")
+# A VM caught mid-operation: it settles (running, stopped, deallocated) `transitionSeconds` after `now`.
+TRANSITIONAL_POWER_STATES = ("starting", "stopping", "deallocating")
 OS_TYPES = ("Windows", "Linux")
 VM_PROVISIONING = ("Succeeded", "Failed", "Updating")
 EXTENSION_PROVISIONING = ("Succeeded", "Failed")
@@ -65,14 +67,15 @@ KEYS: dict[str, tuple[str, ...]] = {
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
-           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted"),
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds"),
     "provisioningError": ("code", "message"),
-    "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart"),
+    "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart", "revivedByRedeploy"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
     "encryptionSettings": ("enabled", "keyVaultUrl"),
     "dataDisk": ("lun", "name", "diskSizeGB"),
     "extension": ("name", "publisher", "type", "typeHandlerVersion", "provisioningState", "statusCode",
-                  "statusLevel", "statusMessage", "autoUpgradeMinorVersion", "settings"),
+                  "statusLevel", "statusMessage", "autoUpgradeMinorVersion", "settings", "forceUpdateTag",
+                  "causePersists"),
     "vmReference": ("name", "resourceGroup"),
     "vault": ("name", "resourceGroup", "location", "tags", "policies", "protectedItems"),
     "policy": ("name", "policyType", "instantRpRetentionRangeInDays", "instantRpDetails", "dailyRetentionDays",
@@ -236,7 +239,9 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
     if f.has("provisioningError"):
         e = Fields(f.raw("provisioningError"), f.at("provisioningError"), KEYS["provisioningError"])
         error_code, error_message = e.text("code"), e.text("message", None)
-    agent = _agent(f.raw("vmAgent", {}), f.at("vmAgent"), os_type)
+    provision_vm_agent = f.flag("provisionVMAgent", True)
+    # An agent that was never installed reports nothing unless the file says otherwise.
+    agent = _agent(f.raw("vmAgent", {} if provision_vm_agent else {"status": None}), f.at("vmAgent"), os_type)
     os_disk = Fields(f.raw("osDisk", {}), f.at("osDisk"), KEYS["osDisk"])
     encrypted, key_vault_url = False, None
     if os_disk.has("encryptionSettings"):
@@ -257,14 +262,19 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
                                                                    for e in extensions):
         raise EstateError(f.at("provisioningState"),
                           "expected provisioningError (or a Failed extension) with Failed, got none")
+    power_state = f.choice("powerState", POWER_STATES + TRANSITIONAL_POWER_STATES, "running")
+    transition = f.integer("transitionSeconds", 120, minimum=1, maximum=24 * 3600)
+    if f.has("transitionSeconds") and power_state not in TRANSITIONAL_POWER_STATES:
+        raise EstateError(f.at("transitionSeconds"), f"expected only with powerState one of "
+                                                     f"{', '.join(TRANSITIONAL_POWER_STATES)}, got {power_state}")
     return VmSpec(
         name=name, resource_group=group, location=location, os_type=os_type, vm_id=_guid(f, "vmId"),
         vm_size=f.text("vmSize", "Standard_D2s_v3"),
         os_disk_size_gb=os_disk.integer("diskSizeGB", 127 if os_type == "Windows" else 30, minimum=1),
         data_disks=disks, encrypted=encrypted, key_vault_url=key_vault_url,
         provisioning_state=provisioning, provisioning_error=error_code, provisioning_message=error_message,
-        power_state=f.choice("powerState", POWER_STATES, "running"), agent=agent,
-        provision_vm_agent=f.flag("provisionVMAgent", True), extensions=extensions,
+        power_state=power_state, agent=agent, transition_seconds=transition,
+        provision_vm_agent=provision_vm_agent, extensions=extensions,
         time_created=f.time("timeCreated", None), computer_name=f.text("computerName", ""),
         os_name=f.text("osName", "", allow_empty=True), os_version=f.text("osVersion", "", allow_empty=True),
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
@@ -278,7 +288,8 @@ def _agent(raw: Any, path: str, os_type: str) -> AgentSpec:
     return AgentSpec(status=status,
                      version=a.text("vmAgentVersion", WINDOWS_AGENT if os_type == "Windows" else LINUX_AGENT),
                      message=a.text("message", default_message, allow_empty=True),
-                     revived_by_restart=a.flag("revivedByRestart", True))
+                     revived_by_restart=a.flag("revivedByRestart", True),
+                     revived_by_redeploy=a.flag("revivedByRedeploy", False))
 
 
 def _data_disk(raw: Any, path: str, vm_name: str) -> DataDiskSpec:
@@ -296,6 +307,7 @@ def _extension(raw: Any, path: str) -> ExtensionSpec:
         status_code=e.text("statusCode", None), status_level=e.choice("statusLevel", STATUS_LEVELS, None),
         status_message=e.text("statusMessage", "", allow_empty=True),
         auto_upgrade_minor_version=e.flag("autoUpgradeMinorVersion", True), settings=e.mapping("settings"),
+        force_update_tag=e.text("forceUpdateTag", None), cause_persists=e.flag("causePersists", False),
     )
 
 

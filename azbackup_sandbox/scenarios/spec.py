@@ -43,6 +43,7 @@ class AgentSpec:
     version: str = "2.7.41491.1102"
     message: str = "GuestAgent is running and accepting new configurations."
     revived_by_restart: bool = True
+    revived_by_redeploy: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class ExtensionSpec:
     status_message: str = ""
     auto_upgrade_minor_version: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
+    force_update_tag: str | None = None
+    cause_persists: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class VmSpec:
     tags: dict[str, str]
     zones: tuple[str, ...]
     deleted: bool
+    transition_seconds: int = 120  # with a transitional power state: when it settles
 
 
 @dataclass(frozen=True)

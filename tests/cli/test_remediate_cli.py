@@ -88,3 +88,22 @@ def test_playbooks_lists_the_registry() -> None:
     assert code == 0 and [r["id"] for r in rows] == list(playbook_ids())
     clear = next(r for r in rows if r["id"] == "clear-restore-point-limit")
     assert clear["destructive"] and "Microsoft.Authorization/locks/delete" in clear["actions"]
+
+
+def test_failed_extension_needs_allow_extension_changes_then_is_rerun_exit_0() -> None:
+    """Issue 12, item 1, through the CLI: without the rail the plan names it; with it the extension is
+    re-run, the VM reapplied and the backup that proves it succeeds."""
+    code, out, _ = _run("plan", "--sandbox", "failed-extension-rerun", "--vm", VM)
+    assert code == 3 and "needs --allow-extension-changes" in out
+    code, out, _ = _run("apply", "--sandbox", "failed-extension-rerun", "--vm", VM, "--yes",
+                        "--allow-extension-changes", "--output", "json")
+    assert code == 0, out
+    steps = [(s["step"], s["status"]) for p in json.loads(out)["playbooks"] for s in p["steps"]]
+    assert steps == [("rerun-extension", "changed"), ("reapply-vm", "changed"), ("trigger-backup", "changed")]
+
+
+def test_transient_state_plan_waits_then_backs_up() -> None:
+    code, out, _ = _run("plan", "--sandbox", "vm-transitioning", "--vm", VM, "--output", "json")
+    assert code == 4
+    assert [s["step"] for p in json.loads(out)["playbooks"] for s in p["steps"]] == [
+        "wait-for-vm-state", "trigger-backup"]

@@ -47,7 +47,8 @@ BEARER = "hardening-bearer-7f3c9d2e41"  # a recognisable token: it must never sh
 TRIGGER_OP = "Backups_Trigger"
 _LRO_OPS = frozenset({
     "RestorePointCollections_Delete", "VirtualMachineExtensions_Delete", "VirtualMachines_Reapply",
-    "VirtualMachines_Restart", "ProtectedItems_CreateOrUpdate", TRIGGER_OP,
+    "VirtualMachines_Restart", "VirtualMachines_Redeploy", "VirtualMachineExtensions_Update",
+    "ProtectedItems_CreateOrUpdate", TRIGGER_OP,
 })
 # One read route per case in the default matrix: the first one every run sends.
 _REPRESENTATIVE_READ = "VirtualMachines_Get"
@@ -85,6 +86,16 @@ CASES: tuple[Case, ...] = (
     Case("healthy", "healthy", "inspect-vm"),
     Case("vm-deallocated", "vm-deallocated", "inspect-vm"),  # backed up offline: nothing failed
     Case("disk-too-large", "disk-too-large", "inspect-vm", done=5),
+    # Issue 12: another failed extension re-run (or removed when asked), a transient state waited out,
+    # an agent never installed (nothing changes it), one a redeploy revives.
+    Case("failed-extension-rerun", "failed-extension-rerun", "rerun-failed-extension",
+         {"allow_extension_changes": True}),
+    Case("failed-extension-removed", "failed-extension-persists", "rerun-failed-extension", {
+        "allow_extension_changes": True, "options": {"rerun-failed-extension": {"remove": True}}}),
+    Case("vm-transitioning", "vm-transitioning", "wait-for-vm-state"),
+    Case("agent-not-installed", "agent-not-installed", "inspect-vm", done=5),
+    Case("agent-not-ready-redeploy", "agent-not-ready-redeploy", "recover-vm-provisioning", {
+        **_DISRUPT, "options": {"recover-vm-provisioning": {"redeploy": True}}}),
 )
 
 

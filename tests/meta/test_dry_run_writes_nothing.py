@@ -15,7 +15,8 @@ from tests.gateway.sandbox_arm import Target, writes
 SCENARIOS = sorted(s.name for s in list_scenarios())
 SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot-windows", "failed-vmsnapshot-linux",
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
-          "vm-deleted"}
+          "vm-deleted", "failed-extension-rerun", "failed-extension-persists", "vm-transitioning",
+          "agent-not-installed", "agent-not-ready-redeploy"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())
@@ -45,6 +46,9 @@ def test_registry_is_walkable() -> None:
         assert all(a.count("/") >= 2 for a in cls.actions)
         for name, (kind, default) in cls.options.items():
             assert isinstance(default, kind), (cls.id, name)
-    step_actions = {a for s in Step.__subclasses__() for a in s.actions}
+    def every(cls: type) -> list[type]:  # subclasses at any depth (the VM actions share a base)
+        return [c for sub in cls.__subclasses__() for c in (sub, *every(sub))]
+
+    step_actions = {a for s in every(Step) for a in s.actions}
     declared = {a for cls in all_playbooks() for a in cls.actions}
     assert step_actions <= declared | {"Microsoft.Compute/virtualMachines/extensions/delete"}

@@ -64,5 +64,6 @@ def test_the_api_without_a_file_routes_through_default_yaml() -> None:
     with target.remediator() as fix:
         assert fix.playbook_file == load_playbook_file(None)
         report = fix.plan(target.vm(), allow_disruptive=True)
-    # default.yaml's rule for an unreachable agent: reapply and restart when disruptive changes are allowed.
-    assert [s.step for s in report.steps] == ["reapply-vm", "restart-vm", "trigger-backup"]
+    # default.yaml's rule for an unreachable agent: reapply and restart when disruptive changes are allowed,
+    # then the agent must be Ready before the backup.
+    assert [s.step for s in report.steps] == ["reapply-vm", "restart-vm", "wait-for-agent", "trigger-backup"]

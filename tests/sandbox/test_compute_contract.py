@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.models import VirtualMachineExtensionUpdate
 from sandbox_arm import Arm
 
 from azbackup_sandbox.providers.compute.models import (
@@ -629,3 +630,109 @@ def test_retry_after_on_initial_response_only_with_running_clock(arm: Arm) -> No
     assert answer.status == 202
     # 10 virtual seconds at 60x is 0.17 real seconds, sent as whole seconds (at least 1) in both modes.
     assert answer.headers["Retry-After"] == "1"
+
+
+# ---- power operations (issue 12, item 9) ---------------------------------------------------------------
+def _view(arm: Arm, vm: VirtualMachine) -> dict[str, Any]:
+    return _raw(arm, "GET", _path(vm) + "/instanceView").json()
+
+
+def _power(view: dict[str, Any]) -> str:
+    return next(s["code"] for s in view["statuses"] if s["code"].startswith("PowerState/"))
+
+
+@pytest.mark.parametrize(("action", "during", "after"), [
+    ("deallocate", "PowerState/deallocating", "PowerState/deallocated"),
+    ("powerOff", "PowerState/stopping", "PowerState/stopped"),
+    ("restart", "PowerState/starting", "PowerState/running"),
+    ("redeploy", "PowerState/starting", "PowerState/running"),
+])
+def test_power_operations_are_202_lros_that_pass_through_their_transitional_state(
+        arm: Arm, action: str, during: str, after: str) -> None:
+    vm = _vm(arm)
+    started = _raw(arm, "POST", _path(vm) + f"/{action}")
+    assert started.status == 202 and started.body == b""
+    assert "/operations/" in started.headers["Azure-AsyncOperation"] and "monitor=true" in started.headers["Location"]
+    view = _view(arm, vm)
+    assert _power(view) == during and view["statuses"][0]["code"] == "ProvisioningState/updating"
+    conflict = _raw(arm, "POST", _path(vm) + "/start")
+    assert conflict.status == 409 and conflict.json()["error"]["code"] == "OperationNotAllowed"
+    arm.advance(arm.sandbox.config.vm_action_seconds + 1)
+    view = _view(arm, vm)
+    assert _power(view) == after and view["statuses"][0]["code"] == "ProvisioningState/succeeded"
+    assert ("vmAgent" in view) == (after == "PowerState/running" or after == "PowerState/stopped")
+
+
+def test_sdk_power_operations_poll_to_the_end_and_start_brings_the_agent_back(arm: Arm) -> None:
+    vm = _vm(arm)
+    compute = _client(arm)
+    compute.virtual_machines.begin_power_off(RG, vm.name, skip_shutdown=True).result()
+    assert _vm_state(arm, vm.name)["powerState"] == "stopped"
+    compute.virtual_machines.begin_deallocate(RG, vm.name).result()
+    view = compute.virtual_machines.instance_view(RG, vm.name)
+    assert view.statuses[-1].code == "PowerState/deallocated" and view.vm_agent is None
+    compute.virtual_machines.begin_start(RG, vm.name).result()
+    view = compute.virtual_machines.instance_view(RG, vm.name)
+    assert view.statuses[-1].code == "PowerState/running" and view.vm_agent.statuses[0].display_status == "Ready"
+
+
+def test_redeploy_moves_the_vm_to_a_new_host_and_revives_only_an_agent_a_new_host_fixes(arm: Arm) -> None:
+    stuck = AgentState("Not Ready", "Unknown", "VM Agent is unresponsive.", revived_by_restart=False,
+                       revived_by_redeploy=True)
+    vm = _vm(arm, agent=stuck)
+    compute = _client(arm)
+    before = compute.virtual_machines.instance_view(RG, vm.name)
+    compute.virtual_machines.begin_restart(RG, vm.name).result()
+    assert compute.virtual_machines.instance_view(RG, vm.name).vm_agent.statuses[0].display_status == "Not Ready"
+    compute.virtual_machines.begin_redeploy(RG, vm.name).result()
+    after = compute.virtual_machines.instance_view(RG, vm.name)
+    assert after.vm_agent.statuses[0].display_status == "Ready"
+    assert (after.platform_update_domain, after.platform_fault_domain) != (
+        before.platform_update_domain, before.platform_fault_domain)
+
+
+def test_a_never_installed_agent_stays_absent_through_start_and_redeploy(arm: Arm) -> None:
+    vm = _vm(arm, "vm-noagent", power_state="deallocated", agent=AgentState(status=""), provision_vm_agent=False)
+    compute = _client(arm)
+    got = compute.virtual_machines.get(RG, vm.name)
+    assert got.os_profile.linux_configuration.provision_vm_agent is False
+    compute.virtual_machines.begin_start(RG, vm.name).result()
+    compute.virtual_machines.begin_redeploy(RG, vm.name).result()
+    view = compute.virtual_machines.instance_view(RG, vm.name)
+    assert view.statuses[-1].code == "PowerState/running" and view.vm_agent is None
+
+
+def _failed_extension(arm: Arm, vm: VirtualMachine, *, persists: bool) -> None:
+    with arm.sandbox.lock:
+        arm.sandbox.compute.install_extension(vm, Extension(
+            "MonitoringAgent", "Microsoft.EnterpriseCloud.Monitoring", "MicrosoftMonitoringAgent", "1.0",
+            provisioning_state="Failed", settings={"workspaceId": "ws-1"}, protected_settings={"workspaceKey": "k"},
+            status_code="ProvisioningState/failed/1", status_level="Error",
+            status_message="Enable failed: workspace unreachable", cause_persists=persists))
+
+
+@pytest.mark.parametrize("persists", [False, True])
+def test_an_extension_reruns_only_for_a_new_force_update_tag_and_a_persisting_cause_fails_again(
+        arm: Arm, persists: bool) -> None:
+    vm = _vm(arm, snapshot_ext=False)
+    _failed_extension(arm, vm, persists=persists)
+    compute = _client(arm)
+    assert _vm_state(arm, vm.name)["provisioningState"] == "Failed"
+    with pytest.raises(HttpResponseError) as same:  # nothing changed: the handler does not run again
+        compute.virtual_machine_extensions.begin_update(RG, vm.name, "MonitoringAgent", {}).result()
+    assert same.value.error.code == "VMExtensionProvisioningError"
+    poller = compute.virtual_machine_extensions.begin_update(
+        RG, vm.name, "MonitoringAgent", VirtualMachineExtensionUpdate(force_update_tag="rerun-1"))
+    if persists:
+        with pytest.raises(HttpResponseError) as again:
+            poller.result()
+        assert again.value.error.code == "VMExtensionProvisioningError"
+        assert "workspace unreachable" in again.value.error.message
+    else:
+        done = poller.result()
+        assert done.provisioning_state == "Succeeded" and done.force_update_tag == "rerun-1"
+    ext = compute.virtual_machine_extensions.get(RG, vm.name, "MonitoringAgent")
+    assert ext.settings == {"workspaceId": "ws-1"} and ext.protected_settings is None
+    assert arm.sandbox.compute.get_extension(vm, "MonitoringAgent").protected_settings == {"workspaceKey": "k"}
+    state = _vm_state(arm, vm.name)
+    assert state["provisioningState"] == ("Failed" if persists else "Succeeded")

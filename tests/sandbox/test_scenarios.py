@@ -28,6 +28,12 @@ EXPECTED_TITLE = {
     "protection-stopped": "UserErrorBcmDatasourceNotPresent",
     "disk-too-large": "UserErrorUnsupportedDiskSize",
     "vm-deleted": "UserErrorVmNotFoundV2",
+    # Issue 12: another extension fails the VM; a VM caught starting; no agent; an agent only a redeploy revives.
+    "failed-extension-rerun": "UserErrorVmProvisioningStateFailed",
+    "failed-extension-persists": "UserErrorVmProvisioningStateFailed",
+    "vm-transitioning": "UserErrorGuestAgentStatusUnavailable",
+    "agent-not-installed": "UserErrorGuestAgentStatusUnavailable",
+    "agent-not-ready-redeploy": "UserErrorGuestAgentStatusUnavailable",
     # Restore-point layouts of guide 000 (tests/scenarios/rp_layouts.py drives the fixes).
     "rp-readonly-at-limit": "UserErrorRpCollectionLimitReached",
     "rp-readonly-below-limit": "UserErrorCrpReportedUserError",  # the ReadOnly lock blocks the point's write

@@ -39,12 +39,23 @@ CASES: dict[str, Case] = {
     "failed-vmsnapshot-windows": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     "failed-vmsnapshot-linux": Case(["delete-extension", TRIGGER], ["delete-extension", TRIGGER]),
     # Guest agent: report by default; Azure-side restart only when asked and allowed.
-    "agent-not-ready": Case([], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=3, run={
+    # The retry the default file routes is held (skipped, with why) while the agent is not Ready.
+    "agent-not-ready": Case([TRIGGER], ["reapply-vm", "restart-vm", TRIGGER], plan_exit=3, run={
         "playbooks": ["recover-vm-provisioning"], "allow_disruptive": True,
         "options": {"recover-vm-provisioning": {"restart": True}}}),
     # Nothing to fix: Azure backs a deallocated VM up offline (see the test below); backs_up=False
     # because that check expects a running VM with the backup extension reinstalled.
     "vm-deallocated": Case([], [], backs_up=False, plan_exit=0),
+    # Issue 12: another failed extension is re-run (its rail), then reapply, then the backup.
+    "failed-extension-rerun": Case([], ["rerun-extension", "reapply-vm", TRIGGER], plan_exit=3,
+                                   run={"allow_extension_changes": True}),
+    # A VM caught starting: a bounded wait on the instance view (no change), then the backup.
+    "vm-transitioning": Case(["wait-for-vm-state", TRIGGER], [TRIGGER]),
+    # No agent was ever installed: no Azure-side lever; nothing is changed and no backup is spent.
+    "agent-not-installed": Case([TRIGGER], [], backs_up=False, plan_exit=5, apply_exit=5),
+    # Installed but Not Ready, and only a new host revives it: redeploy (disruptive), wait for it, back up.
+    "agent-not-ready-redeploy": Case([TRIGGER], ["reapply-vm", "redeploy-vm", TRIGGER], plan_exit=3, run={
+        "allow_disruptive": True, "options": {"recover-vm-provisioning": {"redeploy": True}}}),
     "backup-in-progress": Case(["cancel-job", TRIGGER], ["cancel-job", TRIGGER], plan_exit=3,
                                run={"allow_disruptive": True}),
     "protection-stopped": Case([], ["update-protection", TRIGGER], plan_exit=3,

@@ -173,10 +173,16 @@ ROWS: tuple[Row, ...] = (
                         provisioning_status_code="ProvisioningState/failed/InternalOperationError"),
         "UserErrorVmProvisioningStateFailed", Severity.ERROR, (Playbook.RECOVER_VM_PROVISIONING,)),
     Row("vm-updating", lambda: with_vm(healthy(), provisioning_state="Updating"),
-        "VmProvisioningStateTransitioning", Severity.WARNING, (), "step-1-check-azure-vm-health"),
+        "VmProvisioningStateTransitioning", Severity.WARNING, (Playbook.WAIT_FOR_VM_STATE,),
+        "step-1-check-azure-vm-health"),
+    Row("vm-starting", lambda: with_vm(healthy(), power_state="PowerState/starting"),
+        "VmPowerStateTransitioning", Severity.ERROR, (Playbook.WAIT_FOR_VM_STATE,), "step-1-check-azure-vm-health"),
+    # Backed up offline, crash-consistent (support matrix): context, not a failure.
     Row("vm-deallocated", lambda: with_vm(healthy(), power_state="PowerState/deallocated",
                                           agent=VmAgentStatus("Not Ready", "Unknown")),
-        "VmNotRunning", Severity.WARNING, (), "step-1-check-azure-vm-health"),
+        "VmNotRunning", Severity.INFO, (), "step-1-check-azure-vm-health"),
+    Row("agent-never-installed", lambda: with_vm(healthy(), agent=VmAgentStatus(), provision_vm_agent=False),
+        "VmAgentNotInstalled", Severity.ERROR, (), "validate-vm-agent-installation", guest_steps=True),
     Row("agent-not-ready", lambda: with_vm(healthy(), agent=VmAgentStatus("Not Ready", "Unknown", "VM Agent is unresponsive.")),
         "UserErrorGuestAgentStatusUnavailable", Severity.ERROR, (),
         "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup", guest_steps=True),
@@ -185,7 +191,14 @@ ROWS: tuple[Row, ...] = (
     Row("other-extension-failed",
         lambda: with_vm(healthy(), extensions=(_ext("CustomScript", "Microsoft.Compute", "CustomScriptExtension", "Failed"),
                                                *healthy_vm().extensions[1:])),
-        "ExtensionProvisioningFailed", Severity.WARNING, (), "step-3-check-azure-vm-extension-health"),
+        "ExtensionProvisioningFailed", Severity.WARNING, (Playbook.RERUN_FAILED_EXTENSION,),
+        "step-3-check-azure-vm-extension-health"),
+    Row("other-extension-fails-the-vm",
+        lambda: with_vm(healthy(), provisioning_state="Failed",
+                        provisioning_status_code="ProvisioningState/failed/VMExtensionProvisioningError",
+                        extensions=(_ext("CustomScript", "Microsoft.Compute", "CustomScriptExtension", "Failed"),
+                                    *healthy_vm().extensions[1:])),
+        "ExtensionProvisioningFailed", Severity.ERROR, (Playbook.RERUN_FAILED_EXTENSION,)),
     Row("backup-extension-failed-linux", lambda: _failed_backup_ext(healthy(), "Linux"),
         "BackupExtensionFailed", Severity.ERROR, (Playbook.REINSTALL_BACKUP_EXTENSION,),
         "the-backup-extension-fails-to-update-or-load", guest_steps=True),
@@ -421,6 +434,7 @@ def test_findings_follow_the_guides_order() -> None:
     assert codes == [
         "UserErrorVmProvisioningStateFailed",  # step 1
         "UserErrorGuestAgentStatusUnavailable",  # step 2
+        "AgentlessCrashConsistentBackup",  # step 2: how to keep backing up meanwhile (info)
         "BackupExtensionFailed",  # step 4
         "RestorePointResourceGroupLocked",  # job rows, guide 000 order
         "UserErrorUnsupportedDiskSize",

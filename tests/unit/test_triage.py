@@ -22,7 +22,8 @@ from .test_playbook_file import REGISTRY, SCHEMAS
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 DEFAULT = load_playbook_file(PLAYBOOKS / "default.yaml", schemas=REGISTRY)
 DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=REGISTRY)
-PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True))
+PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True,
+                                                     allow_extension_changes=True))
 WHEN = datetime(2025, 1, 5, 2, 52, 9, tzinfo=timezone.utc)
 
 CLEAR, REINSTALL, RESOLVE, TRIGGER = (
@@ -31,6 +32,7 @@ CLEAR, REINSTALL, RESOLVE, TRIGGER = (
 )
 RECOVER, RESUME, STOP = Playbook.RECOVER_VM_PROVISIONING, Playbook.RESUME_PROTECTION, Playbook.STOP_PROTECTION_RETAIN_DATA
 INSPECT = "inspect-vm"
+RERUN, WAIT = Playbook.RERUN_FAILED_EXTENSION, Playbook.WAIT_FOR_VM_STATE
 ORPHANS = Playbook.DELETE_ORPHANED_RESTORE_POINTS
 AGENT = (RECOVER, INSPECT, TRIGGER)  # with allow_disruptive: reapply and restart, then back up
 
@@ -40,11 +42,14 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "UserErrorVmNotFound": ((), (STOP,)),
     "UserErrorVmNotFoundV2": ((), (STOP,)),
     "UserErrorVmProvisioningStateFailed": ((RECOVER, TRIGGER), (RECOVER, TRIGGER)),
-    "VmProvisioningStateTransitioning": ((), ()),
-    "VmNotRunning": ((INSPECT,), (INSPECT,)),
-    "UserErrorGuestAgentStatusUnavailable": ((INSPECT,), AGENT),
+    "VmProvisioningStateTransitioning": ((WAIT, TRIGGER), (WAIT, TRIGGER)),
+    "VmPowerStateTransitioning": ((WAIT, TRIGGER), (WAIT, TRIGGER)),
+    "VmNotRunning": ((), ()),  # offline, crash-consistent: an info finding (an unknown state: report)
+    "VmAgentNotInstalled": ((INSPECT,), (INSPECT,)),
+    "AgentlessCrashConsistentBackup": ((), ()),
+    "UserErrorGuestAgentStatusUnavailable": ((INSPECT, TRIGGER), AGENT),
     "VmAgentOutOfDate": ((INSPECT,), (INSPECT,)),
-    "ExtensionProvisioningFailed": ((), ()),
+    "ExtensionProvisioningFailed": ((), (RERUN, TRIGGER)),
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionStuckInDeletionState": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "BackupExtensionNotInstalled": ((), ()),
@@ -156,7 +161,7 @@ def test_several_findings_dedupe_keep_rule_order_and_trigger_last() -> None:
         ),
         DEFAULT,
     )
-    assert ids(requests) == (CLEAR, REINSTALL, RESOLVE, INSPECT, TRIGGER)
+    assert ids(requests) == (CLEAR, REINSTALL, RESOLVE, TRIGGER)
     by_id = {r.playbook_id: r for r in requests}
     assert by_id[CLEAR].reason_codes == ("UserErrorRpCollectionLimitReached", "RestorePointResourceGroupLocked")
     assert by_id[TRIGGER].reason_codes == (  # the diagnosis's order, not the rules'
@@ -181,7 +186,7 @@ def test_guard_rails_gate_rules_that_require_them() -> None:
     only_protection = replace(DEFAULT, guard_rails=GuardRails(allow_protection_changes=True))
     assert ids(route(deleted, only_protection)) == (STOP,)
     agent = diagnosis(finding("UserErrorGuestAgentStatusUnavailable"))
-    assert ids(route(agent, only_protection)) == (INSPECT,)
+    assert ids(route(agent, only_protection)) == (INSPECT, TRIGGER)  # the retry, held while the agent is down
     (recover, inspect, trigger) = route(agent, replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True)))
     assert dict(recover.options) == {"trigger_backup": False, "restart": True}
     assert (inspect.playbook_id, trigger.playbook_id) == (INSPECT, TRIGGER)

@@ -186,10 +186,20 @@ def rule_vm_transitioning(ctx: _Context) -> Failure | None:
 
 
 def rule_agent_not_ready(ctx: _Context) -> Failure | None:
+    """An agent installed but not Ready; or none at all (`provisionVMAgent: false`), which guide 001's
+    table words as "VM Agent is a prerequisite for the Azure Recovery Services extension" (the title
+    stays UserErrorGuestAgentStatusUnavailable: the guides name no other for it; our choice)."""
     assert ctx.vm is not None
-    if not ctx.offline and not ctx.vm.agent.ready:
-        return _agent_unavailable()
-    return None
+    if ctx.offline or ctx.vm.agent.ready:
+        return None
+    if not ctx.vm.provision_vm_agent and not ctx.vm.agent.status:
+        return Failure(
+            "UserErrorGuestAgentStatusUnavailable", 400162,  # code guessed
+            "Backup failed to install the Azure Recovery Services extension on the selected item. VM Agent is a "
+            "prerequisite for the Azure Recovery Services extension.",
+            ("Install the Azure Virtual Machine Agent and restart the registration operation.",),
+        )
+    return _agent_unavailable()
 
 
 def _agent_unavailable() -> Failure:

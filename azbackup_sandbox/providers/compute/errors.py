@@ -15,6 +15,7 @@ __all__ = [
     "vm_not_running",
     "extensions_need_running_vm",
     "agent_not_responding",
+    "extension_provisioning_failed",
     "run_command_agent_not_responding",
     "property_change_not_allowed",
     "missing_parameter",
@@ -46,6 +47,13 @@ def extensions_need_running_vm() -> ArmError:
 
 def agent_not_responding(message: str) -> ArmError:
     return ArmError(409, "VMAgentStatusCommunicationError", message)
+
+
+def extension_provisioning_failed(name: str, message: str) -> ArmError:
+    """An extension whose handler failed: the PUT's operation fails as CRP reports it [K]."""
+    return ArmError(400, "VMExtensionProvisioningError",
+                    f"VM has reported a failure when processing extension '{name}' (publisher and type in its "
+                    f"instance view). Error message: \"{message}\"")
 
 
 def run_command_agent_not_responding() -> ArmError:

@@ -53,6 +53,7 @@ class AgentState:
     version: str = "2.7.41491.1102"
     message: str = "GuestAgent is running and accepting new configurations."
     revived_by_restart: bool = True  # an unresponsive agent that a restart brings back
+    revived_by_redeploy: bool = False  # one that only a new host brings back (a redeploy also reboots)
 
     @property
     def ready(self) -> bool:
@@ -72,6 +73,9 @@ class Extension:
     status_level: str = "Info"
     status_message: str = ""
     auto_upgrade_minor_version: bool = True
+    force_update_tag: str | None = None
+    # The extension's own cause (its handler, its settings, the guest) survives a re-run: it fails again.
+    cause_persists: bool = False
 
     @property
     def is_backup(self) -> bool:
@@ -92,6 +96,8 @@ class Extension:
             "type": self.type,
             "typeHandlerVersion": self.type_handler_version,
         }
+        if self.force_update_tag is not None:
+            properties["forceUpdateTag"] = self.force_update_tag
         if self.settings:
             properties["settings"] = dict(self.settings)
         # protectedSettings are write-only: never returned.
@@ -135,6 +141,7 @@ class VirtualMachine:
     zones: list[str] = field(default_factory=list)  # availability zones ("1", "2", "3"); none: regional
     provision_vm_agent: bool = True  # osProfile.*Configuration.provisionVMAgent
     busy_until: datetime | None = None  # an in-flight VM operation (409 for a conflicting one)
+    host: int = 0  # which physical host it runs on; a redeploy moves it (platform update/fault domain)
 
     @property
     def id(self) -> str:
@@ -206,6 +213,9 @@ class VirtualMachine:
         if reporting and vm.extensions:
             view["extensions"] = [_extension_instance_view(e) for e in vm.sorted_extensions()]
         view["hyperVGeneration"] = "V2"
+        if vm.power_state not in ("deallocated", "deallocating"):
+            # The host's place in the datacenter; a redeploy to a new host changes it.
+            view["platformUpdateDomain"], view["platformFaultDomain"] = vm.host % 5, vm.host % 3
         state = _vm_provisioning_state(sb, vm)
         if state.lower() == "failed":
             provisioning = _status(f"ProvisioningState/failed/{vm.provisioning_error or 'InternalOperationError'}",
@@ -374,34 +384,76 @@ class ComputeBackend:
         elif vm.provisioning_error == "VMExtensionProvisioningError":
             vm.provisioning_state, vm.provisioning_error, vm.provisioning_message = "Succeeded", None, None
 
+    def _agent_after_boot(self, vm: VirtualMachine, *, new_host: bool = False) -> AgentState:
+        """The agent once the guest has booted: an installed agent that never reported (a seeded
+        deallocated VM) comes up Ready; an unresponsive one only when a reboot (or, for
+        `revived_by_redeploy`, a new host) brings it back; a never-installed agent stays absent."""
+        agent = vm.agent
+        if not agent.status:
+            if not vm.provision_vm_agent:
+                return agent
+            return AgentState(version=agent.version if agent.version not in ("", "Unknown") else AgentState().version)
+        if agent.ready or agent.revived_by_restart or (new_host and agent.revived_by_redeploy):
+            version = agent.version if agent.version not in ("", "Unknown") else AgentState().version
+            return AgentState(version=version)
+        return agent
+
+    def _power_operation(self, vm: VirtualMachine, operation: str, during: str, after: str,
+                         seconds: float | None = None, *, new_host: bool = False) -> Operation:
+        """A power operation: `during` in the instance view (and the VM Updating) until it ends on the
+        virtual clock, then `after`; booting re-evaluates the agent."""
+        self._require_idle(vm, operation)
+        seconds = self._sb.config.vm_action_seconds if seconds is None else seconds
+        self._busy(vm, seconds)
+        before, vm.power_state = vm.power_state, during
+
+        def done(op: Operation) -> None:
+            vm.power_state = after
+            if new_host:
+                vm.host += 1
+            if after == "running":
+                vm.agent = self._agent_after_boot(vm, new_host=new_host)
+            return None
+
+        def failed() -> None:
+            vm.power_state = before  # a failed operation leaves the VM as it found it
+
+        return self._sb.operations.begin(seconds, done, on_forced_failure=failed)
+
     def restart(self, vm: VirtualMachine) -> Operation:
         self._require_idle(vm, "Restart VM")
         self._require_running(vm)
-        seconds = self._sb.config.vm_action_seconds
-        self._busy(vm, seconds)
-
-        def done(op: Operation) -> None:
-            vm.power_state = "running"
-            if not vm.agent.ready and vm.agent.revived_by_restart:
-                vm.agent = AgentState()
-            return None
-
-        return self._sb.operations.begin(seconds, done)
+        return self._power_operation(vm, "Restart VM", "starting", "running")
 
     def start(self, vm: VirtualMachine) -> Operation:
-        self._require_idle(vm, "Start VM")
-        seconds = self._sb.config.vm_action_seconds
+        return self._power_operation(vm, "Start VM", "starting", "running")
+
+    def power_off(self, vm: VirtualMachine, *, skip_shutdown: bool = False) -> Operation:
+        """Stop (`powerOff`): the VM keeps its host and is billed; skipShutdown skips the guest's
+        graceful shutdown, so it is quicker."""
+        seconds = self._sb.config.vm_action_seconds / (2 if skip_shutdown else 1)
+        return self._power_operation(vm, "Power off VM", "stopping", "stopped", seconds)
+
+    def deallocate(self, vm: VirtualMachine) -> Operation:
+        """Stop and release the host: no agent or extension reports while deallocated."""
+        return self._power_operation(vm, "Deallocate VM", "deallocating", "deallocated")
+
+    def redeploy(self, vm: VirtualMachine) -> Operation:
+        """Move the VM to a new host and boot it there (a stopped VM comes up running)."""
+        return self._power_operation(vm, "Redeploy VM", "starting", "running", new_host=True)
+
+    def begin_transition(self, vm: VirtualMachine, seconds: float) -> None:
+        """A seeded VM caught mid-operation (starting, stopping, deallocating): it settles on the clock."""
+        settled = {"starting": "running", "stopping": "stopped", "deallocating": "deallocated"}[vm.power_state]
         self._busy(vm, seconds)
-        vm.power_state = "starting"
 
         def done(op: Operation) -> None:
-            vm.power_state = "running"
-            if not vm.agent.status or vm.agent.revived_by_restart:
-                vm.agent = AgentState(version=vm.agent.version if vm.agent.version != "Unknown"
-                                      else AgentState().version)
+            vm.power_state = settled
+            if settled == "running":
+                vm.agent = self._agent_after_boot(vm)
             return None
 
-        return self._sb.operations.begin(seconds, done)
+        self._sb.operations.begin(seconds, done)
 
     def reapply(self, vm: VirtualMachine) -> Operation:
         self._require_idle(vm, "Reapply VM")
@@ -465,17 +517,24 @@ class ComputeBackend:
 
     def put_extension(self, vm: VirtualMachine, extension: Extension) -> tuple[Extension, bool, Operation]:
         """Create or update through the API: `Creating`/`Updating` until the agent reports back; an
-        unresponsive agent fails it. Returns (extension, created, operation)."""
+        unresponsive agent fails it. An update that changes nothing (same handler, settings and
+        `forceUpdateTag`) does not run the handler again: a Failed extension stays Failed. A re-run
+        fails again while the extension's own cause persists (`cause_persists`, an estate key).
+        Returns (extension, created, operation)."""
         if not vm.running:
             raise errors.extensions_need_running_vm()
         self._require_idle(vm, "Create or Update VM extension")
         existing = vm.extensions.get(extension.name.lower())
+        seconds = self._sb.config.vm_action_seconds
         if existing is not None:
             extension.name = existing.name  # ARM keeps the casing the resource was created with
+            extension.cause_persists = existing.cause_persists  # a property of the estate, not of the request
+            if _same_goal_state(existing, extension):
+                return existing, False, self._sb.operations.begin(0, lambda op: _settled(vm, existing))
+        previous = existing
         extension.provisioning_state = "Updating" if existing else "Creating"
         extension.status_code, extension.status_level = "ProvisioningState/transitioning", "Info"
         vm.extensions[extension.name.lower()] = extension
-        seconds = self._sb.config.vm_action_seconds
         self._busy(vm, seconds)
 
         def done(op: Operation) -> None:
@@ -489,9 +548,17 @@ class ComputeBackend:
                     "connections to Azure storage.")
                 self.refresh_provisioning(vm)
                 raise errors.agent_not_responding(extension.status_message)
+            if extension.cause_persists:
+                extension.provisioning_state, extension.status_level = "Failed", "Error"
+                extension.status_code = (previous.status_code if previous is not None and previous.failed
+                                         else "ProvisioningState/failed/1")
+                extension.status_message = (previous.status_message if previous is not None and previous.failed
+                                            else "") or "Enable failed."
+                self.refresh_provisioning(vm)
+                raise errors.extension_provisioning_failed(extension.name, extension.status_message)
             extension.provisioning_state = "Succeeded"
             extension.status_code, extension.status_level = "ProvisioningState/succeeded", "Info"
-            extension.status_message = extension.status_message or "Enable succeeded"
+            extension.status_message = "Enable succeeded"
             self.refresh_provisioning(vm)
             return None
 
@@ -822,6 +889,21 @@ def _vm_agent(sb: Sandbox, vm: VirtualMachine) -> dict[str, Any]:
         "vmAgentVersion": "Unknown",
         "statuses": [_status("ProvisioningState/Unavailable", "Warning", "Not Ready", message, now)],
     }
+
+
+def _same_goal_state(current: Extension, wanted: Extension) -> bool:
+    """Whether an update changes nothing the guest agent would act on."""
+    return (current.publisher.lower(), current.type.lower(), current.type_handler_version, current.settings,
+            current.protected_settings, current.force_update_tag) == (
+        wanted.publisher.lower(), wanted.type.lower(), wanted.type_handler_version, wanted.settings,
+        wanted.protected_settings, wanted.force_update_tag)
+
+
+def _settled(vm: VirtualMachine, ext: Extension) -> None:
+    """The answer to an update that re-ran nothing: the extension's state as it is."""
+    if ext.failed:
+        raise errors.extension_provisioning_failed(ext.name, ext.status_message or "Enable failed.")
+    return None
 
 
 def _source_vm(sb: Sandbox, rpc: RestorePointCollection) -> VirtualMachine | None:

@@ -1,5 +1,5 @@
-"""Wire format of Microsoft.Compute: virtual machines (GET with instance views, lists, restart / start /
-reapply / run command), VM extensions, restore point collections and restore points, and the regional
+"""Wire format of Microsoft.Compute: virtual machines (GET with instance views, lists, the power
+operations restart / start / powerOff / deallocate / redeploy / reapply, run command), VM extensions, restore point collections and restore points, and the regional
 operation URLs every compute LRO polls. State and rules live in `models.py`; this module only parses
 requests and serialises answers as the Compute resource provider writes them."""
 
@@ -163,6 +163,11 @@ def _vm_action(start: Callable[[Sandbox, VirtualMachine, SandboxRequest], Operat
     return handler
 
 
+def _flag(req: SandboxRequest, name: str) -> bool:
+    """A boolean query parameter (`skipShutdown=true`), case-insensitive as ARM reads them."""
+    return (req.query.get(name) or "").strip().lower() == "true"
+
+
 def _run_command(sb: Sandbox, vm: VirtualMachine, req: SandboxRequest) -> Operation:
     try:
         body = req.json() or {}
@@ -206,6 +211,7 @@ def _write_extension(sb: Sandbox, req: SandboxRequest, p: dict[str, str], *, pat
             "typeHandlerVersion": current.type_handler_version,
             "autoUpgradeMinorVersion": current.auto_upgrade_minor_version,
             "settings": current.settings, "protectedSettings": current.protected_settings,
+            "forceUpdateTag": current.force_update_tag,
         }
         merged.update({k: v for k, v in props.items() if v is not None})
         props = merged
@@ -220,6 +226,7 @@ def _write_extension(sb: Sandbox, req: SandboxRequest, p: dict[str, str], *, pat
         settings=dict(props.get("settings") or {}),
         protected_settings=dict(props.get("protectedSettings") or {}),
         auto_upgrade_minor_version=bool(props.get("autoUpgradeMinorVersion", False)),
+        force_update_tag=str(props["forceUpdateTag"]) if props.get("forceUpdateTag") is not None else None,
     )
     ext, created, op = sb.compute.put_extension(vm, ext)
     headers = _lro_headers(sb, req, vm.subscription_id, vm.location, op, location_header=False)
@@ -390,6 +397,16 @@ def register(router: Router) -> None:
         lock_check="write")
     add("POST", _VM + "/start", _vm_action(lambda sb, vm, req: sb.compute.start(vm)),
         operation="VirtualMachines_Start", action="Microsoft.Compute/virtualMachines/start/action",
+        lock_check="write")
+    add("POST", _VM + "/powerOff", _vm_action(
+        lambda sb, vm, req: sb.compute.power_off(vm, skip_shutdown=_flag(req, "skipShutdown"))),
+        operation="VirtualMachines_PowerOff", action="Microsoft.Compute/virtualMachines/powerOff/action",
+        lock_check="write")
+    add("POST", _VM + "/deallocate", _vm_action(lambda sb, vm, req: sb.compute.deallocate(vm)),
+        operation="VirtualMachines_Deallocate", action="Microsoft.Compute/virtualMachines/deallocate/action",
+        lock_check="write")
+    add("POST", _VM + "/redeploy", _vm_action(lambda sb, vm, req: sb.compute.redeploy(vm)),
+        operation="VirtualMachines_Redeploy", action="Microsoft.Compute/virtualMachines/redeploy/action",
         lock_check="write")
     add("POST", _VM + "/reapply", _vm_action(lambda sb, vm, req: sb.compute.reapply(vm)),
         operation="VirtualMachines_Reapply", action="Microsoft.Compute/virtualMachines/reapply/action",
