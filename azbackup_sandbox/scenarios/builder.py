@@ -26,7 +26,17 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
-from .spec import CollectionSpec, EstateSpec, ExtensionSpec, ItemSpec, JobSpec, SubscriptionSpec, VmSpec
+from .spec import (
+    CollectionSpec,
+    EstateSpec,
+    ExtensionSpec,
+    ItemSpec,
+    JobSpec,
+    KeyVaultSpec,
+    RoleAssignmentSpec,
+    SubscriptionSpec,
+    VmSpec,
+)
 
 if TYPE_CHECKING:
     from ..core.sandbox import Sandbox
@@ -76,6 +86,8 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for group in sub.groups:
         made = sandbox.resources.add_group(sid, group.name, group.location, **group.tags)
         made.managed_by = group.managed_by
+    for kv in sub.key_vaults:
+        _key_vault(sandbox, sid, sub.tenant_id, kv)
     vms = {(vm.resource_group.lower(), vm.name.lower()): _vm(sandbox, sid, vm) for vm in sub.vms}
     runs: list[tuple[ProtectedItem, int]] = []
     for vault_spec in sub.vaults:
@@ -97,6 +109,8 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for lock in sub.locks:
         scope = f"/subscriptions/{sid}" + (f"/{lock.scope}" if lock.scope else "")
         sandbox.locks.put(scope, lock.name, lock.level, lock.notes, [dict(o) for o in lock.owners])
+    for assignment in sub.role_assignments:
+        _role_assignment(sandbox, sid, sub.tenant_id, assignment)
     for spec in sub.vms:
         if spec.deleted:
             sandbox.compute.delete_vm(vms[(spec.resource_group.lower(), spec.name.lower())])
@@ -115,8 +129,12 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         agent=AgentState(spec.agent.status, spec.agent.version, spec.agent.message, spec.agent.revived_by_restart),
         time_created=spec.time_created, computer_name=spec.computer_name, os_name=spec.os_name,
         os_version=spec.os_version, tags=dict(spec.tags), zones=list(spec.zones),
-        provision_vm_agent=spec.provision_vm_agent,
+        provision_vm_agent=spec.provision_vm_agent, key_encryption_key=spec.key_encryption_key,
+        single_pass=spec.single_pass,
     )
+    if spec.key_vault is not None:
+        vault = sandbox.keyvault.get(sid, *spec.key_vault)
+        vm.key_vault_id, vm.key_vault_url = vault.id, spec.key_vault_url or vault.uri
     sandbox.compute.add_vm(vm)
     for ext in spec.extensions:
         vm.extensions[ext.name.lower()] = _extension(sandbox, vm, ext)
@@ -187,3 +205,26 @@ def _collection(sandbox: Sandbox, sid: str, spec: CollectionSpec, vm: VirtualMac
     for point in spec.points:
         rpc.points.append(RestorePoint(point.name or restore_point_name(point.time_created), point.time_created,
                                        point.consistency_mode, point.provisioning_state))
+
+
+def _key_vault(sandbox: Sandbox, sid: str, tenant_id: str, spec: KeyVaultSpec) -> None:
+    from ..providers.graph.models import backup_service_object_id
+    from ..providers.keyvault.models import AccessPolicy, KeyVault
+
+    tenant = spec.tenant_id or tenant_id
+    policies = [AccessPolicy(p.tenant_id or tenant, p.object_id or backup_service_object_id(tenant),
+                             {k: list(v) for k, v in p.permissions.items()}) for p in spec.access_policies]
+    sandbox.keyvault.add(KeyVault(sid, spec.resource_group, spec.name, spec.location, tenant, spec.rbac, policies,
+                                  enabled_for_disk_encryption=spec.enabled_for_disk_encryption,
+                                  tags=dict(spec.tags)))
+
+
+def _role_assignment(sandbox: Sandbox, sid: str, tenant_id: str, spec: RoleAssignmentSpec) -> None:
+    from ..providers.graph.models import backup_service_object_id
+
+    role = sandbox.authorization.role(spec.role)
+    assert role is not None  # validated by the schema
+    scope = f"/subscriptions/{sid}" + (f"/{spec.scope}" if spec.scope else "")
+    sandbox.authorization.put(scope, spec.name or sandbox.new_guid(), {"properties": {
+        "roleDefinitionId": role.id_at(sid), "principalId": spec.principal_id or backup_service_object_id(tenant_id),
+        "principalType": "ServicePrincipal"}})
