@@ -45,6 +45,7 @@ class Playbook:
     RESUME_PROTECTION = "resume-protection"
     STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
     DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
+    GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -54,6 +55,7 @@ class Playbook:
         RESUME_PROTECTION,
         STOP_PROTECTION_RETAIN_DATA,
         DELETE_ORPHANED_RESTORE_POINTS,
+        GRANT_BACKUP_KEY_VAULT_ACCESS,
     )
 
 
@@ -203,7 +205,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         documented=False,
     ),
     CatalogueEntry(
-        "UserErrorKeyvaultPermissionsNotConfigured", _AGENT_GUIDE, _S["keyvault"], (),
+        "UserErrorKeyvaultPermissionsNotConfigured", _AGENT_GUIDE, _S["keyvault"], (_P.GRANT_BACKUP_KEY_VAULT_ACCESS,),
         "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
         messages=("sufficient permissions to the key vault", "permissions to the key vault"),
     ),

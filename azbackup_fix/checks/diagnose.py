@@ -12,6 +12,7 @@ from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
+from .keyvault import check_key_vault_access
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
@@ -32,6 +33,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_locks,
     check_orphaned_collections,
     check_disk_sizes,
+    check_key_vault_access,
     check_jobs_in_progress,
     check_protection_state,
 )

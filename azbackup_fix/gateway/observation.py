@@ -14,7 +14,9 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
    this VM's collections; locks: subscription, VM group, each restore-point group and each group
    holding one of this VM's collections;
 6. one job list per vault, the VM's jobs picked client-side; job details only when the
-   latest failed job came without its error details.
+   latest failed job came without its error details;
+7. only for an encrypted VM (or a Key Vault failure): its managed disks, the Backup Management Service
+   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..errors import PermissionDeniedError, VaultNotFoundError, VmNotFoundError,
 from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
 from .gateway import Gateway, VaultInfo
+from .keyvault_observation import observe_key_vault
 
 __all__ = ["observe_vm", "shared_reads"]
 
@@ -191,6 +194,8 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         locks = gateway.locks_for(holding) if holding else ()
 
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
+    failed_title = latest_failed.primary_error.error_title if latest_failed and latest_failed.primary_error else None
+    key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
     return VmObservation(
         vm_ref=vm_ref,
         vm=vm,
@@ -204,4 +209,5 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         latest_failed_job=latest_failed,
         observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
         collections_searched=gateway.subscription_collection_count(),
+        key_vault=key_vault,
     )

@@ -15,16 +15,21 @@ from .backup import (
 from .base import Step, StepContext
 from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
+from .keyvault import ACCESS_POLICY_ADDED, ROLE_ASSIGNED, AddKeyVaultAccessPolicy, AssignKeyVaultRole
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
 from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RestartVm
 
 __all__ = [
+    "ACCESS_POLICY_ADDED",
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
     "DELETE_STARTED",
     "READ_ONLY_BACK_WARNING",
+    "ROLE_ASSIGNED",
     "SERVICE_DAILY_ON_DEMAND_MAX",
+    "AddKeyVaultAccessPolicy",
+    "AssignKeyVaultRole",
     "CancelJob",
     "DeleteExtension",
     "DeleteLock",
