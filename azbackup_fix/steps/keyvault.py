@@ -100,9 +100,9 @@ class AssignKeyVaultRole(Step):
     def run(self, ctx: StepContext) -> StepOutcome:
         reads = ctx.gateway.key_vault()
         role_id = reads.role_definition_id(self.vault_id, self.role_name)
-        assignment_id = f"{self.vault_id}/providers/Microsoft.Authorization/roleAssignments/{self.assignment_name}"
+        # Compact (the journal keeps one bounded line): the assignment's id is the target's scope + name.
         _journal(ctx, ROLE_ASSIGNED, self.vault_id, {
-            "undo": "delete", "assignment_id": assignment_id, "role_definition_id": role_id,
-            "principal_id": self.principal_id, "role": self.role_name})
+            "undo": "delete", "name": self.assignment_name, "role": self.role_name,
+            "principal_id": self.principal_id})
         reads.create_role_assignment(self.vault_id, role_id, self.principal_id, self.assignment_name)
         return self.outcome(StepStatus.CHANGED)

@@ -46,6 +46,15 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, object]]] = {
                             "ProtectionStopped")],
     "disk-too-large": [("UserErrorUnsupportedDiskSize", None, None, None)],
     "vm-deleted": [("VmNotFoundButProtected", "stop-protection-retain-data", "protection state", "Protected")],
+    # Encrypted VMs: exactly the permissions the Backup Management Service lacks, read from the vault.
+    "keyvault-access-policy": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                                "missing permissions", "keys backup, list; secrets backup, list")],
+    "keyvault-rbac": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                       "missing permissions", "keys backup; secrets backup, get")],
+    "keyvault-single-pass": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                              "encryption found in", "disk")],
+    "keyvault-bek-only": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                           "missing permissions", "secrets backup")],
 }
 
 # Scenarios whose backups succeed: their findings are warnings only.
