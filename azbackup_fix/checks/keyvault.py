@@ -6,22 +6,14 @@ the vault's access model; an error finding, so no backup is triggered while it l
 from __future__ import annotations
 
 from ..models import Finding, Severity, VmObservation
-from ..models.keyvault import BACKUP_MANAGEMENT_APP_ID, KeyVaultAccess, Permission
+from ..models.keyvault import BACKUP_MANAGEMENT_APP_ID, KeyVaultAccess, format_permissions
 from .catalogue import finding_from_entry
 from .evidence import ev, ev_list
 from .options import DEFAULT_OPTIONS, CheckOptions
 
-__all__ = ["check_key_vault_access", "format_permissions"]
+__all__ = ["check_key_vault_access"]
 
 CODE = "UserErrorKeyvaultPermissionsNotConfigured"
-
-
-def format_permissions(permissions: tuple[Permission, ...]) -> str:
-    """("keys", "get"), ("keys", "list"), ("secrets", "backup") -> "keys get, list; secrets backup"."""
-    kinds: dict[str, list[str]] = {}
-    for kind, name in permissions:
-        kinds.setdefault(kind, []).append(name)
-    return "; ".join(f"{kind} {', '.join(names)}" for kind, names in sorted(kinds.items()))
 
 
 def _common(kv: KeyVaultAccess) -> list:

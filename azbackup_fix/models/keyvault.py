@@ -21,6 +21,7 @@ __all__ = [
     "KeyVaultState",
     "Permission",
     "RoleGrant",
+    "format_permissions",
     "needed_permissions",
 ]
 
@@ -55,6 +56,14 @@ class EncryptionKey:
     url: str | None
     disk: str
     source: str
+
+
+def format_permissions(permissions: tuple[Permission, ...]) -> str:
+    """(("keys", "get"), ("keys", "list"), ("secrets", "backup")) -> "keys get, list; secrets backup"."""
+    kinds: dict[str, list[str]] = {}
+    for kind, name in permissions:
+        kinds.setdefault(kind, []).append(name)
+    return "; ".join(f"{kind} {', '.join(names)}" for kind, names in sorted(kinds.items()))
 
 
 def needed_permissions(keys: tuple[EncryptionKey, ...]) -> dict[str, tuple[Permission, ...]]:

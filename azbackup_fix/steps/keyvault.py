@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from ..models.keyvault import Permission
+from ..models.keyvault import Permission, format_permissions
 from ..models.rails import PERMISSIONS
 from ..models.report import DetailValue, StepOutcome, StepStatus
 from .base import Step, StepContext
@@ -20,13 +20,6 @@ __all__ = ["ACCESS_POLICY_ADDED", "ROLE_ASSIGNED", "AddKeyVaultAccessPolicy", "A
 
 ACCESS_POLICY_ADDED = "key-vault-access-policy-added"  # journal actions; detail: JSON to undo them
 ROLE_ASSIGNED = "key-vault-role-assigned"
-
-
-def _describe(permissions: tuple[Permission, ...]) -> str:
-    kinds: dict[str, list[str]] = {}
-    for kind, name in permissions:
-        kinds.setdefault(kind, []).append(name)
-    return "; ".join(f"{kind} {', '.join(names)}" for kind, names in sorted(kinds.items()))
 
 
 def _journal(ctx: StepContext, action: str, target: str, detail: dict[str, object]) -> None:
@@ -53,10 +46,10 @@ class AddKeyVaultAccessPolicy(Step):
     def describe(self) -> str:
         name = self.vault_id.rstrip("/").rsplit("/", 1)[-1]
         return (f"add to Key Vault {name}'s access policy for the Backup Management Service ({self.object_id}): "
-                f"{_describe(self.permissions)}")
+                f"{format_permissions(self.permissions)}")
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
-        return (("operation", "add"), ("object_id", self.object_id), ("permissions", _describe(self.permissions)))
+        return (("operation", "add"), ("object_id", self.object_id), ("permissions", format_permissions(self.permissions)))
 
     def run(self, ctx: StepContext) -> StepOutcome:
         _journal(ctx, ACCESS_POLICY_ADDED, self.vault_id, {
