@@ -29,6 +29,9 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                             "scan takes it repeatedly")
     group.add_argument("--journal", metavar="PATH", default=default(None),
                        help="journal file of removed locks (env AZBACKUP_JOURNAL; default in the user's state dir)")
+    group.add_argument("--backup-service-object-id", metavar="GUID", default=default(None),
+                       help="the Backup Management Service principal's object id in your tenant, for Key Vault "
+                            "checks where the identity may not read Microsoft Graph")
     group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
 
 

@@ -17,6 +17,7 @@ from azbackup_fix.cli.main import main
 
 SUB = "3c4ad2f7-9b1e-5d3a-8f2c-61a0e4b7d901"  # keyvault-access-policy
 VM = f"/subscriptions/{SUB}/resourceGroups/rg-app-prod/providers/Microsoft.Compute/virtualMachines/vm-app-01"
+BEK_SUB = "3c4ad2f7-9b1e-5d3a-8f2c-61a0e4b7d904"  # keyvault-bek-only
 CODE = "UserErrorKeyvaultPermissionsNotConfigured"
 
 
@@ -50,6 +51,19 @@ def test_plan_needs_the_rail_then_apply_grants_and_backs_up() -> None:
     assert code == 0, out
     kinds = {s["step"]: s["status"] for p in report["playbooks"] for s in p["steps"]}
     assert kinds == {"add-key-vault-access-policy": "changed", "trigger-backup": "changed"}
+
+
+def test_the_object_id_option_and_its_bad_input() -> None:
+    from azbackup_sandbox.providers.graph.models import backup_service_object_id
+
+    bms = backup_service_object_id("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    code, out, _ = _run("diagnose", "--sandbox", "keyvault-bek-only", "--vm", VM.replace(SUB, BEK_SUB),
+                        "--backup-service-object-id", bms, "--output", "json")
+    (finding,) = [f for f in json.loads(out)["findings"] if f["code"] == CODE]
+    assert finding["evidence_fields"]["backup_service_object_id"] == bms
+    assert finding["evidence_fields"]["missing_permissions"] == "secrets backup"
+    code, out, err = _run("diagnose", "--sandbox", "keyvault-bek-only", "--backup-service-object-id", "nope")
+    assert code == 2 and "must be a GUID" in err and len(err.strip().splitlines()) == 1
 
 
 _BLOCK = """
