@@ -78,8 +78,9 @@ class KeyVaultGateway:
         except ImportError as exc:
             raise KeyVaultExtraMissing(f"reading Key Vault access needs the keyvault extra: {KEYVAULT_EXTRA}") from exc
         self.gateway = gateway
-        kwargs = gateway.client_kwargs()
-        self.keyvault = KeyVaultManagementClient(gateway.credential, gateway.subscription_id, **kwargs)
+        self._keyvault_class = KeyVaultManagementClient
+        self._keyvaults: dict[str, Any] = {}  # per subscription: a VM's vault may live in another one
+        self.keyvault = self._vaults_client(gateway.subscription_id)
         self.authorization = AuthorizationManagementClient(gateway.credential, gateway.subscription_id,
                                                            **gateway.client_kwargs())
         default = gateway.base_url if gateway.base_url != gateway.cloud.arm_endpoint.rstrip("/") else \
@@ -91,8 +92,15 @@ class KeyVaultGateway:
             HeadersPolicy(), gateway.counter, CappedRetryPolicy(**gateway.retry_settings()),
             BearerTokenCredentialPolicy(gateway.credential, scope)], transport=gateway.shared_transport())
 
+    def _vaults_client(self, subscription_id: str) -> Any:
+        key = subscription_id.casefold()
+        if key not in self._keyvaults:
+            self._keyvaults[key] = self._keyvault_class(self.gateway.credential, subscription_id,
+                                                        **self.gateway.client_kwargs())
+        return self._keyvaults[key]
+
     def close(self) -> None:
-        for client in (self.keyvault, self.authorization):
+        for client in (*self._keyvaults.values(), self.authorization):
             client.close()
 
     # -- disks -----------------------------------------------------------------------------------
@@ -117,7 +125,7 @@ class KeyVaultGateway:
         name = parts[-1]
         try:
             with arm_call(f"Key Vault {vault_id}"):
-                vault = self.keyvault.vaults.get(parts[3], name)
+                vault = self._vaults_client(parts[1]).vaults.get(parts[3], name)
         except NotFoundError as exc:  # a missing vault is a finding; a denied read is the caller's error
             return KeyVaultState(vault_id, name, error=str(exc))
         props = vault.properties
@@ -192,7 +200,7 @@ class KeyVaultGateway:
         body = kv.VaultAccessPolicyParameters(properties=kv.VaultAccessPolicyProperties(access_policies=[entry]))
         parts = vault_id.strip("/").split("/")
         with arm_call(f"access policy {operation} on Key Vault {parts[-1]}"):
-            self.keyvault.vaults.update_access_policy(parts[3], parts[-1], operation, body)
+            self._vaults_client(parts[1]).vaults.update_access_policy(parts[3], parts[-1], operation, body)
 
     def create_role_assignment(self, scope: str, role_definition_id: str, principal_id: str,
                                name: str | None = None) -> str:
