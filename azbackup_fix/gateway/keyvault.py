@@ -178,7 +178,7 @@ class KeyVaultGateway:
             code = dig(_json_or_empty(exc), "error", "code") or exc.status_code
             raise PermissionDeniedError(
                 f"Microsoft Graph refused the service principal lookup ({code}); give the Backup Management "
-                "Service's object id instead (option backup_service_object_id)") from exc
+                "Service's object id instead (--backup-service-object-id; Python: backup_service_object_id=)") from exc
         found = (response.json() or {}).get("value") or []
         if not found:
             raise NotFoundError(f"no service principal with app id {app_id} in the tenant")
