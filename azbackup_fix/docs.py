@@ -45,6 +45,12 @@ _EFFECTS: dict[str, str] = {
         "triggers an on-demand backup with explicit retention and waits for its job",
     "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/write":
         "changes protection (resume, or stop retaining data; only when allowed)",
+    "Microsoft.KeyVault/vaults/accessPolicies/write":
+        "adds exactly the missing keys/secrets permissions to the Backup Management Service's access policy "
+        "(an access-policy `add`, never `replace`; undo: `recover --undo-key-vault-grants RUN_ID` removes them)",
+    "Microsoft.Authorization/roleAssignments/write":
+        "assigns a role (default Key Vault Administrator) to the Backup Management Service at an RBAC vault's "
+        "scope (undo: `recover --undo-key-vault-grants RUN_ID` deletes it)",
 }
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "check",
     "plan_needs",
     "preflight_text",
+    "KEY_VAULT_READ_ACTIONS",
     "operator_actions",
     "required_actions",
     "role_definition",
@@ -56,6 +57,15 @@ DIAGNOSE_ACTIONS: tuple[str, ...] = (
     "Microsoft.Resources/subscriptions/resourceGroups/read",
     "Microsoft.Resources/subscriptions/resources/read",
 )
+# An encrypted VM's Key Vault access (gateway/keyvault_observation.py): its managed disks' ADE settings,
+# the vault, and for RBAC vaults the Backup Management Service's roles; read only for encrypted VMs.
+KEY_VAULT_READ_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Compute/disks/read",
+    "Microsoft.KeyVault/vaults/read",
+    "Microsoft.Authorization/roleAssignments/read",
+    "Microsoft.Authorization/roleDefinitions/read",
+)
+DIAGNOSE_ACTIONS = (*DIAGNOSE_ACTIONS, *KEY_VAULT_READ_ACTIONS)
 
 # Granted by the operator role but not required: ``backupStatus`` is a POST action the built-in Reader
 # role lacks; denied, the diagnosis finds the VM's vault through each vault's item list instead (the

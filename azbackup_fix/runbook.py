@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave the restore-point locks removed after the fix, as guide 000 recommends "
                              "(journaled; `azbackup-fix recover --restore-left-locks` puts them back)")
     parser.add_argument("--client-id", help="client id of a user-assigned managed identity")
+    parser.add_argument("--backup-service-object-id", default=None, metavar="GUID",
+                        help="the Backup Management Service principal's object id (Key Vault checks), when the "
+                             "identity may not read Microsoft Graph")
     parser.add_argument("--cloud", choices=_CLOUDS, default=None)
     parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
     parser.add_argument("--journal", help="journal file, or a Blob Storage container URL "
@@ -216,7 +219,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
     with _credential(args.client_id) as credential, \
             Remediator(credential, subscription, cloud=args.cloud or settings.cloud, base_url=endpoint,
                        retry_after_cap=settings.retry_after_cap, journal_path=journal,
-                       playbook_file=playbook_file) as fix:
+                       playbook_file=playbook_file, backup_service_object_id=args.backup_service_object_id) as fix:
         targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
         streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
         if playbook_file is not None:

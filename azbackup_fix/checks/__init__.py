@@ -22,6 +22,7 @@ from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .guest_steps import agent_steps, extension_steps, network_steps
 from .jobs import check_failed_job, check_jobs_in_progress, classify_job_error, nested_crp_message
+from .keyvault import check_key_vault_access
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
@@ -45,6 +46,7 @@ __all__ = [
     "check_extensions",
     "check_failed_job",
     "check_jobs_in_progress",
+    "check_key_vault_access",
     "check_locks",
     "check_orphaned_collections",
     "check_protection_state",

@@ -47,6 +47,7 @@ class Playbook:
     DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
     RERUN_FAILED_EXTENSION = "rerun-failed-extension"
     WAIT_FOR_VM_STATE = "wait-for-vm-state"
+    GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -58,6 +59,7 @@ class Playbook:
         DELETE_ORPHANED_RESTORE_POINTS,
         RERUN_FAILED_EXTENSION,
         WAIT_FOR_VM_STATE,
+        GRANT_BACKUP_KEY_VAULT_ACCESS,
     )
 
 
@@ -244,7 +246,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         documented=False,
     ),
     CatalogueEntry(
-        "UserErrorKeyvaultPermissionsNotConfigured", _AGENT_GUIDE, _S["keyvault"], (),
+        "UserErrorKeyvaultPermissionsNotConfigured", _AGENT_GUIDE, _S["keyvault"], (_P.GRANT_BACKUP_KEY_VAULT_ACCESS,),
         "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
         messages=("sufficient permissions to the key vault", "permissions to the key vault"),
     ),

@@ -12,6 +12,7 @@ from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
+from .keyvault import check_key_vault_access
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .policy import check_policy_denial
 from .policy_migration import check_policy_migration
@@ -34,6 +35,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_locks,
     check_orphaned_collections,
     check_disk_sizes,
+    check_key_vault_access,
     check_jobs_in_progress,
     check_protection_state,
     check_policy_denial,

@@ -15,10 +15,12 @@ def check_disk_sizes(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIONS
     if vm is None:
         return ()
     too_big = []
+    # Single-pass ADE shows only on the disks' own settings (read with the Key Vault access).
+    ade = obs.key_vault is not None and obs.key_vault.encrypted
     for disk in vm.disks:
         if disk.size_gb is None:
             continue
-        encrypted = disk.encrypted or vm.encrypted
+        encrypted = disk.encrypted or vm.encrypted or ade
         limit = options.max_encrypted_disk_gb if encrypted else options.max_disk_gb
         if disk.size_gb > limit:
             too_big.append((disk, encrypted, limit))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,6 +94,13 @@ def connect(args: argparse.Namespace, settings: Settings) -> Iterator[Connection
             {"cloud": cloud, "base_url": endpoint, "retry_after_cap": settings.retry_after_cap},
             default_subscription=subscription or settings.subscription_id,
         )
+    object_id = getattr(args, "backup_service_object_id", None)
+    if object_id:  # Key Vault checks: instead of the Graph lookup (gateway/keyvault.py)
+        try:
+            object_id = str(uuid.UUID(object_id))
+        except ValueError:
+            raise InvalidInputError(f"--backup-service-object-id must be a GUID, got '{object_id}'") from None
+        connection.client_kwargs["backup_service_object_id"] = object_id
     try:
         yield connection
     finally:

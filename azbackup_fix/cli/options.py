@@ -31,6 +31,9 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                        help="journal of removed locks: a file, or a Blob Storage container URL "
                             "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] "
                             "(env AZBACKUP_JOURNAL; default a file in the user's state dir)")
+    group.add_argument("--backup-service-object-id", metavar="GUID", default=default(None),
+                       help="the Backup Management Service principal's object id in your tenant, for Key Vault "
+                            "checks where the identity may not read Microsoft Graph")
     group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from ..errors import InvalidResourceIdError
 from ..ids import ResourceId, RestorePointCollectionRef, VmRef
 from ..models import Disk, Extension, RestorePoint, RestorePointCollection, VirtualMachine, VmAgentStatus
+from ..models.keyvault import EncryptionKey
 from .wire import arm_time, dig
 
-__all__ = ["collection_from_wire", "vm_from_wire"]
+__all__ = ["collection_from_wire", "disk_keys", "vm_from_wire"]
 
 
 def _statuses(node: Any) -> list[dict[str, Any]]:
@@ -56,6 +57,7 @@ def _extensions(data: dict[str, Any], view: Any) -> tuple[Extension, ...]:
                 status_level=status.get("level"),
                 status_message=status.get("message"),
                 force_update_tag=dig(props, "forceUpdateTag"),
+                encryption_keys=_extension_keys(name, props),
             )
         )
     for key, ext in views.items():
@@ -79,6 +81,36 @@ def _extensions(data: dict[str, Any], view: Any) -> tuple[Extension, ...]:
     return tuple(out)
 
 
+def _extension_keys(name: str, props: Any) -> tuple[EncryptionKey, ...]:
+    """The vault an Azure Disk Encryption extension's public settings name (KeyVaultResourceId), for
+    secrets, and for keys too when they name a KEK (KeyEncryptionKeyURL)."""
+    if str(dig(props, "publisher") or "").casefold() != "microsoft.azure.security":
+        return ()
+    settings = dig(props, "settings", default={})
+    if not isinstance(settings, dict):
+        return ()
+    folded = {str(k).casefold(): v for k, v in settings.items()}
+    vault = folded.get("keyvaultresourceid")
+    if not isinstance(vault, str) or not vault:
+        return ()
+    keys = [EncryptionKey("secret", vault, folded.get("keyvaulturl"), name, "extension")]
+    kek = folded.get("keyencryptionkeyurl")
+    if isinstance(kek, str) and kek:
+        keys.append(EncryptionKey("key", str(folded.get("kekvaultresourceid") or vault), kek, name, "extension"))
+    return tuple(keys)
+
+
+def disk_keys(settings: Any, disk: str, source: str) -> tuple[EncryptionKey, ...]:
+    """The BEK secret and KEK of one ADE settings element (VM model ``encryptionSettings`` or an entry of a
+    managed disk's ``encryptionSettingsCollection.encryptionSettings``)."""
+    out: list[EncryptionKey] = []
+    for kind, key, url in (("secret", "diskEncryptionKey", "secretUrl"), ("key", "keyEncryptionKey", "keyUrl")):
+        vault = dig(settings, key, "sourceVault", "id")
+        if isinstance(vault, str) and vault:
+            out.append(EncryptionKey(kind, vault, dig(settings, key, url), disk, source))
+    return tuple(out)
+
+
 def _encrypted(disk: Any) -> bool:
     return bool(
         dig(disk, "encryptionSettings", "enabled")
@@ -91,12 +123,16 @@ def _disks(props: Any) -> tuple[tuple[Disk, ...], bool]:
     disks: list[Disk] = []
     os_disk = dig(storage, "osDisk")
     if os_disk:
-        disks.append(Disk(str(os_disk.get("name") or "osdisk"), dig(os_disk, "diskSizeGB"),
-                          _encrypted(os_disk), is_os_disk=True))
+        name = str(os_disk.get("name") or "osdisk")
+        disks.append(Disk(name, dig(os_disk, "diskSizeGB"), _encrypted(os_disk), is_os_disk=True,
+                          managed_disk_id=dig(os_disk, "managedDisk", "id"),
+                          encryption_keys=disk_keys(dig(os_disk, "encryptionSettings"), name, "vm model")
+                          if _encrypted(os_disk) else ()))
     for data_disk in dig(storage, "dataDisks", default=[]):
         if isinstance(data_disk, dict):
             disks.append(Disk(str(data_disk.get("name") or f"lun{data_disk.get('lun')}"),
-                              dig(data_disk, "diskSizeGB"), _encrypted(data_disk)))
+                              dig(data_disk, "diskSizeGB"), _encrypted(data_disk),
+                              managed_disk_id=dig(data_disk, "managedDisk", "id")))
     return tuple(disks), any(d.encrypted for d in disks)
 
 

@@ -106,7 +106,9 @@ class Gateway(GatewayWrites):
     ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,
     AzureChinaCloud, AzureUSGovernment), ``base_url`` (another ARM endpoint, e.g. the
     sandbox server), ``credential_scopes``, ``transport``, ``polling_interval``,
-    ``retry_total``, ``retry_after_cap`` (seconds), ``connection_verify``; anything else
+    ``retry_total``, ``retry_after_cap`` (seconds), ``connection_verify``, ``backup_service_object_id``
+    (the Backup Management Service principal's object id, instead of asking Microsoft Graph), ``graph_url``
+    (another Graph endpoint; default: the cloud's, or ``base_url`` when that is given); anything else
     is passed to the SDK clients unchanged, except ``logging_enable`` (the network trace logs
     bearer tokens), which is ignored.
     """
@@ -126,6 +128,8 @@ class Gateway(GatewayWrites):
         connection_verify: bool | str | None = None,
         per_retry_policies: Sequence[Any] = (),
         per_vm_job_listing: bool = False,
+        backup_service_object_id: str | None = None,
+        graph_url: str | None = None,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(subscription_id, str) or not subscription_id.strip():
@@ -155,6 +159,9 @@ class Gateway(GatewayWrites):
         )
         # Fleet runs list one VM's jobs (filtered by name) instead of a whole vault's.
         self.per_vm_job_listing = per_vm_job_listing
+        # The Backup Management Service principal's object id, when Graph may not be asked (gateway/keyvault.py).
+        self.backup_service_object_id = backup_service_object_id
+        self.graph_url = graph_url
         self._credential = credential
         self._retry = retry
         self._per_retry_policies = tuple(per_retry_policies)
@@ -171,6 +178,7 @@ class Gateway(GatewayWrites):
         self.backup = RecoveryServicesBackupClient(credential, self.subscription_id,
                                                    **self._with_retry_policies(kwargs))
         self._cache: dict[tuple[str, ...], Any] = {}
+        self._companions: dict[str, Any] = {}  # clients made on first use (key_vault())
         self._cache_lock = threading.RLock()
         self._inflight: dict[tuple[str, ...], threading.Lock] = {}
 
@@ -184,7 +192,7 @@ class Gateway(GatewayWrites):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        for client in (self.compute, self.locks, self.resources, self.backup):
+        for client in (self.compute, self.locks, self.resources, self.backup, *self._companions.values()):
             client.close()
         if self._owns_transport:
             self._transport.close()
@@ -242,6 +250,34 @@ class Gateway(GatewayWrites):
                              transport=self._transport, retry_policy=CappedRetryPolicy(**self._retry),
                              per_call_policies=[self.counter],
                              per_retry_policies=[copy.copy(p) for p in self._per_retry_policies])
+
+    # -- what companion clients share (gateway/keyvault.py) -------------------------------------
+
+    @property
+    def credential(self) -> TokenCredential:
+        return self._credential
+
+    def shared_transport(self) -> Any:
+        return self._transport
+
+    def retry_settings(self) -> dict[str, Any]:
+        return dict(self._retry)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keywords for another azure-mgmt client on this gateway's endpoint, transport and policies."""
+        return self._with_retry_policies({
+            "base_url": self.base_url, "credential_scopes": list(self._scopes), "transport": self._transport,
+            "per_call_policies": [self.counter], "retry_policy": CappedRetryPolicy(**self._retry)})
+
+    def key_vault(self) -> Any:
+        """The :class:`~.keyvault.KeyVaultGateway` (created once; KeyVaultExtraMissing without the extra)."""
+        with self._cache_lock:
+            found = self._companions.get("keyvault")
+            if found is None:
+                from .keyvault import KeyVaultGateway
+
+                found = self._companions["keyvault"] = KeyVaultGateway(self, graph_url=self.graph_url)
+            return found
 
     def _check_subscription(self, subscription: str) -> None:
         if subscription.casefold() != self.subscription_id.casefold():

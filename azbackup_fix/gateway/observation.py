@@ -17,6 +17,8 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
    latest failed job came without its error details;
 7. Policy Insights' ``policyStates`` (one POST), only when that job failed with
    UserErrorRequestDisallowedByPolicy: which Deny assignments govern resource groups.
+8. only for an encrypted VM (or a Key Vault failure): its managed disks, the Backup Management Service
+   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, Vault
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
 from ..models.policy import PolicyState
 from .gateway import Gateway, VaultInfo
+from .keyvault_observation import observe_key_vault
 
 __all__ = ["observe_vm", "shared_reads"]
 
@@ -208,6 +211,8 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         locks = gateway.locks_for(holding) if holding else ()
 
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
+    failed_title = latest_failed.primary_error.error_title if latest_failed and latest_failed.primary_error else None
+    key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
     return VmObservation(
         policy_states=_policy_states(gateway, latest_failed),
         vm_ref=vm_ref,
@@ -222,4 +227,5 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         latest_failed_job=latest_failed,
         observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
         collections_searched=gateway.subscription_collection_count(),
+        key_vault=key_vault,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..ids import BACKUP_EXTENSION_PUBLISHER, ResourceId, RestorePointCollectionRef, VmRef
+from .keyvault import EncryptionKey
 
 __all__ = [
     "BACKUP_EXTENSION_TYPES",
@@ -89,6 +90,13 @@ class Extension:
     status_level: str | None = None  # Info / Warning / Error
     status_message: str | None = None
     force_update_tag: str | None = None  # the tag of its last forced re-run, if any
+    encryption_keys: tuple[EncryptionKey, ...] = ()  # an ADE extension's KeyVaultResourceId / KEK settings
+
+    @property
+    def is_disk_encryption(self) -> bool:
+        """AzureDiskEncryption (Windows) or AzureDiskEncryptionForLinux of Microsoft.Azure.Security."""
+        return _same(self.publisher, "Microsoft.Azure.Security") and (self.type or "").casefold() in (
+            "azurediskencryption", "azurediskencryptionforlinux")
 
     @property
     def is_backup_extension(self) -> bool:
@@ -116,6 +124,8 @@ class Disk:
     size_gb: int | None = None
     encrypted: bool = False  # Azure Disk Encryption (ADE) settings present
     is_os_disk: bool = False
+    managed_disk_id: str | None = None  # storageProfile.*.managedDisk.id
+    encryption_keys: tuple[EncryptionKey, ...] = ()  # ADE keys named in the VM model (dual-pass)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
+from .keyvault import KeyVaultAccess
 from .locks import Lock, LockLevel
 from .policy import PolicyState
 
@@ -44,6 +45,7 @@ class VmObservation:
     # Deny assignments' verdicts on the subscription's groups, read when a job failed for a policy;
     # None: not read (no such failure) or not readable (permission).
     policy_states: tuple[PolicyState, ...] | None = None
+    key_vault: KeyVaultAccess | None = None  # read only for an encrypted VM (or a Key Vault failure)
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):

@@ -15,6 +15,7 @@ from .backup import (
 from .base import Step, StepContext
 from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
+from .keyvault import ACCESS_POLICY_ADDED, ROLE_ASSIGNED, AddKeyVaultAccessPolicy, AssignKeyVaultRole
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
 from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
 from .protection import UpdateProtection
@@ -22,13 +23,17 @@ from .vm_actions import ReapplyVm, RedeployVm, RestartVm
 from .vm_state import WaitForAgentReady, WaitForVmState
 
 __all__ = [
+    "ACCESS_POLICY_ADDED",
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
     "DELETE_STARTED",
     "READ_ONLY_BACK_WARNING",
     "REMOVE_EXTENSION",
     "RERUN_EXTENSION",
+    "ROLE_ASSIGNED",
     "SERVICE_DAILY_ON_DEMAND_MAX",
+    "AddKeyVaultAccessPolicy",
+    "AssignKeyVaultRole",
     "CancelJob",
     "DeleteExtension",
     "DeleteLock",

@@ -32,8 +32,11 @@ from .timefmt import arm_time
 from .tokens import decode_token, is_arm_audience
 
 if TYPE_CHECKING:
+    from ..providers.authorization.models import AuthorizationBackend
     from ..providers.backup.models import BackupBackend
     from ..providers.compute.models import ComputeBackend
+    from ..providers.disks.models import DiskBackend
+    from ..providers.keyvault.models import KeyVaultBackend
     from ..providers.locks.models import LockBackend
     from ..providers.policy.models import PolicyBackend
     from ..providers.resources.models import ResourceBackend
@@ -119,6 +122,9 @@ class Sandbox:
         self.compute: ComputeBackend = backends["compute"]
         self.backup: BackupBackend = backends["backup"]
         self.policy: PolicyBackend = backends["policy"]
+        self.disks: DiskBackend = backends["disks"]
+        self.keyvault: KeyVaultBackend = backends["keyvault"]
+        self.authorization: AuthorizationBackend = backends["authorization"]
         self._backends = backends
         from ..providers.resourcegraph.models import ResourceGraphBackend
 
@@ -227,6 +233,8 @@ class Sandbox:
             from .control import handle_control
 
             return handle_control(self, request)
+        if request.path.lower().startswith("/v1.0/"):
+            return self._handle_graph(request)
         with self.lock:
             self.tick()
             return self._handle_arm(request)
@@ -273,6 +281,19 @@ class Sandbox:
         if lose_answer:  # logged with the status the handler produced; the client gets no answer
             response.drop_connection = True
         return self._finish(request, route, principal, request_id, response, remaining, fault=fault_fired)
+
+    def _handle_graph(self, request: SandboxRequest) -> SandboxResponse:
+        """Microsoft Graph on the sandbox host (providers/graph): not ARM, so none of ARM's pipeline."""
+        from ..providers.graph.routes import handle_graph
+
+        with self.lock:
+            request_id = self.new_guid()
+            operation, response = handle_graph(self, request)
+            _, _, token = (request.headers.get("authorization") or "").partition(" ")
+            route = Route(request.method, request.path, lambda *_: response, operation,
+                          "Microsoft.Graph/servicePrincipals/read", None, re.compile(""))
+            return self._finish(request, route, self.rbac.resolve(token.strip()) if token else "anonymous",
+                                request_id, response, None)
 
     def _authenticate(self, request: SandboxRequest) -> str:
         header = request.headers.get("authorization") or ""

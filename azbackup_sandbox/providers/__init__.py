@@ -13,8 +13,11 @@ __all__ = ["register_all", "new_backends"]
 
 
 def register_all(router: Router) -> None:
+    from .authorization import routes as authorization_routes
     from .backup import routes as backup_routes
     from .compute import routes as compute_routes
+    from .disks import routes as disk_routes
+    from .keyvault import routes as keyvault_routes
     from .locks import routes as lock_routes
     from .metadata import routes as metadata_routes
     from .policy import routes as policy_routes
@@ -23,13 +26,16 @@ def register_all(router: Router) -> None:
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
     for module in (metadata_routes, resource_routes, compute_routes, backup_routes, lock_routes,
-                   resourcegraph_routes, policy_routes):
+                   resourcegraph_routes, policy_routes, disk_routes, keyvault_routes, authorization_routes):
         module.register(router)
 
 
 def new_backends(sandbox: Sandbox) -> dict[str, Any]:
+    from .authorization.models import AuthorizationBackend
     from .backup.models import BackupBackend
     from .compute.models import ComputeBackend
+    from .disks.models import DiskBackend
+    from .keyvault.models import KeyVaultBackend
     from .locks.models import LockBackend
     from .policy.models import PolicyBackend
     from .resources.models import ResourceBackend
@@ -40,4 +46,7 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
         "compute": ComputeBackend(sandbox),
         "backup": BackupBackend(sandbox),
         "policy": PolicyBackend(sandbox),
+        "disks": DiskBackend(sandbox),
+        "keyvault": KeyVaultBackend(sandbox),
+        "authorization": AuthorizationBackend(sandbox),
     }

@@ -28,7 +28,17 @@ from ..providers.compute.models import (
     VirtualMachine,
 )
 from ..providers.policy.models import PolicyAssignment
-from .spec import CollectionSpec, EstateSpec, ExtensionSpec, ItemSpec, JobSpec, SubscriptionSpec, VmSpec
+from .spec import (
+    CollectionSpec,
+    EstateSpec,
+    ExtensionSpec,
+    ItemSpec,
+    JobSpec,
+    KeyVaultSpec,
+    RoleAssignmentSpec,
+    SubscriptionSpec,
+    VmSpec,
+)
 
 if TYPE_CHECKING:
     from ..core.sandbox import Sandbox
@@ -91,6 +101,8 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for group in sub.groups:
         made = sandbox.resources.add_group(sid, group.name, group.location, **group.tags)
         made.managed_by = group.managed_by
+    for kv in sub.key_vaults:
+        _key_vault(sandbox, sid, sub.tenant_id, kv)
     vms = {(vm.resource_group.lower(), vm.name.lower()): _vm(sandbox, sid, vm) for vm in sub.vms}
     runs: list[tuple[ProtectedItem, int]] = []
     for vault_spec in sub.vaults:
@@ -115,6 +127,8 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for pa in sub.policy_assignments:
         sandbox.policy.add(PolicyAssignment(sid, pa.name, pa.display_name, pa.definition_name,
                                             pa.definition_display_name, pa.effect, pa.tag, pa.tag_value, pa.scope))
+    for assignment in sub.role_assignments:
+        _role_assignment(sandbox, sid, sub.tenant_id, assignment)
     for spec in sub.vms:
         if spec.deleted:
             sandbox.compute.delete_vm(vms[(spec.resource_group.lower(), spec.name.lower())])
@@ -134,8 +148,12 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
                          spec.agent.revived_by_redeploy),
         time_created=spec.time_created, computer_name=spec.computer_name, os_name=spec.os_name,
         os_version=spec.os_version, tags=dict(spec.tags), zones=list(spec.zones),
-        provision_vm_agent=spec.provision_vm_agent,
+        provision_vm_agent=spec.provision_vm_agent, key_encryption_key=spec.key_encryption_key,
+        single_pass=spec.single_pass,
     )
+    if spec.key_vault is not None:
+        vault = sandbox.keyvault.get(sid, *spec.key_vault)
+        vm.key_vault_id, vm.key_vault_url = vault.id, spec.key_vault_url or vault.uri
     sandbox.compute.add_vm(vm)
     for ext in spec.extensions:
         vm.extensions[ext.name.lower()] = _extension(sandbox, vm, ext)
@@ -213,3 +231,26 @@ def _collection(sandbox: Sandbox, sid: str, spec: CollectionSpec, vm: VirtualMac
     for point in spec.points:
         rpc.points.append(RestorePoint(point.name or restore_point_name(point.time_created), point.time_created,
                                        point.consistency_mode, point.provisioning_state))
+
+
+def _key_vault(sandbox: Sandbox, sid: str, tenant_id: str, spec: KeyVaultSpec) -> None:
+    from ..providers.graph.models import backup_service_object_id
+    from ..providers.keyvault.models import AccessPolicy, KeyVault
+
+    tenant = spec.tenant_id or tenant_id
+    policies = [AccessPolicy(p.tenant_id or tenant, p.object_id or backup_service_object_id(tenant),
+                             {k: list(v) for k, v in p.permissions.items()}) for p in spec.access_policies]
+    sandbox.keyvault.add(KeyVault(sid, spec.resource_group, spec.name, spec.location, tenant, spec.rbac, policies,
+                                  enabled_for_disk_encryption=spec.enabled_for_disk_encryption,
+                                  tags=dict(spec.tags)))
+
+
+def _role_assignment(sandbox: Sandbox, sid: str, tenant_id: str, spec: RoleAssignmentSpec) -> None:
+    from ..providers.graph.models import backup_service_object_id
+
+    role = sandbox.authorization.role(spec.role)
+    assert role is not None  # validated by the schema
+    scope = f"/subscriptions/{sid}" + (f"/{spec.scope}" if spec.scope else "")
+    sandbox.authorization.put(scope, spec.name or sandbox.new_guid(), {"properties": {
+        "roleDefinitionId": role.id_at(sid), "principalId": spec.principal_id or backup_service_object_id(tenant_id),
+        "principalType": "ServicePrincipal"}})

@@ -59,6 +59,7 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
         _drop_none({"name": g.name, "location": g.location, "tags": dict(g.tags), "managedBy": g.managed_by})
         for g in sandbox.resources.groups_of(sid)
     ]
+    body["keyVaults"] = [_key_vault(kv) for kv in sandbox.keyvault.list(sid)]
     vms = [_vm(vm) for vm in sandbox.compute.list_vms(sid)]
     present = {vm.id.lower() for vm in sandbox.compute.list_vms(sid)}
     vaults = sandbox.backup.list_vaults(sid)
@@ -87,8 +88,25 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
                     "definition": {"name": a.definition_name, "displayName": a.definition_display_name},
                     "requiredTag": a.tag, "tagValue": a.tag_value or None})
         for a in sandbox.policy.for_subscription(sid)
+    assignments = sorted((a for a in sandbox.authorization.assignments.values()
+                          if a.scope.lower() == prefix or a.scope.lower().startswith(prefix + "/")),
+                         key=lambda a: a.id.lower())
+    body["roleAssignments"] = [
+        _drop_none({"name": a.name, "scope": a.scope[len(prefix):].strip("/") or None, "role": a.role_guid,
+                    "principalId": a.principal_id}) for a in assignments
     ]
     return {k: v for k, v in body.items() if v != []}
+
+
+def _key_vault(vault: Any) -> dict[str, Any]:
+    return _drop_none({
+        "name": vault.name, "resourceGroup": vault.resource_group, "location": vault.location,
+        "tenantId": vault.tenant_id, "enableRbacAuthorization": vault.rbac or None,
+        "enabledForDiskEncryption": None if vault.enabled_for_disk_encryption else False,
+        "tags": dict(vault.tags),
+        "accessPolicies": [{"objectId": p.object_id, "tenantId": p.tenant_id,
+                            "permissions": {k: list(v) for k, v in p.permissions.items()}} for p in vault.policies],
+    })
 
 
 def _vm(vm: VirtualMachine) -> dict[str, Any]:
@@ -108,7 +126,10 @@ def _vm(vm: VirtualMachine) -> dict[str, Any]:
         body["provisionVMAgent"] = False
     os_disk: dict[str, Any] = {"diskSizeGB": vm.os_disk_size_gb}
     if vm.encrypted or vm.key_vault_url:
-        os_disk["encryptionSettings"] = _drop_none({"enabled": vm.encrypted, "keyVaultUrl": vm.key_vault_url})
+        os_disk["encryptionSettings"] = _drop_none({
+            "enabled": vm.encrypted, "keyVaultUrl": vm.key_vault_url,
+            "keyVault": vm.key_vault_id.rstrip("/").rsplit("/", 1)[-1] if vm.key_vault_id else None,
+            "keyEncryptionKey": vm.key_encryption_key or None, "singlePass": vm.single_pass or None})
     body["osDisk"] = os_disk
     body["dataDisks"] = [{"lun": d.lun, "name": d.name, "diskSizeGB": d.size_gb} for d in vm.data_disks]
     body["extensions"] = [_extension(e) for e in vm.extensions.values()]

@@ -11,6 +11,7 @@ from typing import Any
 
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
+    AccessPolicySpec,
     AgentSpec,
     CollectionSpec,
     DataDiskSpec,
@@ -20,10 +21,12 @@ from .spec import (
     ItemSpec,
     JobErrorSpec,
     JobSpec,
+    KeyVaultSpec,
     LockSpec,
     PointSpec,
     PolicyAssignmentSpec,
     PolicySpec,
+    RoleAssignmentSpec,
     SubscriptionSpec,
     TaskSpec,
     VaultSpec,
@@ -61,7 +64,7 @@ CONSISTENCY_MODES = ("CrashConsistent", "ApplicationConsistent", "FileSystemCons
 KEYS: dict[str, tuple[str, ...]] = {
     "document": ("name", "description", "now", "subscriptions"),
     "subscription": ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms", "vaults",
-                     "restorePointCollections", "locks", "policyAssignments"),
+                     "restorePointCollections", "locks", "policyAssignments", "keyVaults", "roleAssignments"),
     "policyAssignment": ("name", "displayName", "scope", "effect", "definition", "requiredTag", "tagValue"),
     "policyDefinition": ("name", "displayName"),
     "resourceGroup": ("name", "location", "tags", "managedBy"),
@@ -71,7 +74,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart", "revivedByRedeploy"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
-    "encryptionSettings": ("enabled", "keyVaultUrl"),
+    "encryptionSettings": ("enabled", "keyVaultUrl", "keyVault", "keyEncryptionKey", "singlePass"),
     "dataDisk": ("lun", "name", "diskSizeGB"),
     "extension": ("name", "publisher", "type", "typeHandlerVersion", "provisioningState", "statusCode",
                   "statusLevel", "statusMessage", "autoUpgradeMinorVersion", "settings", "forceUpdateTag",
@@ -94,7 +97,14 @@ KEYS: dict[str, tuple[str, ...]] = {
     "restorePoint": ("name", "timeCreated", "consistencyMode"),
     "lock": ("name", "scope", "level", "notes", "owners"),
     "owner": ("applicationId",),
+    "keyVault": ("name", "resourceGroup", "location", "tenantId", "enableRbacAuthorization", "accessPolicies",
+                 "enabledForDiskEncryption", "tags"),
+    "accessPolicy": ("objectId", "principal", "tenantId", "permissions"),
+    "permissions": ("keys", "secrets", "certificates", "storage"),
+    "roleAssignment": ("name", "scope", "role", "principalId", "principal"),
 }
+# `principal:` names a well-known principal instead of an objectId/principalId.
+PRINCIPALS = ("BackupManagementService",)
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.()-]{1,90}$")
@@ -174,7 +184,11 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
         g = Fields(raw_group, gpath, KEYS["resourceGroup"])
         groups.declare(GroupSpec(_name(g, "name"), g.text("location", DEFAULT_LOCATION), g.tags("tags"),
                                  g.text("managedBy", None)), gpath)
-    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups) for i, raw_vm in enumerate(f.items("vms")))
+    key_vaults = tuple(_key_vault(raw_kv, join_path(f.at("keyVaults"), i), groups)
+                       for i, raw_kv in enumerate(f.items("keyVaults")))
+    _unique([("", kv.name) for kv in key_vaults], f.at("keyVaults"), "key vault")  # vault names are global
+    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups, key_vaults)
+                for i, raw_vm in enumerate(f.items("vms")))
     vm_index = _index_vms(vms, f.at("vms"))
     vaults = tuple(_vault(raw_vault, join_path(f.at("vaults"), i), groups, vm_index)
                    for i, raw_vault in enumerate(f.items("vaults")))
@@ -184,16 +198,18 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
     locks = tuple(_lock(raw_lock, join_path(f.at("locks"), i), subscription_id, groups)
                   for i, raw_lock in enumerate(f.items("locks")))
     _unique([(lk.scope, lk.name) for lk in locks], f.at("locks"), "lock")
-    assignments = tuple(_policy_assignment(raw_pa, join_path(f.at("policyAssignments"), i), groups)
+    policy_assignments = tuple(_policy_assignment(raw_pa, join_path(f.at("policyAssignments"), i), groups)
                         for i, raw_pa in enumerate(f.items("policyAssignments")))
-    _unique([(a.scope, a.name) for a in assignments], f.at("policyAssignments"), "policy assignment")
+    _unique([(a.scope, a.name) for a in policy_assignments], f.at("policyAssignments"), "policy assignment")
+    assignments = tuple(_role_assignment(raw_ra, join_path(f.at("roleAssignments"), i), subscription_id, groups)
+                        for i, raw_ra in enumerate(f.items("roleAssignments")))
     return SubscriptionSpec(
         subscription_id=subscription_id,
         display_name=f.text("displayName", label or f"Sandbox subscription {subscription_id[:8]}"),
         tenant_id=_guid(f, "tenantId") or DEFAULT_TENANT,
         state=f.choice("state", SUBSCRIPTION_STATES, "Enabled"),
         groups=tuple(groups.specs.values()), vms=vms, vaults=vaults, collections=collections, locks=locks,
-        policy_assignments=assignments,
+        policy_assignments=policy_assignments, key_vaults=key_vaults, role_assignments=assignments,
     )
 
 
@@ -228,7 +244,7 @@ def _unique(keys: list[tuple[str, str]], path: str, what: str) -> None:
 # ---- virtual machines ----------------------------------------------------------------------------
 
 
-def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
+def _vm(raw: Any, path: str, groups: _Groups, key_vaults: tuple[KeyVaultSpec, ...] = ()) -> VmSpec:
     f = Fields(raw, path, KEYS["vm"])
     name = _name(f, "name")
     group = _name(f, "resourceGroup")
@@ -244,10 +260,20 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
     agent = _agent(f.raw("vmAgent", {} if provision_vm_agent else {"status": None}), f.at("vmAgent"), os_type)
     os_disk = Fields(f.raw("osDisk", {}), f.at("osDisk"), KEYS["osDisk"])
     encrypted, key_vault_url = False, None
+    key_vault, kek, single_pass = None, False, False
     if os_disk.has("encryptionSettings"):
         enc = Fields(os_disk.raw("encryptionSettings"), os_disk.at("encryptionSettings"),
                      KEYS["encryptionSettings"])
         encrypted, key_vault_url = enc.flag("enabled", True), enc.text("keyVaultUrl", None)
+        kek, single_pass = enc.flag("keyEncryptionKey", False), enc.flag("singlePass", False)
+        vault_name = enc.text("keyVault", None)
+        if vault_name is not None:
+            found = next((kv for kv in key_vaults if kv.name.lower() == vault_name.lower()), None)
+            if found is None:
+                known = ", ".join(kv.name for kv in key_vaults) or "none declared"
+                raise EstateError(enc.at("keyVault"), f"expected one of this subscription's keyVaults ({known}), "
+                                                      f"got '{vault_name}'")
+            key_vault = (found.resource_group, found.name)
     disks = tuple(_data_disk(d, join_path(f.at("dataDisks"), i), name) for i, d in enumerate(f.items("dataDisks")))
     if len({d.lun for d in disks}) != len(disks):
         raise EstateError(f.at("dataDisks"), "expected distinct luns")
@@ -278,6 +304,7 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
         time_created=f.time("timeCreated", None), computer_name=f.text("computerName", ""),
         os_name=f.text("osName", "", allow_empty=True), os_version=f.text("osVersion", "", allow_empty=True),
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
+        key_vault=key_vault, key_encryption_key=kek, single_pass=single_pass,
     )
 
 
@@ -453,8 +480,9 @@ def _collection(raw: Any, path: str, groups: _Groups, vm_index: dict[str, list[V
     )
 
 
-def _lock(raw: Any, path: str, subscription_id: str, groups: _Groups) -> LockSpec:
-    f = Fields(raw, path, KEYS["lock"])
+def _relative_scope(f: Fields, subscription_id: str, groups: _Groups) -> str:
+    """`scope`: '' (the subscription), resourceGroups/NAME or a resource id below it, relative to the
+    subscription (or absolute within it)."""
     scope = f.text("scope", "", allow_empty=True).strip("/")
     prefix = f"subscriptions/{subscription_id}".lower()
     if scope.lower().startswith("subscriptions/"):
@@ -470,9 +498,66 @@ def _lock(raw: Any, path: str, subscription_id: str, groups: _Groups) -> LockSpe
             raise EstateError(f.at("scope"), f"expected a resource group of this subscription, got '{parts[1]}'")
         parts[0] = "resourceGroups"
         scope = "/".join(parts)
+    return scope
+
+
+def _lock(raw: Any, path: str, subscription_id: str, groups: _Groups) -> LockSpec:
+    f = Fields(raw, path, KEYS["lock"])
+    scope = _relative_scope(f, subscription_id, groups)
     owners = []
     for index, owner in enumerate(f.items("owners")):
         o = Fields(owner, join_path(f.at("owners"), index), KEYS["owner"])
         owners.append({"applicationId": o.text("applicationId")})
     return LockSpec(scope=scope, name=_name(f, "name"), level=f.choice("level", LOCK_LEVELS, "CanNotDelete"),
                     notes=f.text("notes", None), owners=tuple(owners))
+
+
+# ---- Key Vault vaults and role assignments -------------------------------------------------------
+def _principal(f: Fields, id_key: str) -> str | None:
+    """An explicit object id, or None for `principal: BackupManagementService` (resolved per tenant)."""
+    if f.has(id_key) == f.has("principal"):
+        raise EstateError(f.at(id_key), f"expected exactly one of {id_key}, principal")
+    if f.has("principal"):
+        f.choice("principal", PRINCIPALS)
+        return None
+    return _guid(f, id_key)
+
+
+def _key_vault(raw: Any, path: str, groups: _Groups) -> KeyVaultSpec:
+    f = Fields(raw, path, KEYS["keyVault"])
+    group = _name(f, "resourceGroup")
+    location = f.text("location", None) or groups.location(group) or DEFAULT_LOCATION
+    groups.imply(group, location)
+    policies = []
+    for index, raw_policy in enumerate(f.items("accessPolicies")):
+        ppath = join_path(f.at("accessPolicies"), index)
+        p = Fields(raw_policy, ppath, KEYS["accessPolicy"])
+        perms = Fields(p.raw("permissions", {}), p.at("permissions"), KEYS["permissions"])
+        permissions: dict[str, tuple[str, ...]] = {}
+        for kind in KEYS["permissions"]:
+            values = perms.items(kind)
+            for position, value in enumerate(values):
+                if not isinstance(value, str) or not value:
+                    raise EstateError(join_path(perms.at(kind), position), f"expected a permission, got "
+                                                                           f"{describe(value)}")
+            if values:
+                permissions[kind] = tuple(values)
+        policies.append(AccessPolicySpec(_principal(p, "objectId"), _guid(p, "tenantId"), permissions))
+    return KeyVaultSpec(
+        name=_name(f, "name"), resource_group=group, location=location, tenant_id=_guid(f, "tenantId"),
+        rbac=f.flag("enableRbacAuthorization", False), access_policies=tuple(policies),
+        enabled_for_disk_encryption=f.flag("enabledForDiskEncryption", True), tags=f.tags("tags"),
+    )
+
+
+def _role_assignment(raw: Any, path: str, subscription_id: str, groups: _Groups) -> RoleAssignmentSpec:
+    f = Fields(raw, path, KEYS["roleAssignment"])
+    scope = _relative_scope(f, subscription_id, groups)
+    from ..providers.authorization.models import BUILTIN_ROLE_DEFINITIONS
+
+    role = f.text("role")
+    if not any(role.lower() in (r.name.lower(), r.guid) for r in BUILTIN_ROLE_DEFINITIONS):
+        known = ", ".join(r.name for r in BUILTIN_ROLE_DEFINITIONS)
+        raise EstateError(f.at("role"), f"expected a built-in role ({known}) or its GUID, got '{role}'")
+    return RoleAssignmentSpec(scope=scope, role=role, principal_id=_principal(f, "principalId"),
+                              name=_guid(f, "name"))

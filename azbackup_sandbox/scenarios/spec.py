@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "AccessPolicySpec",
     "AgentSpec",
     "CollectionSpec",
     "DataDiskSpec",
@@ -18,10 +19,12 @@ __all__ = [
     "ItemSpec",
     "JobErrorSpec",
     "JobSpec",
+    "KeyVaultSpec",
     "LockSpec",
     "PolicyAssignmentSpec",
     "PointSpec",
     "PolicySpec",
+    "RoleAssignmentSpec",
     "SubscriptionSpec",
     "TaskSpec",
     "VaultSpec",
@@ -96,6 +99,9 @@ class VmSpec:
     zones: tuple[str, ...]
     deleted: bool
     transition_seconds: int = 120  # with a transitional power state: when it settles
+    key_vault: tuple[str, str] | None = None  # (resource group, name) of a keyVaults entry
+    key_encryption_key: bool = False
+    single_pass: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,33 @@ class PolicyAssignmentSpec:
 
 
 @dataclass(frozen=True)
+class AccessPolicySpec:
+    object_id: str | None  # None: the Backup Management Service principal of the subscription's tenant
+    tenant_id: str | None
+    permissions: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class KeyVaultSpec:
+    name: str
+    resource_group: str
+    location: str
+    tenant_id: str | None
+    rbac: bool
+    access_policies: tuple[AccessPolicySpec, ...]
+    enabled_for_disk_encryption: bool
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RoleAssignmentSpec:
+    scope: str  # relative to the subscription, as for locks
+    role: str  # a built-in role's name or GUID
+    principal_id: str | None  # None: the Backup Management Service principal
+    name: str | None
+
+
+@dataclass(frozen=True)
 class SubscriptionSpec:
     subscription_id: str
     display_name: str
@@ -229,6 +262,8 @@ class SubscriptionSpec:
     collections: tuple[CollectionSpec, ...]
     locks: tuple[LockSpec, ...]
     policy_assignments: tuple[PolicyAssignmentSpec, ...] = ()
+    key_vaults: tuple[KeyVaultSpec, ...] = ()
+    role_assignments: tuple[RoleAssignmentSpec, ...] = ()
 
 
 @dataclass(frozen=True)

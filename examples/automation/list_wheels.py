@@ -3,10 +3,11 @@
     python examples/automation/list_wheels.py                 # build our wheel, resolve, list names
     python examples/automation/list_wheels.py --download DIR  # also download them and print sizes + total
     python examples/automation/list_wheels.py --extra blob    # with an extra: '+' marks the wheels it adds
+    python examples/automation/list_wheels.py --extra keyvault  # Key Vault access for encrypted VMs
 
 Resolution is pip's own, for the Automation target (``--python-version 3.10 --platform
 manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox), plus the extras named with ``--extra`` (``blob``: the
-journal in Azure Blob Storage, azure-storage-blob).
+journal in Azure Blob Storage, azure-storage-blob; ``keyvault``: Key Vault access of encrypted VMs).
 Runs on your machine (it starts pip); the runbook itself never starts a process.
 """
 
@@ -20,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The extras an Automation account may need (--extra NAME): what each adds is marked with "+".
+EXTRAS = ("blob", "keyvault", "network", "automation")
+
 TARGET = ["--only-binary=:all:", "--python-version", "3.10", "--platform", "manylinux2014_x86_64",
           "--implementation", "cp"]
 
@@ -56,8 +60,9 @@ def download(wheel: Path, dest: Path, extras: list[str] | None = None) -> list[P
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--download", metavar="DIR", type=Path, help="download the wheels into DIR")
-    parser.add_argument("--extra", action="append", default=[], choices=("blob",),
-                        help="include an optional extra (blob: the Blob Storage journal); repeatable")
+    parser.add_argument("--extra", action="append", default=[], choices=EXTRAS,
+                        help="include an optional extra (blob: the Blob Storage journal; keyvault: Key Vault "
+                             "access); repeatable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

@@ -412,6 +412,16 @@ def test_encrypted_vm_without_key_vault_access(arm: Arm) -> None:
     e.item.key_vault_access = False
     fails_with(arm, e, "UserErrorKeyvaultPermissionsNotConfigured")
     e.item.key_vault_access = True
+    fails_with(arm, e, "UserErrorKeyvaultPermissionsNotConfigured")  # the vault itself is not there
+    from azbackup_sandbox.providers.graph.models import backup_service_object_id
+    from azbackup_sandbox.providers.keyvault.models import AccessPolicy, KeyVault
+
+    sub = e.vm.subscription_id
+    tenant = arm.sandbox.resources.require_subscription(sub).tenant_id
+    vault = arm.sandbox.keyvault.add(KeyVault(sub, e.vm.resource_group, "kv-app", e.vm.location, tenant))
+    vault.policies.append(AccessPolicy(tenant, backup_service_object_id(tenant), {"secrets": ["get", "list"]}))
+    fails_with(arm, e, "UserErrorKeyvaultPermissionsNotConfigured")  # BEK secrets need backup too
+    vault.policies[0].permissions["secrets"].append("Backup")
     succeeds(arm, e)
 
 

@@ -42,6 +42,11 @@ EXPECTED_TITLE = {
     "rp-vm-group-lock-unrelated": "UserErrorRpCollectionLimitReached",
     "rp-custom-group-n2": "UserErrorRpCollectionLimitReached",
     "rp-deleted-vm-orphans": "UserErrorVmNotFoundV2",
+    # Encrypted VMs whose Key Vault does not let the Backup Management Service read their keys.
+    "keyvault-access-policy": "UserErrorKeyvaultPermissionsNotConfigured",
+    "keyvault-rbac": "UserErrorKeyvaultPermissionsNotConfigured",
+    "keyvault-single-pass": "UserErrorKeyvaultPermissionsNotConfigured",
+    "keyvault-bek-only": "UserErrorKeyvaultPermissionsNotConfigured",
 }
 
 

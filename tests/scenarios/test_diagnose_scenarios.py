@@ -59,6 +59,15 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, object]]] = {
                             "ProtectionStopped")],
     "disk-too-large": [("UserErrorUnsupportedDiskSize", None, None, None)],
     "vm-deleted": [("VmNotFoundButProtected", "stop-protection-retain-data", "protection state", "Protected")],
+    # Encrypted VMs: exactly the permissions the Backup Management Service lacks, read from the vault.
+    "keyvault-access-policy": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                                "missing permissions", "keys backup, list; secrets backup, list")],
+    "keyvault-rbac": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                       "missing permissions", "keys backup; secrets backup, get")],
+    "keyvault-single-pass": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                              "encryption found in", "disk")],
+    "keyvault-bek-only": [("UserErrorKeyvaultPermissionsNotConfigured", "grant-backup-key-vault-access",
+                           "missing permissions", "secrets backup")],
 }
 
 # Scenarios whose backups succeed: their findings are context (info) only.
@@ -147,7 +156,12 @@ def test_request_count_per_scenario_is_bounded() -> None:
             counts[scenario] = fix.diagnose(target.vm(BROKEN)).request_count
     assert counts["rp-limit-locked"] == 12
     assert counts["vm-deleted"] <= 9  # no VM: no backupStatus; its orphaned collections and their group locks
-    assert max(counts.values()) <= 14, counts  # the custom RG adds its own locks and collections lists
+    plain = {k: v for k, v in counts.items() if not k.startswith("keyvault-")}
+    assert max(plain.values()) <= 14, counts  # the custom RG adds its own locks and collections lists
+    # An encrypted VM adds its two disks, one Graph lookup and its vault (an RBAC vault: the principal's
+    # role assignments and each one's role definition).
+    assert counts["keyvault-access-policy"] <= counts["healthy"] + 4, counts
+    assert counts["keyvault-rbac"] <= counts["healthy"] + 7, counts
 
 
 def test_demo_estate_shares_lists_between_vms() -> None:

@@ -64,6 +64,14 @@ CASES: dict[str, Case] = {
     # Stop protection (data retained), and the deleted VM's orphaned snapshots go (a protection change).
     "vm-deleted": Case([], ["update-protection", "delete-restore-point-collection"], backs_up=False, plan_exit=3,
                        run={"allow_protection_changes": True}),
+    # Key Vault access of encrypted VMs: granted only with the permission rail (tests/scenarios/test_key_vault_access.py).
+    "keyvault-access-policy": Case([], ["add-key-vault-access-policy", TRIGGER], plan_exit=3,
+                                   run={"allow_permission_changes": True}),
+    "keyvault-bek-only": Case([], ["add-key-vault-access-policy", TRIGGER], plan_exit=3,
+                              run={"allow_permission_changes": True}),
+    "keyvault-single-pass": Case([], ["add-key-vault-access-policy", TRIGGER], plan_exit=3,
+                                 run={"allow_permission_changes": True}),
+    "keyvault-rbac": Case([], ["assign-key-vault-role", TRIGGER], plan_exit=3, run={"allow_permission_changes": True}),
 }
 
 

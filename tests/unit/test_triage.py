@@ -23,7 +23,8 @@ PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 DEFAULT = load_playbook_file(PLAYBOOKS / "default.yaml", schemas=REGISTRY)
 DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=REGISTRY)
 PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True,
-                                                     allow_extension_changes=True))
+                                                     allow_extension_changes=True,
+                                                     allow_permission_changes=True))
 WHEN = datetime(2025, 1, 5, 2, 52, 9, tzinfo=timezone.utc)
 
 CLEAR, REINSTALL, RESOLVE, TRIGGER = (
@@ -33,6 +34,7 @@ CLEAR, REINSTALL, RESOLVE, TRIGGER = (
 RECOVER, RESUME, STOP = Playbook.RECOVER_VM_PROVISIONING, Playbook.RESUME_PROTECTION, Playbook.STOP_PROTECTION_RETAIN_DATA
 INSPECT = "inspect-vm"
 RERUN, WAIT = Playbook.RERUN_FAILED_EXTENSION, Playbook.WAIT_FOR_VM_STATE
+GRANT = Playbook.GRANT_BACKUP_KEY_VAULT_ACCESS
 ORPHANS = Playbook.DELETE_ORPHANED_RESTORE_POINTS
 AGENT = (RECOVER, INSPECT, TRIGGER)  # with allow_disruptive: reapply and restart, then back up
 
@@ -59,7 +61,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "VmResourceGroupLocked": ((), ()),
     "SubscriptionLocked": ((), ()),
     "OrphanedRestorePointCollection": ((), (ORPHANS,)),
-    "UserErrorKeyvaultPermissionsNotConfigured": ((INSPECT,), (INSPECT,)),
+    "UserErrorKeyvaultPermissionsNotConfigured": ((), (GRANT, TRIGGER)),
     "ExtensionSnapshotFailedNoNetwork": ((INSPECT,), AGENT),
     "ExtensionOperationFailedForManagedDisks": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionOperationFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),

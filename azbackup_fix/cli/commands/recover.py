@@ -46,6 +46,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     """The journal says what to restore; one flag adds the locks left removed on purpose."""
     parser.add_argument("--restore-left-locks", action="store_true",
                         help="also put back the locks a run left removed on purpose (--leave-locks-removed)")
+    parser.add_argument("--undo-key-vault-grants", metavar="RUN_ID",
+                        help="undo the Key Vault grants (access-policy adds, role assignments) of one run")
 
 
 def _scope(r: LockRecovery) -> str:
@@ -104,9 +106,34 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _undo_grants(args: argparse.Namespace, io: Io, path: Path, settings: Settings) -> int:
+    from ...keyvault_undo import undo_key_vault_grants
+
+    with Journal(path) as journal, connect(args, settings) as connection, ExitStack() as gateways:
+        opened: dict[str, Gateway] = {}
+
+        def gateway_for(subscription: str) -> Gateway:
+            if subscription.casefold() not in opened:
+                opened[subscription.casefold()] = gateways.enter_context(
+                    Gateway(connection.credential, subscription, **connection.client_kwargs))
+            return opened[subscription.casefold()]
+
+        results = undo_key_vault_grants(journal, gateway_for, args.undo_key_vault_grants)
+    if args.output == "json":
+        io.out.write(json.dumps({"journal": str(path), "grants": [r.to_dict() for r in results]}, indent=2) + "\n")
+    else:
+        lines = [f"recover: {len(results)} Key Vault grant(s) of run {args.undo_key_vault_grants}"]
+        for r in results:
+            lines.append(f"  {r.outcome:<14} {r.action} on {r.target}" + (f": {r.error}" if r.error else ""))
+        io.out.write("\n".join(lines) + "\n")
+    return exit_codes.FAILURE if any(r.outcome == "failed" for r in results) else exit_codes.OK
+
+
 def _run(args: argparse.Namespace, io: Io) -> int:
     settings = Settings.from_env()
     path = journal_path(args, settings)
+    if getattr(args, "undo_key_vault_grants", None):
+        return _undo_grants(args, io, path, settings)
     only = (args.subscription or "").casefold()
     if is_url(path):  # a container: its reads need the credential, so connect first
         with connect(args, settings) as connection, \

@@ -343,16 +343,55 @@ def rule_unsupported_disk_size(ctx: _Context) -> Failure | None:
     return None
 
 
+# What Azure Backup reads from the Key Vault of an encrypted VM: the BEK secrets, and the KEK keys when
+# a KEK wraps them (a BEK-only VM needs secrets only) [D].
+KEY_VAULT_NEEDS = {"secret": (("secrets", "get"), ("secrets", "list"), ("secrets", "backup")),
+                   "key": (("keys", "get"), ("keys", "list"), ("keys", "backup"))}
+
+
+def key_vault_needs(sandbox: Sandbox, vm: VirtualMachine) -> dict[str, list[tuple[str, str]]]:
+    """Per Key Vault id, the permissions a backup of `vm` needs: from the ADE settings on its disk
+    resources (single- and dual-pass) and in its VM model (dual-pass)."""
+    from ..compute.models import encryption_settings
+
+    refs: list[tuple[str, str]] = []
+    for disk in sandbox.disks.for_vm(vm):
+        refs += [(k.kind, k.vault_id) for k in disk.encryption_keys()]
+    if vm.encrypted and not vm.single_pass:
+        settings = encryption_settings(vm)
+        refs.append(("secret", settings["diskEncryptionKey"]["sourceVault"]["id"]))
+        if "keyEncryptionKey" in settings:
+            refs.append(("key", settings["keyEncryptionKey"]["sourceVault"]["id"]))
+    needs: dict[str, list[tuple[str, str]]] = {}
+    for kind, vault_id in refs:
+        wanted = needs.setdefault(vault_id.lower(), [])
+        wanted += [n for n in KEY_VAULT_NEEDS[kind] if n not in wanted]
+    return needs
+
+
 def rule_key_vault_permissions(ctx: _Context) -> Failure | None:
-    """Encrypted VM whose Key Vault has not granted Azure Backup access (`ProtectedItem.key_vault_access`)."""
+    """An encrypted VM whose Key Vault does not let the Backup Management Service principal read (get,
+    list, backup) the secrets, and keys with a KEK: access policies, or role assignments for an RBAC
+    vault. A vault that cannot be found is a failure too. `keyVaultAccess: false` on the item is the
+    older, state-free way to say the same."""
+    from ..graph.models import backup_service_object_id
+
     assert ctx.vm is not None
+    failure = Failure(
+        "UserErrorKeyvaultPermissionsNotConfigured", 400074,  # code guessed
+        "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
+        ("Grant the Backup Management Service access to the key vault (portal or PowerShell), then "
+         "retry the operation.",),
+    )
     if ctx.vm.encrypted and ctx.vm.key_vault_url and not ctx.item.key_vault_access:
-        return Failure(
-            "UserErrorKeyvaultPermissionsNotConfigured", 400074,  # code guessed
-            "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs.",
-            ("Grant the Backup Management Service access to the key vault (portal or PowerShell), then "
-             "retry the operation.",),
-        )
+        return failure
+    sb = ctx.sandbox
+    tenant = sb.resources.require_subscription(ctx.vm.subscription_id).tenant_id
+    principal = backup_service_object_id(tenant)
+    for vault_id, needed in key_vault_needs(sb, ctx.vm).items():
+        vault = sb.keyvault.by_id(vault_id)
+        if vault is None or sb.keyvault.missing(vault, principal, needed):
+            return failure
     return None
 
 

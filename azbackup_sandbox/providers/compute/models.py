@@ -125,8 +125,11 @@ class VirtualMachine:
     vm_size: str = "Standard_D2s_v3"
     os_disk_size_gb: int = 127
     data_disks: list[DataDisk] = field(default_factory=list)
-    encrypted: bool = False
+    encrypted: bool = False  # Azure Disk Encryption enabled
     key_vault_url: str | None = None
+    key_vault_id: str | None = None  # the vault's resource id (default: named by the URL, in the VM's group)
+    key_encryption_key: bool = False  # a KEK wraps the BEK (keys as well as secrets needed to back it up)
+    single_pass: bool = False  # single-pass ADE: settings only on the disk resources, not in the VM model
     provisioning_state: str = "Succeeded"
     provisioning_error: str | None = None  # e.g. VMExtensionProvisioningError, OSProvisioningTimedOut
     provisioning_message: str | None = None
@@ -204,8 +207,8 @@ class VirtualMachine:
             view.update({"computerName": vm.computer_name or vm.name[:15], "osName": vm.os_name or os_name,
                          "osVersion": vm.os_version or os_version, "vmAgent": _vm_agent(sb, vm)})
         os_disk: dict[str, Any] = {"name": _os_disk_name(vm)}
-        if vm.encrypted:
-            os_disk["encryptionSettings"] = [_encryption_settings(vm)]
+        if vm.encrypted and not vm.single_pass:
+            os_disk["encryptionSettings"] = [encryption_settings(vm)]
         disks = [os_disk] + [{"name": d.name} for d in sorted(vm.data_disks, key=lambda d: d.lun)]
         for disk in disks:
             disk["statuses"] = [_status("ProvisioningState/succeeded", "Info", "Provisioning succeeded", time=stamp)]
@@ -334,6 +337,7 @@ class ComputeBackend:
         vm.computer_name = vm.computer_name or vm.name[:15]
         self.vms[_key(vm.subscription_id, vm.resource_group, vm.name)] = vm
         self._by_vm_id[vm.id.lower()] = vm
+        self._sb.disks.add_for_vm(vm)
         return vm
 
     def find_vm(self, subscription_id: str, resource_group: str, name: str) -> VirtualMachine | None:
@@ -358,6 +362,7 @@ class ComputeBackend:
     def delete_vm(self, vm: VirtualMachine) -> None:
         self.vms.pop(_key(vm.subscription_id, vm.resource_group, vm.name), None)
         self._by_vm_id.pop(vm.id.lower(), None)
+        self._sb.disks.remove_for_vm(vm)  # estates delete a VM with its disks (an estate has no loose disks)
 
     def _require_idle(self, vm: VirtualMachine, operation: str) -> None:
         now = self._sb.clock.now()
@@ -781,6 +786,9 @@ def _os_disk_name(vm: VirtualMachine) -> str:
     return f"{vm.name}_OsDisk_1_{vm.vm_id.replace('-', '').lower()}"
 
 
+os_disk_name = _os_disk_name  # for the disks provider
+
+
 def _busy(sb: Sandbox, vm: VirtualMachine) -> bool:
     return vm.busy_until is not None and vm.busy_until > sb.clock.now()
 
@@ -792,18 +800,36 @@ def _vm_provisioning_state(sb: Sandbox, vm: VirtualMachine) -> str:
     return vm.provisioning_state
 
 
-def _encryption_settings(vm: VirtualMachine) -> dict[str, Any]:
+def key_vault_id(vm: VirtualMachine) -> str:
+    """The resource id of the Key Vault holding the VM's ADE secrets (and keys)."""
+    if vm.key_vault_id:
+        return vm.key_vault_id
     vault = (vm.key_vault_url or f"https://kv-{vm.name[:15].lower()}.vault.azure.net/").rstrip("/") + "/"
     vault_name = vault.split("//", 1)[-1].split(".", 1)[0]
-    vault_id = (f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
-                f"/providers/Microsoft.KeyVault/vaults/{vault_name}")
-    return {
+    return (f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
+            f"/providers/Microsoft.KeyVault/vaults/{vault_name}")
+
+
+def key_vault_url(vm: VirtualMachine) -> str:
+    if vm.key_vault_url:
+        return vm.key_vault_url.rstrip("/") + "/"
+    return f"https://{key_vault_id(vm).rsplit('/', 1)[-1].lower()}.vault.azure.net/"
+
+
+def encryption_settings(vm: VirtualMachine) -> dict[str, Any]:
+    """ADE's settings for the OS disk: the BEK secret and, with a KEK, the key wrapping it."""
+    vault, vault_id = key_vault_url(vm), key_vault_id(vm)
+    settings: dict[str, Any] = {
         "diskEncryptionKey": {
             "secretUrl": f"{vault}secrets/{vm.vm_id.upper()}/{vm.vm_id.replace('-', '')}",
             "sourceVault": {"id": vault_id},
         },
-        "enabled": True,
     }
+    if vm.key_encryption_key:
+        settings["keyEncryptionKey"] = {"keyUrl": f"{vault}keys/ade-kek/{vm.vm_id.replace('-', '')[:32]}",
+                                        "sourceVault": {"id": vault_id}}
+    settings["enabled"] = True
+    return settings
 
 
 def _storage_profile(vm: VirtualMachine) -> dict[str, Any]:
@@ -813,8 +839,8 @@ def _storage_profile(vm: VirtualMachine) -> dict[str, Any]:
         "createOption": "FromImage",
         "caching": "ReadWrite",
     }
-    if vm.encrypted:
-        os_disk["encryptionSettings"] = _encryption_settings(vm)
+    if vm.encrypted and not vm.single_pass:
+        os_disk["encryptionSettings"] = encryption_settings(vm)
     os_disk["managedDisk"] = {"storageAccountType": "Premium_LRS", "id": _disk_id(vm, _os_disk_name(vm))}
     os_disk["deleteOption"] = "Detach"
     os_disk["diskSizeGB"] = vm.os_disk_size_gb

@@ -1,0 +1,60 @@
+"""Observe an encrypted VM's Key Vault access (the ``key_vault`` of a VmObservation).
+
+Read only when something says the VM is encrypted: ADE settings in the VM model (dual-pass), an
+AzureDiskEncryption(ForLinux) extension, or a failed backup with UserErrorKeyvaultPermissionsNotConfigured
+(single-pass ADE keeps its settings only on the managed disks, which are then read). Then: each managed
+disk's ``encryptionSettingsCollection``, the Backup Management Service principal's object id (Microsoft
+Graph, or the gateway's ``backup_service_object_id``), and each vault the keys live in."""
+
+from __future__ import annotations
+
+from ..errors import AzBackupFixError
+from ..models import VirtualMachine
+from ..models.keyvault import EncryptionKey, KeyVaultAccess
+from .gateway import Gateway
+from .keyvault import KeyVaultExtraMissing
+
+__all__ = ["KEY_VAULT_ERROR", "observe_key_vault"]
+
+KEY_VAULT_ERROR = "UserErrorKeyvaultPermissionsNotConfigured"
+
+
+def _unique(keys: list[EncryptionKey]) -> tuple[EncryptionKey, ...]:
+    seen: dict[tuple[str, str, str], EncryptionKey] = {}
+    for key in keys:
+        seen.setdefault((key.kind, key.vault_id.casefold(), key.disk.casefold()), key)
+    return tuple(seen.values())
+
+
+def observe_key_vault(gateway: Gateway, vm: VirtualMachine, *, failed_title: str | None) -> KeyVaultAccess | None:
+    model = [k for d in vm.disks for k in d.encryption_keys]
+    extension = [k for e in vm.extensions for k in e.encryption_keys]
+    hinted = vm.encrypted or any(e.is_disk_encryption for e in vm.extensions) or \
+        (failed_title or "").casefold() == KEY_VAULT_ERROR.casefold()
+    if not hinted:
+        return None
+    try:
+        reads = gateway.key_vault()
+    except KeyVaultExtraMissing as exc:
+        return KeyVaultAccess(keys=_unique(model + extension), unavailable=str(exc))
+    on_disks: list[EncryptionKey] = []
+    for disk in vm.disks:
+        if disk.managed_disk_id:
+            on_disks += reads.disk_encryption_keys(disk.managed_disk_id, disk.name)
+    keys = _unique(model + on_disks + extension)
+    if not keys:
+        return KeyVaultAccess()
+    principal, why = gateway.backup_service_object_id, None
+    if principal is None:
+        try:
+            principal = reads.service_principal_object_id()
+        except AzBackupFixError as exc:
+            why = str(exc)
+    vault_ids = list(dict.fromkeys(k.vault_id for k in keys))
+    folded: dict[str, str] = {}
+    for vault_id in vault_ids:
+        folded.setdefault(vault_id.casefold(), vault_id)
+    vaults = tuple(reads.key_vault(v, principal) for v in folded.values())
+    tenant = next((v.tenant_id for v in vaults if v.tenant_id), None)
+    return KeyVaultAccess(keys=keys, vaults=vaults, principal_object_id=principal, principal_error=why,
+                          tenant_id=tenant)
