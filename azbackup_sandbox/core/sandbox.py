@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..providers.backup.models import BackupBackend
     from ..providers.compute.models import ComputeBackend
     from ..providers.locks.models import LockBackend
+    from ..providers.network.models import NetworkBackend
     from ..providers.resources.models import ResourceBackend
     from ..scenarios.base import Scenario
 
@@ -117,6 +118,7 @@ class Sandbox:
         self.locks: LockBackend = backends["locks"]
         self.compute: ComputeBackend = backends["compute"]
         self.backup: BackupBackend = backends["backup"]
+        self.network: NetworkBackend = backends["network"]
         self._backends = backends
         from ..providers.resourcegraph.models import ResourceGraphBackend
 

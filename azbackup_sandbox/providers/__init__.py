@@ -17,11 +17,12 @@ def register_all(router: Router) -> None:
     from .compute import routes as compute_routes
     from .locks import routes as lock_routes
     from .metadata import routes as metadata_routes
+    from .network import routes as network_routes
     from .resourcegraph import routes as resourcegraph_routes
     from .resources import routes as resource_routes
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
-    for module in (metadata_routes, resource_routes, compute_routes, backup_routes, lock_routes,
+    for module in (metadata_routes, resource_routes, compute_routes, backup_routes, network_routes, lock_routes,
                    resourcegraph_routes):
         module.register(router)
 
@@ -30,6 +31,7 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
     from .backup.models import BackupBackend
     from .compute.models import ComputeBackend
     from .locks.models import LockBackend
+    from .network.models import NetworkBackend
     from .resources.models import ResourceBackend
 
     return {
@@ -37,4 +39,5 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
         "locks": LockBackend(sandbox),
         "compute": ComputeBackend(sandbox),
         "backup": BackupBackend(sandbox),
+        "network": NetworkBackend(sandbox),
     }

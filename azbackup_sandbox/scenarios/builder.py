@@ -26,6 +26,7 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from .network import build_network, build_vm_network, build_watchers
 from .spec import CollectionSpec, EstateSpec, ExtensionSpec, ItemSpec, JobSpec, SubscriptionSpec, VmSpec
 
 if TYPE_CHECKING:
@@ -76,7 +77,11 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
     for group in sub.groups:
         made = sandbox.resources.add_group(sid, group.name, group.location, **group.tags)
         made.managed_by = group.managed_by
+    build_network(sandbox, sub)
     vms = {(vm.resource_group.lower(), vm.name.lower()): _vm(sandbox, sid, vm) for vm in sub.vms}
+    for spec in sub.vms:
+        build_vm_network(sandbox, sub, spec, vms[(spec.resource_group.lower(), spec.name.lower())])
+    build_watchers(sandbox, sub)
     runs: list[tuple[ProtectedItem, int]] = []
     for vault_spec in sub.vaults:
         vault = sandbox.backup.add_vault(Vault(sid, vault_spec.resource_group, vault_spec.name, vault_spec.location,

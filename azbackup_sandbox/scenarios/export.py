@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.backup.models import NEVER_BACKED_UP, BackupJob, BackupPolicy, ProtectedItem, Vault
 from ..providers.compute.models import Extension, RestorePointCollection, VirtualMachine
+from .network import export_network, export_vm_network
 
 if TYPE_CHECKING:
     from ..core.sandbox import Sandbox
@@ -59,7 +60,7 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
         _drop_none({"name": g.name, "location": g.location, "tags": dict(g.tags), "managedBy": g.managed_by})
         for g in sandbox.resources.groups_of(sid)
     ]
-    vms = [_vm(vm) for vm in sandbox.compute.list_vms(sid)]
+    vms = [_with_network(sandbox, vm, _vm(vm)) for vm in sandbox.compute.list_vms(sid)]
     present = {vm.id.lower() for vm in sandbox.compute.list_vms(sid)}
     vaults = sandbox.backup.list_vaults(sid)
     collections = sandbox.compute.list_collections(sid)
@@ -82,7 +83,13 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
                     "notes": lk.notes, "owners": [dict(o) for o in lk.owners]})
         for lk in locks
     ]
-    return {k: v for k, v in body.items() if v != []}
+    body.update(export_network(sandbox, sid))
+    return {k: v for k, v in body.items() if v != [] or k == "networkWatchers"}
+
+
+def _with_network(sandbox: Sandbox, vm: VirtualMachine, body: dict[str, Any]) -> dict[str, Any]:
+    network = export_vm_network(sandbox, vm)
+    return {**body, "network": network} if network is not None else body
 
 
 def _vm(vm: VirtualMachine) -> dict[str, Any]:

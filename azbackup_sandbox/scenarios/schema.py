@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+from .network import NETWORK_KEYS, parse_network_spec, parse_vm_network
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
     AgentSpec,
@@ -58,11 +59,13 @@ CONSISTENCY_MODES = ("CrashConsistent", "ApplicationConsistent", "FileSystemCons
 KEYS: dict[str, tuple[str, ...]] = {
     "document": ("name", "description", "now", "subscriptions"),
     "subscription": ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms", "vaults",
-                     "restorePointCollections", "locks"),
+                     "restorePointCollections", "locks",
+                     # the network (scenarios/network.py)
+                     "virtualNetworks", "networkSecurityGroups", "routeTables", "networkWatchers"),
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
-           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted"),
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "network"),
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
@@ -87,6 +90,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "restorePoint": ("name", "timeCreated", "consistencyMode"),
     "lock": ("name", "scope", "level", "notes", "owners"),
     "owner": ("applicationId",),
+    **NETWORK_KEYS,
 }
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -167,7 +171,8 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
         g = Fields(raw_group, gpath, KEYS["resourceGroup"])
         groups.declare(GroupSpec(_name(g, "name"), g.text("location", DEFAULT_LOCATION), g.tags("tags"),
                                  g.text("managedBy", None)), gpath)
-    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups) for i, raw_vm in enumerate(f.items("vms")))
+    network = parse_network_spec(f, groups, DEFAULT_LOCATION)
+    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups, network) for i, raw_vm in enumerate(f.items("vms")))
     vm_index = _index_vms(vms, f.at("vms"))
     vaults = tuple(_vault(raw_vault, join_path(f.at("vaults"), i), groups, vm_index)
                    for i, raw_vault in enumerate(f.items("vaults")))
@@ -183,6 +188,7 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
         tenant_id=_guid(f, "tenantId") or DEFAULT_TENANT,
         state=f.choice("state", SUBSCRIPTION_STATES, "Enabled"),
         groups=tuple(groups.specs.values()), vms=vms, vaults=vaults, collections=collections, locks=locks,
+        network=network,
     )
 
 
@@ -198,7 +204,7 @@ def _unique(keys: list[tuple[str, str]], path: str, what: str) -> None:
 # ---- virtual machines ----------------------------------------------------------------------------
 
 
-def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
+def _vm(raw: Any, path: str, groups: _Groups, network: Any) -> VmSpec:
     f = Fields(raw, path, KEYS["vm"])
     name = _name(f, "name")
     group = _name(f, "resourceGroup")
@@ -241,6 +247,7 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
         time_created=f.time("timeCreated", None), computer_name=f.text("computerName", ""),
         os_name=f.text("osName", "", allow_empty=True), os_version=f.text("osVersion", "", allow_empty=True),
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
+        network=parse_vm_network(f.raw("network", None), f.at("network"), network),
     )
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .network import NetworkSpec, VmNetworkSpec
 
 __all__ = [
     "AgentSpec",
@@ -91,6 +94,7 @@ class VmSpec:
     tags: dict[str, str]
     zones: tuple[str, ...]
     deleted: bool
+    network: VmNetworkSpec = field(default_factory=lambda: _vm_network())
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class SubscriptionSpec:
     vaults: tuple[VaultSpec, ...]
     collections: tuple[CollectionSpec, ...]
     locks: tuple[LockSpec, ...]
+    network: NetworkSpec = field(default_factory=lambda: _network())
 
 
 @dataclass(frozen=True)
@@ -215,3 +220,15 @@ class EstateSpec:
     description: str
     now: datetime | None
     subscriptions: tuple[SubscriptionSpec, ...]
+
+
+def _vm_network() -> VmNetworkSpec:
+    from .network import VmNetworkSpec
+
+    return VmNetworkSpec()
+
+
+def _network() -> NetworkSpec:
+    from .network import NetworkSpec
+
+    return NetworkSpec()
