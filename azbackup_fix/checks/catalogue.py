@@ -45,6 +45,7 @@ class Playbook:
     RESUME_PROTECTION = "resume-protection"
     STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
     DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
+    ALLOW_STORAGE_OUTBOUND = "allow-storage-outbound"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -54,6 +55,7 @@ class Playbook:
         RESUME_PROTECTION,
         STOP_PROTECTION_RETAIN_DATA,
         DELETE_ORPHANED_RESTORE_POINTS,
+        ALLOW_STORAGE_OUTBOUND,
     )
 
 
@@ -95,6 +97,11 @@ _S = {  # guide 000 anchors, as the seeds spell them
     "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
     "rp_cleanup": "clean-up-restore-point-collection",
     "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
+}
+_NET_GUIDE = "002"
+_N = {  # guide 002's sections on the network path
+    "no_internet": "the-vm-has-no-internet-access",
+    "storage_tag": "allow-access-to-azure-storage-that-corresponds-to-the-region",
 }
 _P = Playbook
 
@@ -211,6 +218,37 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "ExtensionSnapshotFailedNoNetwork", _AGENT_GUIDE, _S["no_network"], (),
         "Snapshot operation failed due to no network connectivity on the virtual machine.",
         messages=("no network connectivity",),
+    ),
+    # -- the network path behind it (checks/network.py; read only for the path's error codes) ---------
+    CatalogueEntry(
+        "StorageOutboundDenied", _NET_GUIDE, _N["storage_tag"], (_P.ALLOW_STORAGE_OUTBOUND,),
+        "An NSG rule on the NIC or subnet denies outbound HTTPS to the region's storage (Storage.<region>).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "StorageRoutedToAppliance", _NET_GUIDE, _N["no_internet"], (),
+        "A route sends the region's storage traffic to a virtual appliance or nowhere (reported, never changed).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "CustomDnsServers", _NET_GUIDE, _N["no_internet"], (),
+        "The VM uses custom DNS servers; whether they resolve the storage endpoints is seen only in the guest.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathOpenCheckGuest", _AGENT_GUIDE, _S["step4"], (),
+        "The Azure-side path to storage is open and 168.63.129.16 is never filtered by Azure: the cause is in the guest.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathNotVisible", _AGENT_GUIDE, _S["step1"], (),
+        "The VM is not running: Azure computes no effective rules or routes for it.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathUnreadable", _NET_GUIDE, _N["no_internet"], (),
+        "The network path could not be read (azure-mgmt-network missing, or permission denied).",
+        documented=False,
     ),
     CatalogueEntry(
         "ExtensionOperationFailedForManagedDisks", _AGENT_GUIDE, _S["ext_failed"],

@@ -12,6 +12,7 @@ from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
+from .network import check_network_path
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .protection import check_protection_state
 from .restore_points import check_locks, check_orphaned_collections, check_restore_point_limit
@@ -26,6 +27,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_deleted_vm,
     check_vm_health,
     check_agent,
+    check_network_path,
     check_extensions,
     check_backup_extension,
     check_restore_point_limit,

@@ -119,7 +119,14 @@ def vm_from_wire(ref: VmRef, data: dict[str, Any]) -> VirtualMachine:
         encrypted=encrypted,
         provisioning_status_code=provisioning.get("code"),
         provisioning_status_message=provisioning.get("message"),
+        nic_ids=_nic_ids(props),
     )
+
+
+def _nic_ids(props: dict[str, Any]) -> tuple[str, ...]:
+    nics = [n for n in dig(props, "networkProfile", "networkInterfaces", default=[]) or [] if isinstance(n, dict)]
+    nics.sort(key=lambda n: not bool(dig(n, "properties", "primary", default=False)))  # primary first
+    return tuple(str(n["id"]) for n in nics if n.get("id"))
 
 
 def collection_from_wire(data: dict[str, Any]) -> RestorePointCollection:

@@ -19,6 +19,7 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, Vault
 from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
 from .gateway import Gateway, VaultInfo
 
-__all__ = ["observe_vm", "shared_reads"]
+__all__ = ["NETWORK_PATH_CODES", "observe_vm", "points_at_network", "shared_reads"]
 
 
 class _Items:
@@ -191,7 +192,7 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         locks = gateway.locks_for(holding) if holding else ()
 
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
-    return VmObservation(
+    observation = VmObservation(
         vm_ref=vm_ref,
         vm=vm,
         location=region,
@@ -205,3 +206,19 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
         collections_searched=gateway.subscription_collection_count(),
     )
+    if vm is not None and points_at_network(observation):
+        observation = dataclasses.replace(observation, network=gateway.network_path(vm))
+    return observation
+
+
+# The job errors the guides trace (among other causes) to a VM that cannot reach Azure Storage.
+NETWORK_PATH_CODES = frozenset(c.casefold() for c in (
+    "ExtensionSnapshotFailedNoNetwork", "GuestAgentSnapshotTaskStatusError", "UserErrorGuestAgentStatusUnavailable"))
+
+
+def points_at_network(observation: VmObservation) -> bool:
+    """Whether the current failure is one whose cause may be the network path: only those VMs pay for
+    the network reads (a fleet's healthy VMs and other failures never do)."""
+    job = observation.current_failed_job
+    error = job.primary_error if job is not None else None
+    return bool(error is not None and (error.error_title or "").casefold() in NETWORK_PATH_CODES)

@@ -15,9 +15,12 @@ from typing import Any
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 
-__all__ = ["CappedRetryPolicy", "RequestCounter"]
+__all__ = ["READ_ONLY_POSTS", "CappedRetryPolicy", "RequestCounter"]
 
 _WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+# POSTs that only read: backupStatus, and the network path's effective rules/routes and Network Watcher verdicts.
+READ_ONLY_POSTS = ("/backupstatus", "/effectivenetworksecuritygroups", "/effectiveroutetable", "/ipflowverify",
+                   "/nexthop")
 # x-ms-routing-request-id: "<REGION>:<yyyyMMddTHHmmssZ>:<guid>", ARM's own clock.
 _ROUTING_TIME = re.compile(r":(\d{8}T\d{6}Z):")
 
@@ -39,9 +42,9 @@ class RequestCounter(SansIOHTTPPolicy):
     def on_request(self, request: PipelineRequest[Any]) -> None:
         with self._lock:
             self.count += 1
-            # backupStatus is a POST that only reads; writes are counted for dry-run checks.
+            # Writes are counted for dry-run checks; some POSTs only read (READ_ONLY_POSTS).
             method = request.http_request.method.upper()
-            if method in _WRITE_METHODS and not request.http_request.url.split("?")[0].endswith("/backupStatus"):
+            if method in _WRITE_METHODS and not request.http_request.url.split("?")[0].lower().endswith(READ_ONLY_POSTS):
                 self.writes += 1
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:

@@ -127,6 +127,7 @@ class VirtualMachine:
     encrypted: bool = False
     provisioning_status_code: str | None = None  # e.g. "ProvisioningState/failed/VMExtensionProvisioningError"
     provisioning_status_message: str | None = None
+    nic_ids: tuple[str, ...] = ()  # networkProfile.networkInterfaces, the primary first
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "power_state", normalize_power_state(self.power_state))

@@ -49,6 +49,9 @@ _SECTIONS: dict[str, str] = {
     "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms":
         "The agent installed in the VM is out of date (for Linux VMs)",
     "troubleshoot-azure-virtual-machine-backup": "Troubleshoot Azure virtual machine backup",
+    "the-vm-has-no-internet-access": "The VM has no internet access",
+    "allow-access-to-azure-storage-that-corresponds-to-the-region":
+        "Allow access to Azure Storage that corresponds to the region",
     "backupoperationfailed--backupoperationfailedv2---backup-fails-with-an-internal-error":
         "BackUpOperationFailed / BackUpOperationFailedV2 - Backup fails, with an internal error",
     "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup":

@@ -9,6 +9,7 @@ from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
 from .locks import Lock, LockLevel
+from .network import NetworkPath
 
 __all__ = ["VmObservation"]
 
@@ -40,6 +41,8 @@ class VmObservation:
     observed_at: datetime | None = None
     collections_searched: int | None = None  # collections in the subscription-wide listing
     journaled_deletions: tuple[str, ...] = ()  # this VM's collections an azbackup-fix run began deleting
+    # The path to the region's storage, read only when the failed job's error points at it.
+    network: NetworkPath | None = None
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):

@@ -20,8 +20,10 @@ __all__ = ["RecoverVmProvisioning"]
 class RecoverVmProvisioning(Playbook):
     id = "recover-vm-provisioning"
     title = "Recover the VM's provisioning state or agent (Azure side)"
+    # Not ExtensionSnapshotFailedNoNetwork: no guide prescribes a restart for it, and a restart changes no
+    # NSG, route or DNS setting (allow-storage-outbound is its Azure-side fix).
     error_codes = ("UserErrorVmProvisioningStateFailed", "UserErrorGuestAgentStatusUnavailable",
-                   "GuestAgentSnapshotTaskStatusError", "ExtensionSnapshotFailedNoNetwork")
+                   "GuestAgentSnapshotTaskStatusError")
     actions = (
         "Microsoft.Compute/virtualMachines/read",
         "Microsoft.Compute/virtualMachines/reapply/action",

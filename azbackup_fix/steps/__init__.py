@@ -16,10 +16,15 @@ from .base import Step, StepContext
 from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointCollection
 from .extensions import DeleteExtension
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
+from .network import NSG_RULE_ADDED, NSG_RULE_REMOVED, AddStorageAllowRule, RemoveStorageAllowRule
 from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RestartVm
 
 __all__ = [
+    "NSG_RULE_ADDED",
+    "NSG_RULE_REMOVED",
+    "AddStorageAllowRule",
+    "RemoveStorageAllowRule",
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
     "DELETE_STARTED",
