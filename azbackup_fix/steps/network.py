@@ -18,10 +18,16 @@ NSG_RULE_ADDED = "nsg-rule-added"  # journal action: the rule's full id, and its
 NSG_RULE_REMOVED = "nsg-rule-removed"
 
 
-def rule_detail(nsg_id: str, name: str, properties: dict[str, object], nic_id: str) -> str:
-    """What the journal keeps: everything needed to find and remove the rule again (nothing secret)."""
-    return json.dumps({"nsg": nsg_id, "name": name, "nic": nic_id, "properties": properties},
-                      sort_keys=True, separators=(",", ":"))
+JOURNALED = ("access", "destinationAddressPrefix", "destinationPortRange", "direction", "priority", "protocol",
+             "sourceAddressPrefix", "sourcePortRange")
+
+
+def rule_detail(properties: dict[str, object], nic_id: str) -> str:
+    """What the journal keeps beside the rule's full id (its target): the body that identifies the rule
+    when it is removed, and the NIC it is for. Compact: the journal keeps one bounded line."""
+    body = {k: properties[k] for k in JOURNALED if k in properties}
+    return json.dumps({"nic": nic_id.rstrip("/").rsplit("/", 1)[-1], "properties": body}, sort_keys=True,
+                      separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class AddStorageAllowRule(Step):
             raise GuardRailError(f"rule '{self.name}' not added: no journal to record it in")
         # Durable BEFORE the PUT: a run killed after it still leaves the rule findable for removal.
         ctx.journal.record_change(ctx.run_id, action=NSG_RULE_ADDED, target=self.target,
-                                  detail=rule_detail(self.nsg_id, self.name, dict(self.properties), self.nic_id))
+                                  detail=rule_detail(dict(self.properties), self.nic_id))
         rule_id = ctx.gateway.put_security_rule(self.nsg_id, self.name, dict(self.properties))
         return self.outcome(StepStatus.CHANGED, detail=(("rule_id", rule_id),))
 
@@ -86,6 +92,6 @@ class RemoveStorageAllowRule(Step):
     def run(self, ctx: StepContext) -> StepOutcome:
         if ctx.journal is not None and ctx.run_id is not None:
             ctx.journal.record_change(ctx.run_id, action=NSG_RULE_REMOVED, target=self.target,
-                                      detail=json.dumps({"nsg": self.nsg_id, "name": self.name}))
+                                      detail='{"removed":true}')
         ctx.gateway.delete_security_rule(self.nsg_id, self.name)
         return self.outcome(StepStatus.CHANGED)

@@ -36,6 +36,12 @@ EXPECTED_TITLE = {
     "rp-vm-group-lock-unrelated": "UserErrorRpCollectionLimitReached",
     "rp-custom-group-n2": "UserErrorRpCollectionLimitReached",
     "rp-deleted-vm-orphans": "UserErrorVmNotFoundV2",
+    # The network path to storage (tests/scenarios/test_network_scenarios.py drives the fixes).
+    "network-nic-nsg-deny-internet": "ExtensionSnapshotFailedNoNetwork",
+    "network-subnet-nsg-deny-storage": "ExtensionSnapshotFailedNoNetwork",
+    "network-udr-virtual-appliance": "ExtensionSnapshotFailedNoNetwork",
+    "network-custom-dns": "ExtensionSnapshotFailedNoNetwork",
+    "network-open-agent-unreachable": "UserErrorGuestAgentStatusUnavailable",
 }
 
 
