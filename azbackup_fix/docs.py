@@ -34,6 +34,11 @@ _EFFECTS: dict[str, str] = {
     "Microsoft.Compute/virtualMachines/extensions/delete": "uninstalls the failed VMSnapshot / VMSnapshotLinux "
                                                            "extension",
     "Microsoft.Compute/virtualMachines/reapply/action": "reapplies the VM's state",
+    "Microsoft.Network/networkSecurityGroups/securityRules/write": "adds one outbound Allow rule (TCP 443 from the "
+                                                                   "NIC's address to Storage.<region>) to the NSG "
+                                                                   "that denies it (journaled first)",
+    "Microsoft.Network/networkSecurityGroups/securityRules/delete": "removes that rule again, only with "
+                                                                    "`azbackup-fix remove-network-rules --yes`",
     "Microsoft.Compute/virtualMachines/restart/action": "restarts the VM (disruptive, only when allowed)",
     "Microsoft.RecoveryServices/Vaults/backupJobs/cancel/action": "cancels a stuck, cancellable backup job "
                                                                   "(only when asked)",

@@ -11,7 +11,7 @@ from typing import Any
 from ..checks.network_path import allow_rule_name, allow_rule_properties, evaluate_path, free_priority
 from ..models import VmObservation
 from ..models.rails import NETWORK
-from ..steps import AddStorageAllowRule, Step, TriggerBackup
+from ..steps import AddStorageAllowRule, RemoveStorageAllowRule, Step, TriggerBackup
 from .base import Plan, Playbook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
@@ -37,7 +37,9 @@ class AllowStorageOutbound(Playbook):
     id = "allow-storage-outbound"
     title = "Allow outbound HTTPS to the region's storage in the NSG that denies it"
     error_codes = ("StorageOutboundDenied", "ExtensionSnapshotFailedNoNetwork")
-    actions = (*READ_ACTIONS, *AddStorageAllowRule.actions, *TriggerBackup.actions)
+    # The rule's removal (`azbackup-fix remove-network-rules`) belongs to it too.
+    actions = tuple(dict.fromkeys((*READ_ACTIONS, *AddStorageAllowRule.actions, *RemoveStorageAllowRule.actions,
+                                   *TriggerBackup.actions)))
     rail = NETWORK
     options = MappingProxyType({**TRIGGER_OPTIONS})
 

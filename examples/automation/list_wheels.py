@@ -2,9 +2,11 @@
 
     python examples/automation/list_wheels.py                 # build our wheel, resolve, list names
     python examples/automation/list_wheels.py --download DIR  # also download them and print sizes + total
+    python examples/automation/list_wheels.py --extra network # with an optional extra (repeatable)
 
 Resolution is pip's own, for the Automation target (``--python-version 3.10 --platform
-manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox, no extras).
+manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox), plus the
+extras named with ``--extra`` (``network``: azure-mgmt-network, for the network path and its fix).
 Runs on your machine (it starts pip); the runbook itself never starts a process.
 """
 
@@ -31,34 +33,40 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("azbackup_fix-*.whl"))
 
 
-def resolve(wheel: Path, scratch: Path) -> list[dict[str, str]]:
+def _requirement(wheel: Path, extras: list[str]) -> str:
+    return f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
+
+
+def resolve(wheel: Path, scratch: Path, extras: list[str] | None = None) -> list[dict[str, str]]:
     report = scratch / "report.json"
     _pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
-         "--target", str(scratch / "target"), *TARGET, str(wheel))
+         "--target", str(scratch / "target"), *TARGET, _requirement(wheel, extras or []))
     items = json.loads(report.read_text(encoding="utf-8"))["install"]
     return sorted(({"name": i["metadata"]["name"], "version": i["metadata"]["version"],
                     "file": i["download_info"]["url"].rsplit("/", 1)[-1]} for i in items),
                   key=lambda i: i["name"].lower())
 
 
-def download(wheel: Path, dest: Path) -> list[Path]:
+def download(wheel: Path, dest: Path, extras: list[str] | None = None) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
-    _pip("download", "--quiet", "--dest", str(dest), *TARGET, str(wheel))
+    _pip("download", "--quiet", "--dest", str(dest), *TARGET, _requirement(wheel, extras or []))
     return sorted(dest.glob("*.whl"), key=lambda p: p.name.lower())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--download", metavar="DIR", type=Path, help="download the wheels into DIR")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME",
+                        help="an optional extra to include, e.g. network (repeatable)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         wheel = build_wheel(scratch / "dist")
         if not args.download:
-            for item in resolve(wheel, scratch):
+            for item in resolve(wheel, scratch, args.extra):
                 print(f"{item['file']}")
             return 0
-        files = download(wheel, args.download)
+        files = download(wheel, args.download, args.extra)
         total = 0
         for path in files:
             size = path.stat().st_size
