@@ -30,28 +30,40 @@ def rule_detail(properties: dict[str, object], nic_id: str) -> str:
                       separators=(",", ":"))
 
 
+_RULE = "Microsoft.Network/networkSecurityGroups/securityRules/"
+_POLL = "Microsoft.Network/locations/operations/read"  # the Network RP's operation status
+
+
 @dataclass(frozen=True)
-class AddStorageAllowRule(Step):
+class _RuleStep(Step):
+    """A change to one rule of one NSG, behind the network rail."""
+
     nsg_id: str
     name: str
-    properties: dict[str, object] = field(hash=False, compare=True)
-    nic_id: str = ""
-    denying_rule: str = ""
 
-    kind = "add-nsg-rule"
-    actions = ("Microsoft.Network/networkSecurityGroups/securityRules/write",
-               "Microsoft.Network/networkSecurityGroups/securityRules/read",
-               "Microsoft.Network/locations/operations/read")
     rail = NETWORK
 
     @property
     def target(self) -> str:
         return f"{self.nsg_id}/securityRules/{self.name}"
 
+    @property
+    def nsg_name(self) -> str:
+        return self.nsg_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class AddStorageAllowRule(_RuleStep):
+    properties: dict[str, object] = field(default_factory=dict, hash=False, compare=True)
+    nic_id: str = ""
+    denying_rule: str = ""
+
+    kind = "add-nsg-rule"
+    actions = (_RULE + "write", _RULE + "read", _POLL)
+
     def describe(self) -> str:
         p = self.properties
-        nsg = self.nsg_id.rstrip("/").rsplit("/", 1)[-1]
-        return (f"add outbound rule '{self.name}' to NSG {nsg}: Allow {p['protocol']} {p['destinationPortRange']} "
+        return (f"add outbound rule '{self.name}' to NSG {self.nsg_name}: Allow {p['protocol']} {p['destinationPortRange']} "
                 f"from {p['sourceAddressPrefix']} to {p['destinationAddressPrefix']} at priority {p['priority']}"
                 + (f", ahead of {self.denying_rule}" if self.denying_rule else ""))
 
@@ -72,22 +84,12 @@ class AddStorageAllowRule(Step):
 
 
 @dataclass(frozen=True)
-class RemoveStorageAllowRule(Step):
-    nsg_id: str
-    name: str
-
+class RemoveStorageAllowRule(_RuleStep):
     kind = "remove-nsg-rule"
-    actions = ("Microsoft.Network/networkSecurityGroups/securityRules/delete",
-               "Microsoft.Network/networkSecurityGroups/securityRules/read",
-               "Microsoft.Network/locations/operations/read")
-    rail = NETWORK
-
-    @property
-    def target(self) -> str:
-        return f"{self.nsg_id}/securityRules/{self.name}"
+    actions = (_RULE + "delete", _RULE + "read", _POLL)
 
     def describe(self) -> str:
-        return f"remove outbound rule '{self.name}' from NSG {self.nsg_id.rstrip('/').rsplit('/', 1)[-1]}"
+        return f"remove outbound rule '{self.name}' from NSG {self.nsg_name}"
 
     def run(self, ctx: StepContext) -> StepOutcome:
         if ctx.journal is not None and ctx.run_id is not None:

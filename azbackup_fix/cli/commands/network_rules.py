@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from ...gateway import Gateway
 from ...journal import Journal
 from ...network_rules import RuleRemoval, added_rules, remove_added_rules
 from ...settings import Settings
@@ -60,16 +59,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         results: tuple[RuleRemoval, ...] = ()
         if added_rules(journal):
             with connect(args, settings) as connection, ExitStack() as stack:
-                opened: dict[str, Gateway] = {}
-
-                def gateway_for(subscription: str) -> Gateway:
-                    key = subscription.casefold()
-                    if key not in opened:
-                        opened[key] = stack.enter_context(
-                            Gateway(connection.credential, subscription, **connection.client_kwargs))
-                    return opened[key]
-
-                results = remove_added_rules(journal, gateway_for, apply=bool(args.yes),
+                results = remove_added_rules(journal, connection.gateways(stack), apply=bool(args.yes),
                                              subscription=args.subscription or None)
     io.out.write(render_removals(results, args.output, journal=path, applied=bool(args.yes)).rstrip("\n") + "\n")
     if any(r.outcome == "failed" for r in results):

@@ -20,7 +20,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ...errors import InvalidInputError
-from ...gateway import Gateway
 from ...journal import Journal, LeftLock
 from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
@@ -121,16 +120,8 @@ def _recover(journal: Journal, args: argparse.Namespace, settings: Settings,
              left_too: bool = False) -> tuple[LockRecovery, ...]:
     """Connect (only when something is pending) and restore, one gateway per subscription."""
     only = args.subscription or None
-    with connect(args, settings) as connection, ExitStack() as gateways:
-        opened: dict[str, Gateway] = {}
-
-        def gateway_for(subscription: str) -> Gateway:
-            key = subscription.casefold()
-            if key not in opened:
-                opened[key] = gateways.enter_context(
-                    Gateway(connection.credential, subscription, **connection.client_kwargs))
-            return opened[key]
-
+    with connect(args, settings) as connection, ExitStack() as stack:
+        gateway_for = connection.gateways(stack)
         # --subscription: only that subscription's locks; the others stay pending.
         target = gateway_for(only) if only else gateway_for
         results = recover_locks(journal, target) if journal.pending_locks() else ()

@@ -101,6 +101,14 @@ def _group_of(p: dict[str, str]) -> str | None:
     return p.get("resourceGroupName")
 
 
+def _child(children: dict[str, Any], kind: str, name: str) -> Any:
+    """A child resource (rule, route, subnet) by name, or the RP's 404 for it."""
+    found = children.get(name.lower())
+    if found is None:
+        raise errors.child_not_found(kind, name)
+    return found
+
+
 # ---- network security groups and rules ---------------------------------------------------------------
 def _nsg(sb: Sandbox, p: dict[str, str]) -> NetworkSecurityGroup:
     return sb.network.get_nsg(p["subscriptionId"], p["resourceGroupName"], p["nsgName"])
@@ -139,10 +147,7 @@ def _delete_nsg(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxR
 def _get_rule(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     _check_api(req, "networkSecurityGroups/securityRules")
     nsg = _nsg(sb, p)
-    rule = nsg.rules.get(p["ruleName"].lower())
-    if rule is None:
-        raise errors.child_not_found("securityRules", p["ruleName"])
-    return json_response(200, rule.to_arm(nsg))
+    return json_response(200, _child(nsg.rules, "securityRules", p["ruleName"]).to_arm(nsg))
 
 
 def _list_rules(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -202,10 +207,7 @@ def _delete_rt(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRe
 def _get_route(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     _check_api(req, "routeTables/routes")
     table = _rt(sb, p)
-    route = table.routes.get(p["routeName"].lower())
-    if route is None:
-        raise errors.child_not_found("routes", p["routeName"])
-    return json_response(200, route.to_arm(table))
+    return json_response(200, _child(table.routes, "routes", p["routeName"]).to_arm(table))
 
 
 def _put_route(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -249,10 +251,7 @@ def _put_vnet(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxRes
 def _get_subnet(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     _check_api(req, "virtualNetworks/subnets")
     vnet = _vnet(sb, p)
-    subnet = vnet.subnets.get(p["subnetName"].lower())
-    if subnet is None:
-        raise errors.child_not_found("subnets", p["subnetName"])
-    return json_response(200, subnet.to_arm(vnet, sb.network))
+    return json_response(200, _child(vnet.subnets, "subnets", p["subnetName"]).to_arm(vnet, sb.network))
 
 
 def _put_subnet(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
