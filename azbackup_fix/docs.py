@@ -36,6 +36,11 @@ _EFFECTS: dict[str, str] = {
     "Microsoft.Compute/virtualMachines/extensions/delete": "uninstalls a failed extension (the VMSnapshot / "
                                                            "VMSnapshotLinux one; another only when asked)",
     "Microsoft.Compute/virtualMachines/reapply/action": "reapplies the VM's state",
+    "Microsoft.Network/networkSecurityGroups/securityRules/write": "adds one outbound Allow rule (TCP 443 from the "
+                                                                   "NIC's address to Storage.<region>) to the NSG "
+                                                                   "that denies it (journaled first)",
+    "Microsoft.Network/networkSecurityGroups/securityRules/delete": "removes that rule again, only with "
+                                                                    "`azbackup-fix remove-network-rules --yes`",
     "Microsoft.Compute/virtualMachines/restart/action": "restarts the VM (disruptive, only when allowed)",
     "Microsoft.Compute/virtualMachines/redeploy/action": "redeploys the VM to a new host (disruptive, only when "
                                                          "allowed)",

@@ -14,7 +14,8 @@ _HEADER = """# Sandbox coverage
 
 Every ARM operation the sandbox emulates, generated from its route table
 (`python -m azbackup_sandbox.coverage`). Names in path templates are case-insensitive; `{scope*}`
-spans several segments. Any api-version is accepted. A request outside this table answers
+spans several segments. Any api-version is accepted, except that Microsoft.Network answers 400
+`NoRegisteredProviderFound` before 2023-02-01. A request outside this table answers
 404 `InvalidResourceType` naming the route; a known path with another verb answers 405.
 
 Every route also gets, from the shared pipeline and in ARM's order: 401 without a bearer token,

@@ -6,7 +6,9 @@ minimum. Prints a table; a benchmark, not a test.
     python benchmarks/fleet.py --vms 1000 --fix                  # also fix-all
 
 Setup per fleet size N: ceil(N / 1000) subscriptions (ARM buckets are per subscription), 2 vaults each,
-the generator's default failure mix (86 % healthy), latency 50-150 ms per request, throttling on
+the generator's default failure mix (86 % healthy) plus a 3 % share of VMs whose NIC NSG denies outbound
+Internet (``network-nsg-deny``: ExtensionSnapshotFailedNoNetwork; only those pay for network reads, the
+effective rules and routes being long-running POSTs: three requests each), latency 50-150 ms per request, throttling on
 (reads 250 refilling 25/s, writes and deletes 200 refilling 10/s per subscription and principal), the
 sandbox clock at real time (clock rate 1) so the buckets refill at ARM's real rates.
 
@@ -16,7 +18,7 @@ every (subscription, bucket), max(0, requests - capacity) / refill rate: no clie
 without a 429. The sequential baseline is ``Remediator.iter_diagnoses`` over every protected VM, one
 subscription after another, no threads, no Resource Graph; it is run on a sample of VMs and
 extrapolated to N (the table says so). Fix-all uses ``wait=False`` (triggered backups are not awaited),
-allows cancelling stuck jobs (``--allow-disruptive``) and otherwise the default
+allows cancelling stuck jobs (``--allow-disruptive``) and the NSG rule (``--allow-network-changes``), and otherwise the default
 playbooks' permissions (no restarts, no protection changes: those VMs stay report-only or refused).
 """
 
@@ -66,7 +68,8 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(spec["subscriptions"]), apply=fix, workers=spec["workers"], wait=False, fresh=True,
             # Stuck jobs: cancelled (snapshot phase) rather than waited for an hour.
-            allow_disruptive=fix, options={"resolve-backup-in-progress": {"wait_minutes": 2}}))
+            allow_disruptive=fix, allow_network_changes=fix,
+            options={"resolve-backup-in-progress": {"wait_minutes": 2}}))
         out.update(vms_seen=report.vms_seen, candidates=report.candidates, outcomes=report.by_outcome(),
                    client_429=report.throttled, budget_wait=round(budget.waited, 1))
         journal.close()
@@ -120,6 +123,7 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     records = sb.requests()
     result["requests"] = len(records)
     result["graph_requests"] = sum(1 for r in records if r.operation == "ResourceGraph_Resources")
+    result["network_requests"] = sum(1 for r in records if "/providers/microsoft.network/" in r.path.lower())
     result["server_429"] = sb.throttle.throttled
     result["minimum"] = _minimum(records)
     result["discovery"] = _discovery_seconds(records)
@@ -138,10 +142,10 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                            rpc_delete_seconds=2)
     t0 = time.monotonic()
     sb = Sandbox(config=config, log_limit=2_000_000)
-    sb.load("fleet", vms=n, subscriptions=subs, vaults=args.vaults)
+    sb.load("fleet", vms=n, subscriptions=subs, vaults=args.vaults, mix=args.mix)
     kinds = Counter(vm.tags.get("kind") for vm in sb.compute.vms.values())
     print(f"# fleet {n} VMs, {subs} subscriptions x {args.vaults} vaults, generated in {time.monotonic() - t0:.1f} s; "
-          f"healthy {kinds.get('healthy', 0)}", file=sys.stderr)
+          f"healthy {kinds.get('healthy', 0)}, network {kinds.get('network-nsg-deny', 0)}", file=sys.stderr)
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="azbf-bench-"))
     with SandboxServer(sb, clock_rate=1.0) as server:
@@ -149,6 +153,8 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                 "workers": args.workers, "journal": str(tmp / "journal.sqlite")}
         diag = _measure(sb, {**base, "what": "diagnose"}, args.timeout)
         healthy = max(1, diag["vms_seen"] - diag["candidates"])
+        network_vms = kinds.get("network-nsg-deny", 0)
+        diag["network_vms"] = network_vms
         rows.append({"n": n, "phase": "diagnose-all", **diag,
                      "per_vm": diag["requests"] / n, "per_healthy_vm": diag["graph_requests"] / healthy})
         if not args.no_sequential:
@@ -168,6 +174,7 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                          "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
         if args.fix:
             fix = _measure(sb, {**base, "what": "fix"}, args.timeout)
+            fix["network_vms"] = network_vms
             rows.append({"n": n, "phase": "fix-all", **fix, "per_vm": fix["requests"] / n})
             again = _measure(sb, {**base, "what": "diagnose"}, args.timeout)
             rows.append({"n": n, "phase": "diagnose after fix", **again, "per_vm": again["requests"] / n})
@@ -189,6 +196,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
             notes.append(f"{seq[r['n']] / r['wall']:.0f}x faster than sequential")
         if "candidates" in r:
             notes.append(f"{r['candidates']} candidates; {r.get('outcomes')}")
+        if r.get("network_vms"):
+            notes.append(f"network {r['network_requests']} req over {r['network_vms']} VMs "
+                         f"({r['network_requests'] / r['network_vms']:.1f}/VM)")
         if r.get("discovery") is not None:
             notes.append(f"discovery {r['discovery']:.1f} s")
         if "server_cpu" in r and "client_cpu" in r:
@@ -210,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vms", type=int, action="append", help="fleet size (repeatable; default 1000)")
     parser.add_argument("--subscriptions", type=int, default=0, help="default: one per 1,000 VMs")
     parser.add_argument("--vaults", type=int, default=2, help="vaults per subscription")
+    parser.add_argument("--mix", default=None, help="failure mix kind=weight,... (default: the generator's, "
+                                                     "plus network-nsg-deny=0.03)")
     parser.add_argument("--workers", type=int, default=None, help="default: the scanner's (8 per subscription)")
     parser.add_argument("--latency", type=lambda t: tuple(float(x) for x in t.split(",")), default=(50.0, 150.0),
                         help="per-request latency range in ms (default 50,150)")
@@ -219,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fix", action="store_true", help="also measure fix-all and a diagnose pass after it")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measured client run")
     args = parser.parse_args(argv)
+    if args.mix is None and not args.child:
+        from azbackup_sandbox.scenarios.fleet import DEFAULT_MIX
+
+        args.mix = ",".join(f"{k}={v}" for k, v in {**DEFAULT_MIX, "network-nsg-deny": 0.03}.items())
     if args.child:
         print(json.dumps(_client(json.loads(args.child))))
         return 0

@@ -48,6 +48,7 @@ class Playbook:
     RERUN_FAILED_EXTENSION = "rerun-failed-extension"
     WAIT_FOR_VM_STATE = "wait-for-vm-state"
     GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
+    ALLOW_STORAGE_OUTBOUND = "allow-storage-outbound"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -60,6 +61,7 @@ class Playbook:
         RERUN_FAILED_EXTENSION,
         WAIT_FOR_VM_STATE,
         GRANT_BACKUP_KEY_VAULT_ACCESS,
+        ALLOW_STORAGE_OUTBOUND,
     )
 
 
@@ -115,6 +117,11 @@ _C = {  # guide 001's sections that only Microsoft's current article has (models
     "policy": "usererrorrequestdisallowedbypolicy---an-invalid-policy-is-configured-on-the-vm-which-is-preventing-snapshot-operation",
     "instant_rp": "usererrorinstantrpnotfound---restore-failed-because-the-snapshot-of-the-vm-was-not-found",
     "trusted_launch": "usererrormigrationfromtrustedlaunchvm-tonontrustedvmnotallowed",
+}
+_NET_GUIDE = "002"
+_N = {  # guide 002's sections on the network path
+    "no_internet": "the-vm-has-no-internet-access",
+    "storage_tag": "allow-access-to-azure-storage-that-corresponds-to-the-region",
 }
 _P = Playbook
 
@@ -254,6 +261,37 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "ExtensionSnapshotFailedNoNetwork", _AGENT_GUIDE, _S["no_network"], (),
         "Snapshot operation failed due to no network connectivity on the virtual machine.",
         messages=("no network connectivity",),
+    ),
+    # -- the network path behind it (checks/network.py; read only for the path's error codes) ---------
+    CatalogueEntry(
+        "StorageOutboundDenied", _NET_GUIDE, _N["storage_tag"], (_P.ALLOW_STORAGE_OUTBOUND,),
+        "An NSG rule on the NIC or subnet denies outbound HTTPS to the region's storage (Storage.<region>).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "StorageRoutedToAppliance", _NET_GUIDE, _N["no_internet"], (),
+        "A route sends the region's storage traffic to a virtual appliance or nowhere (reported, never changed).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "CustomDnsServers", _NET_GUIDE, _N["no_internet"], (),
+        "The VM uses custom DNS servers; whether they resolve the storage endpoints is seen only in the guest.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathOpenCheckGuest", _AGENT_GUIDE, _S["step4"], (),
+        "The Azure-side path to storage is open and 168.63.129.16 is never filtered by Azure: the cause is in the guest.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathNotVisible", _AGENT_GUIDE, _S["step1"], (),
+        "The VM is not running: Azure computes no effective rules or routes for it.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "NetworkPathUnreadable", _NET_GUIDE, _N["no_internet"], (),
+        "The network path could not be read (azure-mgmt-network missing, or permission denied).",
+        documented=False,
     ),
     CatalogueEntry(
         "ExtensionOperationFailedForManagedDisks", _AGENT_GUIDE, _S["ext_failed"],

@@ -13,6 +13,7 @@ from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
 from .jobs import check_failed_job, check_jobs_in_progress
 from .keyvault import check_key_vault_access
+from .network import check_network_path
 from .options import DEFAULT_OPTIONS, CheckOptions
 from .policy import check_policy_denial
 from .policy_migration import check_policy_migration
@@ -29,6 +30,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_deleted_vm,
     check_vm_health,
     check_agent,
+    check_network_path,
     check_extensions,
     check_backup_extension,
     check_restore_point_limit,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..gateway import get_cloud
+from ..gateway import Gateway, get_cloud
 from ..ids import VmRef
 from ..remediator import Remediator
 from ..sandbox_credential import SandboxCredential
@@ -49,6 +49,19 @@ class Connection:
             with self.remediator(subscription) as fix:
                 out.append((subscription, list(fix.list_protected_vms())))
         return out
+
+    def gateways(self, stack: ExitStack) -> Callable[[str], Gateway]:
+        """One gateway per subscription, opened on first use and closed with ``stack`` (journal-driven
+        commands: the journal names the subscriptions)."""
+        opened: dict[str, Gateway] = {}
+
+        def gateway_for(subscription: str) -> Gateway:
+            key = subscription.casefold()
+            if key not in opened:
+                opened[key] = stack.enter_context(Gateway(self.credential, subscription, **self.client_kwargs))
+            return opened[key]
+
+        return gateway_for
 
     def close(self) -> None:
         close = getattr(self.credential, "close", None)

@@ -157,6 +157,7 @@ def vm_from_wire(ref: VmRef, data: dict[str, Any]) -> VirtualMachine:
         provisioning_status_code=provisioning.get("code"),
         provisioning_status_message=provisioning.get("message"),
         provision_vm_agent=_provision_vm_agent(props),
+        nic_ids=_nic_ids(props),
     )
 
 
@@ -166,6 +167,12 @@ def _provision_vm_agent(props: Any) -> bool | None:
         if isinstance(value, bool):
             return value
     return None
+
+
+def _nic_ids(props: dict[str, Any]) -> tuple[str, ...]:
+    nics = [n for n in dig(props, "networkProfile", "networkInterfaces", default=[]) or [] if isinstance(n, dict)]
+    nics.sort(key=lambda n: not bool(dig(n, "properties", "primary", default=False)))  # primary first
+    return tuple(str(n["id"]) for n in nics if n.get("id"))
 
 
 def collection_from_wire(data: dict[str, Any]) -> RestorePointCollection:

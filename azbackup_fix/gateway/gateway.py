@@ -60,6 +60,7 @@ from .convert_backup import (
     protected_item_from_wire,
 )
 from .convert_compute import collection_from_wire, vm_from_wire
+from .network import GatewayNetwork
 from .policies import CappedRetryPolicy, RequestCounter
 from .wire import dig, wire
 from .writes import GatewayWrites
@@ -100,7 +101,7 @@ class VaultInfo:
         return f"VaultInfo({self.ref.id!r}, {self.location!r})"
 
 
-class Gateway(GatewayWrites):
+class Gateway(GatewayWrites, GatewayNetwork):
     """Typed reads (and, through :class:`GatewayWrites`, writes) of one subscription through the Azure SDK clients.
 
     ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,
@@ -177,6 +178,9 @@ class Gateway(GatewayWrites):
                                                   **self._with_retry_policies(kwargs))
         self.backup = RecoveryServicesBackupClient(credential, self.subscription_id,
                                                    **self._with_retry_policies(kwargs))
+        self._client_kwargs = kwargs  # for the clients of optional extras, made on first use (network)
+        self._extra_clients: list[Any] = []
+        self._network_client: Any = None
         self._cache: dict[tuple[str, ...], Any] = {}
         self._companions: dict[str, Any] = {}  # clients made on first use (key_vault())
         self._cache_lock = threading.RLock()
@@ -192,7 +196,8 @@ class Gateway(GatewayWrites):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        for client in (self.compute, self.locks, self.resources, self.backup, *self._companions.values()):
+        for client in (self.compute, self.locks, self.resources, self.backup, *self._companions.values(),
+                       *self._extra_clients):
             client.close()
         if self._owns_transport:
             self._transport.close()

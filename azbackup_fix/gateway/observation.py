@@ -23,6 +23,7 @@ Order of reads (each at most once; lists shared by many VMs come from the gatewa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -34,7 +35,7 @@ from ..models.policy import PolicyState
 from .gateway import Gateway, VaultInfo
 from .keyvault_observation import observe_key_vault
 
-__all__ = ["observe_vm", "shared_reads"]
+__all__ = ["NETWORK_PATH_CODES", "observe_vm", "points_at_network", "shared_reads"]
 
 
 class _Items:
@@ -213,7 +214,7 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
     jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
     failed_title = latest_failed.primary_error.error_title if latest_failed and latest_failed.primary_error else None
     key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
-    return VmObservation(
+    observation = VmObservation(
         policy_states=_policy_states(gateway, latest_failed),
         vm_ref=vm_ref,
         vm=vm,
@@ -229,3 +230,19 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         collections_searched=gateway.subscription_collection_count(),
         key_vault=key_vault,
     )
+    if vm is not None and points_at_network(observation):
+        observation = dataclasses.replace(observation, network=gateway.network_path(vm))
+    return observation
+
+
+# The job errors the guides trace (among other causes) to a VM that cannot reach Azure Storage.
+NETWORK_PATH_CODES = frozenset(c.casefold() for c in (
+    "ExtensionSnapshotFailedNoNetwork", "GuestAgentSnapshotTaskStatusError", "UserErrorGuestAgentStatusUnavailable"))
+
+
+def points_at_network(observation: VmObservation) -> bool:
+    """Whether the current failure is one whose cause may be the network path: only those VMs pay for
+    the network reads (a fleet's healthy VMs and other failures never do)."""
+    job = observation.current_failed_job
+    error = job.primary_error if job is not None else None
+    return bool(error is not None and (error.error_title or "").casefold() in NETWORK_PATH_CODES)

@@ -15,10 +15,13 @@ from typing import Any
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 
-__all__ = ["CappedRetryPolicy", "RequestCounter"]
+__all__ = ["READ_ONLY_POSTS", "CappedRetryPolicy", "RequestCounter"]
 
 _WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
-_READING_POSTS = ("/backupstatus", "/policystates/latest/queryresults")
+# POSTs that only read: backupStatus, Policy Insights' queryResults, and the network path's effective
+# rules/routes and Network Watcher verdicts.
+READ_ONLY_POSTS = ("/backupstatus", "/policystates/latest/queryresults", "/effectivenetworksecuritygroups",
+                   "/effectiveroutetable", "/ipflowverify", "/nexthop")
 # x-ms-routing-request-id: "<REGION>:<yyyyMMddTHHmmssZ>:<guid>", ARM's own clock.
 _ROUTING_TIME = re.compile(r":(\d{8}T\d{6}Z):")
 
@@ -40,11 +43,9 @@ class RequestCounter(SansIOHTTPPolicy):
     def on_request(self, request: PipelineRequest[Any]) -> None:
         with self._lock:
             self.count += 1
-            # backupStatus and Policy Insights' queryResults are POSTs that only read; writes are
-            # counted for dry-run checks.
+            # Writes are counted for dry-run checks; some POSTs only read (READ_ONLY_POSTS).
             method = request.http_request.method.upper()
-            path = request.http_request.url.split("?")[0].casefold()
-            if method in _WRITE_METHODS and not path.endswith(_READING_POSTS):
+            if method in _WRITE_METHODS and not request.http_request.url.split("?")[0].lower().endswith(READ_ONLY_POSTS):
                 self.writes += 1
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:

@@ -145,6 +145,7 @@ class VirtualMachine:
     provisioning_status_code: str | None = None  # e.g. "ProvisioningState/failed/VMExtensionProvisioningError"
     provisioning_status_message: str | None = None
     provision_vm_agent: bool | None = None  # osProfile.*Configuration.provisionVMAgent; None when absent
+    nic_ids: tuple[str, ...] = ()  # networkProfile.networkInterfaces, the primary first
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "power_state", normalize_power_state(self.power_state))

@@ -50,6 +50,9 @@ _SECTIONS: dict[str, str] = {
         "The agent installed in the VM is out of date (for Linux VMs)",
     "troubleshoot-azure-virtual-machine-backup": "Troubleshoot Azure virtual machine backup",
     "validate-vm-agent-installation": "Validate VM Agent installation",
+    "the-vm-has-no-internet-access": "The VM has no internet access",
+    "allow-access-to-azure-storage-that-corresponds-to-the-region":
+        "Allow access to Azure Storage that corresponds to the region",
     "backupoperationfailed--backupoperationfailedv2---backup-fails-with-an-internal-error":
         "BackUpOperationFailed / BackUpOperationFailedV2 - Backup fails, with an internal error",
     "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup":

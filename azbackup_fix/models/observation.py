@@ -11,6 +11,7 @@ from .compute import RestorePointCollection, VirtualMachine
 from .keyvault import KeyVaultAccess
 from .locks import Lock, LockLevel
 from .policy import PolicyState
+from .network import NetworkPath
 
 __all__ = ["VmObservation"]
 
@@ -46,6 +47,8 @@ class VmObservation:
     # None: not read (no such failure) or not readable (permission).
     policy_states: tuple[PolicyState, ...] | None = None
     key_vault: KeyVaultAccess | None = None  # read only for an encrypted VM (or a Key Vault failure)
+    # The path to the region's storage, read only when the failed job's error points at it.
+    network: NetworkPath | None = None
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):

@@ -1,6 +1,17 @@
 """Imports the built-in playbook modules so that they register themselves."""
 
-from . import extension, failed_extension, inspection, jobs, keyvault, protection, restore_points, vm, vm_state
+from . import (
+    extension,
+    failed_extension,
+    inspection,
+    jobs,
+    keyvault,
+    network,
+    protection,
+    restore_points,
+    vm,
+    vm_state,
+)
 
-__all__ = ["extension", "failed_extension", "inspection", "jobs", "keyvault", "protection", "restore_points", "vm",
-           "vm_state"]
+__all__ = ["extension", "failed_extension", "inspection", "jobs", "keyvault", "network", "protection",
+           "restore_points", "vm", "vm_state"]

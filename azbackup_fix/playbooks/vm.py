@@ -29,8 +29,10 @@ AGENTLESS_NOTE = ("to keep backups running while the agent cannot be fixed, swit
 class RecoverVmProvisioning(Playbook):
     id = "recover-vm-provisioning"
     title = "Recover the VM's provisioning state or agent (Azure side)"
+    # Not ExtensionSnapshotFailedNoNetwork: no guide prescribes a restart for it, and a restart changes no
+    # NSG, route or DNS setting (allow-storage-outbound is its Azure-side fix).
     error_codes = ("UserErrorVmProvisioningStateFailed", "UserErrorGuestAgentStatusUnavailable",
-                   "GuestAgentSnapshotTaskStatusError", "ExtensionSnapshotFailedNoNetwork")
+                   "GuestAgentSnapshotTaskStatusError")
     actions = (
         "Microsoft.Compute/virtualMachines/read",
         "Microsoft.Compute/virtualMachines/reapply/action",

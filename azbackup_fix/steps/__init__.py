@@ -18,12 +18,17 @@ from .extensions import DeleteExtension
 from .keyvault import ACCESS_POLICY_ADDED, ROLE_ASSIGNED, AddKeyVaultAccessPolicy, AssignKeyVaultRole
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
 from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
+from .network import NSG_RULE_ADDED, NSG_RULE_REMOVED, AddStorageAllowRule, RemoveStorageAllowRule
 from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RedeployVm, RestartVm
 from .vm_state import WaitForAgentReady, WaitForVmState
 
 __all__ = [
     "ACCESS_POLICY_ADDED",
+    "NSG_RULE_ADDED",
+    "NSG_RULE_REMOVED",
+    "AddStorageAllowRule",
+    "RemoveStorageAllowRule",
     "DEFAULT_RETENTION_DAYS",
     "DELETE_ATTEMPTS",
     "DELETE_STARTED",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..providers.keyvault.models import KeyVaultBackend
     from ..providers.locks.models import LockBackend
     from ..providers.policy.models import PolicyBackend
+    from ..providers.network.models import NetworkBackend
     from ..providers.resources.models import ResourceBackend
     from ..scenarios.base import Scenario
 
@@ -125,6 +126,7 @@ class Sandbox:
         self.disks: DiskBackend = backends["disks"]
         self.keyvault: KeyVaultBackend = backends["keyvault"]
         self.authorization: AuthorizationBackend = backends["authorization"]
+        self.network: NetworkBackend = backends["network"]
         self._backends = backends
         from ..providers.resourcegraph.models import ResourceGraphBackend
 

@@ -21,11 +21,12 @@ def register_all(router: Router) -> None:
     from .locks import routes as lock_routes
     from .metadata import routes as metadata_routes
     from .policy import routes as policy_routes
+    from .network import routes as network_routes
     from .resourcegraph import routes as resourcegraph_routes
     from .resources import routes as resource_routes
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
-    for module in (metadata_routes, resource_routes, compute_routes, backup_routes, lock_routes,
+    for module in (metadata_routes, resource_routes, compute_routes, backup_routes, network_routes, lock_routes,
                    resourcegraph_routes, policy_routes, disk_routes, keyvault_routes, authorization_routes):
         module.register(router)
 
@@ -38,6 +39,7 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
     from .keyvault.models import KeyVaultBackend
     from .locks.models import LockBackend
     from .policy.models import PolicyBackend
+    from .network.models import NetworkBackend
     from .resources.models import ResourceBackend
 
     return {
@@ -49,4 +51,5 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
         "disks": DiskBackend(sandbox),
         "keyvault": KeyVaultBackend(sandbox),
         "authorization": AuthorizationBackend(sandbox),
+        "network": NetworkBackend(sandbox),
     }

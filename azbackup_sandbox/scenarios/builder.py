@@ -27,6 +27,7 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
+from .network import build_network, build_vm_network, build_watchers
 from ..providers.policy.models import PolicyAssignment
 from .spec import (
     CollectionSpec,
@@ -103,7 +104,11 @@ def _subscription(sandbox: Sandbox, sub: SubscriptionSpec) -> list[tuple[Protect
         made.managed_by = group.managed_by
     for kv in sub.key_vaults:
         _key_vault(sandbox, sid, sub.tenant_id, kv)
+    build_network(sandbox, sub)
     vms = {(vm.resource_group.lower(), vm.name.lower()): _vm(sandbox, sid, vm) for vm in sub.vms}
+    for spec in sub.vms:
+        build_vm_network(sandbox, sub, spec, vms[(spec.resource_group.lower(), spec.name.lower())])
+    build_watchers(sandbox, sub)
     runs: list[tuple[ProtectedItem, int]] = []
     for vault_spec in sub.vaults:
         vault = sandbox.backup.add_vault(Vault(sid, vault_spec.resource_group, vault_spec.name, vault_spec.location,

@@ -124,6 +124,18 @@ def _agent_not_installed(p: Placement) -> None:
     p.vm["extensions"] = [e for e in p.vm["extensions"] if e["publisher"] != "Microsoft.Azure.RecoveryServices"]
 
 
+def _network_nsg_deny(p: Placement) -> None:
+    """The VM's NIC NSG denies outbound Internet: its snapshots cannot reach the region's storage."""
+    p.restore_points(2)
+    name = f"{p.vm['name']}-nsg"
+    p.subscription.setdefault("networkSecurityGroups", []).append({
+        "name": name, "resourceGroup": p.vm["resourceGroup"], "location": p.vm["location"],
+        "securityRules": [{"name": "DenyInternetOutbound", "priority": 200, "direction": "Outbound",
+                           "access": "Deny", "protocol": "*", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                           "destinationAddressPrefix": "Internet", "destinationPortRange": "*"}]})
+    p.vm["network"] = {"networkSecurityGroup": name}
+
+
 def _in_progress(p: Placement) -> None:
     p.restore_points(2)
     started = format_time(p.now - timedelta(hours=26))
@@ -163,6 +175,7 @@ FAILURE_KINDS: dict[str, Callable[[Placement], None]] = {
     "protection-stopped": _protection_stopped,
     "disk-too-large": _disk_too_large,
     "vm-deleted": _vm_deleted,
+    "network-nsg-deny": _network_nsg_deny,
 }
 
 KIND_DESCRIPTIONS: dict[str, str] = {
@@ -178,6 +191,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "protection-stopped": "protection stopped, data retained (UserErrorBcmDatasourceNotPresent)",
     "disk-too-large": "a data disk over 32 TB (UserErrorUnsupportedDiskSize)",
     "vm-deleted": "VM deleted, still protected in the vault",
+    "network-nsg-deny": "the NIC's NSG denies outbound Internet (ExtensionSnapshotFailedNoNetwork)",
 }
 
 

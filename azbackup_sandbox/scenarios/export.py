@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.backup.models import NEVER_BACKED_UP, BackupJob, BackupPolicy, ProtectedItem, Vault
 from ..providers.compute.models import Extension, RestorePointCollection, VirtualMachine
+from .network import export_network, export_vm_network
 
 if TYPE_CHECKING:
     from ..core.sandbox import Sandbox
@@ -60,7 +61,7 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
         for g in sandbox.resources.groups_of(sid)
     ]
     body["keyVaults"] = [_key_vault(kv) for kv in sandbox.keyvault.list(sid)]
-    vms = [_vm(vm) for vm in sandbox.compute.list_vms(sid)]
+    vms = [_with_network(sandbox, vm, _vm(vm)) for vm in sandbox.compute.list_vms(sid)]
     present = {vm.id.lower() for vm in sandbox.compute.list_vms(sid)}
     vaults = sandbox.backup.list_vaults(sid)
     collections = sandbox.compute.list_collections(sid)
@@ -88,6 +89,7 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
                     "definition": {"name": a.definition_name, "displayName": a.definition_display_name},
                     "requiredTag": a.tag, "tagValue": a.tag_value or None})
         for a in sandbox.policy.for_subscription(sid)
+    ]
     assignments = sorted((a for a in sandbox.authorization.assignments.values()
                           if a.scope.lower() == prefix or a.scope.lower().startswith(prefix + "/")),
                          key=lambda a: a.id.lower())
@@ -95,7 +97,13 @@ def _subscription(sandbox: Sandbox, sid: str) -> dict[str, Any]:
         _drop_none({"name": a.name, "scope": a.scope[len(prefix):].strip("/") or None, "role": a.role_guid,
                     "principalId": a.principal_id}) for a in assignments
     ]
-    return {k: v for k, v in body.items() if v != []}
+    body.update(export_network(sandbox, sid))
+    return {k: v for k, v in body.items() if v != [] or k == "networkWatchers"}
+
+
+def _with_network(sandbox: Sandbox, vm: VirtualMachine, body: dict[str, Any]) -> dict[str, Any]:
+    network = export_vm_network(sandbox, vm)
+    return {**body, "network": network} if network is not None else body
 
 
 def _key_vault(vault: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+from .network import NETWORK_KEYS, parse_network_spec, parse_vm_network
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
     AccessPolicySpec,
@@ -64,13 +65,15 @@ CONSISTENCY_MODES = ("CrashConsistent", "ApplicationConsistent", "FileSystemCons
 KEYS: dict[str, tuple[str, ...]] = {
     "document": ("name", "description", "now", "subscriptions"),
     "subscription": ("id", "label", "displayName", "tenantId", "state", "resourceGroups", "vms", "vaults",
-                     "restorePointCollections", "locks", "policyAssignments", "keyVaults", "roleAssignments"),
+                     "restorePointCollections", "locks", "policyAssignments", "keyVaults", "roleAssignments",
+                     # the network (scenarios/network.py)
+                     "virtualNetworks", "networkSecurityGroups", "routeTables", "networkWatchers"),
     "policyAssignment": ("name", "displayName", "scope", "effect", "definition", "requiredTag", "tagValue"),
     "policyDefinition": ("name", "displayName"),
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
-           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds"),
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds", "network"),
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart", "revivedByRedeploy"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
@@ -102,6 +105,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "accessPolicy": ("objectId", "principal", "tenantId", "permissions"),
     "permissions": ("keys", "secrets", "certificates", "storage"),
     "roleAssignment": ("name", "scope", "role", "principalId", "principal"),
+    **NETWORK_KEYS,
 }
 # `principal:` names a well-known principal instead of an objectId/principalId.
 PRINCIPALS = ("BackupManagementService",)
@@ -184,10 +188,11 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
         g = Fields(raw_group, gpath, KEYS["resourceGroup"])
         groups.declare(GroupSpec(_name(g, "name"), g.text("location", DEFAULT_LOCATION), g.tags("tags"),
                                  g.text("managedBy", None)), gpath)
+    network = parse_network_spec(f, groups, DEFAULT_LOCATION)
     key_vaults = tuple(_key_vault(raw_kv, join_path(f.at("keyVaults"), i), groups)
                        for i, raw_kv in enumerate(f.items("keyVaults")))
     _unique([("", kv.name) for kv in key_vaults], f.at("keyVaults"), "key vault")  # vault names are global
-    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups, key_vaults)
+    vms = tuple(_vm(raw_vm, join_path(f.at("vms"), i), groups, network, key_vaults)
                 for i, raw_vm in enumerate(f.items("vms")))
     vm_index = _index_vms(vms, f.at("vms"))
     vaults = tuple(_vault(raw_vault, join_path(f.at("vaults"), i), groups, vm_index)
@@ -210,6 +215,7 @@ def _subscription(raw: Any, path: str) -> SubscriptionSpec:
         state=f.choice("state", SUBSCRIPTION_STATES, "Enabled"),
         groups=tuple(groups.specs.values()), vms=vms, vaults=vaults, collections=collections, locks=locks,
         policy_assignments=policy_assignments, key_vaults=key_vaults, role_assignments=assignments,
+        network=network,
     )
 
 
@@ -244,7 +250,7 @@ def _unique(keys: list[tuple[str, str]], path: str, what: str) -> None:
 # ---- virtual machines ----------------------------------------------------------------------------
 
 
-def _vm(raw: Any, path: str, groups: _Groups, key_vaults: tuple[KeyVaultSpec, ...] = ()) -> VmSpec:
+def _vm(raw: Any, path: str, groups: _Groups, network: Any, key_vaults: tuple[KeyVaultSpec, ...] = ()) -> VmSpec:
     f = Fields(raw, path, KEYS["vm"])
     name = _name(f, "name")
     group = _name(f, "resourceGroup")
@@ -305,6 +311,7 @@ def _vm(raw: Any, path: str, groups: _Groups, key_vaults: tuple[KeyVaultSpec, ..
         os_name=f.text("osName", "", allow_empty=True), os_version=f.text("osVersion", "", allow_empty=True),
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
         key_vault=key_vault, key_encryption_key=kek, single_pass=single_pass,
+        network=parse_vm_network(f.raw("network", None), f.at("network"), network),
     )
 
 

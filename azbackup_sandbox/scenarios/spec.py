@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .network import NetworkSpec, VmNetworkSpec
 
 __all__ = [
     "AccessPolicySpec",
@@ -102,6 +105,7 @@ class VmSpec:
     key_vault: tuple[str, str] | None = None  # (resource group, name) of a keyVaults entry
     key_encryption_key: bool = False
     single_pass: bool = False
+    network: VmNetworkSpec = field(default_factory=lambda: _vm_network())
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,7 @@ class SubscriptionSpec:
     policy_assignments: tuple[PolicyAssignmentSpec, ...] = ()
     key_vaults: tuple[KeyVaultSpec, ...] = ()
     role_assignments: tuple[RoleAssignmentSpec, ...] = ()
+    network: NetworkSpec = field(default_factory=lambda: _network())
 
 
 @dataclass(frozen=True)
@@ -272,3 +277,15 @@ class EstateSpec:
     description: str
     now: datetime | None
     subscriptions: tuple[SubscriptionSpec, ...]
+
+
+def _vm_network() -> VmNetworkSpec:
+    from .network import VmNetworkSpec
+
+    return VmNetworkSpec()
+
+
+def _network() -> NetworkSpec:
+    from .network import NetworkSpec
+
+    return NetworkSpec()

@@ -4,10 +4,12 @@
     python examples/automation/list_wheels.py --download DIR  # also download them and print sizes + total
     python examples/automation/list_wheels.py --extra blob    # with an extra: '+' marks the wheels it adds
     python examples/automation/list_wheels.py --extra keyvault  # Key Vault access for encrypted VMs
+    python examples/automation/list_wheels.py --extra network   # the network path and its fix
 
 Resolution is pip's own, for the Automation target (``--python-version 3.10 --platform
 manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox), plus the extras named with ``--extra`` (``blob``: the
-journal in Azure Blob Storage, azure-storage-blob; ``keyvault``: Key Vault access of encrypted VMs).
+journal in Azure Blob Storage, azure-storage-blob; ``keyvault``: Key Vault access of encrypted VMs; ``network``: azure-mgmt-network, for the network
+path and its fix).
 Runs on your machine (it starts pip); the runbook itself never starts a process.
 """
 
@@ -62,7 +64,7 @@ def main() -> int:
     parser.add_argument("--download", metavar="DIR", type=Path, help="download the wheels into DIR")
     parser.add_argument("--extra", action="append", default=[], choices=EXTRAS,
                         help="include an optional extra (blob: the Blob Storage journal; keyvault: Key Vault "
-                             "access); repeatable")
+                             "access; network: the network path); repeatable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

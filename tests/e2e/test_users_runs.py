@@ -82,9 +82,11 @@ def demo(server: Server) -> Server:
 
 
 def _writes(server: Server) -> list[dict[str, Any]]:
-    # backupStatus is a POST that only reads
+    # backupStatus and the network path's effective rules/routes and Network Watcher verdicts are POSTs that only read
+    from azbackup_fix.gateway.policies import READ_ONLY_POSTS
+
     return [r for r in server.call("GET", "/_sandbox/requests")
-            if r["method"] != "GET" and not r["path"].lower().endswith("/backupstatus")]
+            if r["method"] != "GET" and not r["path"].lower().endswith(READ_ONLY_POSTS)]
 
 
 def test_cli_diagnose_apply_then_backups_succeed(demo: Server, tmp_path: Path) -> None:

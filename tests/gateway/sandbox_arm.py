@@ -48,6 +48,8 @@ def duplicate_gets(records: list[Any]) -> list[tuple[str, str]]:
 
 
 def writes(records: list[Any]) -> list[Any]:
-    """Requests that could change state (backupStatus and policyStates queryResults are POSTs that only read)."""
-    return [r for r in records if r.method != "GET"
-            and not r.path.lower().endswith(("/backupstatus", "/policystates/latest/queryresults"))]
+    """Requests that could change state (backupStatus, policyStates queryResults and the network path's
+    effective rules, routes and Network Watcher verdicts are POSTs that only read)."""
+    from azbackup_fix.gateway.policies import READ_ONLY_POSTS
+
+    return [r for r in records if r.method != "GET" and not r.path.lower().endswith(READ_ONLY_POSTS)]

@@ -33,7 +33,7 @@ def test_no_reference_to_files_outside_the_repository() -> None:
 def test_cli_commands_in_the_readme_exist() -> None:
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     # commands in code: at a line's start (code blocks) or opening an inline code span
-    found = re.findall(r"(?m)(?:^\s*|`)azbackup-fix ([a-z]+)", README)
+    found = re.findall(r"(?m)(?:^\s*|`)azbackup-fix ([a-z][a-z-]*)", README)
     assert {"diagnose", "plan", "apply", "recover"} <= set(found)
     for name in set(found):
         assert name in sub.choices, name

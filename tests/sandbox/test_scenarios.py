@@ -47,6 +47,12 @@ EXPECTED_TITLE = {
     "keyvault-rbac": "UserErrorKeyvaultPermissionsNotConfigured",
     "keyvault-single-pass": "UserErrorKeyvaultPermissionsNotConfigured",
     "keyvault-bek-only": "UserErrorKeyvaultPermissionsNotConfigured",
+    # The network path to storage (tests/scenarios/test_network_scenarios.py drives the fixes).
+    "network-nic-nsg-deny-internet": "ExtensionSnapshotFailedNoNetwork",
+    "network-subnet-nsg-deny-storage": "ExtensionSnapshotFailedNoNetwork",
+    "network-udr-virtual-appliance": "ExtensionSnapshotFailedNoNetwork",
+    "network-custom-dns": "ExtensionSnapshotFailedNoNetwork",
+    "network-open-agent-unreachable": "UserErrorGuestAgentStatusUnavailable",
 }
 
 

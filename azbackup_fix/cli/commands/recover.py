@@ -159,18 +159,10 @@ def _recover(journal: JournalBackend, args: argparse.Namespace, settings: Settin
     """Connect (only when something is pending, unless connected already) and restore, one gateway per
     subscription."""
     only = args.subscription or None
-    with ExitStack() as gateways:
+    with ExitStack() as stack:
         if connection is None:
-            connection = gateways.enter_context(connect(args, settings))
-        opened: dict[str, Gateway] = {}
-
-        def gateway_for(subscription: str) -> Gateway:
-            key = subscription.casefold()
-            if key not in opened:
-                opened[key] = gateways.enter_context(
-                    Gateway(connection.credential, subscription, **connection.client_kwargs))
-            return opened[key]
-
+            connection = stack.enter_context(connect(args, settings))
+        gateway_for = connection.gateways(stack)
         # --subscription: only that subscription's locks; the others stay pending.
         target = gateway_for(only) if only else gateway_for
         results = recover_locks(journal, target) if journal.pending_locks() else ()

@@ -202,6 +202,25 @@ def rule_agent_not_ready(ctx: _Context) -> Failure | None:
     return _agent_unavailable()
 
 
+def rule_storage_unreachable(ctx: _Context) -> Failure | None:
+    """A running VM whose effective NSG rules or routes (or custom DNS) stop outbound HTTPS to its
+    region's storage: the snapshot extension cannot reach it (guide 002, "the VM has no internet
+    access"). An offline backup needs no guest network, so a stopped VM is not caught here."""
+    assert ctx.vm is not None
+    if ctx.offline or not ctx.vm.running:
+        return None
+    block = ctx.sandbox.network.storage_path_block(ctx.vm)
+    if block is None:
+        return None
+    return Failure(
+        "ExtensionSnapshotFailedNoNetwork", 400275,  # code guessed
+        "Snapshot operation failed due to no network connectivity on the virtual machine.",
+        ("Ensure that the VM has network access: allow outbound access to Azure Storage of the VM's region "
+         "(NSG service tag Storage.<region>) ahead of any rule that blocks Internet access, or set up an HTTP "
+         "proxy.",),
+    )
+
+
 def _agent_unavailable() -> Failure:
     return Failure(
         "UserErrorGuestAgentStatusUnavailable", 400162,  # code guessed
@@ -402,6 +421,7 @@ RULES: tuple[Rule, ...] = (
     rule_backup_in_progress,
     rule_vm_transitioning,
     rule_agent_not_ready,
+    rule_storage_unreachable,
     rule_backup_extension_failed,
     rule_vm_provisioning_failed,
     rule_extension_write_locked,

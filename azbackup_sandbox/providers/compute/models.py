@@ -145,6 +145,7 @@ class VirtualMachine:
     provision_vm_agent: bool = True  # osProfile.*Configuration.provisionVMAgent
     busy_until: datetime | None = None  # an in-flight VM operation (409 for a conflicting one)
     host: int = 0  # which physical host it runs on; a redeploy moves it (platform update/fault domain)
+    nic_ids: list[str] = field(default_factory=list)  # networkProfile.networkInterfaces, primary first
 
     @property
     def id(self) -> str:
@@ -174,9 +175,8 @@ class VirtualMachine:
             "hardwareProfile": {"vmSize": vm.vm_size},
             "storageProfile": _storage_profile(vm),
             "osProfile": _os_profile(vm),
-            "networkProfile": {"networkInterfaces": [{"id": (
-                f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
-                f"/providers/Microsoft.Network/networkInterfaces/{vm.name}-nic")}]},
+            "networkProfile": {"networkInterfaces": [
+                {"id": nic, "properties": {"primary": index == 0}} for index, nic in enumerate(vm.nic_ids)]},
             "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
             "provisioningState": _vm_provisioning_state(sb, vm),
         }

@@ -1,0 +1,325 @@
+"""Reads and the one write of the network path (azure-mgmt-network, the optional extra ``network``).
+
+:func:`read_network_path` gathers a :class:`~azbackup_fix.models.network.NetworkPath` for one VM:
+its primary NIC, the VNet's DNS servers, the region's Storage service tag, the NIC's effective security
+rules and routes (long-running POSTs, only while the VM runs) and, when the region has a Network
+Watcher, its ipFlowVerify/nextHop verdicts for one storage address. Lists many VMs share (service tags
+per region, watchers, VNets) and each NIC's effective rules and routes are cached on the gateway.
+
+Without the extra, the path comes back ``unavailable=EXTRA_MISSING`` with what to install."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AzBackupFixError, PermissionDeniedError
+from ..ids import ResourceId, normalize_region
+from ..models.network import (
+    EffectiveNsg,
+    EffectiveRoute,
+    EffectiveRule,
+    FlowVerdict,
+    NetworkInterfaceInfo,
+    NetworkPath,
+    NextHop,
+    PathUnavailable,
+)
+from .arm_errors import arm_call
+
+if TYPE_CHECKING:
+    from ..models import VirtualMachine
+    from .gateway import Gateway
+
+__all__ = ["EXTRA_HINT", "GatewayNetwork", "network_available", "read_network_path", "put_security_rule", "get_security_rule",
+           "delete_security_rule", "NETWORK_API_VERSION"]
+
+EXTRA_HINT = "pip install 'azbackup-fix[network]' (azure-mgmt-network)"
+NETWORK_API_VERSION = "2026-03-01"  # azure-mgmt-network 33's default; the sandbox accepts 2023 onward
+_CLIENT_LOCK = threading.Lock()
+
+
+def network_available() -> bool:
+    try:
+        import azure.mgmt.network  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _client(gateway: Gateway) -> Any:
+    """The gateway's NetworkManagementClient, made on first use with the same pipeline settings."""
+    with _CLIENT_LOCK:
+        client = getattr(gateway, "_network_client", None)
+        if client is None:
+            from azure.mgmt.network import NetworkManagementClient
+
+            client = NetworkManagementClient(gateway._credential, gateway.subscription_id,
+                                             **gateway._with_retry_policies(gateway._client_kwargs))
+            gateway._network_client = client
+            gateway._extra_clients.append(client)
+        return client
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """Attribute path through SDK models (msrest or typespec ones alike)."""
+    for name in names:
+        if obj is None:
+            return default
+        obj = getattr(obj, name, None)
+    return default if obj is None else obj
+
+
+def _text(obj: Any, *names: str, default: str = "") -> str:
+    """A string field; the SDK's enums (``SecurityRuleAccess.DENY``) as the wire value (``Deny``)."""
+    value = _get(obj, *names)
+    if value is None:
+        return default
+    return str(getattr(value, "value", value))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _id_parts(resource_id: str) -> tuple[str, str]:
+    parsed = ResourceId.parse(resource_id)
+    return parsed.resource_group or "", parsed.name
+
+
+# ---- wire -> models --------------------------------------------------------------------------------
+def _nic_from(model: Any) -> NetworkInterfaceInfo:
+    configs = list(_get(model, "ip_configurations", default=[]) or [])
+    primary = next((c for c in configs if _get(c, "primary")), configs[0] if configs else None)
+    return NetworkInterfaceInfo(
+        id=str(_get(model, "id")), name=str(_get(model, "name")),
+        private_ip=_get(primary, "private_ip_address"), subnet_id=_get(primary, "subnet", "id"),
+        nsg_id=_get(model, "network_security_group", "id"),
+        dns_servers=_strings(_get(model, "dns_settings", "dns_servers")),
+        applied_dns_servers=_strings(_get(model, "dns_settings", "applied_dns_servers")),
+    )
+
+
+def _rule_from(model: Any) -> EffectiveRule:
+    def both(single: str, plural: str) -> tuple[str, ...]:
+        values = _strings(_get(model, plural))
+        return values or _strings(_get(model, single)) or ("*",)
+
+    return EffectiveRule(
+        name=_text(model, "name"), priority=int(_get(model, "priority", default=65500)),
+        direction=_text(model, "direction"), access=_text(model, "access"),
+        protocol=_text(model, "protocol", default="All"),
+        source_prefixes=both("source_address_prefix", "source_address_prefixes"),
+        source_ports=both("source_port_range", "source_port_ranges"),
+        destination_prefixes=both("destination_address_prefix", "destination_address_prefixes"),
+        destination_ports=both("destination_port_range", "destination_port_ranges"),
+        expanded_source=_strings(_get(model, "expanded_source_address_prefix")),
+        expanded_destination=_strings(_get(model, "expanded_destination_address_prefix")),
+    )
+
+
+def _nsgs_from(result: Any) -> tuple[EffectiveNsg, ...]:
+    out = []
+    for group in _get(result, "value", default=[]) or []:
+        level = "networkInterface" if _get(group, "association", "network_interface") is not None else "subnet"
+        rules = tuple(_rule_from(r) for r in _get(group, "effective_security_rules", default=[]) or [])
+        out.append(EffectiveNsg(_text(group, "network_security_group", "id"), level, rules))
+    return tuple(out)
+
+
+def _routes_from(result: Any) -> tuple[EffectiveRoute, ...]:
+    return tuple(
+        EffectiveRoute(name=_get(r, "name"), source=_text(r, "source"),
+                       state=_text(r, "state", default="Active"),
+                       address_prefixes=_strings(_get(r, "address_prefix")),
+                       next_hop_type=_text(r, "next_hop_type"),
+                       next_hop_ips=_strings(_get(r, "next_hop_ip_address")),
+                       service_tags=tuple(_text(t, "id") for t in
+                                          _get(r, "destination_service_tags", default=[]) or []))
+        for r in _get(result, "value", default=[]) or [])
+
+
+# ---- cached reads ----------------------------------------------------------------------------------
+def _storage_tag(gateway: Gateway, region: str) -> tuple[str, tuple[str, ...]]:
+    """The regional Storage tag as the service spells it (Storage.EastUS) and its prefixes; one list per region."""
+
+    def read() -> tuple[str, tuple[str, ...]]:
+        with arm_call(f"service tags of {region}"):
+            listing = _client(gateway).service_tags.list(region)
+        # azure-mgmt-network 28+ renamed `values` (a list) to `values_property`.
+        values = _get(listing, "values_property")
+        if values is None or callable(values):
+            values = _get(listing, "values", default=[])
+        for tag in values if not callable(values) else []:
+            props = _get(tag, "properties")
+            if (_text(props, "system_service").casefold() == "azurestorage"
+                    and normalize_region(_text(props, "region")) == region):
+                return str(_get(tag, "name")), _strings(_get(props, "address_prefixes"))
+        return f"Storage.{region}", ()
+
+    return gateway._cached(("network-service-tags", region), read)
+
+
+def _vnet_dns(gateway: Gateway, vnet_id: str) -> tuple[str, ...]:
+    def read() -> tuple[str, ...]:
+        group, name = _id_parts(vnet_id)
+        with arm_call(f"virtual network {vnet_id}"):
+            vnet = _client(gateway).virtual_networks.get(group, name)
+        return _strings(_get(vnet, "dhcp_options", "dns_servers"))
+
+    return gateway._cached(("network-vnet-dns", vnet_id), read)
+
+
+def _watcher(gateway: Gateway, region: str) -> str | None:
+    def read() -> tuple[tuple[str, str], ...]:
+        with arm_call("network watchers"):
+            return tuple((normalize_region(_text(w, "location")), str(_get(w, "id")))
+                         for w in _client(gateway).network_watchers.list_all())
+
+    return next((wid for loc, wid in gateway._cached(("network-watchers",), read) if loc == region), None)
+
+
+def _effective(gateway: Gateway, nic: NetworkInterfaceInfo) -> tuple[tuple[EffectiveNsg, ...],
+                                                                      tuple[EffectiveRoute, ...]]:
+    """Both long-running POSTs, once per NIC for the gateway's lifetime (a fleet asks each NIC once)."""
+
+    def read() -> tuple[tuple[EffectiveNsg, ...], tuple[EffectiveRoute, ...]]:
+        group, name = _id_parts(nic.id)
+        client = _client(gateway)
+        with arm_call(f"effective security rules of {nic.id}"):
+            nsgs = _nsgs_from(client.network_interfaces.begin_list_effective_network_security_groups(
+                group, name).result())
+        with arm_call(f"effective routes of {nic.id}"):
+            routes = _routes_from(client.network_interfaces.begin_get_effective_route_table(group, name).result())
+        return nsgs, routes
+
+    return gateway._cached(("network-effective", nic.id), read)
+
+
+def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: NetworkInterfaceInfo,
+             prefixes: tuple[str, ...]) -> tuple[FlowVerdict | None, NextHop | None]:
+    """Network Watcher's own verdict for one storage address (the first host of the first prefix)."""
+    from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
+
+    if not prefixes or not nic.private_ip:
+        return None, None
+    remote = str(next(ipaddress.ip_network(prefixes[0], strict=False).hosts()))
+    group, name = _id_parts(watcher_id)
+    client = _client(gateway)
+    with arm_call(f"Network Watcher ipFlowVerify for {vm.ref.name}"):
+        flow = client.network_watchers.begin_verify_ip_flow(group, name, VerificationIPFlowParameters(
+            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, direction="Outbound", protocol="TCP",
+            local_port="50000", remote_port="443", local_ip_address=nic.private_ip,
+            remote_ip_address=remote)).result()
+    with arm_call(f"Network Watcher nextHop for {vm.ref.name}"):
+        hop = client.network_watchers.begin_get_next_hop(group, name, NextHopParameters(
+            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
+            destination_ip_address=remote)).result()
+    return (FlowVerdict(_text(flow, "access"), _text(flow, "rule_name"), remote),
+            NextHop(_text(hop, "next_hop_type"), _get(hop, "next_hop_ip_address"),
+                    _get(hop, "route_table_id"), remote))
+
+
+def read_network_path(gateway: Gateway, vm: VirtualMachine) -> NetworkPath:
+    """The path from ``vm``'s primary NIC to its region's storage, as far as Azure shows it."""
+    region = normalize_region(vm.location)
+    if not network_available():
+        return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.EXTRA_MISSING, detail=EXTRA_HINT)
+    try:
+        tag, prefixes = _storage_tag(gateway, region)
+        if not vm.nic_ids:
+            return NetworkPath(region, tag, prefixes, unavailable=PathUnavailable.NO_NIC,
+                               detail="the VM model names no network interface")
+        group, name = _id_parts(vm.nic_ids[0])
+        with arm_call(f"network interface {vm.nic_ids[0]}"):
+            nic = _nic_from(_client(gateway).network_interfaces.get(group, name))
+        dns = _vnet_dns(gateway, nic.vnet_id) if nic.vnet_id else ()
+        base = NetworkPath(region, tag, prefixes, nic, dns)
+        if not vm.is_running:
+            return _replace(base, unavailable=PathUnavailable.NOT_RUNNING,
+                            detail=f"the VM is {vm.power_state or 'not running'}: Azure computes effective "
+                                   "rules and routes only while it runs")
+        nsgs, routes = _effective(gateway, nic)
+        watcher = _watcher(gateway, region)
+        flow, hop = _confirm(gateway, watcher, vm, nic, prefixes) if watcher else (None, None)
+        return _replace(base, effective_nsgs=nsgs, effective_routes=routes, watcher_id=watcher, flow=flow,
+                        next_hop=hop)
+    except PermissionDeniedError as exc:
+        return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.DENIED, detail=str(exc))
+    except AzBackupFixError as exc:
+        return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.ERROR, detail=str(exc))
+
+
+def _replace(path: NetworkPath, **changes: Any) -> NetworkPath:
+    from dataclasses import replace
+
+    return replace(path, **changes)
+
+
+# ---- the write -------------------------------------------------------------------------------------
+def get_security_rule(gateway: Gateway, nsg_id: str, name: str) -> dict[str, Any] | None:
+    """The rule's properties as ARM holds them, or None when it does not exist."""
+    from ..errors import NotFoundError
+
+    group, nsg = _id_parts(nsg_id)
+    try:
+        with arm_call(f"security rule {name} of {nsg_id}"):
+            rule = _client(gateway).security_rules.get(group, nsg, name)
+    except NotFoundError:
+        return None
+    return {"priority": _get(rule, "priority"), "access": _text(rule, "access"),
+            "direction": _text(rule, "direction"), "protocol": _text(rule, "protocol"), "sourceAddressPrefix": _get(rule, "source_address_prefix"),
+            "destinationAddressPrefix": _get(rule, "destination_address_prefix"),
+            "destinationPortRange": _get(rule, "destination_port_range")}
+
+
+def put_security_rule(gateway: Gateway, nsg_id: str, name: str, properties: dict[str, Any]) -> str:
+    """PUT one rule into the NSG (nothing else in it changes); returns the rule's id."""
+    from azure.mgmt.network.models import SecurityRule
+
+    group, nsg = _id_parts(nsg_id)
+    body = SecurityRule(
+        description=properties.get("description"), protocol=properties["protocol"],
+        source_address_prefix=properties["sourceAddressPrefix"], source_port_range=properties["sourcePortRange"],
+        destination_address_prefix=properties["destinationAddressPrefix"],
+        destination_port_range=properties["destinationPortRange"], access=properties["access"],
+        priority=properties["priority"], direction=properties["direction"])
+    with arm_call(f"security rule {name} of {nsg_id}"):
+        made = _client(gateway).security_rules.begin_create_or_update(group, nsg, name, body).result()
+    gateway.invalidate_network()
+    return str(_get(made, "id", default=f"{nsg_id}/securityRules/{name}"))
+
+
+def delete_security_rule(gateway: Gateway, nsg_id: str, name: str) -> None:
+    group, nsg = _id_parts(nsg_id)
+    with arm_call(f"security rule {name} of {nsg_id}"):
+        _client(gateway).security_rules.begin_delete(group, nsg, name).result()
+    gateway.invalidate_network()
+
+
+class GatewayNetwork:
+    """The network methods of :class:`~azbackup_fix.gateway.Gateway` (a mixin: the client is made on first use)."""
+
+    def network_path(self, vm: VirtualMachine) -> NetworkPath:
+        return read_network_path(self, vm)  # type: ignore[arg-type]
+
+    def get_security_rule(self, nsg_id: str, name: str) -> dict[str, Any] | None:
+        return get_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
+
+    def put_security_rule(self, nsg_id: str, name: str, properties: dict[str, Any]) -> str:
+        return put_security_rule(self, nsg_id, name, properties)  # type: ignore[arg-type]
+
+    def delete_security_rule(self, nsg_id: str, name: str) -> None:
+        delete_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
+
+    def invalidate_network(self) -> None:
+        """Forget every NIC's effective rules and routes (after an NSG change)."""
+        cache: dict[tuple[str, ...], Any] = self._cache  # type: ignore[attr-defined]
+        with self._cache_lock:  # type: ignore[attr-defined]
+            for key in [k for k in cache if k and k[0] == "network-effective"]:
+                del cache[key]
