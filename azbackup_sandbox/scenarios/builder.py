@@ -118,6 +118,12 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         provision_vm_agent=spec.provision_vm_agent,
     )
     sandbox.compute.add_vm(vm)
+    if spec.guest is not None:
+        from ..providers.compute.guest import guest_from_estate
+        from ..providers.compute.runcommand import sync_agent
+
+        vm.guest = guest_from_estate(spec.os_type, spec.agent.version, spec.guest)
+        sync_agent(vm)
     for ext in spec.extensions:
         vm.extensions[ext.name.lower()] = _extension(sandbox, vm, ext)
     if spec.provisioning_error is None:

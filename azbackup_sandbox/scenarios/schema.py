@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+from .guest import parse_guest
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
     AgentSpec,
@@ -62,7 +63,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
-           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted"),
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "guest"),
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
@@ -241,6 +242,7 @@ def _vm(raw: Any, path: str, groups: _Groups) -> VmSpec:
         time_created=f.time("timeCreated", None), computer_name=f.text("computerName", ""),
         os_name=f.text("osName", "", allow_empty=True), os_version=f.text("osVersion", "", allow_empty=True),
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
+        guest=parse_guest(f.raw("guest"), f.at("guest"), os_type) if f.has("guest") else None,
     )
 
 

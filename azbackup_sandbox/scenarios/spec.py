@@ -91,6 +91,7 @@ class VmSpec:
     tags: dict[str, str]
     zones: tuple[str, ...]
     deleted: bool
+    guest: dict[str, Any] | None = None  # the validated `guest:` mapping (scenarios/guest.py)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,15 @@ EXPECTED_TITLE = {
     "rp-vm-group-lock-unrelated": "UserErrorRpCollectionLimitReached",
     "rp-custom-group-n2": "UserErrorRpCollectionLimitReached",
     "rp-deleted-vm-orphans": "UserErrorVmNotFoundV2",
+    # Guest causes (the VM's guest model decides; issue 14).
+    "guest-vss-writer-failed": "ExtensionFailedVssWriterInBadState",
+    "guest-complus-stopped": "ExtensionSnapshotFailedCOM",
+    "guest-strong-crypto-missing": "ExtensionFailedSecureNetworkChannel",
+    "guest-defender-blocking": "GuestAgentSnapshotTaskStatusError",
+    "guest-linux-extensions-disabled": "GuestAgentSnapshotTaskStatusError",
+    "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
+    "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
+    "guest-clean": None,
 }
 
 
