@@ -45,6 +45,7 @@ class Playbook:
     RESUME_PROTECTION = "resume-protection"
     STOP_PROTECTION_RETAIN_DATA = "stop-protection-retain-data"
     DELETE_ORPHANED_RESTORE_POINTS = "delete-orphaned-restore-points"
+    FIX_GUEST = "fix-guest"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -54,6 +55,7 @@ class Playbook:
         RESUME_PROTECTION,
         STOP_PROTECTION_RETAIN_DATA,
         DELETE_ORPHANED_RESTORE_POINTS,
+        FIX_GUEST,
     )
 
 
@@ -95,7 +97,11 @@ _S = {  # guide 000 anchors, as the seeds spell them
     "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
     "rp_cleanup": "clean-up-restore-point-collection",
     "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
+    "agent_config": "vm-agent-configuration-options-are-not-set-for-linux-vms",
+    "app_control": "application-control-solution-is-blocking-iaasbcdrextensionexe",
 }
+_VM_GUIDE = "001"
+_VM_TABLE = "troubleshoot-azure-virtual-machine-backup"  # guide 001's error table
 _P = Playbook
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
@@ -260,6 +266,59 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry(
         "VmNotProtected", _AGENT_GUIDE, _S["bcm"], (),
         "No Recovery Services vault protects this VM.",
+        documented=False,
+    ),
+    # -- inside the guest (issue 14): read by Run Command probes, fixed by fix-guest -------------------
+    CatalogueEntry(
+        "ExtensionFailedVssWriterInBadState", _VM_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot operation failed because VSS writers were in a bad state (restart their services).",
+        messages=("vss writers were in a bad state", "vss writer is in a bad state"),
+    ),
+    CatalogueEntry(
+        "ExtensionSnapshotFailedCOM", _VM_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot or extension installation failed due to a COM+ error (start COM+ System Application; "
+        "MSDTC logs on as Network Service).",
+        aliases=("ExtensionInstallationFailedCOM", "ExtensionInstallationFailedMDTC"),
+        messages=("com+ error", "com+ was unable to talk to the microsoft distributed transaction coordinator"),
+    ),
+    CatalogueEntry(
+        "ExtensionFailedSecureNetworkChannel", _VM_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot operation failed: no secure network channel (set SchUseStrongCrypto for each .NET Framework).",
+        messages=("secure network communication channel",),
+    ),
+    CatalogueEntry(
+        "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
+        "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "AgentConfigurationNotSet", _AGENT_GUIDE, _S["agent_config"], (_P.FIX_GUEST,),
+        "waagent.conf does not set Extensions.Enable=y and Provisioning.Agent=auto.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestAgentOutOfDate", _AGENT_GUIDE, _S["agent_linux"], (_P.FIX_GUEST,),
+        "The Linux agent in the guest is out of date: update it from the distribution's repository.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "WireServerUnreachable", _AGENT_GUIDE, _S["step4"], (),
+        "The guest cannot reach 168.63.129.16 on port 80 or 32526 (guest firewall or proxy).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestChannelUnavailable", _AGENT_GUIDE, _S["agent"], (),
+        "Run Command cannot reach the guest now; only Azure-side levers remain.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestProbeFailed", _AGENT_GUIDE, _S["step4"], (),
+        "The guest probe failed or its output was cut: the guest's state is unknown, not healthy.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestProbeSuggested", _AGENT_GUIDE, _S["step4"], (),
+        "The job's error points inside the guest and the agent is Ready: probe it (diagnose --probe-guest).",
         documented=False,
     ),
 )

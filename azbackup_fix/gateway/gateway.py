@@ -60,6 +60,7 @@ from .convert_backup import (
 )
 from .convert_compute import collection_from_wire, vm_from_wire
 from .policies import CappedRetryPolicy, RequestCounter
+from .run_command import GatewayRunCommand
 from .wire import dig, wire
 from .writes import GatewayWrites
 
@@ -99,7 +100,7 @@ class VaultInfo:
         return f"VaultInfo({self.ref.id!r}, {self.location!r})"
 
 
-class Gateway(GatewayWrites):
+class Gateway(GatewayWrites, GatewayRunCommand):
     """Typed reads (and, through :class:`GatewayWrites`, writes) of one subscription through the Azure SDK clients.
 
     ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,

@@ -49,6 +49,8 @@ _SECTIONS: dict[str, str] = {
     "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms":
         "The agent installed in the VM is out of date (for Linux VMs)",
     "troubleshoot-azure-virtual-machine-backup": "Troubleshoot Azure virtual machine backup",
+    "vm-agent-configuration-options-are-not-set-for-linux-vms":
+        "VM Agent configuration options are not set (for Linux VMs)",
     "backupoperationfailed--backupoperationfailedv2---backup-fails-with-an-internal-error":
         "BackUpOperationFailed / BackUpOperationFailedV2 - Backup fails, with an internal error",
     "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup":

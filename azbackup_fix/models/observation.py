@@ -8,6 +8,7 @@ from datetime import datetime
 from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
+from .guest import GuestProbe
 from .locks import Lock, LockLevel
 
 __all__ = ["VmObservation"]
@@ -40,6 +41,7 @@ class VmObservation:
     observed_at: datetime | None = None
     collections_searched: int | None = None  # collections in the subscription-wide listing
     journaled_deletions: tuple[str, ...] = ()  # this VM's collections an azbackup-fix run began deleting
+    guest_probe: GuestProbe | None = None  # the read-only guest probe, when one ran (guest channel)
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):

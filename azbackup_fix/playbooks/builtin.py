@@ -1,5 +1,5 @@
 """Imports the built-in playbook modules so that they register themselves."""
 
-from . import extension, inspection, jobs, protection, restore_points, vm
+from . import extension, guest, inspection, jobs, protection, restore_points, vm
 
-__all__ = ["extension", "inspection", "jobs", "protection", "restore_points", "vm"]
+__all__ = ["extension", "guest", "inspection", "jobs", "protection", "restore_points", "vm"]
