@@ -78,7 +78,7 @@ class GatewayRunCommand:
                 view = getattr(run, "instance_view", None)
                 return (getattr(view, "execution_state", "") or "").casefold() in TERMINAL_STATES
 
-            run = wait_until(read, ended, timeout=timeout, sleep=self.sleep, interval=10.0, max_interval=30.0,
+            run = wait_until(read, ended, timeout=timeout, sleep=self.sleep, interval=2.0, max_interval=30.0,
                              what=f"run command {name} on VM {vm.name} to finish")
         finally:
             try:
