@@ -68,7 +68,9 @@ class GatewayRunCommand:
         body = VirtualMachineRunCommand(location=location, async_execution=True, timeout_in_seconds=int(timeout),
                                         source=VirtualMachineRunCommandScriptSource(script=script))
         with arm_call(f"managed run command {name} on VM {vm.name}"):
-            ops.begin_create_or_update(vm.resource_group, vm.name, name, body).result()
+            # Asynchronous execution: the instance view, polled below, is the result; the PUT's own LRO only
+            # says the resource exists, so it is not waited for.
+            ops.begin_create_or_update(vm.resource_group, vm.name, name, body, polling=False)
         try:
             def read() -> Any:
                 with arm_call(f"managed run command {name} on VM {vm.name}"):
@@ -83,7 +85,7 @@ class GatewayRunCommand:
         finally:
             try:
                 with arm_call(f"delete managed run command {name} on VM {vm.name}"):
-                    ops.begin_delete(vm.resource_group, vm.name, name).result()
+                    ops.begin_delete(vm.resource_group, vm.name, name, polling=False)  # ARM finishes it
             except AzureOperationError:
                 pass  # a leftover run command resource is harmless; its result is what matters
         view = run.instance_view
