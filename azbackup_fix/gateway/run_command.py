@@ -83,11 +83,9 @@ class GatewayRunCommand:
             run = wait_until(read, ended, timeout=timeout, sleep=self.sleep, interval=2.0, max_interval=30.0,
                              what=f"run command {name} on VM {vm.name} to finish")
         finally:
-            try:
-                with arm_call(f"delete managed run command {name} on VM {vm.name}"):
-                    ops.begin_delete(vm.resource_group, vm.name, name, polling=False)  # ARM finishes it
-            except AzureOperationError:
-                pass  # a leftover run command resource is harmless; its result is what matters
+            # Cleaned up even when the wait failed; ARM finishes the delete on its own.
+            with arm_call(f"delete managed run command {name} on VM {vm.name}"):
+                ops.begin_delete(vm.resource_group, vm.name, name, polling=False)
         view = run.instance_view
         return ScriptRun("managed", view.output or "", view.error or "", view.exit_code, view.execution_state)
 

@@ -74,7 +74,9 @@ class GuestChannel:
             run = self.gateway.run_command_action(vm.ref, linux=linux, script=script, timeout=self.timeout)
         return run.channel, parse_output(run.stdout, exit_code=run.exit_code, stderr=run.stderr)
 
-    def probe(self, vm: VirtualMachine) -> GuestProbe:
+    def probe(self, vm: VirtualMachine, *, raise_errors: bool = False) -> GuestProbe:
+        """The guest's facts, or why they could not be read. ``raise_errors``: an ARM error of Run Command
+        itself (403, 409, 5xx) propagates instead, for a step to report as it reports any failed request."""
         family = vm.os_family or "windows"
         problem = channel_problem(vm)
         if problem is not None:
@@ -86,9 +88,13 @@ class GuestChannel:
                               problem_code="GuestChannelUnavailable")
         except AzBackupFixError as exc:
             text = str(exc)
-            if "VMExtensionProvisioningTimeout" in text:
+            never_ran = "VMExtensionProvisioningTimeout" in text
+            if raise_errors and not never_ran:
+                raise
+            if never_ran:
                 text = _NEVER_RAN.format(minutes=self.timeout / 60, family=family)
-            return GuestProbe(family, problem=f"Run Command failed: {text}", problem_code="GuestChannelUnavailable")
+            return GuestProbe(family, problem=f"Run Command failed: {text}", problem_code="GuestChannelUnavailable",
+                              request_failed=not never_ran)
         if out.problem is not None or out.facts is None:
             why = out.problem or "the probe reported no facts"
             return GuestProbe(family, channel, problem=f"the probe script failed: {why}",

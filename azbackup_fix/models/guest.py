@@ -54,6 +54,7 @@ class GuestProbe:
     problem: str | None = None
     problem_code: str | None = None  # GuestChannelUnavailable | GuestProbeFailed
     exit_code: int | None = None
+    request_failed: bool = False  # Run Command's own request failed (ARM's error), not the guest or the script
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facts", MappingProxyType(dict(self.facts)))

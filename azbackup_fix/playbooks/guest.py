@@ -46,13 +46,16 @@ class FixGuest(Playbook):
         if probe is None:
             return Plan(cls.id, target, notes=("the guest was not probed (the probe runs with allow_guest_changes; "
                                                "diagnose --probe-guest reads it without changing anything)",))
-        if not probe.ok:
+        if not probe.ok and not probe.request_failed:
             return Plan(cls.id, target, notes=(f"the guest could not be read: {probe.problem}",))
         fixes = plan_guest_fixes(probe)
-        if not fixes:
+        notes: tuple[str, ...] = ()
+        if not probe.ok:  # ARM refused or failed the probe's request: the step asks again and reports ARM's answer
+            notes = (f"the probe's Run Command failed ({probe.problem}); the step probes again before fixing",)
+        if probe.ok and not fixes:
             return Plan(cls.id, target, notes=("the probe found nothing to fix in the guest",))
         steps: list[Step] = [ApplyGuestFixes(obs.vm, fixes)]
         trigger = trigger_step(obs, opts)
         if trigger is not None:
             steps.append(trigger)
-        return Plan(cls.id, target, steps=tuple(steps))
+        return Plan(cls.id, target, steps=tuple(steps), notes=notes)

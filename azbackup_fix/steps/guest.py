@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..errors import AzureOperationError
 from ..guest import RUN_COMMAND_ACTIONS, GuestChannel, plan_guest_fixes
 from ..models import VirtualMachine
 from ..models.guest import GuestFix
@@ -21,7 +20,7 @@ GUEST_FIX_ACTION = "guest-setting"  # journal action: one entry per setting, bef
 @dataclass(frozen=True)
 class ApplyGuestFixes(Step):
     vm: VirtualMachine
-    fixes: tuple[GuestFix, ...]
+    fixes: tuple[GuestFix, ...]  # empty: the plan's probe failed at ARM; probe again first
     timeout: float = 20 * 60.0
 
     kind = "fix-guest"
@@ -33,7 +32,8 @@ class ApplyGuestFixes(Step):
         return self.vm.ref.id
 
     def describe(self) -> str:
-        return f"inside VM {self.vm.ref.name} (Run Command): " + "; ".join(f.describe() for f in self.fixes)
+        what = "; ".join(f.describe() for f in self.fixes) or "probe again and make the guides' fixes it finds"
+        return f"inside VM {self.vm.ref.name} (Run Command): {what}"
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
         return (("fixes", len(self.fixes)),)
@@ -43,22 +43,34 @@ class ApplyGuestFixes(Step):
         return (GUEST, DISRUPTIVE) if any(f.disruptive for f in self.fixes) else (GUEST,)
 
     def run(self, ctx: StepContext) -> StepOutcome:
+        # ARM's errors of Run Command itself (403, 409, 5xx) propagate: the runner reports them like any request's.
+        channel = GuestChannel(ctx.gateway, timeout=self.timeout)
+        fixes = self.fixes
+        if not fixes:
+            first = channel.probe(self.vm, raise_errors=True)
+            if not first.ok:
+                return self.outcome(StepStatus.FAILED, reason=f"the guest could not be read: {first.problem}")
+            fixes = plan_guest_fixes(first)
+            if not fixes:
+                return self.outcome(StepStatus.UNCHANGED, reason="the probe found nothing to fix")
+            if any(f.disruptive for f in fixes):
+                # Not planned, so not guarded: a service restart the runner never saw is refused here.
+                outcome = self.outcome(StepStatus.SKIPPED, refused=True, reason=(
+                    f"needs {DISRUPTIVE.flag} ({DISRUPTIVE.allows}): the probe now finds a service restart; "
+                    "run again to plan it"))
+                return replace(outcome, rail=DISRUPTIVE.name)
         if ctx.journal is not None and ctx.run_id is not None:
-            for fix in self.fixes:  # before the change: what is set, and the value it had
+            for fix in fixes:  # before the change: what is set, and the value it had
                 ctx.journal.record_change(ctx.run_id, action=GUEST_FIX_ACTION, target=f"{self.vm.ref.id}#{fix.target}",
                                           detail=json.dumps({"action": fix.action, "setting": fix.target,
                                                              "value": fix.value, "before": fix.before},
                                                             separators=(",", ":"), default=str))
-        channel = GuestChannel(ctx.gateway, timeout=self.timeout)
-        try:
-            used, out = channel.fix(self.vm, self.fixes)
-        except AzureOperationError as exc:
-            return self.outcome(StepStatus.FAILED, reason=f"Run Command failed: {exc}")
+        used, out = channel.fix(self.vm, fixes)
         if out.problem or out.errors:
             return self.outcome(StepStatus.FAILED, reason="the fix script " + (out.problem or "reported: "
                                                                                  + "; ".join(out.errors)))
         # Verified by probing again: the guides' checks must now find nothing to fix.
-        again = channel.probe(self.vm)
+        again = channel.probe(self.vm, raise_errors=True)
         ctx.guest_probes[self.vm.ref.id.casefold()] = again  # what later plans of this run read
         left = plan_guest_fixes(again)
         facts: tuple[tuple[str, DetailValue], ...] = (("channel", used), ("changed", len(out.changes)))
