@@ -9,10 +9,13 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .checks.guest import guest_findings, probe_suggestion, with_guest_findings
 from .errors import AzBackupFixError, InvalidInputError
 from .gateway import Gateway, observe_vm
+from .guest import GuestChannel
 from .ids import VmRef
 from .models import Diagnosis, Finding, RunReport, VmObservation
+from .models.guest import GuestProbe
 from .runner import Runner, RunOptions, default_playbook_file
 
 __all__ = ["DiagnosisOutcome", "Remediator"]
@@ -107,14 +110,15 @@ class Remediator:
         """The raw observation the checks read (fresh reads for lists already cached)."""
         return observe_vm(self.gateway, self.parse_vm(vm_id))
 
-    def diagnose(self, vm_id: str | VmRef) -> Diagnosis:
+    def diagnose(self, vm_id: str | VmRef, *, probe_guest: bool = False) -> Diagnosis:
         """What is wrong with this VM's backup and which documented fix applies.
 
-        Read-only. ``request_count`` in the report is the number of ARM requests it made.
+        Read-only. ``probe_guest=True`` also reads the guest through Run Command (a read-only probe script,
+        tens of seconds). ``request_count`` in the report is the number of ARM requests it made.
         """
         ref = self.parse_vm(vm_id)
         self.gateway.invalidate()  # a new diagnosis reads current state
-        return self._diagnose(ref)
+        return self._diagnose(ref, probe_guest=probe_guest)
 
     def diagnose_many(self, vm_ids: Iterable[str | VmRef], *, fresh: bool = True) -> list[Diagnosis]:
         """Diagnose several VMs; lists they share (locks, collections, jobs per vault) are read once.
@@ -126,7 +130,8 @@ class Remediator:
             self.gateway.invalidate()
         return [self._diagnose(ref) for ref in refs]
 
-    def iter_diagnoses(self, vm_ids: Iterable[str | VmRef], *, fresh: bool = True) -> Iterator[DiagnosisOutcome]:
+    def iter_diagnoses(self, vm_ids: Iterable[str | VmRef], *, fresh: bool = True,
+                       probe_guest: bool = False) -> Iterator[DiagnosisOutcome]:
         """Like :meth:`diagnose_many`, but a VM that cannot be diagnosed (missing, not
         protected, forbidden) yields its error instead of ending the batch."""
         refs = [self.parse_vm(v) for v in vm_ids]
@@ -134,7 +139,7 @@ class Remediator:
             self.gateway.invalidate()
         for ref in refs:
             try:
-                yield DiagnosisOutcome(ref, diagnosis=self._diagnose(ref))
+                yield DiagnosisOutcome(ref, diagnosis=self._diagnose(ref, probe_guest=probe_guest))
             except AzBackupFixError as exc:
                 yield DiagnosisOutcome(ref, error=exc)
 
@@ -222,10 +227,21 @@ class Remediator:
         )
         return self.runner().run(ref, run_options, events=events, interrupt=interrupt)
 
-    def _diagnose(self, ref: VmRef) -> Diagnosis:
+    def probe_guest(self, vm_id: str | VmRef) -> GuestProbe:
+        """Read the guest through Run Command (read-only): its facts, or why it could not be read."""
+        observation = observe_vm(self.gateway, self.parse_vm(vm_id))
+        if observation.vm is None:
+            raise InvalidInputError(f"VM {observation.vm_ref.name} does not exist")
+        return GuestChannel(self.gateway).probe(observation.vm)
+
+    def _diagnose(self, ref: VmRef, *, probe_guest: bool = False) -> Diagnosis:
         before = self.gateway.request_count
         observation = observe_vm(self.gateway, ref)
         report = diagnosis_for(observation, options=self.check_options)
+        if probe_guest and observation.vm is not None:
+            report = with_guest_findings(report, guest_findings(GuestChannel(self.gateway).probe(observation.vm)))
+        else:
+            report = with_guest_findings(report, probe_suggestion(observation))
         # Locks an interrupted or killed run left pending in the journal: the estate lacks them.
         pending = self._pending_findings(observation)
         if pending:

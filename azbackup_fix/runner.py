@@ -142,9 +142,19 @@ def _addressed(finding: Finding, playbook_ids: set[str]) -> bool:
     return any(code in {fold_code(c) for c in get_playbook(pid).error_codes} for pid in playbook_ids)
 
 
+def _probes_guest(req: PlaybookRequest, observation: VmObservation) -> bool:
+    """A playbook that plans from a guest probe (fix-guest) the guest could answer: its rail is worth naming
+    (the probe runs only with it, so its plan here is empty)."""
+    from .guest import channel_problem
+
+    if observation.vm is None or not getattr(get_playbook(req.playbook_id), "needs_guest_probe", False):
+        return False
+    return channel_problem(observation.vm) is None
+
+
 def _refused(step: Step, why: str) -> StepOutcome:
     outcome = step.outcome(StepStatus.SKIPPED, reason=why, refused=True)
-    rail = step.rail.name if step.rail is not None and why.startswith(f"needs {step.rail.flag}") else None
+    rail = next((r.name for r in step.rails() if why.startswith(f"needs {r.flag}")), None)
     return replace(outcome, rail=rail)
 
 
@@ -249,6 +259,7 @@ class Runner:
             pending = tuple(self.pending_findings(observation))
             diagnosis = replace(diagnosis, findings=(*diagnosis.findings, *pending))
         requests = self._requests(diagnosis, options)
+        observation = self._with_guest_probe(observation, requests, options)
         withheld = self.rails_needed(diagnosis, observation, options)
         plans = _dedupe_triggers([(req, self._plan(req, observation, options)) for req in requests])
         # The one on-demand backup of the run: the playbook that kept its trigger, or else trigger-backup,
@@ -268,6 +279,8 @@ class Runner:
                 # Plan from the state the previous playbooks left (resume-protection, then the backup).
                 gw.invalidate()
                 obs = with_journaled_deletions(observe_vm(gw, vm), journal)
+                # The guest as last probed: a fix step's re-probe, else the probe before the run.
+                obs = replace(obs, guest_probe=ctx.guest_probes.get(vm.id.casefold(), observation.guest_probe))
                 plan = self._plan(req, obs, options)
                 if index != owner or ctx.triggered_jobs:
                     plan = _without_trigger(plan)
@@ -294,6 +307,21 @@ class Runner:
             report_only=() if withheld else self._report_only(observation, diagnosis, results, held_for, options),
             pending_locks=tuple(f.title for f in pending),
         )
+
+    def _with_guest_probe(self, observation: VmObservation, requests: Sequence[PlaybookRequest],
+                          options: RunOptions) -> VmObservation:
+        """A read-only guest probe, when a routed playbook plans from one (fix-guest), the guest rail is given
+        and the guest can be asked. Run Command is a write to ARM, so a dry run without the rail sends none."""
+        if not self._allowed(options).get("allow_guest_changes", False):
+            return observation
+        if observation.vm is None or not any(getattr(get_playbook(r.playbook_id), "needs_guest_probe", False)
+                                             for r in requests):
+            return observation
+        from .guest import GuestChannel, channel_problem
+
+        if channel_problem(observation.vm) is not None:
+            return observation
+        return replace(observation, guest_probe=GuestChannel(self.gateway).probe(observation.vm))
 
     def _plan(self, req: PlaybookRequest, observation: VmObservation, options: RunOptions) -> Plan:
         return get_playbook(req.playbook_id).plan(observation, self._opts(req, options))
@@ -362,7 +390,7 @@ class Runner:
             raised = replace(pf, guard_rails=replace(pf.guard_rails, **{rail: True}))
             extra = [r for r in requests_from_findings(diagnosis, raised)
                      if r.playbook_id not in routed and r.playbook_id != "trigger-backup"]
-            if any(self._plan(r, observation, options).steps for r in extra):
+            if any(self._plan(r, observation, options).steps or _probes_guest(r, observation) for r in extra):
                 out.append(rail)
         return tuple(out)
 
@@ -384,8 +412,9 @@ class Runner:
 
     def _guard(self, step: Step, obs: VmObservation, allowed: Mapping[str, bool]) -> str | None:
         """Why a step is refused (DESIGN §4), or None. Plans already follow these; this re-checks."""
-        if step.rail is not None and not allowed.get(step.rail.name, False):
-            return f"needs {step.rail.flag} ({step.rail.allows}; keyword {step.rail.name})"
+        for rail in step.rails():
+            if not allowed.get(rail.name, False):
+                return f"needs {rail.flag} ({rail.allows}; keyword {rail.name})"
         if isinstance(step, (DeleteLock, RestoreLock)):
             lock = step.lock
             rg = (lock.resource_group or "").casefold()

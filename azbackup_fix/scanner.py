@@ -19,12 +19,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
+from .checks.guest import guest_findings, points_into_guest, with_guest_findings
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
 from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
@@ -32,6 +33,7 @@ from .fleet.progress import ProgressEvent, ProgressStore, open_progress
 from .fleet.report import FleetReport, Outcome, VmResult
 from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
+from .guest import GuestChannel
 from .ids import VaultRef, VmRef
 from .models import VmObservation
 from .models.events import EventSink, Interrupt
@@ -103,6 +105,8 @@ class ScanOptions:
     max_targets: int | None = None
     resume: str | None = None
     fresh: bool = False
+    probe_guest: bool = False  # read the guest (Run Command) of candidates whose job error points into it
+    guest_probe_limit: int = 4  # probes at once across the scan (each holds a Run Command for tens of seconds)
 
     @property
     def worker_count(self) -> int:
@@ -155,6 +159,7 @@ class FleetScanner:
         self.client_kwargs = client_kwargs
         self._policy = BudgetPolicy(self.budget)
         self._transport: Any = None
+        self._probe_slots: threading.BoundedSemaphore | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -228,6 +233,12 @@ class FleetScanner:
                         gw.prime_vm_jobs(vault.ref, vm, ())
             observation = observe_vm(gw, vm, vault_hint=candidate.vault)
             diagnosis = diagnosis_for(observation, options=self.check_options)
+            if options.probe_guest and points_into_guest(observation) and observation.vm is not None:
+                # One read-only probe per VM, and only a few at once: each holds a Run Command for a while.
+                with self._probe_slots or threading.BoundedSemaphore(1):
+                    probe = GuestChannel(gw).probe(observation.vm)
+                observation = replace(observation, guest_probe=probe)
+                diagnosis = with_guest_findings(diagnosis, guest_findings(probe))
             findings = tuple(f.code for f in diagnosis.findings if f.severity.value != "info")
             if diagnosis.is_healthy:
                 return _Examined(VmResult(vm.id, vm.subscription_id, Outcome.HEALTHY, candidate.reasons,
@@ -299,6 +310,7 @@ class FleetScanner:
         if options.apply and self.journal is None:
             raise InvalidInputError("applying needs a journal (journal=...)")
         started = time.monotonic()
+        self._probe_slots = threading.BoundedSemaphore(max(1, options.guest_probe_limit))
         store = open_progress(self.journal) if self.journal is not None else None
         scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
                             if store is not None else ("scan-unrecorded", False))

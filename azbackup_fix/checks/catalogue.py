@@ -49,6 +49,7 @@ class Playbook:
     WAIT_FOR_VM_STATE = "wait-for-vm-state"
     GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
     ALLOW_STORAGE_OUTBOUND = "allow-storage-outbound"
+    FIX_GUEST = "fix-guest"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -62,6 +63,7 @@ class Playbook:
         WAIT_FOR_VM_STATE,
         GRANT_BACKUP_KEY_VAULT_ACCESS,
         ALLOW_STORAGE_OUTBOUND,
+        FIX_GUEST,
     )
 
 
@@ -106,6 +108,8 @@ _S = {  # guide 000 anchors, as the seeds spell them
     "rp_lock": "remove-lock-from-the-recovery-point-resource-group",
     "rp_cleanup": "clean-up-restore-point-collection",
     "agent_linux": "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms",
+    "agent_config": "vm-agent-configuration-options-are-not-set-for-linux-vms",
+    "app_control": "application-control-solution-is-blocking-iaasbcdrextensionexe",
 }
 _VMS_GUIDE = "001"  # Troubleshoot backup errors with Azure virtual machines
 _C = {  # guide 001's sections that only Microsoft's current article has (models/guides.py)
@@ -123,6 +127,7 @@ _N = {  # guide 002's sections on the network path
     "no_internet": "the-vm-has-no-internet-access",
     "storage_tag": "allow-access-to-azure-storage-that-corresponds-to-the-region",
 }
+_VM_TABLE = "troubleshoot-azure-virtual-machine-backup"  # guide 001's error table
 _P = Playbook
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
@@ -401,6 +406,58 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Backup cannot be configured for a VM that migrated from Trusted Launch to non Trusted Launch mode.",
         messages=("migrated from trusted launch mode to non trusted launch mode",),
         in_seeds=False,
+    # -- inside the guest (issue 14): read by Run Command probes, fixed by fix-guest -------------------
+    CatalogueEntry(
+        "ExtensionFailedVssWriterInBadState", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot operation failed because VSS writers were in a bad state (restart their services).",
+        messages=("vss writers were in a bad state", "vss writer is in a bad state"),
+    ),
+    CatalogueEntry(
+        "ExtensionSnapshotFailedCOM", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot or extension installation failed due to a COM+ error (start COM+ System Application; "
+        "MSDTC logs on as Network Service).",
+        aliases=("ExtensionInstallationFailedCOM", "ExtensionInstallationFailedMDTC"),
+        messages=("com+ error", "com+ was unable to talk to the microsoft distributed transaction coordinator"),
+    ),
+    CatalogueEntry(
+        "ExtensionFailedSecureNetworkChannel", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot operation failed: no secure network channel (set SchUseStrongCrypto for each .NET Framework).",
+        messages=("secure network communication channel",),
+    ),
+    CatalogueEntry(
+        "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
+        "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "AgentConfigurationNotSet", _AGENT_GUIDE, _S["agent_config"], (_P.FIX_GUEST,),
+        "waagent.conf does not set Extensions.Enable=y and Provisioning.Agent=auto.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestAgentOutOfDate", _AGENT_GUIDE, _S["agent_linux"], (_P.FIX_GUEST,),
+        "The Linux agent in the guest is out of date: update it from the distribution's repository.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "WireServerUnreachable", _AGENT_GUIDE, _S["step4"], (),
+        "The guest cannot reach 168.63.129.16 on port 80 or 32526 (guest firewall or proxy).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestChannelUnavailable", _AGENT_GUIDE, _S["agent"], (),
+        "Run Command cannot reach the guest now; only Azure-side levers remain.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestProbeFailed", _AGENT_GUIDE, _S["step4"], (),
+        "The guest probe failed or its output was cut: the guest's state is unknown, not healthy.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestProbeSuggested", _AGENT_GUIDE, _S["step4"], (),
+        "The job's error points inside the guest and the agent is Ready: probe it (diagnose --probe-guest).",
+        documented=False,
     ),
 )
 

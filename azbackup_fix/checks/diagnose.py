@@ -11,6 +11,7 @@ from .agent import check_agent
 from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
 from .extensions import check_backup_extension, check_extensions
+from .guest import guest_blockers
 from .jobs import check_failed_job, check_jobs_in_progress
 from .keyvault import check_key_vault_access
 from .network import check_network_path
@@ -99,6 +100,7 @@ def backup_blockers(observation: VmObservation, options: CheckOptions = DEFAULT_
     """Error findings of the current state (not of past jobs) that make any backup fail while they last:
     an on-demand backup started now would be wasted (the day allows few). Jobs in progress are left to
     the trigger step, which refuses to start a second one."""
-    return tuple(f for check in STATE_CHECKS if check is not check_jobs_in_progress
-                 for f in check(observation, options)
-                 if f.severity is Severity.ERROR and f.code not in _NOT_BLOCKING)
+    state = tuple(f for check in STATE_CHECKS if check is not check_jobs_in_progress
+                  for f in check(observation, options)
+                  if f.severity is Severity.ERROR and f.code not in _NOT_BLOCKING)
+    return state + guest_blockers(observation)  # what the guest probe (if one ran) still sees

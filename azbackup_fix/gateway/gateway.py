@@ -62,6 +62,7 @@ from .convert_backup import (
 from .convert_compute import collection_from_wire, vm_from_wire
 from .network import GatewayNetwork
 from .policies import CappedRetryPolicy, RequestCounter
+from .run_command import GatewayRunCommand
 from .wire import dig, wire
 from .writes import GatewayWrites
 
@@ -101,7 +102,7 @@ class VaultInfo:
         return f"VaultInfo({self.ref.id!r}, {self.location!r})"
 
 
-class Gateway(GatewayWrites, GatewayNetwork):
+class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
     """Typed reads (and, through :class:`GatewayWrites`, writes) of one subscription through the Azure SDK clients.
 
     ``credential`` is any azure-core ``TokenCredential``. Keywords: ``cloud`` (AzureCloud,

@@ -53,6 +53,8 @@ _SECTIONS: dict[str, str] = {
     "the-vm-has-no-internet-access": "The VM has no internet access",
     "allow-access-to-azure-storage-that-corresponds-to-the-region":
         "Allow access to Azure Storage that corresponds to the region",
+    "vm-agent-configuration-options-are-not-set-for-linux-vms":
+        "VM Agent configuration options are not set (for Linux VMs)",
     "backupoperationfailed--backupoperationfailedv2---backup-fails-with-an-internal-error":
         "BackUpOperationFailed / BackUpOperationFailedV2 - Backup fails, with an internal error",
     "usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup":

@@ -9,6 +9,7 @@ from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
 from .keyvault import KeyVaultAccess
+from .guest import GuestProbe
 from .locks import Lock, LockLevel
 from .policy import PolicyState
 from .network import NetworkPath
@@ -49,6 +50,7 @@ class VmObservation:
     key_vault: KeyVaultAccess | None = None  # read only for an encrypted VM (or a Key Vault failure)
     # The path to the region's storage, read only when the failed job's error points at it.
     network: NetworkPath | None = None
+    guest_probe: GuestProbe | None = None  # the read-only guest probe, when one ran (guest channel)
 
     def __post_init__(self) -> None:
         for name in ("locks", "restore_point_collections", "jobs", "journaled_deletions"):

@@ -3,6 +3,7 @@
 from . import (
     extension,
     failed_extension,
+    guest,
     inspection,
     jobs,
     keyvault,
@@ -13,5 +14,5 @@ from . import (
     vm_state,
 )
 
-__all__ = ["extension", "failed_extension", "inspection", "jobs", "keyvault", "network", "protection",
+__all__ = ["extension", "failed_extension", "guest", "inspection", "jobs", "keyvault", "network", "protection",
            "restore_points", "vm", "vm_state"]

@@ -42,6 +42,7 @@ class StepContext:
     triggered_jobs: list[str] = field(default_factory=list)  # job ids this run started
     events: EventSink | None = None  # progress (the CLI renders it); the library never prints
     interrupt: Interrupt = field(default_factory=Interrupt)  # the first Ctrl-C: start nothing new
+    guest_probes: dict[str, Any] = field(default_factory=dict)  # folded VM id -> the latest guest probe
 
     def emit(self, event: RunEvent) -> None:
         if self.events is not None:
@@ -77,6 +78,11 @@ class Step:
     def details(self) -> tuple[tuple[str, DetailValue], ...]:
         """Facts about the target worth reporting in a plan (e.g. the lock's level and notes)."""
         return ()
+
+    def rails(self) -> tuple[GuardRail, ...]:
+        """Every guard rail this step needs: its class's ``rail``, plus any its target adds (a guest fix
+        that restarts a service the workload uses also needs ``allow_disruptive``)."""
+        return (self.rail,) if self.rail is not None else ()
 
     def outcome(self, status: StepStatus, *, reason: str | None = None, refused: bool = False,
                 detail: tuple[tuple[str, DetailValue], ...] = ()) -> StepOutcome:

@@ -160,6 +160,12 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         vault = sandbox.keyvault.get(sid, *spec.key_vault)
         vm.key_vault_id, vm.key_vault_url = vault.id, spec.key_vault_url or vault.uri
     sandbox.compute.add_vm(vm)
+    if spec.guest is not None:
+        from ..providers.compute.guest import guest_from_estate
+        from ..providers.compute.runcommand import sync_agent
+
+        vm.guest = guest_from_estate(spec.os_type, spec.agent.version, spec.guest)
+        sync_agent(vm)
     for ext in spec.extensions:
         vm.extensions[ext.name.lower()] = _extension(sandbox, vm, ext)
     if spec.provisioning_error is None:

@@ -141,6 +141,8 @@ def _vm(vm: VirtualMachine) -> dict[str, Any]:
     body["osDisk"] = os_disk
     body["dataDisks"] = [{"lun": d.lun, "name": d.name, "diskSizeGB": d.size_gb} for d in vm.data_disks]
     body["extensions"] = [_extension(e) for e in vm.extensions.values()]
+    if vm.guest is not None:
+        body["guest"] = vm.guest.to_estate()
     return {k: v for k, v in body.items() if v is not None and v != {} and v != []}
 
 

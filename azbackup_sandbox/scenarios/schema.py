@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from .network import NETWORK_KEYS, parse_network_spec, parse_vm_network
+from .guest import parse_guest
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
     AccessPolicySpec,
@@ -73,7 +74,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "resourceGroup": ("name", "location", "tags", "managedBy"),
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
-           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds", "network"),
+           "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds", "network",
+           "guest"),
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart", "revivedByRedeploy"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
@@ -312,6 +314,7 @@ def _vm(raw: Any, path: str, groups: _Groups, network: Any, key_vaults: tuple[Ke
         tags=f.tags("tags"), zones=tuple(str(z) for z in zones), deleted=f.flag("deleted", False),
         key_vault=key_vault, key_encryption_key=kek, single_pass=single_pass,
         network=parse_vm_network(f.raw("network", None), f.at("network"), network),
+        guest=parse_guest(f.raw("guest"), f.at("guest"), os_type) if f.has("guest") else None,
     )
 
 

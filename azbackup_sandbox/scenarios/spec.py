@@ -106,6 +106,7 @@ class VmSpec:
     key_encryption_key: bool = False
     single_pass: bool = False
     network: VmNetworkSpec = field(default_factory=lambda: _vm_network())
+    guest: dict[str, Any] | None = None  # the validated `guest:` mapping (scenarios/guest.py)
 
 
 @dataclass(frozen=True)

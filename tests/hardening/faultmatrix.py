@@ -83,6 +83,7 @@ CASES: tuple[Case, ...] = (
         "playbooks": ["stop-protection-retain-data", "delete-orphaned-restore-points"]}),
     Case("healthy-trigger", "healthy", "trigger-backup", {
         "playbooks": ["trigger-backup"], "options": {"trigger-backup": {"force": True}}}),
+    Case("guest-defender", "guest-defender-blocking", "fix-guest", {"allow_guest_changes": True}),
     Case("healthy", "healthy", "inspect-vm"),
     Case("vm-deallocated", "vm-deallocated", "inspect-vm"),  # backed up offline: nothing failed
     Case("disk-too-large", "disk-too-large", "inspect-vm", done=5),

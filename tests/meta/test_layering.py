@@ -121,6 +121,7 @@ LOWER_LAYERS = {
     # layer: layers it must not import (nothing above it)
     "gateway": {"cli", "runbook", "runner", "playbooks", "steps", "checks", "fleet", "remediator"},
     "checks": {"cli", "runbook", "runner", "playbooks", "steps", "fleet", "gateway", "remediator"},
+    "guest": {"cli", "runbook", "runner", "playbooks", "steps", "checks", "fleet", "remediator"},
     "remediator": {"cli", "runbook"},
     # Below the runner: playbooks, steps and fleet never drive a run themselves.
     "playbooks": {"cli", "runbook", "runner", "scanner", "remediator"},

@@ -4,6 +4,7 @@ sandbox state afterwards. Seeding goes straight through the models (same process
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -261,10 +262,17 @@ def test_run_command_linux_returns_output(arm: Arm) -> None:
 
 def test_run_command_windows_returns_stdout_and_stderr(arm: Arm) -> None:
     vm = _vm(arm, "vm-win-01", "Windows")
+    # The sandbox runs no PowerShell: it answers the documented directives (docs/guest-protocol.md).
     result = _client(arm).virtual_machines.begin_run_command(
-        RG, vm.name, {"commandId": "RunPowerShellScript", "script": ["Get-Service WindowsAzureGuestAgent"]}).result()
+        RG, vm.name, {"commandId": "RunPowerShellScript",
+                      "script": ["Get-Service WindowsAzureGuestAgent", "#azsandbox probe"]}).result()
     assert [e.code for e in result.value] == ["ComponentStatus/StdOut/succeeded", "ComponentStatus/StdErr/succeeded"]
-    assert "WindowsAzureGuestAgent" in result.value[0].message and result.value[1].message == ""
+    reply = json.loads(result.value[0].message)
+    assert reply["schema"] == "azbackup-guest/v1" and reply["facts"]["agent"]["service"] == "running"
+    assert result.value[1].message == ""
+    plain = _client(arm).virtual_machines.begin_run_command(
+        RG, vm.name, {"commandId": "RunPowerShellScript", "script": ["Get-Service WindowsAzureGuestAgent"]}).result()
+    assert plain.value[0].message == "" and "runs no PowerShell" in plain.value[1].message
 
 
 def test_operation_status_in_progress_then_succeeded(arm: Arm) -> None:

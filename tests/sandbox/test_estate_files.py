@@ -25,6 +25,7 @@ from sandbox_arm import Arm
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.scenarios import SHIPPED_ESTATES, list_scenarios
 from azbackup_sandbox.scenarios.files import ESTATES_DIR, EstateFileError, dump_yaml
+from azbackup_sandbox.scenarios.guest import GUEST_KEYS
 from azbackup_sandbox.scenarios.schema import KEYS, subscription_guid
 from tests.sandbox_cli import read_line
 
@@ -221,7 +222,7 @@ def test_a_failed_load_leaves_the_previous_estate_intact() -> None:
 
 def test_the_doc_names_every_key_the_schema_accepts() -> None:
     text = DOC.read_text(encoding="utf-8")
-    missing = sorted({f"{what}.{key}" for what, keys in KEYS.items() for key in keys
+    missing = sorted({f"{what}.{key}" for what, keys in {**KEYS, **GUEST_KEYS}.items() for key in keys
                       if not re.search(rf"\b{re.escape(key)}\b", text)})
     assert not missing, f"docs/estate-files.md does not mention {missing}"
 

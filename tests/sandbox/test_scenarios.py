@@ -53,6 +53,15 @@ EXPECTED_TITLE = {
     "network-udr-virtual-appliance": "ExtensionSnapshotFailedNoNetwork",
     "network-custom-dns": "ExtensionSnapshotFailedNoNetwork",
     "network-open-agent-unreachable": "UserErrorGuestAgentStatusUnavailable",
+    # Guest causes (the VM's guest model decides; issue 14).
+    "guest-vss-writer-failed": "ExtensionFailedVssWriterInBadState",
+    "guest-complus-stopped": "ExtensionSnapshotFailedCOM",
+    "guest-strong-crypto-missing": "ExtensionFailedSecureNetworkChannel",
+    "guest-defender-blocking": "GuestAgentSnapshotTaskStatusError",
+    "guest-linux-extensions-disabled": "GuestAgentSnapshotTaskStatusError",
+    "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
+    "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
+    "guest-clean": None,
 }
 
 

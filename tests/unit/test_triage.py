@@ -24,7 +24,8 @@ DEFAULT = load_playbook_file(PLAYBOOKS / "default.yaml", schemas=REGISTRY)
 DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=REGISTRY)
 PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True,
                                                      allow_extension_changes=True,
-                                                     allow_permission_changes=True))
+                                                     allow_permission_changes=True,
+                                                     allow_guest_changes=True))
 WHEN = datetime(2025, 1, 5, 2, 52, 9, tzinfo=timezone.utc)
 
 CLEAR, REINSTALL, RESOLVE, TRIGGER = (
@@ -35,6 +36,7 @@ RECOVER, RESUME, STOP = Playbook.RECOVER_VM_PROVISIONING, Playbook.RESUME_PROTEC
 INSPECT = "inspect-vm"
 RERUN, WAIT = Playbook.RERUN_FAILED_EXTENSION, Playbook.WAIT_FOR_VM_STATE
 GRANT = Playbook.GRANT_BACKUP_KEY_VAULT_ACCESS
+FIXG = Playbook.FIX_GUEST
 ORPHANS = Playbook.DELETE_ORPHANED_RESTORE_POINTS
 AGENT = (RECOVER, INSPECT, TRIGGER)  # with allow_disruptive: reapply and restart, then back up
 
@@ -55,7 +57,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionStuckInDeletionState": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "BackupExtensionNotInstalled": ((), ()),
-    "GuestAgentSnapshotTaskStatusError": ((INSPECT,), AGENT),
+    "GuestAgentSnapshotTaskStatusError": ((INSPECT,), (FIXG, RECOVER, INSPECT, TRIGGER)),
     "UserErrorRpCollectionLimitReached": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),
     "RestorePointResourceGroupLocked": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),
     "VmResourceGroupLocked": ((), ()),
@@ -86,6 +88,13 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "UserErrorRequestDisallowedByPolicy": ((), ()),
     "UserErrorInstantRpNotFound": ((), ()),
     "UserErrorMigrationFromTrustedLaunchVMToNonTrustedVMNotAllowed": ((), ()),
+    # Inside the guest (issue 14): fixed through Run Command only with allow_guest_changes.
+    **dict.fromkeys(("ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
+                     "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel",
+                     "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
+                    ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
+    **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
+                    ((INSPECT,), (INSPECT,))),
 }
 CATALOGUE_CODES = [code for entry in CATALOGUE for code in entry.codes]
 

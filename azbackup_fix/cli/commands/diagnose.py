@@ -27,6 +27,8 @@ __all__ = ["COMMAND", "diagnose_targets", "write_report"]
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
+    parser.add_argument("--probe-guest", action="store_true",
+                        help="also read the guest through Run Command (read-only; tens of seconds per VM)")
 
 
 def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> list[Diagnosis]:
@@ -40,7 +42,8 @@ def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> li
             # The journal: its pending locks (an interrupted run's) are findings (JournalLockPending).
             with connection.remediator(subscription, journal_path=args.journal or settings.journal_path) as fix:
                 targets = refs or list(fix.list_protected_vms())
-                for outcome in fix.iter_diagnoses(targets, fresh=bool(refs)):
+                probe = bool(getattr(args, "probe_guest", False))
+                for outcome in fix.iter_diagnoses(targets, fresh=bool(refs), probe_guest=probe):
                     if outcome.error is not None:
                         problems.add(outcome.error, where=outcome.vm.name)
                     elif outcome.diagnosis is not None:

@@ -53,6 +53,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--shard", metavar="K/N", default="1/1", help="scan the K-th of N deterministic shards")
     group.add_argument("--workers", type=int, default=None, metavar="N",
                        help="parallel workers (default 8 per subscription, 32 to 128)")
+    group.add_argument("--probe-guest", action="store_true",
+                       help="read the guest (Run Command, read-only) of candidates whose job error points into it")
     group.add_argument("--stuck-after", type=float, default=6.0, metavar="HOURS",
                        help="a backup job running longer is stuck (default 6)")
     group.add_argument("--retry-after-cap", type=float, default=None, metavar="SECONDS",
@@ -139,7 +141,8 @@ def _run(args: argparse.Namespace, io: Io) -> int:
                 subscriptions=tuple(subscriptions), vaults=vaults, apply=args.apply,
                 use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
                 stuck_after=timedelta(hours=args.stuck_after), **given_rails(args), wait=not args.no_wait,
-                max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args)))
+                max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args),
+                probe_guest=args.probe_guest))
     except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
         io.err.write("azbackup-fix: interrupted\n")
         name_pending(io.err, journal_path, credential=credential)

@@ -280,6 +280,24 @@ def rule_extension_write_locked(ctx: _Context) -> Failure | None:
     return _locked_failure(ext_id, ctx.sandbox.locks.blocking(ext_id, "write"))
 
 
+def rule_guest_state(ctx: _Context) -> Failure | None:
+    """Inside the guest (the VM's guest model): a failed VSS writer, COM+ stopped, the antivirus stopping
+    IaaSBcdrExtension.exe, SchUseStrongCrypto missing, Extensions.Enable=n, an outdated Linux agent
+    (guides 000 step 4 and 001's table). Offline backups do not enter the guest."""
+    assert ctx.vm is not None
+    guest = ctx.vm.guest
+    if guest is None or ctx.offline:
+        return None
+    found = guest.backup_failure()
+    if found is None:
+        return None
+    title, code, message = found
+    if "antivirus" in message:
+        guest.record_blocked_extension()
+    return Failure(title, code, message, ("Fix the cause inside the guest (the guide's steps for this error), "
+                                          "then retry the backup.",))
+
+
 def rule_restore_point_limit(ctx: _Context) -> Failure | None:
     """The service first deletes points older than the policy's instant RP retention; a lock on the
     collection, its RG or the subscription stops that cleanup. 18 or more points left: no new point."""
@@ -425,6 +443,7 @@ RULES: tuple[Rule, ...] = (
     rule_backup_extension_failed,
     rule_vm_provisioning_failed,
     rule_extension_write_locked,
+    rule_guest_state,
     rule_restore_point_limit,
     rule_restore_point_write_locked,
     rule_restore_point_group_denied,

@@ -146,6 +146,8 @@ class VirtualMachine:
     busy_until: datetime | None = None  # an in-flight VM operation (409 for a conflicting one)
     host: int = 0  # which physical host it runs on; a redeploy moves it (platform update/fault domain)
     nic_ids: list[str] = field(default_factory=list)  # networkProfile.networkInterfaces, primary first
+    guest: Any = None  # GuestModel (guest.py): what runs inside; None until an estate or a Run Command needs it
+    agent_held_by_guest: bool = False  # the agent is Not Ready because of the guest (firewall, service)
 
     @property
     def id(self) -> str:
@@ -330,6 +332,9 @@ class ComputeBackend:
         self._by_source: dict[str, dict[tuple[str, str, str], RestorePointCollection]] = {}
         # Compute RP throttling windows per (subscription, policy): call times in the last 3 and 30 minutes.
         self._calls: dict[tuple[str, str], tuple[deque[datetime], deque[datetime]]] = {}
+        from .runcommand import RunCommands
+
+        self.run_commands = RunCommands(sandbox)
 
     # ---- virtual machines ------------------------------------------------------------------
     def add_vm(self, vm: VirtualMachine) -> VirtualMachine:
@@ -429,6 +434,17 @@ class ComputeBackend:
         self._require_idle(vm, "Restart VM")
         self._require_running(vm)
         return self._power_operation(vm, "Restart VM", "starting", "running")
+        seconds = self._sb.config.vm_action_seconds
+        self._busy(vm, seconds)
+
+        def done(op: Operation) -> None:
+            vm.power_state = "running"
+            if not vm.agent.ready and vm.agent.revived_by_restart:
+                vm.agent = AgentState()
+            _sync_guest_agent(vm)  # a restart cannot revive an agent the guest itself cuts off
+            return None
+
+        return self._sb.operations.begin(seconds, done)
 
     def start(self, vm: VirtualMachine) -> Operation:
         return self._power_operation(vm, "Start VM", "starting", "running")
@@ -474,18 +490,12 @@ class ComputeBackend:
 
         return self._sb.operations.begin(seconds, done)
 
-    def run_command(self, vm: VirtualMachine, command_id: str, script: list[str]) -> Operation:
+    def run_command(self, vm: VirtualMachine, command_id: str, script: list[str],
+                    parameters: dict[str, str] | None = None) -> Operation:
+        """Action Run Command (runcommand.py has Azure's rules for it)."""
         self._require_idle(vm, "Run Command")
         self._require_running(vm)
-        seconds = self._sb.config.run_command_seconds
-        self._busy(vm, seconds)
-
-        def done(op: Operation) -> dict[str, Any]:
-            if not vm.agent.ready:
-                raise errors.run_command_agent_not_responding()
-            return {"output": {"value": run_command_output(vm, command_id, script)}}
-
-        return self._sb.operations.begin(seconds, done)
+        return self.run_commands.begin_action(vm, command_id, "\n".join(script), dict(parameters or {}))
 
     # ---- extensions -------------------------------------------------------------------------
     def install_extension(self, vm: VirtualMachine, extension: Extension) -> Extension:
@@ -710,6 +720,7 @@ class ComputeBackend:
                 "provisioningState": vm.provisioning_state, "provisioningError": vm.provisioning_error,
                 "powerState": vm.power_state,
                 "agent": {"status": vm.agent.status, "version": vm.agent.version},
+                **({"guest": vm.guest.to_estate()} if vm.guest is not None else {}),
                 "disks": {"os": vm.os_disk_size_gb, "data": [d.size_gb for d in vm.data_disks]},
                 "encrypted": vm.encrypted,
                 "extensions": [
@@ -726,18 +737,10 @@ class ComputeBackend:
         return {"virtualMachines": vms, "restorePointCollections": collections}
 
 
-def run_command_output(vm: VirtualMachine, command_id: str, script: list[str]) -> list[dict[str, Any]]:
-    """What the run command reports: Linux one combined status, Windows StdOut and StdErr entries."""
-    stdout = "\n".join(f"[sandbox] would run: {line}" for line in script) or "[sandbox] no script"
-    if command_id.lower().startswith("runshell"):
-        return [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
-                 "message": f"Enable succeeded: \n[stdout]\n{stdout}\n\n[stderr]\n"}]
-    return [
-        {"code": "ComponentStatus/StdOut/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
-         "message": stdout},
-        {"code": "ComponentStatus/StdErr/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
-         "message": ""},
-    ]
+def _sync_guest_agent(vm: VirtualMachine) -> None:
+    from .runcommand import sync_agent
+
+    sync_agent(vm)
 
 
 # ---- wire format ---------------------------------------------------------------------------------

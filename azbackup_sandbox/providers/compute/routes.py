@@ -169,17 +169,16 @@ def _flag(req: SandboxRequest, name: str) -> bool:
 
 
 def _run_command(sb: Sandbox, vm: VirtualMachine, req: SandboxRequest) -> Operation:
-    try:
-        body = req.json() or {}
-    except ValueError:
-        raise errors.invalid_request_content() from None
+    body = _json_body(req)
     command_id = body.get("commandId")
     if not command_id:
         raise errors.missing_parameter("commandId")
     script = body.get("script") or []
     if isinstance(script, str):
         script = [script]
-    return sb.compute.run_command(vm, str(command_id), [str(line) for line in script])
+    parameters = {str(p.get("name")): str(p.get("value", "")) for p in body.get("parameters") or []
+                  if isinstance(p, dict) and p.get("name")}
+    return sb.compute.run_command(vm, str(command_id), [str(line) for line in script], parameters)
 
 
 # ---- extensions ---------------------------------------------------------------------------------
@@ -414,6 +413,9 @@ def register(router: Router) -> None:
     add("POST", _VM + "/runCommand", _vm_action(_run_command),
         operation="VirtualMachines_RunCommand", action="Microsoft.Compute/virtualMachines/runCommand/action",
         lock_check="write")
+    from . import runcommand_routes
+
+    runcommand_routes.register(router, _VM)
 
     ext_action = "Microsoft.Compute/virtualMachines/extensions/"
     add("GET", _EXTS, _list_extensions, operation="VirtualMachineExtensions_List", action=ext_action + "read")

@@ -1,0 +1,153 @@
+"""Guest probe results -> findings, each tied to its guide row with the guest's evidence (pure).
+
+A probe that could not run, failed or was cut is reported as such (GuestChannelUnavailable,
+GuestProbeFailed), never as a healthy guest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from ..models import Diagnosis, Finding, Severity, VmObservation
+from ..models.guest import GuestProbe
+from .catalogue import entry_for, finding_from_entry, rank_of
+from .evidence import ev
+
+__all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "points_into_guest", "probe_suggestion", "with_guest_findings"]
+
+# Job errors whose cause the guides place inside the guest (Run Command can read it while the agent is Ready).
+GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
+    "ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
+    "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel", "GuestAgentSnapshotTaskStatusError",
+    "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable",
+))
+
+
+def points_into_guest(observation: VmObservation) -> bool:
+    """The current failed job's error is a guest cause, and the guest can be asked (running, agent Ready)."""
+    job = observation.current_failed_job
+    vm = observation.vm
+    if job is None or vm is None or not vm.is_running or not vm.agent.is_ready:
+        return False
+    title = job.primary_error.error_title if job.primary_error else None
+    return (title or "").casefold() in GUEST_ERROR_CODES
+
+
+def probe_suggestion(observation: VmObservation) -> tuple[Finding, ...]:
+    if not points_into_guest(observation):
+        return ()
+    return (finding_from_entry("GuestProbeSuggested", severity=Severity.INFO,
+                               title="the job's error points inside the guest and the agent is Ready: "
+                                     "run diagnose --probe-guest (probe_guest=True) to read it"),)
+
+
+def _problem(probe: GuestProbe) -> tuple[Finding, ...]:
+    code = probe.problem_code or "GuestProbeFailed"
+    what = "Run Command cannot reach the guest" if code == "GuestChannelUnavailable" else "the guest probe failed"
+    return (finding_from_entry(code, severity=Severity.WARNING, title=f"{what}: {probe.problem}",
+                               evidence=[ev("guest problem", probe.problem), ev("guest channel", probe.channel),
+                                         ev("os type", probe.os_family)]),)
+
+
+def _windows(facts: Any) -> list[Finding]:
+    out: list[Finding] = []
+    for writer in facts.get("vss_writers") or []:
+        if str(writer.get("state", "")).casefold() != "stable":
+            out.append(finding_from_entry(
+                "ExtensionFailedVssWriterInBadState", severity=Severity.ERROR,
+                title=f"VSS writer '{writer.get('name')}' is {writer.get('state')}: restart service "
+                      f"{writer.get('service') or '(unknown)'}",
+                evidence=[ev("guest vss writer", writer.get("name")), ev("guest writer state", writer.get("state")),
+                          ev("guest writer last error", writer.get("last_error")),
+                          ev("guest writer service", writer.get("service"))]))
+    services = facts.get("services") or {}
+    com, msdtc = services.get("COMSysApp") or {}, services.get("MSDTC") or {}
+    if com and com.get("state") != "running":
+        out.append(finding_from_entry(
+            "ExtensionSnapshotFailedCOM", severity=Severity.ERROR,
+            title=f"COM+ System Application is {com.get('state')}; MSDTC logs on as {msdtc.get('account')}",
+            evidence=[ev("guest comsysapp state", com.get("state")), ev("guest msdtc state", msdtc.get("state")),
+                      ev("guest msdtc account", msdtc.get("account"))]))
+    missing = [k for k, v in (facts.get("strong_crypto") or {}).items() if v != 1]
+    if missing:
+        out.append(finding_from_entry(
+            "ExtensionFailedSecureNetworkChannel", severity=Severity.ERROR,
+            title=f"SchUseStrongCrypto is not 1 under {len(missing)} .NET Framework key(s)",
+            evidence=[ev("guest registry key", k) for k in missing]))
+    defender = facts.get("defender") or {}
+    have = {str(e).rstrip("\\").casefold() for e in defender.get("exclusions") or []}
+    unexcluded = [f for f in defender.get("plugin_folders") or [] if str(f).casefold() not in have]
+    if defender.get("realtime") and unexcluded:
+        out.append(finding_from_entry(
+            "AntivirusBlockingBackupExtension", severity=Severity.ERROR,
+            title=f"Defender real-time protection scans the VMSnapshot plugin folders ({len(unexcluded)} not "
+                  f"excluded); IaaSBcdrExtension.exe faults in the Application log: {facts.get('extension_faults', 0)}",
+            evidence=[*(ev("guest folder not excluded", f) for f in unexcluded),
+                      ev("guest extension faults", facts.get("extension_faults"))]))
+    return out
+
+
+def _linux(facts: Any) -> list[Finding]:
+    out: list[Finding] = []
+    conf = facts.get("waagent_conf") or {}
+    enable, agent_mode = conf.get("Extensions.Enable"), conf.get("Provisioning.Agent")
+    if str(enable or "y").lower() != "y" or str(agent_mode or "auto").lower() != "auto":
+        out.append(finding_from_entry(
+            "AgentConfigurationNotSet", severity=Severity.ERROR,
+            title=f"waagent.conf sets Extensions.Enable={enable or '(unset)'} and "
+                  f"Provisioning.Agent={agent_mode or '(unset)'}; the guide needs y and auto",
+            evidence=[ev("guest extensions enable", enable), ev("guest provisioning agent", agent_mode)]))
+    agent = facts.get("agent") or {}
+    from ..guest.fixes import MIN_LINUX_AGENT, _version  # the one threshold fixes and findings share
+
+    if agent.get("version") and _version(agent["version"]) < MIN_LINUX_AGENT:
+        out.append(finding_from_entry(
+            "GuestAgentOutOfDate", severity=Severity.ERROR,
+            title=f"WALinuxAgent {agent['version']} in the guest is older than "
+                  f"{'.'.join(map(str, MIN_LINUX_AGENT))}: update it from the distribution's repository",
+            evidence=[ev("guest agent version", agent["version"]), ev("guest agent service", agent.get("service"))]))
+    return out
+
+
+def guest_findings(probe: GuestProbe) -> tuple[Finding, ...]:
+    if not probe.ok:
+        return _problem(probe)
+    facts = probe.facts
+    found = _linux(facts) if probe.os_family == "linux" else _windows(facts)
+    blocked = [p for p, ok in (facts.get("wireserver") or {}).items() if ok is False]
+    if blocked:
+        found.append(finding_from_entry(
+            "WireServerUnreachable", severity=Severity.WARNING,
+            title=f"the guest cannot reach 168.63.129.16 on port(s) {', '.join(blocked)}",
+            evidence=[ev("guest blocked port", p) for p in blocked]))
+    return tuple(replace(f, evidence=(*f.evidence, ev("guest channel", probe.channel))) for f in found)
+
+
+def with_guest_findings(diagnosis: Diagnosis, findings: Iterable[Finding]) -> Diagnosis:
+    """The diagnosis plus the probe's findings; one per code where the job already named it (evidence joined)."""
+    merged = list(diagnosis.findings)
+    for finding in findings:
+        entry = entry_for(finding.code)
+        same = next((i for i, f in enumerate(merged) if f.code == finding.code
+                     or (entry is not None and entry_for(f.code) is entry)), None)
+        if same is None:
+            merged.append(finding)
+        else:
+            old = merged[same]
+            merged[same] = replace(old, evidence=tuple(dict.fromkeys((*old.evidence, *finding.evidence))),
+                                   title=finding.title, severity=min(old.severity, finding.severity, key=lambda s: s.rank))
+    return replace(diagnosis, findings=tuple(sorted(merged, key=lambda f: rank_of(f.code))))
+
+
+def guest_blockers(observation: VmObservation) -> tuple[Finding, ...]:
+    """What the last guest probe says makes a backup fail now: its error findings, or, when the failed job
+    points inside the guest and the probe could not read it, that unknown (nothing says it is fixed)."""
+    probe = observation.guest_probe
+    if probe is None:
+        return ()
+    if probe.ok:
+        return tuple(f for f in guest_findings(probe) if f.severity is Severity.ERROR)
+    if not points_into_guest(observation) and observation.current_failed_job is None:
+        return ()
+    return tuple(replace(f, severity=Severity.ERROR) for f in _problem(probe))

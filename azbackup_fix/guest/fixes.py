@@ -1,0 +1,75 @@
+"""The guides' guest fixes, planned from a probe's facts (pure): same facts, same fixes; none once fixed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models.guest import GuestFix, GuestProbe
+
+__all__ = ["NETWORK_SERVICE", "plan_guest_fixes", "MIN_LINUX_AGENT"]
+
+NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
+MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    out = []
+    for part in str(text or "").split("."):
+        if not part.isdigit():
+            break
+        out.append(int(part))
+    return tuple(out)
+
+
+def _network_service(account: Any) -> bool:
+    return str(account or "").replace(" ", "").casefold() in ("ntauthority\\networkservice", "networkservice")
+
+
+def _windows(facts: Any) -> list[GuestFix]:
+    fixes: list[GuestFix] = []
+    services = facts.get("services") or {}
+    # VSS writers not Stable: restart the service that hosts each (guide 001); it interrupts what it serves.
+    for writer in facts.get("vss_writers") or []:
+        if str(writer.get("state", "")).casefold() != "stable" and writer.get("service"):
+            fixes.append(GuestFix("restart-service", str(writer["service"]), before=writer.get("state"),
+                                  disruptive=True))
+    com = services.get("COMSysApp") or {}
+    if com and com.get("state") != "running":
+        msdtc = services.get("MSDTC") or {}
+        if msdtc and not _network_service(msdtc.get("account")):
+            fixes.append(GuestFix("set-service", "MSDTC.account", NETWORK_SERVICE, before=msdtc.get("account")))
+            fixes.append(GuestFix("restart-service", "MSDTC", before=msdtc.get("state"), disruptive=True))
+        fixes.append(GuestFix("start-service", "COMSysApp", before=com.get("state")))
+    for key, value in (facts.get("strong_crypto") or {}).items():
+        if value != 1:
+            fixes.append(GuestFix("set-registry", f"{key}\\SchUseStrongCrypto", "1", before=value))
+    defender = facts.get("defender") or {}
+    if defender.get("realtime"):
+        have = {str(e).rstrip("\\").casefold() for e in defender.get("exclusions") or []}
+        for folder in defender.get("plugin_folders") or []:
+            if str(folder).casefold() not in have:
+                fixes.append(GuestFix("add-defender-exclusion", str(folder), before=False))
+    return fixes
+
+
+def _linux(facts: Any) -> list[GuestFix]:
+    fixes: list[GuestFix] = []
+    conf = facts.get("waagent_conf") or {}
+    if conf.get("present") is not False and (
+            str(conf.get("Extensions.Enable") or "y").lower() != "y"
+            or str(conf.get("Provisioning.Agent") or "auto").lower() != "auto"):
+        fixes.append(GuestFix("waagent-conf", "/etc/waagent.conf", "Extensions.Enable=y Provisioning.Agent=auto",
+                              before=f"Extensions.Enable={conf.get('Extensions.Enable')} "
+                                     f"Provisioning.Agent={conf.get('Provisioning.Agent')}"))
+    version = (facts.get("agent") or {}).get("version")
+    if version and _version(version) < MIN_LINUX_AGENT:
+        fixes.append(GuestFix("agent-update", "walinuxagent", before=version))
+    return fixes
+
+
+def plan_guest_fixes(probe: GuestProbe | None) -> tuple[GuestFix, ...]:
+    """What the guides prescribe for what the probe saw (nothing when there is no usable probe)."""
+    if probe is None or not probe.ok:
+        return ()
+    facts = probe.facts
+    return tuple(_linux(facts) if probe.os_family == "linux" else _windows(facts))

@@ -1,0 +1,51 @@
+# azbackup-fix guest fixes for Windows. The library puts the fixes above this text twice: as $Fixes for
+# PowerShell and as #azsandbox directives for the sandbox (docs/guest-protocol.md). Idempotent; ends with
+# one JSON line of schema azbackup-guest/v1 listing each change with the value before it.
+$ErrorActionPreference = 'Stop'
+$changes = @()
+$errors = @()
+foreach ($fix in $Fixes) {
+    try {
+        switch ($fix.action) {
+            'restart-service' {
+                $before = (Get-Service -Name $fix.target).Status.ToString().ToLower()
+                Restart-Service -Name $fix.target -Force
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = 'running' }
+            }
+            'start-service' {
+                $before = (Get-Service -Name $fix.target).Status.ToString().ToLower()
+                Start-Service -Name $fix.target
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = 'running' }
+            }
+            'set-service' {
+                $name, $key = $fix.target.Split('.')
+                $svc = Get-CimInstance -ClassName Win32_Service -Filter "Name='$name'"
+                if ($key -eq 'account') {
+                    $before = $svc.StartName
+                    $null = $svc | Invoke-CimMethod -MethodName Change -Arguments @{ StartName = $fix.value; StartPassword = '' }
+                } else {
+                    $before = $svc.StartMode
+                    Set-Service -Name $name -StartupType $fix.value
+                }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $fix.value }
+            }
+            'set-registry' {
+                $path = 'HKLM:' + (Split-Path -Path $fix.target -Parent).Substring(4)
+                $name = Split-Path -Path $fix.target -Leaf
+                $before = (Get-ItemProperty -Path $path -Name $name).$name
+                New-ItemProperty -Path $path -Name $name -Value ([int]$fix.value) -PropertyType DWord -Force | Out-Null
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = [int]$fix.value }
+            }
+            'add-defender-exclusion' {
+                $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target
+                if (-not $present) { Add-MpPreference -ExclusionPath $fix.target }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $present; after = $true }
+            }
+            default { $errors += "unknown fix $($fix.action)" }
+        }
+    } catch {
+        $errors += "$($fix.action) $($fix.target): $($_.Exception.Message)"
+    }
+}
+$result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; changes = $changes; errors = $errors }
+Write-Output ($result | ConvertTo-Json -Depth 4 -Compress)

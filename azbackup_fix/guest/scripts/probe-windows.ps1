@@ -1,0 +1,47 @@
+# azbackup-fix guest probe for Windows (read-only). Ends with one JSON line of schema azbackup-guest/v1.
+# The line below asks the azbackup sandbox (which runs no PowerShell) for the same facts:
+#azsandbox probe
+$ErrorActionPreference = 'SilentlyContinue'
+$watched = @('COMSysApp', 'MSDTC', 'msiserver', 'VSS', 'WindowsAzureGuestAgent', 'RdAgent')
+$services = @{}
+foreach ($name in $watched) {
+    $svc = Get-CimInstance -ClassName Win32_Service -Filter "Name='$name'"
+    if ($svc) {
+        $services[$name] = @{ state = $svc.State.ToLower(); start_type = $svc.StartMode; account = $svc.StartName }
+    }
+}
+$writers = @()
+$current = $null
+foreach ($line in (vssadmin list writers)) {
+    if ($line -match "Writer name: '(.+)'") { $current = @{ name = $Matches[1]; state = ''; last_error = ''; service = '' } }
+    elseif ($line -match 'State: \[\d+\] (.+)') { $current.state = $Matches[1].Trim() }
+    elseif ($line -match 'Last error: (.+)') { $current.last_error = $Matches[1].Trim(); $writers += $current }
+}
+$crypto = @{}
+foreach ($key in @('HKLM:\SOFTWARE\Microsoft\.NETFramework\v4.0.30319', 'HKLM:\SOFTWARE\Wow6432Node\Microsoft\.NETFramework\v4.0.30319')) {
+    $value = (Get-ItemProperty -Path $key -Name SchUseStrongCrypto).SchUseStrongCrypto
+    $crypto[$key.Replace(':', '')] = $value
+}
+$pref = Get-MpPreference
+$plugins = @('C:\Packages\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot', 'C:\WindowsAzure\Logs\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot')
+$faults = @(Get-WinEvent -FilterHashtable @{ LogName = 'Application'; Id = 1000 } -MaxEvents 200 | Where-Object { $_.Message -like '*IaaSBcdrExtension.exe*' }).Count
+$wire = @{}
+foreach ($port in @(80, 32526)) {
+    $wire["$port"] = [bool](Test-NetConnection -ComputerName 168.63.129.16 -Port $port -InformationLevel Quiet)
+}
+$dhcp = -not [bool](Get-NetIPInterface -AddressFamily IPv4 | Where-Object { $_.Dhcp -eq 'Disabled' -and $_.InterfaceAlias -notlike 'Loopback*' })
+$agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
+$agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
+$facts = @{
+    agent = @{ service = $(if ($agent) { $agent.State.ToLower() } else { 'missing' }); version = $agentVersion }
+    services = $services
+    vss_writers = $writers
+    strong_crypto = $crypto
+    msiserver_start = (Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\msiserver' -Name Start).Start
+    defender = @{ realtime = -not $pref.DisableRealtimeMonitoring; exclusions = @($pref.ExclusionPath); plugin_folders = $plugins }
+    extension_faults = $faults
+    wireserver = $wire
+    dhcp = $dhcp
+}
+$result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
+Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

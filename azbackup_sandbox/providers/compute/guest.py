@@ -1,0 +1,279 @@
+"""The guest model: what runs inside a VM, as far as backup cares (services, VSS writers, registry values,
+files, the guest firewall, DHCP, Defender, the agent's own version), and the guest physics that follow
+from it: which backup error the snapshot extension meets, and whether the agent can reach WireServer.
+
+Estates describe it under a VM's `guest:` key (docs/estate-files.md); what they leave out is a clean
+guest of the VM's OS family. Run Command changes it: Linux scripts really run against a fake root built
+from it (`guest_linux`), PowerShell speaks a documented protocol (`guest_windows`)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "WIRESERVER",
+    "WIRESERVER_PORTS",
+    "PLUGIN_FOLDERS",
+    "STRONG_CRYPTO_KEYS",
+    "GuestService",
+    "VssWriter",
+    "GuestModel",
+    "default_guest",
+    "guest_from_estate",
+    "version_tuple",
+]
+
+WIRESERVER = "168.63.129.16"
+WIRESERVER_PORTS = (80, 32526)
+# The folders guide 000 says to exclude from antivirus scanning.
+PLUGIN_FOLDERS = (
+    "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
+    "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
+)
+# "For each .NET Framework version in the registry add SchUseStrongCrypto=dword:1" (guide 001).
+STRONG_CRYPTO_KEYS = (
+    "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
+    "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
+)
+NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
+LOCAL_SYSTEM = "LocalSystem"
+LINUX_AGENT_SERVICE = "walinuxagent"
+WINDOWS_AGENT_SERVICE = "WindowsAzureGuestAgent"
+DEFAULT_WAAGENT_CONF = (
+    "# Microsoft Azure Linux Agent Configuration\n"
+    "Provisioning.Agent=auto\n"
+    "Extensions.Enable=y\n"
+    "Logs.Verbose=n\n"
+    "OS.EnableFirewall=y\n"
+)
+# The oldest agents the backup extension runs with (background knowledge; see checks' CheckOptions).
+MIN_BACKUP_AGENT = {"linux": (2, 2, 10), "windows": (2, 7, 41491, 0)}
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in str(text).strip().split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+@dataclass
+class GuestService:
+    state: str = "running"  # running | stopped
+    start_type: str = "Automatic"  # Automatic | Manual | Disabled
+    account: str = LOCAL_SYSTEM
+
+    def to_estate(self) -> dict[str, Any]:
+        return {"state": self.state, "startType": self.start_type, "account": self.account}
+
+
+@dataclass
+class VssWriter:
+    name: str
+    service: str  # the Windows service hosting the writer: restarting it resets the writer
+    state: str = "Stable"  # Stable | Failed | Waiting for completion ...
+    last_error: str = "No error"
+
+    def to_estate(self) -> dict[str, Any]:
+        return {"name": self.name, "service": self.service, "state": self.state, "lastError": self.last_error}
+
+
+def _windows_services() -> dict[str, GuestService]:
+    return {
+        WINDOWS_AGENT_SERVICE: GuestService(),
+        "RdAgent": GuestService(),
+        "VSS": GuestService(start_type="Manual"),
+        "COMSysApp": GuestService(start_type="Manual"),
+        "MSDTC": GuestService(start_type="Manual", account=NETWORK_SERVICE),
+        "msiserver": GuestService(state="stopped", start_type="Manual"),
+        "CryptSvc": GuestService(account="NT AUTHORITY\\NetworkService"),
+        "Winmgmt": GuestService(),
+    }
+
+
+def _windows_writers() -> list[VssWriter]:
+    return [VssWriter("System Writer", "CryptSvc"), VssWriter("Registry Writer", "VSS"),
+            VssWriter("COM+ REGDB Writer", "VSS"), VssWriter("WMI Writer", "Winmgmt")]
+
+
+@dataclass
+class GuestModel:
+    os_family: str  # "windows" | "linux"
+    agent_version: str
+    services: dict[str, GuestService] = field(default_factory=dict)
+    vss_writers: list[VssWriter] = field(default_factory=list)
+    registry: dict[str, Any] = field(default_factory=dict)  # 'KEY\\ValueName' -> data
+    files: dict[str, str] = field(default_factory=dict)  # absolute path -> content (Linux)
+    blocked: list[str] = field(default_factory=list)  # guest firewall drops, 'host:port'
+    dhcp: bool = True
+    defender_realtime: bool = True
+    defender_exclusions: list[str] = field(default_factory=list)
+    repository_agent_version: str = ""  # Linux: what the distribution's repository offers
+    events: list[str] = field(default_factory=list)  # Application log entries (faulting IaaSBcdrExtension)
+
+    # ---- the state Azure sees ------------------------------------------------------------------
+    @property
+    def linux(self) -> bool:
+        return self.os_family == "linux"
+
+    def service(self, name: str) -> GuestService | None:
+        folded = name.casefold()
+        return next((s for n, s in self.services.items() if n.casefold() == folded), None)
+
+    def wireserver_blocked(self) -> list[int]:
+        return [p for p in WIRESERVER_PORTS if f"{WIRESERVER}:{p}" in self.blocked]
+
+    def waagent_option(self, name: str) -> str | None:
+        """The value of `name` in /etc/waagent.conf (last assignment wins, as the agent reads it)."""
+        value = None
+        for line in self.files.get("/etc/waagent.conf", "").splitlines():
+            key, sep, rest = line.strip().partition("=")
+            if sep and not key.startswith("#") and key.strip() == name:
+                value = rest.strip()
+        return value
+
+    def extensions_enabled(self) -> bool:
+        return not self.linux or (self.waagent_option("Extensions.Enable") or "y").lower() == "y"
+
+    def agent_running(self) -> bool:
+        svc = self.service(LINUX_AGENT_SERVICE if self.linux else WINDOWS_AGENT_SERVICE)
+        return svc is None or svc.state == "running"
+
+    def agent_problem(self) -> str | None:
+        """Why the agent cannot report Ready (to WireServer), or None."""
+        if not self.agent_running():
+            return "VM Agent is unresponsive."
+        ports = self.wireserver_blocked()
+        if ports:
+            return (f"VM Agent is unresponsive: the guest cannot reach {WIRESERVER} on port(s) "
+                    f"{', '.join(str(p) for p in ports)}.")
+        if not self.dhcp:
+            return "VM Agent is unresponsive: DHCP is disabled in the guest, no fabric address."
+        return None
+
+    def plugin_excluded(self) -> bool:
+        folded = {e.rstrip("\\").casefold() for e in self.defender_exclusions}
+        return all(p.casefold() in folded for p in PLUGIN_FOLDERS)
+
+    def backup_failure(self) -> tuple[str, int, str] | None:
+        """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
+        Codes marked guessed are plausible values; clients match on the title (DESIGN §3)."""
+        if self.linux:
+            if not self.extensions_enabled():
+                return ("GuestAgentSnapshotTaskStatusError", 400168,  # code guessed
+                        "Could not communicate with the VM agent for snapshot status: the agent does not "
+                        "process extensions (Extensions.Enable=n in /etc/waagent.conf).")
+            if version_tuple(self.agent_version) < MIN_BACKUP_AGENT["linux"]:
+                return ("GuestAgentSnapshotTaskStatusError", 400168,
+                        f"Could not communicate with the VM agent for snapshot status: WALinuxAgent "
+                        f"{self.agent_version} is out of date.")
+            return None
+        if self.defender_realtime and not self.plugin_excluded():
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: IaaSBcdrExtension.exe was "
+                    "stopped by the antivirus (see the Application log).")
+        com = self.service("COMSysApp")
+        if com is not None and com.state != "running":
+            return ("ExtensionSnapshotFailedCOM", 400188,  # code guessed
+                    "Snapshot operation failed due to COM+ error.")
+        bad = [w for w in self.vss_writers if w.state.casefold() != "stable"]
+        if bad:
+            return ("ExtensionFailedVssWriterInBadState", 400195,  # code guessed
+                    "Snapshot operation failed because VSS writers were in a bad state: "
+                    + ", ".join(f"{w.name} ({w.state})" for w in bad) + ".")
+        if any(self.registry.get(f"{key}\\SchUseStrongCrypto") != 1 for key in STRONG_CRYPTO_KEYS):
+            return ("ExtensionFailedSecureNetworkChannel", 400201,  # title and code guessed
+                    "Snapshot operation failed due to failure in creating secure network communication channel.")
+        return None
+
+    def record_blocked_extension(self) -> None:
+        """What a blocked extension leaves in the Application log (guide 000: IaaSBcdrExtension.exe)."""
+        entry = "Application Error 1000: Faulting application name: IaaSBcdrExtension.exe"
+        if entry not in self.events:
+            self.events.append(entry)
+
+    # ---- estates -------------------------------------------------------------------------------
+    def to_estate(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "agentVersion": self.agent_version,
+            "services": {n: s.to_estate() for n, s in sorted(self.services.items())},
+            "dhcp": self.dhcp,
+            "firewall": {"blocked": list(self.blocked)},
+        }
+        clean = default_guest(self.os_family, self.agent_version)
+        if self.linux:
+            # A default file or value the guest lacks is written as null, so loading the estate removes it.
+            out["files"] = {**{k: None for k in clean.files if k not in self.files}, **dict(sorted(self.files.items()))}
+            out["repositoryAgentVersion"] = self.repository_agent_version
+        else:
+            out["vssWriters"] = [w.to_estate() for w in self.vss_writers]
+            out["registry"] = {**{k: None for k in clean.registry if k not in self.registry},
+                               **dict(sorted(self.registry.items()))}
+            out["defender"] = {"realTimeProtection": self.defender_realtime,
+                               "exclusions": list(self.defender_exclusions)}
+            out["events"] = list(self.events)
+        return out
+
+    def clone(self) -> GuestModel:
+        return copy.deepcopy(self)
+
+
+def default_guest(os_type: str, agent_version: str) -> GuestModel:
+    """A clean guest of the OS family: every service up, writers stable, the guides' settings in place."""
+    if os_type.lower() == "linux":
+        return GuestModel(
+            "linux", agent_version,
+            services={LINUX_AGENT_SERVICE: GuestService(), "systemd-networkd": GuestService()},
+            files={"/etc/waagent.conf": DEFAULT_WAAGENT_CONF,
+                   "/etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\n'},
+            repository_agent_version="2.11.1.12",
+        )
+    registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
+    registry["HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"] = 3
+    return GuestModel("windows", agent_version, services=_windows_services(), vss_writers=_windows_writers(),
+                      registry=registry, defender_exclusions=list(PLUGIN_FOLDERS))
+
+
+def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | None) -> GuestModel:
+    """The clean guest with an estate's validated `guest:` mapping laid over it (see scenarios/guest.py)."""
+    guest = default_guest(os_type, agent_version)
+    if not raw:
+        return guest
+    if raw.get("agentVersion"):
+        guest.agent_version = str(raw["agentVersion"])
+    for name, svc in (raw.get("services") or {}).items():
+        current = guest.service(name) or GuestService()
+        guest.services = {n: s for n, s in guest.services.items() if n.casefold() != name.casefold()}
+        guest.services[name] = GuestService(svc.get("state", current.state), svc.get("startType", current.start_type),
+                                            svc.get("account", current.account))
+    if "vssWriters" in raw:
+        guest.vss_writers = [VssWriter(w["name"], w.get("service", "VSS"), w.get("state", "Stable"),
+                                       w.get("lastError", "No error")) for w in raw["vssWriters"]]
+    for key, value in (raw.get("registry") or {}).items():
+        if value is None:
+            guest.registry.pop(key, None)
+        else:
+            guest.registry[key] = value
+    for path, content in (raw.get("files") or {}).items():
+        if content is None:
+            guest.files.pop(path, None)
+        else:
+            guest.files[path] = str(content)
+    if "firewall" in raw:
+        guest.blocked = [str(b) for b in (raw["firewall"] or {}).get("blocked", [])]
+    if "dhcp" in raw:
+        guest.dhcp = bool(raw["dhcp"])
+    defender = raw.get("defender") or {}
+    if "realTimeProtection" in defender:
+        guest.defender_realtime = bool(defender["realTimeProtection"])
+    if "exclusions" in defender:
+        guest.defender_exclusions = [str(e) for e in defender["exclusions"]]
+    if raw.get("repositoryAgentVersion"):
+        guest.repository_agent_version = str(raw["repositoryAgentVersion"])
+    if "events" in raw:
+        guest.events = [str(e) for e in raw["events"]]
+    return guest

@@ -1,0 +1,148 @@
+"""Windows Run Command: the sandbox runs no PowerShell. It answers the guest protocol that
+docs/guest-protocol.md documents for any client: directive lines in the script, comments to PowerShell,
+
+    #azsandbox restart-service <name>          stop and start a service (its VSS writers become Stable)
+    #azsandbox start-service <name>            start a service (COMSysApp needs MSDTC to log on as NetworkService)
+    #azsandbox set-service <name> <key>=<value> startType=Automatic|Manual|Disabled, account=<logon account>
+    #azsandbox set-registry <key\\value> <data> a DWORD (digits) or a string
+    #azsandbox add-defender-exclusion <path>   a Defender path exclusion
+    #azsandbox probe                           report the guest's state
+
+run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
+({"schema", "os", "facts"?, "changes", "errors"}), the same line a real script following the protocol
+prints. A script without directives gets StdErr saying so, as a guest without PowerShell would."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from .guest import (
+    NETWORK_SERVICE,
+    PLUGIN_FOLDERS,
+    STRONG_CRYPTO_KEYS,
+    WIRESERVER,
+    WIRESERVER_PORTS,
+    GuestModel,
+)
+from .guest_linux import ScriptRun
+
+__all__ = ["GUEST_SCHEMA", "run_protocol", "windows_facts"]
+
+GUEST_SCHEMA = "azbackup-guest/v1"
+_DIRECTIVE = "#azsandbox"
+_WATCHED = ("COMSysApp", "MSDTC", "msiserver", "VSS", "WindowsAzureGuestAgent", "RdAgent")
+
+
+def windows_facts(guest: GuestModel) -> dict[str, Any]:
+    """The facts a probe reports (the `facts` object of the schema, Windows form)."""
+    agent = guest.service("WindowsAzureGuestAgent")
+    services = {}
+    for name in _WATCHED:
+        svc = guest.service(name)
+        if svc is not None:
+            services[name] = {"state": svc.state, "start_type": svc.start_type, "account": svc.account}
+    return {
+        "agent": {"service": agent.state if agent else "missing", "version": guest.agent_version},
+        "services": services,
+        "vss_writers": [{"name": w.name, "state": w.state, "last_error": w.last_error, "service": w.service}
+                        for w in guest.vss_writers],
+        "strong_crypto": {key: guest.registry.get(f"{key}\\SchUseStrongCrypto") for key in STRONG_CRYPTO_KEYS},
+        "msiserver_start": guest.registry.get("HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"),
+        "defender": {"realtime": guest.defender_realtime, "exclusions": list(guest.defender_exclusions),
+                     "plugin_folders": list(PLUGIN_FOLDERS)},
+        "extension_faults": sum(1 for e in guest.events if "IaaSBcdrExtension.exe" in e),
+        "wireserver": {str(p): f"{WIRESERVER}:{p}" not in guest.blocked for p in WIRESERVER_PORTS},
+        "dhcp": guest.dhcp,
+    }
+
+
+def _restart(guest: GuestModel, name: str, changes: list[dict[str, Any]], errors: list[str]) -> None:
+    svc = guest.service(name)
+    if svc is None:
+        errors.append(f"service {name} was not found")
+        return
+    before = svc.state
+    if name.casefold() == "comsysapp" and not _msdtc_ok(guest):
+        errors.append("COMSysApp did not start: MSDTC does not log on as Network Service")
+        return
+    svc.state = "running"
+    for writer in guest.vss_writers:
+        if writer.service.casefold() == name.casefold():
+            writer.state, writer.last_error = "Stable", "No error"
+    changes.append({"action": "restart-service", "target": name, "before": before, "after": svc.state})
+
+
+def _msdtc_ok(guest: GuestModel) -> bool:
+    msdtc = guest.service("MSDTC")
+    return msdtc is None or msdtc.account.casefold() in (NETWORK_SERVICE.casefold(), "networkservice",
+                                                         "nt authority\\network service")
+
+
+def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str, Any]], errors: list[str]) -> None:
+    if verb == "restart-service" and len(args) == 1:
+        _restart(guest, args[0], changes, errors)
+    elif verb == "start-service" and len(args) == 1:
+        svc = guest.service(args[0])
+        if svc is not None and svc.state == "running":
+            changes.append({"action": "start-service", "target": args[0], "before": "running", "after": "running"})
+        else:
+            _restart(guest, args[0], changes, errors)
+            if changes and changes[-1]["target"] == args[0]:
+                changes[-1]["action"] = "start-service"
+    elif verb == "set-service" and len(args) == 2 and "=" in args[1]:
+        svc = guest.service(args[0])
+        key, _, value = args[1].partition("=")
+        attr = {"starttype": "start_type", "account": "account"}.get(key.casefold())
+        if svc is None or attr is None:
+            errors.append(f"set-service {args[0]} {key}: no such service or setting")
+            return
+        before = getattr(svc, attr)
+        setattr(svc, attr, value)
+        changes.append({"action": "set-service", "target": f"{args[0]}.{key}", "before": before, "after": value})
+    elif verb == "set-registry" and len(args) == 2:
+        data: Any = int(args[1]) if args[1].isdigit() else args[1]
+        before = guest.registry.get(args[0])
+        guest.registry[args[0]] = data
+        changes.append({"action": "set-registry", "target": args[0], "before": before, "after": data})
+    elif verb == "add-defender-exclusion" and len(args) == 1:
+        present = any(e.casefold() == args[0].casefold() for e in guest.defender_exclusions)
+        if not present:
+            guest.defender_exclusions.append(args[0])
+        changes.append({"action": "add-defender-exclusion", "target": args[0], "before": present, "after": True})
+    else:
+        errors.append(f"unknown directive: {verb} {' '.join(args)}".strip())
+
+
+def run_protocol(guest: GuestModel, script: str) -> ScriptRun:
+    """Carry out the script's directives in order; one JSON line back."""
+    changes: list[dict[str, Any]] = []
+    errors: list[str] = []
+    probed = False
+    seen = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped.lower().startswith(_DIRECTIVE):
+            continue
+        try:
+            words = shlex.split(stripped[len(_DIRECTIVE):], posix=True)
+        except ValueError as exc:
+            errors.append(f"unreadable directive: {exc}")
+            continue
+        if not words:
+            continue
+        seen = True
+        if words[0] == "probe":
+            probed = True
+            continue
+        _apply(guest, words[0], words[1:], changes, errors)
+    if not seen:
+        return ScriptRun("", "The sandbox runs no PowerShell: use the #azsandbox directives "
+                             "(docs/guest-protocol.md).\n", 1)
+    reply: dict[str, Any] = {"schema": GUEST_SCHEMA, "os": "windows"}
+    if probed:
+        reply["facts"] = windows_facts(guest)
+    reply["changes"] = changes
+    reply["errors"] = errors
+    return ScriptRun(json.dumps(reply, separators=(",", ":")) + "\n", "", 1 if errors else 0)

@@ -1,0 +1,81 @@
+"""Regenerate the guest estates (azbackup_sandbox/estates/guest-*.yaml) from healthy.yaml: vm-app-01 gets the
+guest state of each case, then one nightly backup runs through the job engine, so the job history is the
+physics' answer. Run: .venv/bin/python tests/scenarios/make_guest_estates.py"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from azbackup_sandbox import Sandbox
+from azbackup_sandbox.scenarios.files import ESTATES_DIR, dump_yaml
+
+PLUGINS = ["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
+           "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"]
+NET = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+NET32 = "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+
+CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "guest-vss-writer-failed": ("Windows", "a VSS writer Failed (ExtensionFailedVssWriterInBadState)", {
+        "services": {"SQLWriter": {"state": "running"}},
+        "vssWriters": [{"name": "System Writer", "service": "CryptSvc"},
+                       {"name": "SqlServerWriter", "service": "SQLWriter", "state": "Failed",
+                        "lastError": "Non-retryable error"}]}),
+    "guest-complus-stopped": ("Windows", "COM+ System Application stopped, MSDTC logs on as LocalSystem "
+                              "(ExtensionSnapshotFailedCOM)", {
+        "services": {"COMSysApp": {"state": "stopped"}, "MSDTC": {"account": "LocalSystem"}}}),
+    "guest-strong-crypto-missing": ("Windows", "SchUseStrongCrypto not set (ExtensionFailedSecureNetworkChannel)", {
+        "registry": {NET: None, NET32: None}}),
+    "guest-defender-blocking": ("Windows", "Defender real-time protection without the plugin folder exclusions "
+                                "stops IaaSBcdrExtension.exe (GuestAgentSnapshotTaskStatusError)", {
+        "defender": {"realTimeProtection": True, "exclusions": []}}),
+    "guest-linux-extensions-disabled": ("Linux", "Extensions.Enable=n in waagent.conf: Run Command cannot run "
+                                        "(GuestAgentSnapshotTaskStatusError)", {
+        "files": {"/etc/waagent.conf": "Provisioning.Agent=auto\nExtensions.Enable=n\n"}}),
+    "guest-linux-agent-outdated": ("Linux", "WALinuxAgent 2.2.9, older than the backup extension needs "
+                                   "(GuestAgentSnapshotTaskStatusError)", {
+        "agentVersion": "2.2.9"}),
+    "guest-firewall-wireserver": ("Windows", "guest firewall drops 168.63.129.16:80 and :32526: agent Not Ready "
+                                  "(UserErrorGuestAgentStatusUnavailable)", {
+        "firewall": {"blocked": ["168.63.129.16:80", "168.63.129.16:32526"]}}),
+    "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
+}
+
+
+def _linux(vm: dict[str, Any]) -> None:
+    vm.update({"osType": "Linux", "osName": "ubuntu", "osVersion": "22.04"})
+    vm["osDisk"] = {"diskSizeGB": 30}
+    vm["vmAgent"]["vmAgentVersion"] = "2.11.1.12"
+    for ext in vm["extensions"]:
+        if ext["publisher"] == "Microsoft.Azure.RecoveryServices":
+            ext.update({"name": "VMSnapshotLinux", "type": "VMSnapshotLinux", "typeHandlerVersion": "1.0"})
+    vm["extensions"] = [e for e in vm["extensions"] if e["name"] != "BGInfo"]
+
+
+def main() -> None:
+    base = yaml.safe_load((ESTATES_DIR / "healthy.yaml").read_text(encoding="utf-8"))
+    for name, (os_type, what, guest) in CASES.items():
+        doc = copy.deepcopy(base)
+        sub = doc["subscriptions"][0]
+        vm = next(v for v in sub["vms"] if v["name"] == "vm-app-01")
+        if os_type == "Linux":
+            _linux(vm)
+        vm["guest"] = guest
+        item = next(i for v in sub["vaults"] for i in v["protectedItems"] if i["vm"]["name"] == "vm-app-01")
+        item["runBackups"] = 1
+        description = f"{os_type} VM: {what}; plus a healthy neighbour"
+        doc.update({"name": name, "description": description})
+        sb = Sandbox(estate=doc)
+        out = sb.export_estate()
+        out["name"], out["description"] = name, description
+        header = (f"# {name}: {description}\n"
+                  "# The estate file format: docs/estate-files.md. Job histories are what the job engine produced.\n"
+                  "# Regenerate with tests/scenarios/make_guest_estates.py.\n")
+        Path(ESTATES_DIR / f"{name}.yaml").write_text(header + dump_yaml(out), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
