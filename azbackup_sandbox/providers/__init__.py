@@ -13,6 +13,7 @@ __all__ = ["register_all", "new_backends"]
 
 
 def register_all(router: Router) -> None:
+    from .automation import routes as automation_routes
     from .backup import routes as backup_routes
     from .compute import routes as compute_routes
     from .locks import routes as lock_routes
@@ -22,11 +23,12 @@ def register_all(router: Router) -> None:
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
     for module in (metadata_routes, resource_routes, compute_routes, backup_routes, lock_routes,
-                   resourcegraph_routes):
+                   resourcegraph_routes, automation_routes):
         module.register(router)
 
 
 def new_backends(sandbox: Sandbox) -> dict[str, Any]:
+    from .automation.models import AutomationBackend
     from .backup.models import BackupBackend
     from .compute.models import ComputeBackend
     from .locks.models import LockBackend
@@ -37,4 +39,5 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
         "locks": LockBackend(sandbox),
         "compute": ComputeBackend(sandbox),
         "backup": BackupBackend(sandbox),
+        "automation": AutomationBackend(sandbox),
     }
