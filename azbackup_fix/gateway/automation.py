@@ -144,7 +144,8 @@ class AutomationGateway:
         with arm_call(f"job {name} of {self.account.name}"):
             job = self.client.job.get(*self._where, name)
         props = job.properties
-        return ChildJobState(name, str(props.status or "New"), props.exception or None)
+        status = getattr(props.status, "value", props.status)  # the SDK's JobStatus is a str enum
+        return ChildJobState(name, str(status or "New"), props.exception or None)
 
     def output(self, name: str) -> str:
         """The job's Output stream as text (Job_GetOutput)."""
