@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.mgmt.automation import AutomationClient
-from azure.mgmt.automation.models import AutomationAccountCreateOrUpdateParameters, RunbookCreateOrUpdateParameters
+from azure.mgmt.automation.models import (
+    AutomationAccountCreateOrUpdateParameters,
+    RunbookCreateOrUpdateParameters,
+)
 
 from azbackup_fix import SandboxCredential
 from azbackup_sandbox import Sandbox, SandboxServer
@@ -45,7 +48,7 @@ class AutomationSandbox:
                                                         polling_interval=0).result()
         self.client.runbook.begin_publish(GROUP, ACCOUNT, name, polling_interval=0).result()
 
-    def wait_job(self, name: str, *, timeout: float = 240) -> Any:
+    def wait_job(self, name: str, *, timeout: float = 90) -> Any:
         """Poll the job until Automation reports a final state (real time: the job is a real process)."""
         deadline = time.monotonic() + timeout
         while True:

@@ -173,7 +173,10 @@ def _stream_get(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxR
 
 def _generate_uri(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     _account(sb, p)
-    return json_response(200, sb.automation.new_webhook_uri(req.base_url))
+    uri = sb.automation.new_webhook_uri(req.base_url)
+    if "text/plain" in (req.headers.get("accept") or ""):  # api-version 2024-10-23 answers text; older ones JSON
+        return SandboxResponse(200, {"Content-Type": "text/plain; charset=utf-8"}, uri.encode("utf-8"))
+    return json_response(200, uri)
 
 
 def _webhook_put(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
@@ -255,5 +258,6 @@ def register(router: Router) -> None:
     router.add("GET", hooks + "/{webhookName}", _webhook_get, operation="Webhook_Get", action=f"{a}/webhooks/read")
     router.add("DELETE", hooks + "/{webhookName}", _webhook_delete, operation="Webhook_Delete",
                action=f"{a}/webhooks/delete", lock_check="delete")
-    router.add("POST", "/webhooks", _webhook_call, operation="Webhook_Invoke", action="", anonymous=True,
+    router.add("POST", "/webhooks", _webhook_call, operation="Webhook_Invoke",
+               action="Microsoft.Automation/automationAccounts/webhooks/invoke/action", anonymous=True,
                versionless=True)

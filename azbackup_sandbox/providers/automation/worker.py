@@ -108,8 +108,11 @@ class JobProcess:
             with self._sb.lock:
                 automation.set_status(self.job, "Failed", exception=f"The runbook could not start: {exc}")
             return
-        with self._sb.lock:
-            automation.set_status(self.job, "Running")
+        with self._sb.lock:  # a stop that came while the job was activating takes effect now
+            if self._killed.is_set():
+                self._proc.kill()
+            else:
+                automation.set_status(self.job, "Running")
             started = self._sb.clock.now()
         readers = [threading.Thread(target=self._read, args=(stream, kind), daemon=True)
                    for stream, kind in ((self._proc.stdout, "Output"), (self._proc.stderr, "Error"))]
