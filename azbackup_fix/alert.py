@@ -99,8 +99,12 @@ def parse_alert_body(document: Any) -> BackupAlert:
     vault_id = next((t for t in essentials.get("alertTargetIDs") or [] if isinstance(t, str) and _VAULT.match(t)), None)
     extended = context.get("extendedInfo") if isinstance(context.get("extendedInfo"), Mapping) else {}
     job = extended.get("jobId")
+    try:
+        vm, vault = VmRef.parse(vm_id), VaultRef.parse(vault_id) if vault_id else None
+    except InvalidInputError as exc:
+        raise _unreadable(str(exc)) from None
     return BackupAlert(
         alert_id=str(essentials.get("alertId") or essentials.get("originAlertId") or ""),
         rule=str(essentials.get("alertRule") or ""), condition=str(essentials.get("monitorCondition") or "Fired"),
-        vm=VmRef.parse(vm_id), vault=VaultRef.parse(vault_id) if vault_id else None,
+        vm=vm, vault=vault,
         job_id=str(job) if job else None, fired=str(essentials.get("firedDateTime") or "") or None)
