@@ -9,6 +9,10 @@ Format, version 1 (``playbooks/default.yaml`` is the annotated reference)::
       max_targets: 50                # refuse runs over more targets (null: no limit)
       allow_disruptive: false        # rules that `require` it are skipped unless true
       allow_protection_changes: false
+      allow_network_changes: false   # one key per guard rail (models.rails.GUARD_RAILS)
+      allow_guest_changes: false
+      allow_permission_changes: false
+      allow_extension_changes: false
     defaults:                        # per-playbook options for every rule
       trigger-backup: {retention_days: 30}
     rules:                           # applied in file order (earlier = higher priority)
@@ -50,6 +54,7 @@ import yaml
 from .checks.catalogue import Playbook, entry_for
 from .errors import PlaybookFileError
 from .models.options import Option, as_option
+from .models.rails import GUARD_RAILS
 
 __all__ = [
     "BUILTIN_PLAYBOOK_FILES",
@@ -69,7 +74,7 @@ MAX_FILE_BYTES = 1 << 20  # 1 MiB: the shipped file is ~5 KiB; anything near thi
 BUILTIN_PLAYBOOK_FILES = ("default", "diagnose-only")
 _MAX_DEPTH = 16  # the format nests 5 deep; bound the composer's recursion well below Python's
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
-_GUARD_FLAGS = ("allow_disruptive", "allow_protection_changes")
+_GUARD_FLAGS = tuple(rail.name for rail in GUARD_RAILS)
 _FALLBACK_IDS = (*Playbook.ALL, "inspect-vm")  # only when the registry cannot be imported
 
 OptionSchemas = Mapping[str, Mapping[str, "Option | tuple[type, Any]"]]
@@ -95,11 +100,16 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class GuardRails:
-    """Limits the runner enforces; the two flags also gate rules that ``require`` them."""
+    """Limits the runner enforces; one flag per guard rail (models.rails.GUARD_RAILS), which also gate
+    rules that ``require`` them."""
 
     max_targets: int | None = 50  # None: no limit
     allow_disruptive: bool = False  # e.g. restarting a VM
     allow_protection_changes: bool = False  # resume protection, stop protection (retaining data)
+    allow_network_changes: bool = False  # an outbound NSG rule to the region's storage
+    allow_guest_changes: bool = False  # settings and services inside the guest (Run Command)
+    allow_permission_changes: bool = False  # Key Vault access for the Backup Management Service
+    allow_extension_changes: bool = False  # re-run or remove a failed extension that is not the backup one
 
     def allows(self, flag: str) -> bool:
         return bool(getattr(self, flag))

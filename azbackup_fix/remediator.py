@@ -174,6 +174,10 @@ class Remediator:
         apply: bool = False,
         allow_disruptive: bool = False,
         allow_protection_changes: bool = False,
+        allow_network_changes: bool = False,
+        allow_guest_changes: bool = False,
+        allow_permission_changes: bool = False,
+        allow_extension_changes: bool = False,
         wait: bool = True,
         playbooks: Iterable[str] | None = None,
         options: dict[str, dict[str, Any]] | None = None,
@@ -183,8 +187,11 @@ class Remediator:
         """Triage -> plan -> apply (only with ``apply=True``) -> verify, for one VM.
 
         ``playbooks`` runs exactly those ids instead of triage's choice; ``options`` maps a
-        playbook id to its options. Disruptive steps (restart, cancel) need
-        ``allow_disruptive``; resume/stop protection needs ``allow_protection_changes``. ``events``
+        playbook id to its options. Each class of change needs its guard rail
+        (:data:`~azbackup_fix.models.GUARD_RAILS`): restart, redeploy and cancel need ``allow_disruptive``;
+        resume/stop protection ``allow_protection_changes``; an NSG rule ``allow_network_changes``; a guest
+        setting ``allow_guest_changes``; Key Vault access ``allow_permission_changes``; re-running another
+        extension ``allow_extension_changes``. ``events``
         receives progress (:class:`~azbackup_fix.models.events.RunEvent`); a requested ``interrupt``
         (:class:`~azbackup_fix.models.events.Interrupt`) starts no new step and still puts locks back.
         """
@@ -193,6 +200,10 @@ class Remediator:
             apply=apply,
             allow_disruptive=allow_disruptive,
             allow_protection_changes=allow_protection_changes,
+            allow_network_changes=allow_network_changes,
+            allow_guest_changes=allow_guest_changes,
+            allow_permission_changes=allow_permission_changes,
+            allow_extension_changes=allow_extension_changes,
             wait=wait,
             playbooks=tuple(playbooks) if playbooks is not None else None,
             options=dict(options or {}),

@@ -2,7 +2,8 @@
 account's managed identity through azure-identity, prefixed output lines, a JSON report.
 
     python -m azbackup_fix.runbook --subscription SUB [--vm ID ...] [--mode diagnose|plan|apply]
-        [--allow-disruptive] [--allow-protection-changes] [--no-wait] [--leave-locks-removed]
+        [--allow-disruptive] [--allow-protection-changes] [--allow-network-changes]
+        [--allow-guest-changes] [--allow-permission-changes] [--allow-extension-changes] [--no-wait] [--leave-locks-removed]
         [--max-targets N] [--check-permissions ROLE_FILE] [--client-id ID] [--cloud NAME]
         [--arm-endpoint URL] [--journal PATH] [--playbooks FILE] [--debug]
     python -m azbackup_fix.runbook --mode scan|scan-apply --subscription SUB [--subscription SUB ...]
@@ -48,6 +49,7 @@ from .identity_log import identity_log
 from .ids import VmRef
 from .models import Diagnosis, RunReport
 from .models.exit_codes import worst
+from .models.rails import GUARD_RAILS, given_rails
 from .playbooks import leave_locks_removed
 from .preflight import Permissions, check, plan_needs, preflight_text
 from .remediator import Remediator
@@ -75,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
     parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
                                                                     "(default 8 per subscription, 32 to 128)")
-    parser.add_argument("--allow-disruptive", action="store_true")
-    parser.add_argument("--allow-protection-changes", action="store_true")
+    for rail in GUARD_RAILS:  # --allow-disruptive, --allow-network-changes, ...: as the CLI's
+        parser.add_argument(rail.flag, action="store_true", dest=rail.name)
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     parser.add_argument("--leave-locks-removed", action="store_true",
                         help="leave the restore-point locks removed after the fix, as guide 000 recommends "
@@ -182,8 +184,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
         streams.verbose(f"{args.mode}: {len(subscriptions)} subscription(s), shard {shard[0]}/{shard[1]}")
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
-            allow_disruptive=args.allow_disruptive, allow_protection_changes=args.allow_protection_changes,
-            wait=not args.no_wait, max_targets=args.max_targets, options=_lock_options(args)))
+            **given_rails(args), wait=not args.no_wait, max_targets=args.max_targets, options=_lock_options(args)))
     if report.resumed:
         streams.verbose(f"resumed scan {report.scan_id}")
     for vm in report.problems:
@@ -237,8 +238,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         if playbook_file is not None:
             _check_targets(args, playbook_file, len(targets))
         if permissions is not None:  # dry-run every target (reads only), then compare with the role file
-            rails = {"allow_disruptive": args.allow_disruptive,
-                     "allow_protection_changes": args.allow_protection_changes}
+            rails = given_rails(args)
             result = check(plan_needs(fix.plan(ref, **rails) for ref in targets), permissions)
             if not result.ok:
                 streams.error(preflight_text(result).replace("\n  ", "; "))
@@ -256,8 +256,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
                     codes.append(4 if diagnosis.errors else 0)
                     streams.verbose(f"{ref.name}: {len(diagnosis.errors)} problem(s)")
                 else:
-                    report = fix.run(ref, apply=args.mode == "apply", allow_disruptive=args.allow_disruptive,
-                                     allow_protection_changes=args.allow_protection_changes,
+                    report = fix.run(ref, apply=args.mode == "apply", **given_rails(args),
                                      wait=not args.no_wait, options=_lock_options(args))
                     runs.append(report)
                     for step in report.steps:

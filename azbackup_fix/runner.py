@@ -27,8 +27,9 @@ from .checks import DEFAULT_OPTIONS, CheckOptions, backup_blockers, diagnosis_fo
 from .errors import AzBackupFixError, GuardRailError
 from .gateway import Gateway, observe_vm
 from .ids import ScopeKind, VmRef
-from .models import GUARD_RAILS, Diagnosis, Finding, VmObservation
+from .models import Diagnosis, Finding, VmObservation
 from .models.events import EventSink, Interrupt, RunEvent
+from .models.rails import given_rails
 from .models.report import PlaybookResult, RunReport, StepOutcome, StepStatus
 from .playbook_file import fold_code
 from .playbooks import Plan, get_playbook
@@ -63,8 +64,13 @@ class RunOptions:
     """How to run: ``apply`` (default dry-run), permissions, limits and per-playbook options."""
 
     apply: bool = False
+    # One field per guard rail (models.rails.GUARD_RAILS; a meta-test checks they match).
     allow_disruptive: bool = False
     allow_protection_changes: bool = False
+    allow_network_changes: bool = False
+    allow_guest_changes: bool = False
+    allow_permission_changes: bool = False
+    allow_extension_changes: bool = False
     max_targets: int | None = None
     wait: bool = True  # wait for triggered backups' jobs (hard timeout per playbook option)
     playbooks: tuple[str, ...] | None = None  # run exactly these instead of triage's choice
@@ -199,9 +205,7 @@ class Runner:
 
     def _allowed(self, options: RunOptions) -> dict[str, bool]:
         """Each guard rail: given as the run's keyword (CLI flag) or in the playbook file's guard_rails."""
-        rails = getattr(self.playbook_file, "guard_rails", None)
-        return {rail.name: bool(getattr(options, rail.name)) or bool(getattr(rails, rail.name, False))
-                for rail in GUARD_RAILS}
+        return given_rails(options, getattr(self.playbook_file, "guard_rails", None))
 
     def run(self, vm: VmRef, options: RunOptions = RunOptions(), *, events: EventSink | None = None,
             interrupt: Interrupt | None = None) -> RunReport:
@@ -366,11 +370,9 @@ class Runner:
         """The playbook file with its permission guard rails raised by the run's explicit permissions."""
         pf = self.playbook_file
         rails = getattr(pf, "guard_rails", None)
-        if rails is None or not (options.allow_disruptive or options.allow_protection_changes):
+        if rails is None or not any(given_rails(options).values()):
             return pf
-        rails = replace(rails, allow_disruptive=rails.allow_disruptive or options.allow_disruptive,
-                        allow_protection_changes=rails.allow_protection_changes or options.allow_protection_changes)
-        return replace(pf, guard_rails=rails)
+        return replace(pf, guard_rails=replace(rails, **given_rails(rails, options)))
 
     @staticmethod
     def _opts(req: PlaybookRequest, options: RunOptions) -> dict[str, Any]:

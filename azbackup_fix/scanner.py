@@ -35,7 +35,7 @@ from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .ids import VaultRef, VmRef
 from .models import VmObservation
 from .models.events import EventSink, Interrupt
-from .models.rails import rail_named
+from .models.rails import given_rails, rail_named
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, requests_from_findings
@@ -94,6 +94,10 @@ class ScanOptions:
     stuck_after: timedelta = DEFAULT_STUCK_AFTER
     allow_disruptive: bool = False
     allow_protection_changes: bool = False
+    allow_network_changes: bool = False
+    allow_guest_changes: bool = False
+    allow_permission_changes: bool = False
+    allow_extension_changes: bool = False
     wait: bool = True
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     max_targets: int | None = None
@@ -108,8 +112,7 @@ class ScanOptions:
         """What identifies 'the same scan' for automatic resume."""
         return {"subscriptions": sorted(s.casefold() for s in self.subscriptions),
                 "vaults": sorted(v.id.casefold() for v in self.vaults), "apply": self.apply,
-                "shard": list(self.shard), "allow_disruptive": self.allow_disruptive,
-                "allow_protection_changes": self.allow_protection_changes,
+                "shard": list(self.shard), **given_rails(self),
                 "options": {k: dict(v) for k, v in self.options.items()}}
 
 
@@ -177,12 +180,10 @@ class FleetScanner:
         """Triage's playbooks and their plans: pure functions of the observation (no request)."""
         pf = self.playbook_file
         rails = getattr(pf, "guard_rails", None)
-        if rails is not None and (options.allow_disruptive or options.allow_protection_changes):
+        if rails is not None and any(given_rails(options).values()):
             from dataclasses import replace
 
-            pf = replace(pf, guard_rails=replace(
-                rails, allow_disruptive=rails.allow_disruptive or options.allow_disruptive,
-                allow_protection_changes=rails.allow_protection_changes or options.allow_protection_changes))
+            pf = replace(pf, guard_rails=replace(rails, **given_rails(rails, options)))
         requests = requests_from_findings(diagnosis, pf)
         plans = []
         for req in requests:
@@ -195,10 +196,7 @@ class FleetScanner:
 
     def _gated_steps(self, plans: Sequence[Plan], options: ScanOptions) -> tuple[str, ...]:
         """Rails that planned steps need and the scan was not given (apply would refuse them)."""
-        rails = getattr(self.playbook_file, "guard_rails", None)
-        given = {"allow_disruptive": options.allow_disruptive or bool(getattr(rails, "allow_disruptive", False)),
-                 "allow_protection_changes": options.allow_protection_changes
-                 or bool(getattr(rails, "allow_protection_changes", False))}
+        given = given_rails(options, getattr(self.playbook_file, "guard_rails", None))
         return tuple(dict.fromkeys(s.rail.name for p in plans for s in p.steps
                                    if s.rail is not None and not given.get(s.rail.name, False)))
 
@@ -206,8 +204,7 @@ class FleetScanner:
                       options: ScanOptions) -> tuple[str, ...]:
         runner = Runner(gw, playbook_file=self.playbook_file, check_options=self.check_options)
         return runner.rails_needed(diagnosis, observation, RunOptions(
-            allow_disruptive=options.allow_disruptive, allow_protection_changes=options.allow_protection_changes,
-            wait=options.wait, options=options.options))
+            **given_rails(options), wait=options.wait, options=options.options))
 
     def _examine(self, gw: Gateway, candidate: Candidate, options: ScanOptions,
                  job_vaults: Mapping[str, frozenset[str]] | None = None) -> _Examined:
@@ -266,8 +263,7 @@ class FleetScanner:
         result = examined.result
         vm = VmRef.parse(result.vm)
         runner = Runner(gw, journal=self.journal, playbook_file=self.playbook_file, check_options=self.check_options)
-        run_options = RunOptions(apply=True, allow_disruptive=options.allow_disruptive,
-                                 allow_protection_changes=options.allow_protection_changes,
+        run_options = RunOptions(apply=True, **given_rails(options),
                                  wait=options.wait or shared, options=options.options,
                                  playbooks=result.playbooks if shared and result.playbooks else None)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["OUTPUTS", "add_common_options", "add_target_options"]
+__all__ = ["OUTPUTS", "add_common_options", "add_guard_rail_options", "add_target_options"]
 
 OUTPUTS = ("text", "json", "markdown")
 
@@ -52,3 +52,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("targets")
     group.add_argument("--vm", metavar="ID", action="append", default=[],
                        help="VM resource id (repeatable); omitted: every protected VM of the subscription/sandbox")
+
+
+def add_guard_rail_options(group: argparse._ActionsContainer) -> None:
+    """One flag per guard rail, dest = the rail's name (the playbook file's ``guard_rails`` key)."""
+    from ..models.rails import GUARD_RAILS
+
+    for rail in GUARD_RAILS:
+        group.add_argument(rail.flag, action="store_true", dest=rail.name,
+                           help=f"allow {rail.allows} (playbook-file key {rail.name})")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ids import VmRef
+from ..models.rails import given_rails
 from ..preflight import Permissions, PreflightResult, check, plan_needs, preflight_text
 from ..remediator import Remediator
 from . import exit_codes
@@ -46,8 +47,7 @@ def check_permissions(args: argparse.Namespace, io: Io, connection: Any,
     for subscription, refs in targets:
         with Remediator(connection.credential, subscription, playbook_file=playbook_file,
                         **connection.client_kwargs) as fix:
-            plans += [fix.plan(ref, allow_disruptive=args.allow_disruptive,
-                               allow_protection_changes=args.allow_protection_changes) for ref in refs]
+            plans += [fix.plan(ref, **given_rails(args)) for ref in refs]
     result = check(plan_needs(plans), permissions)
     if result.ok:
         io.err.write(render_preflight(result, "text") + "\n")

@@ -6,7 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DISRUPTIVE", "GUARD_RAILS", "PROTECTION", "GuardRail", "rail_named"]
+__all__ = [
+    "DISRUPTIVE",
+    "EXTENSIONS",
+    "GUARD_RAILS",
+    "GUEST",
+    "NETWORK",
+    "PERMISSIONS",
+    "PROTECTION",
+    "GuardRail",
+    "given_rails",
+    "rail_named",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +33,14 @@ class GuardRail:
 DISRUPTIVE = GuardRail("allow_disruptive", "restarting a VM, cancelling a stuck backup job")
 PROTECTION = GuardRail("allow_protection_changes",
                        "resuming protection, stopping it (data retained), deleting a deleted VM's restore points")
-GUARD_RAILS: tuple[GuardRail, ...] = (DISRUPTIVE, PROTECTION)
+NETWORK = GuardRail("allow_network_changes",
+                    "adding an outbound rule to a network security group (TCP 443 to the region's storage)")
+GUEST = GuardRail("allow_guest_changes", "changing settings and services inside the guest through Run Command")
+PERMISSIONS = GuardRail("allow_permission_changes",
+                        "granting the Backup Management Service access to a Key Vault (access policy or role)")
+EXTENSIONS = GuardRail("allow_extension_changes",
+                       "re-running (or, when asked, removing) a failed extension that is not the backup extension")
+GUARD_RAILS: tuple[GuardRail, ...] = (DISRUPTIVE, PROTECTION, NETWORK, GUEST, PERMISSIONS, EXTENSIONS)
 
 
 def rail_named(name: str) -> GuardRail:
@@ -30,3 +48,10 @@ def rail_named(name: str) -> GuardRail:
         if rail.name == name:
             return rail
     raise KeyError(name)
+
+
+def given_rails(*sources: object) -> dict[str, bool]:
+    """Each rail by name: true when any source sets it (run options, scan options, a playbook file's
+    ``guard_rails``; ``None`` sources are skipped). The one place where the sources are combined."""
+    return {rail.name: any(bool(getattr(source, rail.name, False)) for source in sources if source is not None)
+            for rail in GUARD_RAILS}

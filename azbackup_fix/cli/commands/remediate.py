@@ -18,15 +18,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ...models import GUARD_RAILS, RunReport
+from ...models import RunReport
 from ...models.events import Interrupt
+from ...models.rails import given_rails
 from ...playbooks import leave_locks_removed
 from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
 from ..annotations import run_problems, write_annotations
 from ..connection import connect, group_targets
-from ..options import add_target_options
+from ..options import add_guard_rail_options, add_target_options
 from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
@@ -41,9 +42,7 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
     group = parser.add_argument_group("remediation")
     group.add_argument("--playbooks", metavar="FILE", default=None,
                        help="YAML playbook file routing error codes to playbooks (default: the guides')")
-    for rail in GUARD_RAILS:  # one flag per guard rail; the playbook file's guard_rails key of the same name
-        group.add_argument(rail.flag, action="store_true", dest=rail.name,
-                           help=f"allow {rail.allows} (playbook-file key {rail.name})")
+    add_guard_rail_options(group)
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse runs over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     group.add_argument("--leave-locks-removed", action="store_true",
@@ -105,8 +104,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                                    playbook_file=playbook_file, **connection.client_kwargs), refs)
                        for subscription, refs in targets]
         try:
-            rails = {"allow_disruptive": args.allow_disruptive,
-                     "allow_protection_changes": args.allow_protection_changes}
+            rails = given_rails(args)
             if apply:
                 # Every target resolved and planned before the first write: a missing VM stops the run here.
                 plans: list[RunReport] = []

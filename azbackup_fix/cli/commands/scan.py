@@ -31,10 +31,12 @@ from ...fleet import Budget, render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
 from ...ids import VaultRef
 from ...models.events import Interrupt
+from ...models.rails import given_rails
 from ...scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
+from ..options import add_guard_rail_options
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from .base import Command, Io
 from .remediate import lock_options
@@ -66,9 +68,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--apply", action="store_true", help="fix what is found (with --yes; dry-run otherwise)")
     group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
     group.add_argument("--playbooks", metavar="FILE", default=None, help="YAML playbook file (default: the guides')")
-    group.add_argument("--allow-disruptive", action="store_true", help="allow restarts and job cancellation")
-    group.add_argument("--allow-protection-changes", action="store_true",
-                       help="allow resuming protection or stopping it (data retained)")
+    add_guard_rail_options(group)
     group.add_argument("--max-targets", type=int, default=None, metavar="N", help="refuse to fix over N VMs")
     group.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     group.add_argument("--leave-locks-removed", action="store_true",
@@ -144,8 +144,7 @@ def _run(args: argparse.Namespace, io: Io) -> int:
             report = scanner.scan(ScanOptions(
                 subscriptions=tuple(subscriptions), vaults=vaults, apply=args.apply,
                 use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
-                stuck_after=timedelta(hours=args.stuck_after), allow_disruptive=args.allow_disruptive,
-                allow_protection_changes=args.allow_protection_changes, wait=not args.no_wait,
+                stuck_after=timedelta(hours=args.stuck_after), **given_rails(args), wait=not args.no_wait,
                 max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args)))
     except KeyboardInterrupt:  # a second Ctrl-C: say what is pending, then stop
         io.err.write("azbackup-fix: interrupted\n")
