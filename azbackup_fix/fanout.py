@@ -27,6 +27,7 @@ from .errors import InvalidInputError
 from .fleet.report import FleetReport, VmResult
 from .gateway.automation import AutomationAccountRef, AutomationGateway, ChildJobState
 from .models.exit_codes import worst
+from .models.rails import GUARD_RAILS
 
 __all__ = ["DEFAULT_RUNBOOK", "ChildResult", "FanOut", "FanOutOptions", "FanOutReport", "FANOUT_SCHEMA", "child_arguments",
            "SubmissionWindow", "child_report", "merge_fleet_reports"]
@@ -251,13 +252,14 @@ class FanOut:
         return ChildResult(child.shard, tuple(child.jobs), state.status, report, error, child.resubmits)
 
 
-def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | None, allow_disruptive: bool = False,
-                    allow_protection_changes: bool = False, no_wait: bool = False, leave_locks_removed: bool = False,
+def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | None,
+                    rails: Mapping[str, bool] | None = None, no_wait: bool = False, leave_locks_removed: bool = False,
                     max_targets: int | None = None, workers: int | None = None, arm_endpoint: str | None = None,
                     cloud: str | None = None, client_id: str | None = None,
                     playbooks: str | None = None) -> tuple[str, ...]:
-    """The runbook arguments every child gets (the parent adds ``--shard K/N``). The children share the
-    journal: it must be a location every worker reaches (a Hybrid Worker's disk; the Blob journal)."""
+    """The runbook arguments every child gets (the parent adds ``--shard K/N``); ``rails`` by name, as
+    :func:`~azbackup_fix.models.rails.given_rails` gives them. The children share the journal: it must be
+    a location every worker reaches (a Hybrid Worker's disk; the Blob journal)."""
     if mode not in ("scan", "scan-apply"):
         raise InvalidInputError(f"a fan-out child scans (scan or scan-apply), not '{mode}'")
     if not subscriptions:
@@ -269,7 +271,8 @@ def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | N
     for sub in subscriptions:
         out += ["--subscription", sub]
     out += ["--journal", journal]
-    flags = {"--allow-disruptive": allow_disruptive, "--allow-protection-changes": allow_protection_changes,
+    given = dict(rails or {})
+    flags = {**{rail.flag: bool(given.get(rail.name)) for rail in GUARD_RAILS},
              "--no-wait": no_wait, "--leave-locks-removed": leave_locks_removed}
     out += [flag for flag, given in flags.items() if given]
     values = {"--max-targets": max_targets, "--workers": workers, "--arm-endpoint": arm_endpoint, "--cloud": cloud,

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, closing
 from typing import Any
 
 from .errors import InvalidInputError
+from .models.rails import given_rails
 from .settings import Settings
 
 __all__ = ["ALERT_HANDLED", "alert", "fan_out", "split_webhook_data"]
@@ -26,10 +27,6 @@ def split_webhook_data(argv: Sequence[str]) -> tuple[list[str], str | None]:
         if token.startswith("{WebhookName:") or token == "{WebhookName:":
             return list(argv[:i]), " ".join(argv[i:])
     return list(argv), None
-
-
-def _rails(args: argparse.Namespace) -> dict[str, bool]:
-    return {"allow_disruptive": args.allow_disruptive, "allow_protection_changes": args.allow_protection_changes}
 
 
 def alert(args: argparse.Namespace, settings: Settings, streams: Any, journal_path: str, playbook_file: Any,
@@ -59,7 +56,7 @@ def alert(args: argparse.Namespace, settings: Settings, streams: Any, journal_pa
                        base_url=args.arm_endpoint or settings.arm_endpoint, retry_after_cap=settings.retry_after_cap,
                        journal_path=journal_path, playbook_file=playbook_file) as fix:
         report = fix.run(vm, apply=args.apply, wait=not args.no_wait,
-                         options=leave_locks_removed() if args.leave_locks_removed else {}, **_rails(args))
+                         options=leave_locks_removed() if args.leave_locks_removed else {}, **given_rails(args))
     for step in report.steps:
         line = f"{vm.name}: {step.step} {step.status.value}: {step.description}"
         (streams.error if step.status.is_failure else streams.verbose)(
@@ -88,7 +85,7 @@ def fan_out(args: argparse.Namespace, settings: Settings, streams: Any, subscrip
         mode=args.child_mode, subscriptions=subscriptions, journal=args.journal or settings.journal_path,
         no_wait=args.no_wait, leave_locks_removed=args.leave_locks_removed, max_targets=args.max_targets,
         workers=args.workers, arm_endpoint=endpoint, cloud=args.cloud, client_id=args.client_id,
-        playbooks=args.playbooks, **_rails(args))
+        playbooks=args.playbooks, rails=given_rails(args))
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),

@@ -10,6 +10,7 @@ from typing import Any
 from ...errors import InvalidInputError
 from ...fanout import DEFAULT_RUNBOOK, FanOut, FanOutOptions, child_arguments
 from ...fleet import render_fleet
+from ...models.rails import given_rails
 from ...settings import Settings
 from .base import Io
 
@@ -46,8 +47,7 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
     kwargs = connection.client_kwargs
     children = child_arguments(
         mode="scan-apply" if args.apply else "scan", subscriptions=subscriptions,
-        journal=args.journal or settings.journal_path, allow_disruptive=args.allow_disruptive,
-        allow_protection_changes=args.allow_protection_changes, no_wait=args.no_wait,
+        journal=args.journal or settings.journal_path, rails=given_rails(args), no_wait=args.no_wait,
         leave_locks_removed=args.leave_locks_removed, max_targets=args.max_targets, workers=args.workers,
         arm_endpoint=kwargs.get("base_url"), cloud=args.cloud, playbooks=args.playbooks)
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
