@@ -90,3 +90,29 @@ def test_bad_fanout_input_is_one_line_before_any_request(tmp_path: Path) -> None
         FanOutOptions(account, 0, ())
     with pytest.raises(InvalidInputError, match="--shard does not go"):
         FanOutOptions(account, 2, ("--shard", "1/2"))
+
+
+def test_the_parent_needs_the_roles_automation_actions(tmp_path: Path) -> None:
+    from azbackup_fix.errors import PermissionDeniedError
+    from azbackup_fix.preflight import FANOUT_ACTIONS, role_definition
+    from azbackup_sandbox.core.rbac import DEFAULT_PRINCIPAL
+
+    assert set(FANOUT_ACTIONS) <= set(role_definition()["Actions"])
+    sb = Sandbox(scenario="healthy")
+    with automation_sandbox(sb) as aa:
+        aa.publish()
+        sb.rbac.enforce = True
+        sb.rbac.assign(DEFAULT_PRINCIPAL, actions=tuple(a for a in role_definition()["Actions"]
+                                                        if not a.endswith("/jobs/write")))
+        with _gateway(aa) as gw, pytest.raises(PermissionDeniedError, match="jobs/write"):
+            FanOut(gw).run(_options(aa, tmp_path))
+        assert not sb.automation.jobs
+
+
+def test_child_arguments_carry_every_rail() -> None:
+    from azbackup_fix.models import GUARD_RAILS
+
+    args = child_arguments(mode="scan-apply", subscriptions=["s1", "s2"], journal="/j.sqlite",
+                           rails={r.name: True for r in GUARD_RAILS}, no_wait=True, workers=8)
+    assert args[:6] == ("--mode", "scan-apply", "--subscription", "s1", "--subscription", "s2")
+    assert all(r.flag in args for r in GUARD_RAILS) and "--no-wait" in args and args[-2:] == ("--workers", "8")
