@@ -26,10 +26,11 @@ from typing import Any
 from .errors import InvalidInputError
 from .fleet.report import FleetReport, VmResult
 from .gateway.automation import AutomationAccountRef, AutomationGateway, ChildJobState
+from .gateway.budget import ARM_RATES, BucketRate
 from .models.exit_codes import worst
 from .models.rails import GUARD_RAILS
 
-__all__ = ["DEFAULT_RUNBOOK", "ChildResult", "FanOut", "FanOutOptions", "FanOutReport", "FANOUT_SCHEMA", "child_arguments",
+__all__ = ["DEFAULT_RUNBOOK", "ChildResult", "FanOut", "FanOutOptions", "FanOutReport", "FANOUT_SCHEMA", "child_arguments", "shared_rates",
            "SubmissionWindow", "child_report", "merge_fleet_reports"]
 
 FANOUT_SCHEMA = "azbackup-fix/fanout/v1"
@@ -227,7 +228,8 @@ class FanOut:
                 self._sleep(wait)
             child = pending[0]
             name = self._new_name()
-            arguments = (*options.arguments, "--shard", child.shard)
+            # The children share the identity, so each subscription's ARM buckets: each takes 1/N of them.
+            arguments = (*options.arguments, "--shard", child.shard, "--arm-share", str(options.children))
             window.record()
             if not self.gateway.start_job(name, options.runbook, arguments, run_on=options.hybrid_worker_group):
                 return  # the account is at its concurrent-jobs limit: again after the next poll
@@ -250,6 +252,13 @@ class FanOut:
             if state.status == "Stopped" and self._evicted(state):
                 error = f"evicted by fair share {child.resubmits + 1} times: {error}"
         return ChildResult(child.shard, tuple(child.jobs), state.status, report, error, child.resubmits)
+
+
+def shared_rates(share: int) -> dict[str, BucketRate]:
+    """ARM's buckets for one of ``share`` jobs with the same principal (capacity and refill split evenly)."""
+    if share < 1:
+        raise InvalidInputError(f"--arm-share must be at least 1, got {share}")
+    return {kind: BucketRate(rate.capacity / share, rate.refill_per_second / share) for kind, rate in ARM_RATES.items()}
 
 
 def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | None,

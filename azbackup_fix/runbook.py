@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
     parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
                                                                     "(default 8 per subscription, 32 to 128)")
+    parser.add_argument("--arm-share", type=int, default=1, metavar="N",
+                        help="scan modes: this job is one of N with the same identity (a fan-out's children): "
+                             "use 1/N of each subscription's ARM buckets, so that together they stay below ARM's")
     for rail in GUARD_RAILS:  # --allow-disruptive, --allow-network-changes, ...: as the CLI's
         parser.add_argument(rail.flag, action="store_true", dest=rail.name)
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
@@ -156,6 +159,7 @@ def _credential(client_id: str | None) -> Iterator[Any]:
 def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subscriptions: list[str],
           journal_path: str, playbook_file: Any) -> dict[str, Any]:
     """The fleet scan modes: one :class:`~azbackup_fix.scanner.FleetScanner` run over the subscriptions."""
+    from .fanout import shared_rates
     from .fleet import Budget, Outcome, ProgressEvent
     from .journal import Journal
     from .scanner import FleetScanner, ScanOptions, check_workers, parse_shard
@@ -176,7 +180,8 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
             streams.verbose(f"{event.phase}: {event.done}/{event.total} VMs")
 
     with _credential(args.client_id) as credential, closing(Journal(journal_path)) as journal:
-        scanner = FleetScanner(credential, budget=Budget(retry_after_cap=settings.retry_after_cap), journal=journal,
+        scanner = FleetScanner(credential, budget=Budget(shared_rates(args.arm_share),
+                                                         retry_after_cap=settings.retry_after_cap), journal=journal,
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
                                retry_after_cap=settings.retry_after_cap)
