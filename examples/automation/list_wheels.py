@@ -2,6 +2,7 @@
 
     python examples/automation/list_wheels.py                 # build our wheel, resolve, list names
     python examples/automation/list_wheels.py --download DIR  # also download them and print sizes + total
+    python examples/automation/list_wheels.py --extra automation  # with an extra: what it adds, marked +
 
 Resolution is pip's own, for the Automation target (``--python-version 3.10 --platform
 manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox, no extras).
@@ -31,34 +32,41 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("azbackup_fix-*.whl"))
 
 
-def resolve(wheel: Path, scratch: Path) -> list[dict[str, str]]:
-    report = scratch / "report.json"
+def _requirement(wheel: Path, extras: list[str]) -> str:
+    return f"azbackup-fix[{','.join(extras)}] @ {wheel.resolve().as_uri()}" if extras else str(wheel)
+
+
+def resolve(wheel: Path, scratch: Path, extras: list[str] | None = None) -> list[dict[str, str]]:
+    report = scratch / f"report-{'-'.join(extras or ['core'])}.json"
     _pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
-         "--target", str(scratch / "target"), *TARGET, str(wheel))
+         "--target", str(scratch / "target"), *TARGET, _requirement(wheel, extras or []))
     items = json.loads(report.read_text(encoding="utf-8"))["install"]
     return sorted(({"name": i["metadata"]["name"], "version": i["metadata"]["version"],
                     "file": i["download_info"]["url"].rsplit("/", 1)[-1]} for i in items),
                   key=lambda i: i["name"].lower())
 
 
-def download(wheel: Path, dest: Path) -> list[Path]:
+def download(wheel: Path, dest: Path, extras: list[str] | None = None) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
-    _pip("download", "--quiet", "--dest", str(dest), *TARGET, str(wheel))
+    _pip("download", "--quiet", "--dest", str(dest), *TARGET, _requirement(wheel, extras or []))
     return sorted(dest.glob("*.whl"), key=lambda p: p.name.lower())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--download", metavar="DIR", type=Path, help="download the wheels into DIR")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME",
+                        help="with this extra (repeatable), e.g. automation for the fan-out parent")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         wheel = build_wheel(scratch / "dist")
         if not args.download:
-            for item in resolve(wheel, scratch):
-                print(f"{item['file']}")
+            core = {item["file"] for item in resolve(wheel, scratch)} if args.extra else set()
+            for item in resolve(wheel, scratch, args.extra):
+                print(f"{'+ ' if args.extra and item['file'] not in core else ''}{item['file']}")
             return 0
-        files = download(wheel, args.download)
+        files = download(wheel, args.download, args.extra)
         total = 0
         for path in files:
             size = path.stat().st_size
