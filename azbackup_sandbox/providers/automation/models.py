@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -244,16 +245,13 @@ class AutomationBackend:
         return runbook, existing is None
 
     def runbook(self, account: Account, name: str) -> Runbook:
-        found = self.runbooks.get(_key(*self._akey(account), name))
-        if found is None:
-            raise errors.runbook_not_found(name)
-        return found
+        return self._child(self.runbooks, account, name, errors.runbook_not_found)
 
     def delete_runbook(self, account: Account, name: str) -> bool:
         return self.runbooks.pop(_key(*self._akey(account), name), None) is not None
 
     def runbooks_of(self, account: Account) -> list[Runbook]:
-        return sorted((r for r in self.runbooks.values() if r.account is account), key=lambda r: r.name.lower())
+        return self._children(self.runbooks, account)
 
     def new_webhook_uri(self, base_url: str) -> str:
         return f"{base_url}/webhooks?token={secrets.token_urlsafe(32)}"
@@ -278,16 +276,13 @@ class AutomationBackend:
         return hook, existing is None
 
     def webhook(self, account: Account, name: str) -> Webhook:
-        found = self.webhooks.get(_key(*self._akey(account), name))
-        if found is None:
-            raise errors.webhook_not_found(name)
-        return found
+        return self._child(self.webhooks, account, name, errors.webhook_not_found)
 
     def delete_webhook(self, account: Account, name: str) -> bool:
         return self.webhooks.pop(_key(*self._akey(account), name), None) is not None
 
     def webhooks_of(self, account: Account) -> list[Webhook]:
-        return sorted((w for w in self.webhooks.values() if w.account is account), key=lambda w: w.name.lower())
+        return self._children(self.webhooks, account)
 
     def call_webhook(self, token: str, body: bytes, headers: dict[str, str]) -> Job:
         """A POST to a webhook's URI: a job of its runbook with its parameters and WEBHOOKDATA."""
@@ -347,10 +342,7 @@ class AutomationBackend:
         recent.append(now)
 
     def job(self, account: Account, name: str) -> Job:
-        found = self.jobs.get(_key(*self._akey(account), name))
-        if found is None:
-            raise errors.job_not_found(name)
-        return found
+        return self._child(self.jobs, account, name, errors.job_not_found)
 
     def jobs_of(self, account: Account, status: str | None = None, runbook: str | None = None) -> list[Job]:
         return sorted((j for j in self.jobs.values() if j.account is account
@@ -400,6 +392,17 @@ class AutomationBackend:
             "jobs": [{"id": j.id, "runbook": j.runbook, "status": j.status, "parameters": j.parameters}
                      for j in sorted(self.jobs.values(), key=lambda j: (j.created, j.name))],
         }
+
+    def _child(self, store: dict[tuple[str, ...], Any], account: Account, name: str,
+               missing: Callable[[str], Exception]) -> Any:
+        found = store.get(_key(*self._akey(account), name))
+        if found is None:
+            raise missing(name)
+        return found
+
+    @staticmethod
+    def _children(store: dict[tuple[str, ...], Any], account: Account) -> list[Any]:
+        return sorted((c for c in store.values() if c.account is account), key=lambda c: c.name.lower())
 
     def _akey(self, account: Account) -> tuple[str, ...]:
         return _key(account.subscription_id, account.resource_group, account.name)

@@ -13,7 +13,7 @@ from ...core.paging import page
 from . import errors
 
 if TYPE_CHECKING:
-    from ...core.router import Router
+    from ...core.router import Handler, Router
     from ...core.sandbox import Sandbox
     from .models import Account
 
@@ -77,19 +77,6 @@ def _accounts_list(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sandb
 def _runbook_put(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
     runbook, created = sb.automation.put_runbook(_account(sb, p), p["runbookName"], _body(req))
     return json_response(201 if created else 200, runbook.to_arm())
-
-
-def _runbook_get(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return json_response(200, sb.automation.runbook(_account(sb, p), p["runbookName"]).to_arm())
-
-
-def _runbook_delete(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return empty_response(200 if sb.automation.delete_runbook(_account(sb, p), p["runbookName"]) else 204)
-
-
-def _runbooks_list(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    items = [r.to_arm() for r in sb.automation.runbooks_of(_account(sb, p))]
-    return json_response(200, page(req, items, sb.config.page_size))
 
 
 def _location(req: SandboxRequest, path: str) -> dict[str, str]:
@@ -186,17 +173,25 @@ def _webhook_put(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sandbox
     return json_response(201 if created else 200, arm)
 
 
-def _webhook_get(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return json_response(200, sb.automation.webhook(_account(sb, p), p["webhookName"]).to_arm())
+def _child_handlers(param: str, kind: str) -> tuple[Handler, Handler, Handler]:
+    """GET, DELETE and list of an account's runbooks or webhooks: the same three answers for both."""
+
+    def get(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+        return json_response(200, getattr(sb.automation, kind)(_account(sb, p), p[param]).to_arm())
+
+    def delete(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+        gone = getattr(sb.automation, f"delete_{kind}")(_account(sb, p), p[param])
+        return empty_response(200 if gone else 204)
+
+    def listing(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
+        items = [c.to_arm() for c in getattr(sb.automation, f"{kind}s_of")(_account(sb, p))]
+        return json_response(200, page(req, items, sb.config.page_size))
+
+    return get, delete, listing
 
 
-def _webhook_delete(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    return empty_response(200 if sb.automation.delete_webhook(_account(sb, p), p["webhookName"]) else 204)
-
-
-def _webhooks_list(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    items = [w.to_arm() for w in sb.automation.webhooks_of(_account(sb, p))]
-    return json_response(200, page(req, items, sb.config.page_size))
+_runbook_get, _runbook_delete, _runbooks_list = _child_handlers("runbookName", "runbook")
+_webhook_get, _webhook_delete, _webhooks_list = _child_handlers("webhookName", "webhook")
 
 
 def _webhook_call(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
