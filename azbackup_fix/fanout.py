@@ -51,8 +51,16 @@ class FanOutOptions:
     max_concurrent: int = 50
     max_resubmits: int = 3
     poll_seconds: float = 30.0
+    # "shard": child K scans every subscription's K-th hash shard (K/N); "subscription": child K scans the
+    # K-th share of the subscriptions whole: no discovery repeated, and no ARM buckets shared.
+    split: str = "shard"
 
     def __post_init__(self) -> None:
+        if self.split not in ("shard", "subscription"):
+            raise InvalidInputError(f"--fan-out-by must be shard or subscription, got '{self.split}'")
+        if self.split == "subscription" and len(_subscriptions(self.arguments)) < self.children:
+            raise InvalidInputError(f"--fan-out-by subscription needs at least {self.children} subscriptions, "
+                                    f"got {len(_subscriptions(self.arguments))}")
         if not 1 <= self.children <= MAX_CHILDREN:
             raise InvalidInputError(f"--fan-out must be between 1 and {MAX_CHILDREN}, got {self.children}")
         if self.max_concurrent < 1:
@@ -228,8 +236,7 @@ class FanOut:
                 self._sleep(wait)
             child = pending[0]
             name = self._new_name()
-            # The children share the identity, so each subscription's ARM buckets: each takes 1/N of them.
-            arguments = (*options.arguments, "--shard", child.shard, "--arm-share", str(options.children))
+            arguments = _child_arguments(options, child.k)
             window.record()
             if not self.gateway.start_job(name, options.runbook, arguments, run_on=options.hybrid_worker_group):
                 return  # the account is at its concurrent-jobs limit: again after the next poll
@@ -252,6 +259,31 @@ class FanOut:
             if state.status == "Stopped" and self._evicted(state):
                 error = f"evicted by fair share {child.resubmits + 1} times: {error}"
         return ChildResult(child.shard, tuple(child.jobs), state.status, report, error, child.resubmits)
+
+
+def _subscriptions(arguments: Sequence[str]) -> list[str]:
+    return [arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a == "--subscription"]
+
+
+def _child_arguments(options: FanOutOptions, k: int) -> tuple[str, ...]:
+    n = options.children
+    if options.split == "subscription":  # the k-th share of the subscriptions, whole: buckets of its own
+        mine = set(_subscriptions(options.arguments)[k - 1::n])
+        out: list[str] = []
+        skip = False
+        for i, arg in enumerate(options.arguments):
+            if skip:
+                skip = False
+                continue
+            if arg == "--subscription" and i + 1 < len(options.arguments):
+                skip = True
+                if options.arguments[i + 1] in mine:
+                    out += [arg, options.arguments[i + 1]]
+                continue
+            out.append(arg)
+        return tuple(out)
+    # The children share the identity, so each subscription's ARM buckets: each takes 1/N of them.
+    return (*options.arguments, "--shard", f"{k}/{n}", "--arm-share", str(n))
 
 
 def shared_rates(share: int) -> dict[str, BucketRate]:

@@ -63,7 +63,8 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
         children = child_arguments(mode="scan", subscriptions=spec["subscriptions"], journal=spec["journal"],
                                    arm_endpoint=spec["endpoint"], workers=spec["workers"])
         with AutomationGateway(SandboxCredential(), account, **kwargs) as gw:
-            report = FanOut(gw).run(FanOutOptions(account, spec["fan_out"], children, poll_seconds=1.0))
+            report = FanOut(gw).run(FanOutOptions(account, spec["fan_out"], children, poll_seconds=1.0,
+                                                  split=spec["split"]))
         out.update(vms_seen=report.fleet.vms_seen, candidates=report.fleet.candidates,
                    outcomes=report.fleet.by_outcome(), client_429=report.fleet.throttled,
                    children=[c.status for c in report.children], failed_children=len(report.failed))
@@ -215,11 +216,13 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                          "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
         if args.fan_out:
             account = _automation_account(sb, server)
-            spec = {**base, "what": "fanout", "fan_out": args.fan_out, "account": account,
-                    "journal": str(tmp / "fanout.sqlite")}
-            fan = _measure(sb, spec, args.timeout)
-            rows.append({"n": n, "phase": f"diagnose-all, fan-out {args.fan_out}", **fan, "per_vm": fan["requests"] / n,
-                         "one_job": diag["wall"]})
+            splits = ("shard", "subscription") if len(sb.subscription_ids) >= args.fan_out else ("shard",)
+            for split in splits:
+                spec = {**base, "what": "fanout", "fan_out": args.fan_out, "account": account, "split": split,
+                        "journal": str(tmp / f"fanout-{split}.sqlite")}
+                fan = _measure(sb, spec, args.timeout)
+                rows.append({"n": n, "phase": f"diagnose-all, fan-out {args.fan_out} by {split}", **fan,
+                             "per_vm": fan["requests"] / n, "one_job": diag["wall"]})
         if args.fix:
             fix = _measure(sb, {**base, "what": "fix"}, args.timeout)
             rows.append({"n": n, "phase": "fix-all", **fix, "per_vm": fix["requests"] / n})

@@ -116,3 +116,32 @@ def test_child_arguments_carry_every_rail() -> None:
                            rails={r.name: True for r in GUARD_RAILS}, no_wait=True, workers=8)
     assert args[:6] == ("--mode", "scan-apply", "--subscription", "s1", "--subscription", "s2")
     assert all(r.flag in args for r in GUARD_RAILS) and "--no-wait" in args and args[-2:] == ("--workers", "8")
+
+
+def test_fanout_by_subscription_gives_each_child_whole_subscriptions(tmp_path: Path) -> None:
+    sb = Sandbox()
+    sb.load("fleet", vms=40, subscriptions=2, vaults=1, mix=ALL_KINDS)
+    with automation_sandbox(sb) as aa:
+        aa.publish()
+        account = AutomationAccountRef.parse(aa.account_id)
+
+        def run(children: int, split: str, journal: str) -> object:
+            args = child_arguments(mode="scan", subscriptions=sb.subscription_ids, journal=str(tmp_path / journal),
+                                   arm_endpoint=aa.server.endpoint)
+            with _gateway(aa) as gw:
+                return FanOut(gw).run(FanOutOptions(account, children, args, poll_seconds=0.2, split=split))
+
+        by_sub = run(2, "subscription", "a.sqlite")
+        one = run(1, "shard", "b.sqlite")
+        with pytest.raises(InvalidInputError, match="at least 3 subscriptions"):
+            run(3, "subscription", "c.sqlite")
+        jobs = list(sb.automation.jobs.values())
+    assert all(c.ok for c in by_sub.children)
+    assert [v.to_dict() | {"requests": 0} for v in by_sub.fleet.vms] == \
+        [v.to_dict() | {"requests": 0} for v in one.fleet.vms]
+    firsts = [j.parameters for j in jobs[:2]]
+    for params in firsts:  # one whole subscription each, no shard, no share
+        values = list(params.values())
+        assert values.count("--subscription") == 1 and "--shard" not in values and "--arm-share" not in values
+    assert sorted(v for p in firsts for i, v in enumerate(list(p.values())[1:]) if list(p.values())[i] ==
+                  "--subscription") == sorted(sb.subscription_ids)

@@ -27,6 +27,9 @@ def add_fanout_arguments(parser: argparse.ArgumentParser) -> None:
                        help="run the children on this Hybrid Runbook Worker group (no 3-hour fair share)")
     group.add_argument("--max-concurrent-jobs", type=int, default=None, metavar="N",
                        help="children running at once (default: N, at most 50, Automation's default limit)")
+    group.add_argument("--fan-out-by", choices=("shard", "subscription"), default="shard",
+                       help="shard: each child a K/N hash shard of every subscription (default); subscription: each "
+                            "child a share of the subscriptions, whole (no repeated discovery, no shared ARM buckets)")
     group.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
 
 
@@ -53,7 +56,7 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),
-                            poll_seconds=args.poll_seconds)
+                            poll_seconds=args.poll_seconds, split=args.fan_out_by)
 
     def say(line: str) -> None:
         io.err.write(f"azbackup-fix: {line}\n")
