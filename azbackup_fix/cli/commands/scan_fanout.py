@@ -43,9 +43,6 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
         raise InvalidInputError("--vault does not go with --fan-out (children scan whole subscriptions)")
     if args.shard != "1/1":
         raise InvalidInputError("--shard does not go with --fan-out (the parent gives each child its shard)")
-    if connection.sandbox is not None:
-        raise InvalidInputError("--fan-out starts Automation jobs: use the sandbox's HTTPS server "
-                                "(--arm-endpoint), not the in-process --sandbox")
     account = AutomationAccountRef.parse(args.automation_account)
     kwargs = connection.client_kwargs
     children = child_arguments(
@@ -57,6 +54,9 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),
                             poll_seconds=args.poll_seconds, split=args.fan_out_by)
+    if connection.sandbox is not None:
+        raise InvalidInputError("--fan-out starts Automation jobs: use the sandbox's HTTPS server "
+                                "(--arm-endpoint), not the in-process --sandbox")
 
     def say(line: str) -> None:
         io.err.write(f"azbackup-fix: {line}\n")
