@@ -9,6 +9,14 @@ account's managed identity through azure-identity, prefixed output lines, a JSON
     python -m azbackup_fix.runbook --mode scan|scan-apply --subscription SUB [--subscription SUB ...]
         [--shard K/N] [--workers N] [--journal PATH] ...
 
+    python -m azbackup_fix.runbook --mode scan-fanout --fan-out N --automation-account ID --subscription SUB ...
+        --journal PATH [--runbook NAME] [--hybrid-worker-group G] [--child-mode scan|scan-apply]
+        [--fan-out-by shard|subscription] [--max-concurrent-jobs N]
+    python -m azbackup_fix.runbook --mode alert [--apply] --journal PATH   (+ WEBHOOKDATA, from a webhook)
+
+``scan-fanout`` starts one child job per shard in the Automation account and merges their reports;
+``alert`` fixes the VM of an Azure Backup job-failure alert, once per alert (docs/automation.md).
+
 ``scan`` is the fleet scan (``azbackup-fix scan``: Resource Graph discovery, budgeted workers, progress
 in the journal); ``scan-apply`` also fixes what it finds. Scheduled again with the same parameters it
 resumes where a job stopped at Automation's 3-hour limit, provided ``--journal`` is on storage that
