@@ -16,7 +16,7 @@ AZURITE := tests/azurite/node_modules/.package-lock.json
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[sandbox,test,cli,blob,keyvault,network]'
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,test,cli,blob,keyvault,network,automation]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -30,6 +30,7 @@ __all__ = [
     "Permissions",
     "PreflightResult",
     "SCAN_ACTIONS",
+    "FANOUT_ACTIONS",
     "check",
     "plan_needs",
     "preflight_text",
@@ -80,6 +81,14 @@ DIAGNOSE_OPTIONAL_ACTIONS: tuple[str, ...] = ("Microsoft.RecoveryServices/locati
 # trimmed to what the caller may read), but the provider's operation is listed for a custom role that
 # names its actions; without it the scan falls back to per-vault listings.
 SCAN_ACTIONS: tuple[str, ...] = ("Microsoft.ResourceGraph/resources/read",)
+# The fan-out parent (scan --fan-out, runbook scan-fanout) on the Automation account: start the child jobs,
+# read their state, their output (each child's report) and their Error stream.
+FANOUT_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Automation/automationAccounts/jobs/write",
+    "Microsoft.Automation/automationAccounts/jobs/read",
+    "Microsoft.Automation/automationAccounts/jobs/output/read",
+    "Microsoft.Automation/automationAccounts/jobs/streams/read",
+)
 
 
 def _unique_sorted(actions: Iterable[str]) -> tuple[str, ...]:
@@ -104,7 +113,8 @@ def operator_actions() -> tuple[str, ...]:
     and the fleet scan's reads."""
     from .playbooks import playbook_ids
 
-    return _unique_sorted([*required_actions(playbook_ids()), *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS])
+    return _unique_sorted([*required_actions(playbook_ids()), *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS,
+                           *FANOUT_ACTIONS])
 
 
 def plan_needs(plans: Iterable[Any]) -> dict[str, tuple[str, ...]]:

@@ -9,6 +9,14 @@ account's managed identity through azure-identity, prefixed output lines, a JSON
     python -m azbackup_fix.runbook --mode scan|scan-apply --subscription SUB [--subscription SUB ...]
         [--shard K/N] [--workers N] [--journal PATH] ...
 
+    python -m azbackup_fix.runbook --mode scan-fanout --fan-out N --automation-account ID --subscription SUB ...
+        --journal PATH [--runbook NAME] [--hybrid-worker-group G] [--child-mode scan|scan-apply]
+        [--fan-out-by shard|subscription] [--max-concurrent-jobs N]
+    python -m azbackup_fix.runbook --mode alert [--apply] --journal PATH   (+ WEBHOOKDATA, from a webhook)
+
+``scan-fanout`` starts one child job per shard in the Automation account and merges their reports;
+``alert`` fixes the VM of an Azure Backup job-failure alert, once per alert (docs/automation.md).
+
 ``scan`` is the fleet scan (``azbackup-fix scan``: Resource Graph discovery, budgeted workers, progress
 in the journal); ``scan-apply`` also fixes what it finds. Scheduled again with the same parameters it
 resumes where a job stopped at Automation's 3-hour limit, on any worker, provided ``--journal`` outlives
@@ -72,10 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="subscription id (env AZBACKUP_SUBSCRIPTION); repeatable for the scan modes")
     parser.add_argument("--vm", action="append", default=[], help="VM resource id (repeatable; default: "
                                                                    "every protected VM of the subscription)")
-    parser.add_argument("--mode", choices=("diagnose", "plan", "apply", "scan", "scan-apply"), default="diagnose")
+    parser.add_argument("--mode", choices=("diagnose", "plan", "apply", "scan", "scan-apply", "scan-fanout", "alert"),
+                        default="diagnose")
     parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
     parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
                                                                     "(default 8 per subscription, 32 to 128)")
+    parser.add_argument("--arm-share", type=int, default=1, metavar="N",
+                        help="scan modes: this job is one of N with the same identity (a fan-out's children): "
+                             "use 1/N of each subscription's ARM buckets, so that together they stay below ARM's")
     for rail in GUARD_RAILS:  # --allow-disruptive, --allow-network-changes, ...: as the CLI's
         parser.add_argument(rail.flag, action="store_true", dest=rail.name)
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
@@ -99,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="plan, apply: before any change, check that this role definition JSON grants every "
                              "action the planned fixes need; exit 3 listing the missing ones")
     parser.add_argument("--debug", action="store_true", help="keep azure-identity's log")
+    # scan-fanout (azbackup_fix.fanout): this job starts one child job per shard and merges their reports.
+    parser.add_argument("--fan-out", type=int, default=None, metavar="N", help="scan-fanout: N child jobs")
+    parser.add_argument("--automation-account", metavar="ID", help="scan-fanout: the account to start them in")
+    parser.add_argument("--runbook", default=None, help="scan-fanout: the children's runbook (default azbackup-fix)")
+    parser.add_argument("--hybrid-worker-group", default=None, help="scan-fanout: run the children there")
+    parser.add_argument("--child-mode", choices=("scan", "scan-apply"), default="scan",
+                        help="scan-fanout: what each child does")
+    parser.add_argument("--max-concurrent-jobs", type=int, default=None, metavar="N",
+                        help="scan-fanout: children running at once (default: N, at most 50)")
+    parser.add_argument("--fan-out-by", choices=("shard", "subscription"), default="shard",
+                        help="scan-fanout: children by hash shard of every subscription, or by subscription")
+    parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--webhook-data", default=None, help="alert: the webhook's data (default: WEBHOOKDATA)")
+    parser.add_argument("--apply", action="store_true", help="alert: apply the fix (default: plan only)")
     return parser
 
 
@@ -148,6 +174,7 @@ def _credential(client_id: str | None) -> Iterator[Any]:
 def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subscriptions: list[str],
           journal_path: str, playbook_file: Any) -> dict[str, Any]:
     """The fleet scan modes: one :class:`~azbackup_fix.scanner.FleetScanner` run over the subscriptions."""
+    from .fanout import shared_rates
     from .fleet import Budget, Outcome, ProgressEvent
     from .journal import open_journal
     from .scanner import FleetScanner, ScanOptions, check_workers, parse_shard
@@ -168,7 +195,8 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
             streams.verbose(f"{event.phase}: {event.done}/{event.total} VMs")
 
     with _credential(args.client_id) as credential, closing(open_journal(journal_path, credential=credential)) as journal:
-        scanner = FleetScanner(credential, budget=Budget(retry_after_cap=settings.retry_after_cap), journal=journal,
+        scanner = FleetScanner(credential, budget=Budget(shared_rates(args.arm_share),
+                                                         retry_after_cap=settings.retry_after_cap), journal=journal,
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
                                retry_after_cap=settings.retry_after_cap)
@@ -191,7 +219,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
 def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dict[str, Any]:
     subscriptions = list(dict.fromkeys(args.subscription)) or \
         ([settings.subscription_id] if settings.subscription_id else [])
-    if not subscriptions:
+    if not subscriptions and args.mode != "alert":  # an alert names its VM, and so its subscription
         raise InvalidInputError("give --subscription ID (or set AZBACKUP_SUBSCRIPTION)")
     endpoint = args.arm_endpoint or settings.arm_endpoint
     journal = args.journal or settings.journal_path or os.path.join(tempfile.gettempdir(), "azbackup-fix.sqlite")
@@ -205,6 +233,14 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         playbook_file = load_playbook_file(args.playbooks)
     if args.mode in ("scan", "scan-apply"):
         return _scan(args, settings, streams, subscriptions, journal, playbook_file)
+    if args.mode == "scan-fanout":
+        from .runbook_modes import fan_out
+
+        return fan_out(args, settings, streams, subscriptions, _credential)
+    if args.mode == "alert":
+        from .runbook_modes import alert
+
+        return alert(args, settings, streams, journal, playbook_file, _credential)
     if len(subscriptions) > 1:
         raise InvalidInputError(f"--mode {args.mode} takes one --subscription (the scan modes take several)")
     subscription = subscriptions[0]
@@ -271,7 +307,12 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     streams = _Streams(stdout or sys.stdout, stderr or sys.stderr)
     try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        from .runbook_modes import split_webhook_data
+
+        arguments, webhook = split_webhook_data(list(sys.argv[1:] if argv is None else argv))
+        args = build_parser().parse_args(arguments)
+        if webhook is not None and args.webhook_data is None:
+            args.webhook_data = webhook
         with identity_log(debug=args.debug):
             report = _run(args, Settings.from_env(), streams)
     except AzBackupFixError as exc:

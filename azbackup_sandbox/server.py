@@ -260,6 +260,10 @@ class SandboxServer:
             set_clock_rate(self.sandbox, self.clock_rate)
         self._stopping.clear()
         self._server = server
+        # What an Automation job's process gets, as Automation gives its jobs a managed identity.
+        self.sandbox.job_environment = {"IDENTITY_ENDPOINT": self.identity_endpoint,
+                                        "IDENTITY_HEADER": self.identity_header,
+                                        "REQUESTS_CA_BUNDLE": str(path)}
         # The socket is listening already (bound in the constructor): clients may connect from here on.
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="azbackup-sandbox", daemon=True
@@ -272,6 +276,8 @@ class SandboxServer:
         if server is None:
             return
         self._stopping.set()
+        self.sandbox.job_environment = None
+        self.sandbox.automation.close()  # no job's process outlives the server it talks to
         server.shutdown()
         server.server_close()
         with self._conns_lock:

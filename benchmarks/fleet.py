@@ -4,6 +4,7 @@ minimum. Prints a table; a benchmark, not a test.
 
     python benchmarks/fleet.py --vms 1000 --vms 10000            # diagnose-all (+ sequential sample)
     python benchmarks/fleet.py --vms 1000 --fix                  # also fix-all
+    python benchmarks/fleet.py --vms 10000 --fan-out 4           # also the scan as 4 Automation child jobs
 
 Setup per fleet size N: ceil(N / 1000) subscriptions (ARM buckets are per subscription), 2 vaults each,
 the generator's default failure mix (86 % healthy) plus a 3 % share of VMs whose NIC NSG denies outbound
@@ -20,6 +21,14 @@ subscription after another, no threads, no Resource Graph; it is run on a sample
 extrapolated to N (the table says so). Fix-all uses ``wait=False`` (triggered backups are not awaited),
 allows cancelling stuck jobs (``--allow-disruptive``) and the NSG rule (``--allow-network-changes``), and otherwise the default
 playbooks' permissions (no restarts, no protection changes: those VMs stay report-only or refused).
+
+``--fan-out N`` also runs the diagnose-all as ``azbackup_fix.fanout`` does in production: a parent submits
+N child jobs (shards) of the shipped runbook to the sandbox's Automation account, where each runs as its
+own process with the account's managed identity, then merges their reports. Throttling is per
+subscription *and principal*: the children share one identity, so they share each subscription's buckets
+(the parent gives each child ``--arm-share N``: 1/N of each bucket), and the throttle-bound minimum does
+not move; what fan-out buys is N processes' CPU and connection pools instead of one, and N jobs under
+Automation's 3-hour and 400 MB limits; each child also repeats the discovery of every subscription.
 """
 
 from __future__ import annotations
@@ -48,6 +57,24 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
     kwargs = {"base_url": spec["endpoint"], "connection_verify": spec["ca_file"]}
     started = time.monotonic()
     out: dict[str, Any] = {}
+    if spec["what"] == "fanout":
+        from azbackup_fix.fanout import FanOut, FanOutOptions, child_arguments
+        from azbackup_fix.gateway.automation import AutomationAccountRef, AutomationGateway
+
+        account = AutomationAccountRef.parse(spec["account"])
+        children = child_arguments(mode="scan", subscriptions=spec["subscriptions"], journal=spec["journal"],
+                                   arm_endpoint=spec["endpoint"], workers=spec["workers"])
+        with AutomationGateway(SandboxCredential(), account, **kwargs) as gw:
+            report = FanOut(gw).run(FanOutOptions(account, spec["fan_out"], children, poll_seconds=1.0,
+                                                  split=spec["split"]))
+        out.update(vms_seen=report.fleet.vms_seen, candidates=report.fleet.candidates,
+                   outcomes=report.fleet.by_outcome(), client_429=report.fleet.throttled,
+                   children=[c.status for c in report.children], failed_children=len(report.failed))
+        out["wall"] = time.monotonic() - started
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["client_cpu"] = usage.ru_utime + usage.ru_stime
+        return out
     if spec["what"] == "sequential":
         done = 0
         deadline = started + spec["seconds"]
@@ -95,8 +122,8 @@ def _minimum(records: list[Any]) -> float:
     from azbackup_fix.fleet import Budget
 
     counts: Counter[tuple[str, str]] = Counter()
-    for r in records:
-        if r.path.lower().startswith("/subscriptions/") and r.path.count("/") >= 2:
+    for r in records:  # a 429 spent no token
+        if r.status != 429 and r.path.lower().startswith("/subscriptions/") and r.path.count("/") >= 2:
             counts[(r.path.split("/")[2].lower(), r.kind)] += 1
     return Budget().minimum_seconds(counts)
 
@@ -129,6 +156,27 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     result["discovery"] = _discovery_seconds(records)
     sb.throttle.throttled = throttled
     return result
+
+
+def _automation_account(sb: Any, server: Any) -> str:
+    """An Automation account in the first subscription with the shipped runbook published (SDK calls)."""
+    from azure.mgmt.automation import AutomationClient
+
+    from azbackup_fix import SandboxCredential
+
+    sub = sb.subscription_ids[0]
+    sb.resources.add_group(sub, "rg-automation", "westeurope")
+    client = AutomationClient(SandboxCredential(), sub, base_url=server.endpoint, connection_verify=server.ca_file)
+    client.automation_account.create_or_update("rg-automation", "aa-bench", {"location": "westeurope"})
+    client.runbook.create_or_update("rg-automation", "aa-bench", "azbackup-fix", {
+        "location": "westeurope", "properties": {"runbookType": "Python3"}})
+    script = (Path(__file__).resolve().parents[1] / "examples/automation/azbackup_fix_runbook.py").read_bytes()
+    client.runbook_draft.begin_replace_content("rg-automation", "aa-bench", "azbackup-fix", script,
+                                               polling_interval=0).result()
+    client.runbook.begin_publish("rg-automation", "aa-bench", "azbackup-fix", polling_interval=0).result()
+    client.close()
+    return (f"/subscriptions/{sub}/resourceGroups/rg-automation/providers/Microsoft.Automation/"
+            "automationAccounts/aa-bench")
 
 
 def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -172,6 +220,15 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append({"n": n, "phase": "sequential SDK loop", "wall": per_vm_s * n, "sampled": seq["vms"],
                          "requests": seq["requests"] / max(1, seq["vms"]) * n, "per_vm": seq["requests"] / max(1, seq["vms"]),
                          "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
+        if args.fan_out:
+            account = _automation_account(sb, server)
+            splits = ("shard", "subscription") if len(sb.subscription_ids) >= args.fan_out else ("shard",)
+            for split in splits:
+                spec = {**base, "what": "fanout", "fan_out": args.fan_out, "account": account, "split": split,
+                        "journal": str(tmp / f"fanout-{split}.sqlite")}
+                fan = _measure(sb, spec, args.timeout)
+                rows.append({"n": n, "phase": f"diagnose-all, fan-out {args.fan_out} by {split}", **fan,
+                             "per_vm": fan["requests"] / n, "one_job": diag["wall"]})
         if args.fix:
             fix = _measure(sb, {**base, "what": "fix"}, args.timeout)
             fix["network_vms"] = network_vms
@@ -192,6 +249,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         notes = []
         if r["phase"] == "sequential SDK loop":
             notes.append(f"extrapolated from {r['sampled']} VMs")
+        elif "one_job" in r:
+            notes.append(f"{r['one_job'] / r['wall']:.2f}x the one-job speed; children {r['children']}")
         elif r["n"] in seq:
             notes.append(f"{seq[r['n']] / r['wall']:.0f}x faster than sequential")
         if "candidates" in r:
@@ -230,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
     parser.add_argument("--fix", action="store_true", help="also measure fix-all and a diagnose pass after it")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measured client run")
+    parser.add_argument("--fan-out", type=int, default=0, metavar="N",
+                        help="also diagnose-all as N Automation child jobs (the sandbox runs them as processes)")
     args = parser.parse_args(argv)
     if args.mix is None and not args.child:
         from azbackup_sandbox.scenarios.fleet import DEFAULT_MIX

@@ -30,6 +30,13 @@ class SandboxConfig:
     # Azure Backup's "up to nine on-demand backups per day" per item (support matrix) [D].
     on_demand_backups_per_day: int = 9
     retry_after_seconds: float = 10.0  # hint on compute LROs in server mode (clock rate > 0)
+    # Microsoft.Automation (providers/automation): fair share unloads a cloud job after 3 hours; the
+    # account's concurrent jobs and job submissions are limited (Automation's limits page).
+    automation_fair_share_seconds: float = 3 * 3600.0
+    automation_max_concurrent_jobs: int = 50
+    automation_submissions_per_window: int = 100
+    automation_submission_window_seconds: float = 30.0
+    automation_python: str = ""  # interpreter of Python runbook jobs (default: the sandbox's own)
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

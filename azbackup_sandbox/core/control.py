@@ -415,6 +415,33 @@ def _identity(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
     )
 
 
+def _fair_share_get(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        return json_response(200, {"pending": list(sandbox.automation.evictions),
+                                   "fair_share_seconds": sandbox.config.automation_fair_share_seconds})
+
+
+def _fair_share_post(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    """Evict the next `jobs` Automation jobs (default 1) once each has written `after_output_lines` lines to
+    its Output stream, as fair share unloads a job: a deterministic stand-in for the 3-hour limit
+    (`automation_fair_share_seconds` in /_sandbox/config is the time-based one)."""
+    body = _object_body(request)
+    lines, count = body.get("after_output_lines"), body.get("jobs", 1)
+    if not isinstance(lines, int) or isinstance(lines, bool) or lines < 1:
+        raise _error(400, "InvalidParameter", "'after_output_lines' must be an integer >= 1.")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise _error(400, "InvalidParameter", "'jobs' must be an integer >= 1.")
+    with sandbox.lock:
+        sandbox.automation.evictions.extend([lines] * count)
+    return _fair_share_get(sandbox, request)
+
+
+def _fair_share_delete(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    with sandbox.lock:
+        sandbox.automation.evictions.clear()
+    return _fair_share_get(sandbox, request)
+
+
 _Handler = Callable[["Sandbox", SandboxRequest], SandboxResponse]
 
 _ROUTES: dict[str, dict[str, _Handler]] = {
@@ -429,6 +456,7 @@ _ROUTES: dict[str, dict[str, _Handler]] = {
     "/config": {"GET": _config_get, "POST": _config_post},
     "/rbac": {"GET": _rbac_get, "POST": _rbac_post},
     "/identity": {"GET": _identity},
+    "/automation/fair-share": {"GET": _fair_share_get, "POST": _fair_share_post, "DELETE": _fair_share_delete},
 }
 
 

@@ -37,6 +37,7 @@ class Route:
     regex: re.Pattern[str]
     group_must_exist: bool = True  # ARM answers ResourceGroupNotFound first (not for the group's own PUT/HEAD)
     anonymous: bool = False  # served without a bearer token (the cloud metadata document)
+    versionless: bool = False  # needs no api-version (an Automation webhook's URI)
 
     @property
     def kind(self) -> str:
@@ -74,10 +75,11 @@ class Router:
         lock_check: LockCheck = None,
         group_must_exist: bool = True,
         anonymous: bool = False,
+        versionless: bool = False,
     ) -> None:
         self._routes.append(
             Route(method.upper(), template, handler, operation, action, lock_check, _compile(template),
-                  group_must_exist, anonymous)
+                  group_must_exist, anonymous, versionless)
         )
 
     def match_anonymous(self, request: SandboxRequest) -> tuple[Route, dict[str, str]] | None:

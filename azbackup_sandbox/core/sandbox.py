@@ -33,6 +33,7 @@ from .tokens import decode_token, is_arm_audience
 
 if TYPE_CHECKING:
     from ..providers.authorization.models import AuthorizationBackend
+    from ..providers.automation.models import AutomationBackend
     from ..providers.backup.models import BackupBackend
     from ..providers.compute.models import ComputeBackend
     from ..providers.disks.models import DiskBackend
@@ -99,6 +100,9 @@ class Sandbox:
         self._logged = threading.Condition(self.lock)  # notified as each request is logged
         self._seq = 0
         self.scenario_name: str | None = None
+        # Set by the HTTPS server while it runs: what an Automation job's process gets (identity endpoint,
+        # its header, the CA bundle). Kept across resets; None in-process, where jobs cannot run.
+        self.job_environment: dict[str, str] | None = None
         self._fresh_state()
         if scenario is not None and estate is not None:
             raise ValueError("give a scenario or an estate, not both")
@@ -127,6 +131,7 @@ class Sandbox:
         self.keyvault: KeyVaultBackend = backends["keyvault"]
         self.authorization: AuthorizationBackend = backends["authorization"]
         self.network: NetworkBackend = backends["network"]
+        self.automation: AutomationBackend = backends["automation"]
         self._backends = backends
         from ..providers.resourcegraph.models import ResourceGraphBackend
 
@@ -141,6 +146,7 @@ class Sandbox:
             self._log.clear()
             self._seq = 0
             self.scenario_name = None
+            self.automation.close()  # no job's process outlives the estate it ran against
             self._fresh_state()
 
     def load(self, scenario: str | Scenario, **params: Any) -> None:
@@ -254,7 +260,7 @@ class Sandbox:
             if anonymous is None:
                 principal = self._authenticate(request)
             route, params = anonymous or self.router.match(request)
-            if "api-version" not in request.query:
+            if "api-version" not in request.query and not route.versionless:
                 raise ArmError(
                     400,
                     "MissingApiVersionParameter",

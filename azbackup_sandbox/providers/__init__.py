@@ -14,6 +14,7 @@ __all__ = ["register_all", "new_backends"]
 
 def register_all(router: Router) -> None:
     from .authorization import routes as authorization_routes
+    from .automation import routes as automation_routes
     from .backup import routes as backup_routes
     from .compute import routes as compute_routes
     from .disks import routes as disk_routes
@@ -27,12 +28,14 @@ def register_all(router: Router) -> None:
 
     # Order matters only where templates overlap: specific lock scopes before the generic `{scope*}` one.
     for module in (metadata_routes, resource_routes, compute_routes, backup_routes, network_routes, lock_routes,
-                   resourcegraph_routes, policy_routes, disk_routes, keyvault_routes, authorization_routes):
+                   resourcegraph_routes, policy_routes, disk_routes, keyvault_routes, authorization_routes,
+                   automation_routes):
         module.register(router)
 
 
 def new_backends(sandbox: Sandbox) -> dict[str, Any]:
     from .authorization.models import AuthorizationBackend
+    from .automation.models import AutomationBackend
     from .backup.models import BackupBackend
     from .compute.models import ComputeBackend
     from .disks.models import DiskBackend
@@ -52,4 +55,5 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
         "keyvault": KeyVaultBackend(sandbox),
         "authorization": AuthorizationBackend(sandbox),
         "network": NetworkBackend(sandbox),
+        "automation": AutomationBackend(sandbox),
     }

@@ -5,6 +5,7 @@
     python examples/automation/list_wheels.py --extra blob    # with an extra: '+' marks the wheels it adds
     python examples/automation/list_wheels.py --extra keyvault  # Key Vault access for encrypted VMs
     python examples/automation/list_wheels.py --extra network   # the network path and its fix
+    python examples/automation/list_wheels.py --extra automation  # the fan-out parent
 
 Resolution is pip's own, for the Automation target (``--python-version 3.10 --platform
 manylinux2014_x86_64 --only-binary=:all:``), from the core dependencies only (no sandbox), plus the extras named with ``--extra`` (``blob``: the
@@ -40,7 +41,7 @@ def build_wheel(out: Path) -> Path:
 
 
 def _requirement(wheel: Path, extras: list[str]) -> str:
-    return f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
+    return f"azbackup-fix[{','.join(extras)}] @ {wheel.resolve().as_uri()}" if extras else str(wheel)
 
 
 def resolve(wheel: Path, scratch: Path, extras: list[str] | None = None) -> list[dict[str, str]]:
@@ -64,7 +65,7 @@ def main() -> int:
     parser.add_argument("--download", metavar="DIR", type=Path, help="download the wheels into DIR")
     parser.add_argument("--extra", action="append", default=[], choices=EXTRAS,
                         help="include an optional extra (blob: the Blob Storage journal; keyvault: Key Vault "
-                             "access; network: the network path); repeatable")
+                             "access; network: the network path; automation: the fan-out parent); repeatable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

@@ -16,6 +16,7 @@ from azbackup_fix.preflight import (
     DIAGNOSE_ACTIONS,
     DIAGNOSE_OPTIONAL_ACTIONS,
     KEY_VAULT_READ_ACTIONS,
+    FANOUT_ACTIONS,
     SCAN_ACTIONS,
     Permissions,
     check,
@@ -41,7 +42,8 @@ def test_role_file_is_generated_from_the_registry() -> None:
 
 def test_role_actions_are_exactly_the_declared_ones() -> None:
     declared = {a.casefold() for cls in all_playbooks() for a in cls.actions} | \
-        {a.casefold() for a in (*DIAGNOSE_ACTIONS, *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS)}
+        {a.casefold() for a in (*DIAGNOSE_ACTIONS, *DIAGNOSE_OPTIONAL_ACTIONS, *SCAN_ACTIONS,
+                                                *FANOUT_ACTIONS)}
     role = _role()
     assert {a.casefold() for a in role["Actions"]} == declared
     assert len(role["Actions"]) == len(declared)  # no duplicates
@@ -88,8 +90,9 @@ def test_preflight_with_the_role_file_finds_nothing_missing() -> None:
     needs = {cls.id: required_actions([cls.id]) for cls in all_playbooks()}
     result = check(needs, perms)
     assert result.ok and result.missing_actions == ()
-    # + the scan's query and the optional backupStatus
-    assert set(result.required) | set(SCAN_ACTIONS) | set(DIAGNOSE_OPTIONAL_ACTIONS) == set(_role()["Actions"])
+    # + the scan's query, the optional backupStatus and the fan-out parent's Automation jobs
+    assert set(result.required) | set(SCAN_ACTIONS) | set(DIAGNOSE_OPTIONAL_ACTIONS) | set(FANOUT_ACTIONS) == \
+        set(_role()["Actions"])
 
 
 def test_preflight_reports_what_reader_and_contributor_lack() -> None:

@@ -8,7 +8,9 @@ confirmed with its job details before anything acts on it.
 Resume: progress is recorded in the journal as each VM finishes. Running the same command again
 (same targets, shard and options) resumes the newest unfinished scan automatically; ``--resume
 SCAN_ID`` names one, ``--fresh`` starts over. ``--shard K/N`` takes a deterministic 1/N of the VMs
-(by a hash of the VM id), for parallel Automation jobs.
+(by a hash of the VM id), for parallel Automation jobs. ``--fan-out N --automation-account ID
+[--runbook NAME] [--hybrid-worker-group G]`` starts those jobs itself, one per shard, and merges their
+reports (children stopped by fair share are submitted again and resume from the shared ``--journal``).
 
 Exit codes: 0 nothing to do or all fixed, 1 a step failed or a VM could not be examined, 2 bad
 input, 3 a guard-rail refusal (also: --apply without --yes and without a terminal), 4 fixes found
@@ -38,6 +40,7 @@ from ..options import add_guard_rail_options
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from .base import Command, Io
 from .remediate import lock_options
+from .scan_fanout import add_fanout_arguments, run_fanout
 
 __all__ = ["COMMAND"]
 
@@ -73,6 +76,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--leave-locks-removed", action="store_true",
                        help="leave the restore-point locks removed after the fix (journaled; "
                             "`recover --restore-left-locks` puts them back)")
+
+
+def _all_arguments(parser: argparse.ArgumentParser) -> None:
+    _arguments(parser)
+    add_fanout_arguments(parser)
 
 
 def _confirm(args: argparse.Namespace, io: Io) -> bool:
@@ -137,6 +145,8 @@ def _run(args: argparse.Namespace, io: Io) -> int:
             subscriptions += [v.subscription_id for v in vaults if v.subscription_id not in subscriptions]
             if not subscriptions:
                 subscriptions = list(connection.all_subscriptions())
+            if args.fan_out is not None:  # the scan as child jobs in an Automation account
+                return run_fanout(args, io, settings, subscriptions, connection)
             report = scanner.scan(ScanOptions(
                 subscriptions=tuple(subscriptions), vaults=vaults, apply=args.apply,
                 use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
@@ -166,6 +176,6 @@ COMMAND = Command(
     name="scan",
     help="find failed backups across vaults and subscriptions (Resource Graph), and fix them with --apply",
     description=__doc__ or "",
-    add_arguments=_arguments,
+    add_arguments=_all_arguments,
     run=_run,
 )
