@@ -13,7 +13,6 @@ guard rails and journal, with shared locks removed and restored once per resourc
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, dis
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
 from .fleet.progress import ProgressEvent, ProgressStore
 from .fleet.report import FleetReport, Outcome, VmResult
+from .fleet.shards import MAX_WORKERS, check_workers, default_workers, in_shard, parse_shard  # noqa: F401 (re-exported)
 from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .ids import VaultRef, VmRef
@@ -45,42 +45,6 @@ __all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "i
 
 # Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
 _INSPECTION = frozenset({"inspect-vm"})
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``K/N`` (1 <= K <= N)."""
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InvalidInputError(f"--shard must be K/N (e.g. 2/4), got '{text}'") from None
-    if not 1 <= k <= n:
-        raise InvalidInputError(f"--shard K/N needs 1 <= K <= N, got '{text}'")
-    return k, n
-
-
-def in_shard(vm: VmRef, shard: tuple[int, int]) -> bool:
-    """Deterministic split by a hash of the folded VM id: the same VM lands in the same shard everywhere."""
-    k, n = shard
-    digest = hashlib.sha256(vm.id.casefold().encode()).digest()
-    return int.from_bytes(digest[:8], "big") % n == k - 1
-
-
-def default_workers(subscriptions: int) -> int:
-    """8 per subscription, 32 to 128. Each subscription has its own ARM buckets, and a request spends
-    ~0.1 s in flight: with fewer workers a 10-subscription scan waited on latency, not on ARM (32
-    workers: 1.5x the throttle-bound minimum; 80-96: 1.2x), and a fix-all of one subscription, whose
-    VMs mostly wait on long-running operations, took 1.5x with 16 workers against 1.14x with 32.
-    The budget keeps any count below ARM's limits."""
-    return max(32, min(128, 8 * subscriptions))
-
-
-MAX_WORKERS = 512
-
-
-def check_workers(workers: int | None) -> None:
-    """Bad input before anything is sent: a worker count is 1 to 512 (or None for the default)."""
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise InvalidInputError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,17 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from ..gateway import get_cloud
 from ..ids import VmRef
-from ..remediator import Remediator
-from ..sandbox_credential import SandboxCredential
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..remediator import Remediator
+
+# The SDK-backed modules (remediator, gateway, the sandbox credential) are imported where a connection is
+# made, not here: every command imports this module, and `--help` must not load azure-core or the SDKs.
 
 __all__ = ["Connection", "connect", "group_targets"]
 
@@ -29,6 +32,8 @@ class Connection:
     sandbox_subscriptions: tuple[str, ...] = field(default_factory=tuple)
 
     def remediator(self, subscription_id: str, *, journal_path: str | None = None) -> Remediator:
+        from ..remediator import Remediator
+
         return Remediator(self.credential, subscription_id, journal_path=journal_path, **self.client_kwargs)
 
     def all_subscriptions(self) -> tuple[str, ...]:
@@ -69,6 +74,9 @@ def _sandbox(name: str) -> tuple[Any, tuple[str, ...]]:
 
 @contextmanager
 def connect(args: argparse.Namespace, settings: Settings) -> Iterator[Connection]:
+    from ..gateway import get_cloud
+    from ..sandbox_credential import SandboxCredential
+
     subscription = args.subscription or None
     if args.sandbox:
         if args.arm_endpoint:

@@ -18,15 +18,18 @@ import json
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InvalidInputError
-from ...gateway import Gateway
 from ...journal import Journal, LeftLock
 from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
 from .base import Command, Io
+
+if TYPE_CHECKING:
+    from ...gateway import Gateway
 
 __all__ = ["COMMAND", "journal_path", "render_recovery"]
 
@@ -120,6 +123,8 @@ def _run(args: argparse.Namespace, io: Io) -> int:
 def _recover(journal: Journal, args: argparse.Namespace, settings: Settings,
              left_too: bool = False) -> tuple[LockRecovery, ...]:
     """Connect (only when something is pending) and restore, one gateway per subscription."""
+    from ...gateway import Gateway  # the SDKs: not for --help (see connection.py)
+
     only = args.subscription or None
     with connect(args, settings) as connection, ExitStack() as gateways:
         opened: dict[str, Gateway] = {}

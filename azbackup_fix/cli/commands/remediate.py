@@ -22,7 +22,6 @@ from ...models import RunReport
 from ...models.events import Interrupt
 from ...models.rails import given_rails
 from ...playbooks import leave_locks_removed
-from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
 from ..annotations import run_problems, write_annotations
@@ -83,6 +82,8 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     settings = Settings.from_env()
     groups = group_targets(list(args.vm), args.subscription or None)  # bad ids: exit 2, nothing sent
     playbook_file = _load_file(args.playbooks)
+    from ...remediator import Remediator  # the SDKs: only once the input is known good (see connection.py)
+
     reports: list[RunReport] = []
     interrupted = False
     journal_path = args.journal or settings.journal_path

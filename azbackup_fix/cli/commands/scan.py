@@ -25,12 +25,12 @@ from datetime import timedelta
 from typing import Any
 
 from ...errors import InvalidInputError
-from ...fleet import Budget, render_fleet
+from ...fleet import render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
+from ...fleet.shards import check_workers, parse_shard
 from ...ids import VaultRef
 from ...models.events import Interrupt
 from ...models.rails import given_rails
-from ...scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 from ...settings import Settings
 from .. import exit_codes
 from ..connection import connect
@@ -94,6 +94,8 @@ def _run(args: argparse.Namespace, io: Io) -> int:
         raise InvalidInputError(f"--stuck-after must be a positive number of hours, got {args.stuck_after:g}")
     vaults = tuple(VaultRef.parse(v) for v in args.vault)
     playbook_file = load_playbook_file(args.playbooks)
+    from ...fleet import Budget  # the SDKs: only once the input is known good (see connection.py)
+    from ...scanner import FleetScanner, ScanOptions
     if args.apply and not _confirm(args, io):
         io.err.write("azbackup-fix: error: refusing to apply without confirmation (use --yes without a terminal)\n")
         return exit_codes.PERMISSION
