@@ -14,7 +14,7 @@ KUSTO  := tests/kusto/node_modules/.package-lock.json
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[sandbox,test]'
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,test,cli]'
 	touch $(STAMP)
 
 demo: $(STAMP)

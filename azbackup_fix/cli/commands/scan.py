@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from ...models.events import Interrupt
 from ...models.rails import given_rails
 from ...settings import Settings
 from .. import exit_codes
+from ..confirm import ask, interactive
 from ..connection import connect
 from ..options import add_guard_rail_options
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
@@ -74,14 +74,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _confirm(args: argparse.Namespace, io: Io) -> bool:
-    if args.yes:
-        return True
-    stdin = sys.stdin
-    if not (stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()):
-        return False
-    io.out.write("Fix every VM this scan finds? [y/N] ")
-    io.out.flush()
-    return stdin.readline().strip().lower() in ("y", "yes")
+    return args.yes or (interactive(io) and ask(io, "Fix every VM this scan finds?"))
 
 
 def _run(args: argparse.Namespace, io: Io) -> int:
