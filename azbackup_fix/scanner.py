@@ -51,6 +51,8 @@ _INSPECTION = frozenset({"inspect-vm"})
 class ScanOptions:
     subscriptions: tuple[str, ...]
     vaults: tuple[VaultRef, ...] = ()
+    vms: tuple[VmRef, ...] = ()  # only these VMs (CLI --vm, --ids, -g/-n); empty: every candidate
+    resource_group: str | None = None  # only candidates in this resource group (CLI -g alone)
     apply: bool = False
     use_resource_graph: bool = True
     shard: tuple[int, int] = (1, 1)
@@ -68,6 +70,12 @@ class ScanOptions:
     resume: str | None = None
     fresh: bool = False
 
+    def targets(self, vm: VmRef) -> bool:
+        """Whether ``vm`` is in the scan's scope (its shard aside)."""
+        if self.vms and vm not in self.vms:
+            return False
+        return self.resource_group is None or vm.resource_group.casefold() == self.resource_group.casefold()
+
     @property
     def worker_count(self) -> int:
         return max(1, self.workers) if self.workers is not None else default_workers(len(self.subscriptions))
@@ -76,6 +84,8 @@ class ScanOptions:
         """What identifies 'the same scan' for automatic resume."""
         return {"subscriptions": sorted(s.casefold() for s in self.subscriptions),
                 "vaults": sorted(v.id.casefold() for v in self.vaults), "apply": self.apply,
+                **({"vms": sorted(v.id.casefold() for v in self.vms)} if self.vms else {}),
+                **({"resource_group": self.resource_group.casefold()} if self.resource_group else {}),
                 "shard": list(self.shard), **given_rails(self),
                 "options": {k: dict(v) for k, v in self.options.items()}}
 
@@ -276,7 +286,7 @@ class FleetScanner:
                              stuck_after=options.stuck_after, on_signal=_warmer(pool, gateways, options.shard, done))
             for gw in gateways.values():  # with Resource Graph, read one VM's jobs, not whole vaults
                 gw.per_vm_job_listing = found.source == RESOURCE_GRAPH
-            mine = [c for c in found.candidates if in_shard(c.vm, options.shard)]
+            mine = [c for c in found.candidates if in_shard(c.vm, options.shard) and options.targets(c.vm)]
             results: dict[str, VmResult] = {k: VmResult.from_dict(v) for k, v in done.items()}
             todo = _interleave([c for c in mine if c.vm.id.casefold() not in results])
             job_vaults = found.job_vaults if found.source == RESOURCE_GRAPH else None

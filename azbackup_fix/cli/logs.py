@@ -30,21 +30,19 @@ def cli_logging(stream: TextIO, *, verbose: bool, debug: bool) -> Iterator[None]
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
     wanted = [name for name, level in _LOGGERS.items() if debug or (verbose and level == "verbose")]
-    saved = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in wanted}
+    saved = {name: logging.getLogger(name).level for name in wanted}
     for name in wanted:
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if debug else logging.INFO)
-        logger.propagate = False
     try:
         with identity_log(debug=debug):
             yield
     finally:
-        for name, (level, propagate) in saved.items():
+        for name, level in saved.items():
             logger = logging.getLogger(name)
             logger.removeHandler(handler)
             logger.setLevel(level)
-            logger.propagate = propagate
 
 
 class ErrorsOnly(io.TextIOBase):

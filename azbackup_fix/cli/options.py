@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["OUTPUTS", "add_common_options", "add_guard_rail_options", "add_target_options"]
+__all__ = ["OUTPUTS", "add_common_options", "add_guard_rail_options"]
 
 OUTPUTS = ("text", "json", "markdown", "table")
 
@@ -54,12 +54,6 @@ def _cloud(text: str) -> str:
         if name.casefold() == text.strip().casefold():
             return name
     return text
-
-
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("targets")
-    group.add_argument("--vm", metavar="ID", action="append", default=[],
-                       help="VM resource id (repeatable); omitted: every protected VM of the subscription/sandbox")
 
 
 def add_guard_rail_options(group: argparse._ActionsContainer) -> None:

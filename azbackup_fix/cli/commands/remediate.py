@@ -25,12 +25,13 @@ from ...settings import Settings
 from .. import exit_codes
 from ..annotations import run_problems, write_annotations
 from ..confirm import ask, interactive
-from ..connection import connect, group_targets
-from ..options import add_guard_rail_options, add_target_options
+from ..connection import connect
+from ..options import add_guard_rail_options
 from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from ..render.run_report import render_runs
+from ..targets import add_target_options, parse_targets
 from .base import Command, Io
 
 __all__ = ["APPLY", "PLAN", "lock_options"]
@@ -69,7 +70,7 @@ def _load_file(path: str | None):  # noqa: ANN202 - the playbook file type belon
 def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     problems = Problems(io, debug=args.debug)
     settings = Settings.from_env()
-    groups = group_targets(list(args.vm), args.subscription or None)  # bad ids: exit 2, nothing sent
+    wanted = parse_targets(args)  # bad ids: exit 2, nothing sent
     playbook_file = _load_file(args.playbooks)
     from ...remediator import Remediator  # the SDKs: only once the input is known good (see connection.py)
 
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     interrupted = False
     journal_path = args.journal or settings.journal_path
     with connect(args, settings) as connection:
-        targets = connection.targets(groups)  # no --vm: every protected VM (of --subscription or the sandbox)
+        targets = connection.resolve(wanted)  # no target: every protected VM (of --subscription or the sandbox)
         total = sum(len(refs) for _, refs in targets)
         limit = args.max_targets if args.max_targets is not None else playbook_file.guard_rails.max_targets
         if limit is not None and total > limit:
