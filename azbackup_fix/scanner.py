@@ -200,7 +200,7 @@ class FleetScanner:
                 for vault in gw.list_vaults():
                     if vault.ref.id.casefold() not in seen:
                         gw.prime_vm_jobs(vault.ref, vm, ())
-            observation = observe_vm(gw, vm, vault_hint=candidate.vault)
+            observation = observe_vm(gw, vm, vault_hint=candidate.vault, concurrent=False)
             diagnosis = diagnosis_for(observation, options=self.check_options)
             findings = tuple(f.code for f in diagnosis.findings if f.severity.value != "info")
             if diagnosis.is_healthy:
