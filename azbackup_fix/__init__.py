@@ -7,6 +7,8 @@
 >>> print(report.to_dict())                                      # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     AzBackupFixError,
     AzureOperationError,
@@ -22,6 +24,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .ids import VaultRef, VmRef
+from .lazy import lazy_attributes
 from .models import (
     DIAGNOSIS_SCHEMA,
     RUN_SCHEMA,
@@ -35,9 +38,15 @@ from .models import (
     StepStatus,
     VmObservation,
 )
-from .remediator import Remediator
-from .sandbox_credential import SandboxCredential
 from .settings import Settings
+
+# Remediator and SandboxCredential bring azure-core and the management SDKs (about 0.4 s to import).
+__getattr__ = lazy_attributes(__name__, {"Remediator": ".remediator", "SandboxCredential": ".sandbox_credential"})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the lazy names are ordinary imports
+    from .remediator import Remediator
+    from .sandbox_credential import SandboxCredential
 
 __version__ = "0.1.0"
 

@@ -13,7 +13,7 @@ from .checks.guest import guest_findings, probe_suggestion, with_guest_findings
 from .errors import AzBackupFixError, InvalidInputError
 from .gateway import Gateway, observe_vm
 from .guest import GuestChannel
-from .ids import VmRef
+from .ids import VaultRef, VmRef
 from .models import Diagnosis, Finding, RunReport, VmObservation
 from .models.guest import GuestProbe
 from .runner import Runner, RunOptions, default_playbook_file
@@ -95,11 +95,12 @@ class Remediator:
             )
         return ref
 
-    def list_protected_vms(self) -> tuple[VmRef, ...]:
-        """Every Azure VM that a vault of the subscription protects (deleted VMs included)."""
+    def list_protected_vms(self, *, vaults: Iterable[VaultRef] | None = None) -> tuple[VmRef, ...]:
+        """Every Azure VM that a vault of the subscription (or one of ``vaults``) protects (deleted VMs included)."""
         out: dict[VmRef, None] = {}
-        for vault in self.gateway.list_vaults():
-            for item in self.gateway.list_protected_items(vault.ref):
+        refs = [v.ref for v in self.gateway.list_vaults()] if vaults is None else list(vaults)
+        for vault in refs:
+            for item in self.gateway.list_protected_items(vault):
                 if item.vm_id is not None and item.vm_id.is_type(VmRef.RESOURCE_TYPE):
                     out.setdefault(VmRef.parse(item.vm_id), None)
         return tuple(out)

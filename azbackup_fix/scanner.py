@@ -13,7 +13,6 @@ guard rails and journal, with shared locks removed and restored once per resourc
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, dis
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
 from .fleet.progress import ProgressEvent, ProgressStore, open_progress
 from .fleet.report import FleetReport, Outcome, VmResult
+from .fleet.shards import MAX_WORKERS, check_workers, default_workers, in_shard, parse_shard  # noqa: F401 (re-exported)
 from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .guest import GuestChannel
@@ -49,46 +49,12 @@ __all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "i
 _INSPECTION = frozenset({"inspect-vm"})
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``K/N`` (1 <= K <= N)."""
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InvalidInputError(f"--shard must be K/N (e.g. 2/4), got '{text}'") from None
-    if not 1 <= k <= n:
-        raise InvalidInputError(f"--shard K/N needs 1 <= K <= N, got '{text}'")
-    return k, n
-
-
-def in_shard(vm: VmRef, shard: tuple[int, int]) -> bool:
-    """Deterministic split by a hash of the folded VM id: the same VM lands in the same shard everywhere."""
-    k, n = shard
-    digest = hashlib.sha256(vm.id.casefold().encode()).digest()
-    return int.from_bytes(digest[:8], "big") % n == k - 1
-
-
-def default_workers(subscriptions: int) -> int:
-    """8 per subscription, 32 to 128. Each subscription has its own ARM buckets, and a request spends
-    ~0.1 s in flight: with fewer workers a 10-subscription scan waited on latency, not on ARM (32
-    workers: 1.5x the throttle-bound minimum; 80-96: 1.2x), and a fix-all of one subscription, whose
-    VMs mostly wait on long-running operations, took 1.5x with 16 workers against 1.14x with 32.
-    The budget keeps any count below ARM's limits."""
-    return max(32, min(128, 8 * subscriptions))
-
-
-MAX_WORKERS = 512
-
-
-def check_workers(workers: int | None) -> None:
-    """Bad input before anything is sent: a worker count is 1 to 512 (or None for the default)."""
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise InvalidInputError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
-
-
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     subscriptions: tuple[str, ...]
     vaults: tuple[VaultRef, ...] = ()
+    vms: tuple[VmRef, ...] = ()  # only these VMs (CLI --vm, --ids, -g/-n); empty: every candidate
+    resource_group: str | None = None  # only candidates in this resource group (CLI -g alone)
     apply: bool = False
     use_resource_graph: bool = True
     shard: tuple[int, int] = (1, 1)
@@ -108,6 +74,12 @@ class ScanOptions:
     probe_guest: bool = False  # read the guest (Run Command) of candidates whose job error points into it
     guest_probe_limit: int = 4  # probes at once across the scan (each holds a Run Command for tens of seconds)
 
+    def targets(self, vm: VmRef) -> bool:
+        """Whether ``vm`` is in the scan's scope (its shard aside)."""
+        if self.vms and vm not in self.vms:
+            return False
+        return self.resource_group is None or vm.resource_group.casefold() == self.resource_group.casefold()
+
     @property
     def worker_count(self) -> int:
         return max(1, self.workers) if self.workers is not None else default_workers(len(self.subscriptions))
@@ -116,6 +88,8 @@ class ScanOptions:
         """What identifies 'the same scan' for automatic resume."""
         return {"subscriptions": sorted(s.casefold() for s in self.subscriptions),
                 "vaults": sorted(v.id.casefold() for v in self.vaults), "apply": self.apply,
+                **({"vms": sorted(v.id.casefold() for v in self.vms)} if self.vms else {}),
+                **({"resource_group": self.resource_group.casefold()} if self.resource_group else {}),
                 "shard": list(self.shard), **given_rails(self),
                 "options": {k: dict(v) for k, v in self.options.items()}}
 
@@ -231,7 +205,7 @@ class FleetScanner:
                 for vault in gw.list_vaults():
                     if vault.ref.id.casefold() not in seen:
                         gw.prime_vm_jobs(vault.ref, vm, ())
-            observation = observe_vm(gw, vm, vault_hint=candidate.vault)
+            observation = observe_vm(gw, vm, vault_hint=candidate.vault, concurrent=False)
             diagnosis = diagnosis_for(observation, options=self.check_options)
             if options.probe_guest and points_into_guest(observation) and observation.vm is not None:
                 # One read-only probe per VM, and only a few at once: each holds a Run Command for a while.
@@ -324,7 +298,7 @@ class FleetScanner:
                              stuck_after=options.stuck_after, on_signal=_warmer(pool, gateways, options.shard, done))
             for gw in gateways.values():  # with Resource Graph, read one VM's jobs, not whole vaults
                 gw.per_vm_job_listing = found.source == RESOURCE_GRAPH
-            mine = [c for c in found.candidates if in_shard(c.vm, options.shard)]
+            mine = [c for c in found.candidates if in_shard(c.vm, options.shard) and options.targets(c.vm)]
             results: dict[str, VmResult] = {k: VmResult.from_dict(v) for k, v in done.items()}
             todo = _interleave([c for c in mine if c.vm.id.casefold() not in results])
             job_vaults = found.job_vaults if found.source == RESOURCE_GRAPH else None

@@ -16,6 +16,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
             error = ArmError(400, "InvalidRequest", str(exc)).to_response()
             self._send(error.status, error.headers, error.body)
             return
+        received_at = time.monotonic()
         low, high = sandbox.config.latency_ms
         if high > 0:
             # Real latency, outside the sandbox lock, so concurrent clients overlap as with real ARM.
@@ -79,6 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
             url=f"https://{host}{target}",
             headers={k: v for k, v in self.headers.items()},
             body=body,
+            received_at=received_at,
         )
         try:
             response = sandbox.handle(request)

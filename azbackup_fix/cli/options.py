@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["OUTPUTS", "add_common_options", "add_guard_rail_options", "add_target_options"]
+__all__ = ["OUTPUTS", "add_common_options", "add_guard_rail_options"]
 
-OUTPUTS = ("text", "json", "markdown")
+OUTPUTS = ("text", "json", "markdown", "table")
 
 
 def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -18,6 +18,9 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
 
     group = parser.add_argument_group("connection and output")
     group.add_argument("--output", "-o", choices=OUTPUTS, default=default("text"), help="report format (default text)")
+    group.add_argument("--query", metavar="JMESPATH", default=default(None),
+                       help="JMESPath query over the JSON report, as az does (e.g. \"[].findings[].code\"); "
+                            "printed as JSON, as bare values with -o text, as a table with -o table")
     group.add_argument("--sandbox", metavar="SCENARIO", default=default(None),
                        help="run against an in-process sandbox loaded with this scenario (no Azure needed)")
     group.add_argument("--arm-endpoint", metavar="URL", default=default(None),
@@ -34,7 +37,12 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     group.add_argument("--backup-service-object-id", metavar="GUID", default=default(None),
                        help="the Backup Management Service principal's object id in your tenant, for Key Vault "
                             "checks where the identity may not read Microsoft Graph")
-    group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
+    group.add_argument("--only-show-errors", action="store_true", default=default(False),
+                       help="on stderr, only errors (no progress, warnings or notes)")
+    group.add_argument("--verbose", action="store_true", default=default(False),
+                       help="log each ARM request (method, URL, status, time, request id) on stderr")
+    group.add_argument("--debug", action="store_true", default=default(False),
+                       help="as --verbose, plus azure-core's HTTP log (headers redacted) and tracebacks")
 
 
 class _Subscription(argparse.Action):
@@ -51,12 +59,6 @@ def _cloud(text: str) -> str:
         if name.casefold() == text.strip().casefold():
             return name
     return text
-
-
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("targets")
-    group.add_argument("--vm", metavar="ID", action="append", default=[],
-                       help="VM resource id (repeatable); omitted: every protected VM of the subscription/sandbox")
 
 
 def add_guard_rail_options(group: argparse._ActionsContainer) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from ..ids import VmRef
 from ..models.rails import given_rails
 from ..preflight import Permissions, PreflightResult, check, plan_needs, preflight_text
-from ..remediator import Remediator
 from . import exit_codes
 from .commands.base import Io
 
@@ -42,6 +41,8 @@ def check_permissions(args: argparse.Namespace, io: Io, connection: Any,
     path = getattr(args, "check_permissions", None)
     if not path:
         return None
+    from ..remediator import Remediator  # the SDKs: only when a check runs (see connection.py)
+
     permissions = Permissions.load(path)  # bad file: InvalidInputError, exit 2
     plans = []
     for subscription, refs in targets:

@@ -17,11 +17,6 @@ from typing import Any, TypeVar
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
-from azure.mgmt.recoveryservicesbackup.models import BackupStatusRequest
-from azure.mgmt.resource.locks import ManagementLockClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from ..errors import (
     InvalidInputError,
@@ -51,6 +46,7 @@ from ..models import (
 )
 from ..models.policy import PolicyState
 from .arm_errors import arm_call
+from .clients import SdkClient
 from .clouds import Cloud, get_cloud
 from .convert_backup import (
     backup_status_from_wire,
@@ -173,13 +169,9 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
             kwargs["connection_verify"] = connection_verify
         self._transport = transport
         self._scopes = tuple(kwargs["credential_scopes"])
-        self.compute = ComputeManagementClient(credential, self.subscription_id, **self._with_retry_policies(kwargs))
-        self.locks = ManagementLockClient(credential, self.subscription_id, **self._with_retry_policies(kwargs))
-        self.resources = ResourceManagementClient(credential, self.subscription_id,
-                                                  **self._with_retry_policies(kwargs))
-        self.backup = RecoveryServicesBackupClient(credential, self.subscription_id,
-                                                   **self._with_retry_policies(kwargs))
-        self._client_kwargs = kwargs  # for the clients of optional extras, made on first use (network)
+        self._client_kwargs = kwargs  # for every SDK client, made on first use (SdkClient; network; Key Vault)
+        self._clients: dict[str, Any] = {}  # the SdkClient attributes below, once used
+        self._clients_lock = threading.Lock()
         self._extra_clients: list[Any] = []
         self._network_client: Any = None
         self._cache: dict[tuple[str, ...], Any] = {}
@@ -187,18 +179,25 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
         self._cache_lock = threading.RLock()
         self._inflight: dict[tuple[str, ...], threading.Lock] = {}
 
-    def _with_retry_policies(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Per-retry policies (e.g. the fleet's budget: every attempt waits for its token), one copy per
-        pipeline: an HTTPPolicy holds its pipeline's ``next``, so one instance cannot serve two."""
+    # One connection pool, retry policy, counter and budget for all of them; each built on first use.
+    compute = SdkClient("azure.mgmt.compute", "ComputeManagementClient")
+    locks = SdkClient("azure.mgmt.resource.locks", "ManagementLockClient")
+    resources = SdkClient("azure.mgmt.resource.resources", "ResourceManagementClient")
+    backup = SdkClient("azure.mgmt.recoveryservicesbackup", "RecoveryServicesBackupClient")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keywords for one more SDK client on this gateway's endpoint, transport and policies (its own
+        clients, the network's, Key Vault's). Per-retry policies (e.g. the fleet's budget: every attempt
+        waits for its token) are copied per pipeline: an HTTPPolicy holds its pipeline's ``next``, so one
+        instance cannot serve two."""
         if not self._per_retry_policies:
-            return kwargs
-        return {**kwargs, "per_retry_policies": [copy.copy(p) for p in self._per_retry_policies]}
+            return dict(self._client_kwargs)
+        return {**self._client_kwargs, "per_retry_policies": [copy.copy(p) for p in self._per_retry_policies]}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        for client in (self.compute, self.locks, self.resources, self.backup, *self._companions.values(),
-                       *self._extra_clients):
+        for client in (*self._clients.values(), *self._companions.values(), *self._extra_clients):
             client.close()
         if self._owns_transport:
             self._transport.close()
@@ -268,12 +267,6 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
 
     def retry_settings(self) -> dict[str, Any]:
         return dict(self._retry)
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keywords for another azure-mgmt client on this gateway's endpoint, transport and policies."""
-        return self._with_retry_policies({
-            "base_url": self.base_url, "credential_scopes": list(self._scopes), "transport": self._transport,
-            "per_call_policies": [self.counter], "retry_policy": CappedRetryPolicy(**self._retry)})
 
     def key_vault(self) -> Any:
         """The :class:`~.keyvault.KeyVaultGateway` (created once; KeyVaultExtraMissing without the extra)."""
@@ -445,6 +438,8 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
     def get_backup_status(self, vm: VmRef, region: str) -> BackupStatus:
         """Which vault protects the VM, as the service answers ``locations/{region}/backupStatus``."""
         self._check_subscription(vm.subscription_id)
+        from azure.mgmt.recoveryservicesbackup.models import BackupStatusRequest
+
         request = BackupStatusRequest(resource_type="VM", resource_id=vm.id)
         with arm_call(f"backup status of {vm.id}"):
             body = _json(self.backup.backup_status.get(normalize_region(region), request, stream=True))

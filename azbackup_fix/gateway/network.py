@@ -56,7 +56,7 @@ def _client(gateway: Gateway) -> Any:
             from azure.mgmt.network import NetworkManagementClient
 
             client = NetworkManagementClient(gateway._credential, gateway.subscription_id,
-                                             **gateway._with_retry_policies(gateway._client_kwargs))
+                                             **gateway.client_kwargs())
             gateway._network_client = client
             gateway._extra_clients.append(client)
         return client

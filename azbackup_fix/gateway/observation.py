@@ -1,6 +1,11 @@
-"""Gather one VM's :class:`~azbackup_fix.models.VmObservation` with as few ARM requests as possible.
+"""Gather one VM's :class:`~azbackup_fix.models.VmObservation` with as few ARM requests as possible, in
+as few round trips as their dependencies allow.
 
-Order of reads (each at most once; lists shared by many VMs come from the gateway's cache):
+Round trips (``concurrent=True``, the default; measured in tests/gateway/test_round_trips.py): the VM,
+the vaults, the subscription's locks, its collection index and the VM's jobs start together; once the VM
+answers, ``backupStatus`` beside the VM's item in the vaults of its region (the item's name follows from
+the VM's), the VM group's and the default restore-point groups' locks; then the policy. Three ARM round
+trips for the usual estate, four for a custom restore-point group. What is read:
 
 1. the VM with its instance view (extensions included);
 2. the subscription's vaults (one list) — to find other vaults' jobs, and the vault of a deleted VM;
@@ -26,29 +31,47 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from ..errors import PermissionDeniedError, VaultNotFoundError, VmNotFoundError, VmNotProtectedError
-from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef
-from ..models import BackupJob, BackupStatus, ProtectedItem, VirtualMachine, VmObservation
+from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef, normalize_region
+from ..models import (
+    BackupJob,
+    BackupStatus,
+    ProtectedItem,
+    RestorePointCollection,
+    VirtualMachine,
+    VmObservation,
+)
 from ..models.policy import PolicyState
 from .gateway import Gateway, VaultInfo
 from .keyvault_observation import observe_key_vault
 
 __all__ = ["NETWORK_PATH_CODES", "observe_vm", "points_at_network", "shared_reads"]
 
+T = TypeVar("T")
+_READERS = 8  # one VM's reads in flight at once: its widest wave (lists, locks, jobs of a few vaults)
+_SPECULATIVE_VAULTS = 2  # item reads started before backupStatus answers; more vaults in a region: wait for it
+
 
 class _Items:
-    """Protected item reads of one observation, each asked once (404 remembered as ``None``)."""
+    """Protected item reads of one observation, each asked once (404 remembered as ``None``); a read may
+    be started ahead (``prefetch``), and asking for it then waits for that read."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.read: dict[ProtectedItemRef, ProtectedItem | None] = {}
+        self.read: dict[ProtectedItemRef, Future[ProtectedItem | None]] = {}
+
+    def prefetch(self, pool: Any, ref: ProtectedItemRef) -> None:
+        if ref not in self.read:
+            self.read[ref] = pool.submit(self.gateway.find_protected_item, ref)
 
     def __call__(self, ref: ProtectedItemRef) -> ProtectedItem | None:
         if ref not in self.read:
-            self.read[ref] = self.gateway.find_protected_item(ref)
-        return self.read[ref]
+            self.read[ref] = _Inline().submit(self.gateway.find_protected_item, ref)
+        return self.read[ref].result()
 
 
 def _find_item(items: _Items, vm: VmRef, vaults: tuple[VaultInfo, ...]) -> ProtectedItem | None:
@@ -124,14 +147,14 @@ def shared_reads(gateway: Gateway) -> list[Callable[[], object]]:
 
 
 def _jobs(
-    gateway: Gateway, vm_ref: VmRef, vaults: tuple[VaultInfo, ...], home: VaultRef | None
+    gateway: Gateway, vm_ref: VmRef, listed: tuple[BackupJob, ...], home: VaultRef | None
 ) -> tuple[tuple[BackupJob, ...], BackupJob | None]:
-    jobs: list[BackupJob] = []
-    refs = [v.ref for v in vaults]
-    if home is not None and home not in refs:
-        refs.insert(0, home)
-    for vault in refs:
-        jobs.extend(gateway.jobs_for_vm(vault, vm_ref))
+    """The VM's jobs (``listed``: from every vault of the subscription) and the latest failure of the
+    protecting vault, with its error details (job details only when the listing came without them)."""
+    jobs = list(listed)
+    if home is not None and not any(j.vault == home for j in jobs) and \
+            home not in [v.ref for v in gateway.list_vaults()]:
+        jobs.extend(gateway.jobs_for_vm(home, vm_ref))
     # The latest failure that matters is the protecting vault's; others are history.
     home_failed = [j for j in jobs if j.is_failed and (home is None or j.vault == home)]
     latest = max(home_failed, key=lambda j: j.start_time or datetime.min.replace(tzinfo=timezone.utc), default=None)
@@ -165,57 +188,131 @@ def _hinted_item(items: _Items, vm_ref: VmRef, vault: VaultRef) -> ProtectedItem
     return item
 
 
-def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None = None) -> VmObservation:
+class _Inline:
+    """An executor that runs each task at once, in the caller's thread (a fleet scan's workers are the
+    concurrency there; a nested pool per VM would multiply threads)."""
+
+    def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the result, as a pool does
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
+
+
+def _warm_default_groups(gateway: Gateway, pool: Any, region: str | None) -> None:
+    """The locks of the groups named like Azure Backup's default restore-point groups in the VM's region,
+    once the group list is in: the chain needs them after the policy, which usually names that pattern."""
+    default = RestorePointRgNaming(region=region)
+    for group in gateway.list_resource_groups():
+        if default.matches(group):
+            pool.submit(gateway.list_resource_group_locks, group)
+
+
+def _vm_or_none(gateway: Gateway, vm_ref: VmRef) -> VirtualMachine | None:
+    try:
+        return gateway.get_vm(vm_ref)
+    except VmNotFoundError:
+        return None
+
+
+def _locks_and_collections(gateway: Gateway, vm_ref: VmRef) -> tuple[tuple[RestorePointCollection, ...], list[str]]:
+    collections = gateway.find_vm_restore_point_collections(vm_ref)
+    holding = [c.ref.resource_group for c in collections]
+    gateway.locks_for(holding)  # warm: the locks of the groups that hold this VM's snapshots
+    return collections, holding
+
+
+def _all_jobs(gateway: Gateway, vm_ref: VmRef, pool: Any) -> tuple[BackupJob, ...]:
+    vaults = gateway.list_vaults()
+    lists = [pool.submit(gateway.jobs_for_vm, v.ref, vm_ref) for v in vaults]
+    return tuple(j for f in lists for j in f.result())
+
+
+def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None = None,
+               concurrent: bool = True) -> VmObservation:
     """Read everything the checks need about ``vm_ref``.
 
     ``vault_hint``: the vault some listing showed protecting the VM (a fleet scan's discovery); its
     item, when it actively protects the VM, replaces the ``backupStatus`` request.
 
+    ``concurrent``: independent reads run in parallel (through the same gateway: its budget, retries and
+    single-flight cache), so that the wall time follows the dependency depth, not the request count: the
+    longest chain is VM -> backupStatus -> protected item -> policy (-> the locks of a custom
+    restore-point group; the default groups' locks, the collections, the jobs and the vaults are read
+    beside it). A fleet scan passes ``False``: its workers already run VMs in parallel.
+
     Raises VmNotFoundError when the VM neither exists nor is protected anywhere,
     VmNotProtectedError when it exists but no vault protects it, VaultNotFoundError when
     the vault that reportedly protects it is gone, and the gateway's errors otherwise.
     """
-    vm: VirtualMachine | None
+    pool: Any = ThreadPoolExecutor(max_workers=_READERS, thread_name_prefix="azbf-read") if concurrent else _Inline()
     try:
-        vm = gateway.get_vm(vm_ref)
-    except VmNotFoundError:
-        vm = None
-    vaults = gateway.list_vaults()
-    status: BackupStatus | None = None
-    items = _Items(gateway)
-    item = _hinted_item(items, vm_ref, vault_hint) if vm is not None and vault_hint is not None else None
-    if item is None:
-        status = _backup_status(gateway, vm_ref, vm.location) if vm is not None else None
-        if vm is not None and status is None:  # denied: find the vault through reads only
-            item = _listed_item(items, vm_ref, vaults)
-        item = item or _protecting_item(items, vm_ref, status, vaults)
-    if vm is None and item is None:
-        raise VmNotFoundError(f"VM {vm_ref.id} does not exist and no vault in the subscription protects it")
-    if item is None and not (status is not None and status.protected):
-        raise VmNotProtectedError(f"VM {vm_ref.name} is not protected by any Recovery Services vault")
-    home = item.vault if item is not None else (status.vault if status is not None else None)
-    region = vm.location if vm is not None else next((v.location for v in vaults if v.ref == home), None)
+        # Beside the main chain: the shared lists (vaults, groups, subscription locks, the default
+        # restore-point groups' locks, the collection index), this VM's collections, its jobs.
+        vm_future = pool.submit(_vm_or_none, gateway, vm_ref)
+        if concurrent:  # into the gateway's cache; the chain below reads them from there (or waits)
+            pool.submit(gateway.list_vaults)
+            pool.submit(gateway.list_subscription_locks)
+        collections_future = pool.submit(_locks_and_collections, gateway, vm_ref)
+        jobs_future = pool.submit(_all_jobs, gateway, vm_ref, pool)
+        vm = vm_future.result()
+        status: BackupStatus | None = None
+        items = _Items(gateway)
+        item = _hinted_item(items, vm_ref, vault_hint) if vm is not None and vault_hint is not None else None
+        # backupStatus needs only the VM's region: sent the moment the VM answers.
+        status_future = pool.submit(_backup_status, gateway, vm_ref, vm.location) \
+            if item is None and vm is not None else None
+        if concurrent and vm is not None:  # locks read only for a VM that exists (a deleted one's group may be gone)
+            pool.submit(gateway.list_resource_group_locks, vm_ref.resource_group)
+            pool.submit(_warm_default_groups, gateway, pool, vm.location)
+        vaults = gateway.list_vaults()
+        if item is None:
+            if concurrent and vm is not None:
+                # Beside backupStatus: the VM's item in the vaults of its region (a VM's vault is in its
+                # region; the item's name follows from the VM's), usually the one backupStatus names.
+                region_vaults = [v for v in vaults if v.location and
+                                 normalize_region(v.location) == normalize_region(vm.location)]
+                for v in region_vaults[:_SPECULATIVE_VAULTS]:
+                    items.prefetch(pool, ProtectedItemRef.for_vm(v.ref, vm_ref))
+            status = status_future.result() if status_future is not None else None
+            if vm is not None and status is None:  # denied: find the vault through reads only
+                item = _listed_item(items, vm_ref, vaults)
+            item = item or _protecting_item(items, vm_ref, status, vaults)
+        if vm is None and item is None:
+            raise VmNotFoundError(f"VM {vm_ref.id} does not exist and no vault in the subscription protects it")
+        if item is None and not (status is not None and status.protected):
+            raise VmNotProtectedError(f"VM {vm_ref.name} is not protected by any Recovery Services vault")
+        home = item.vault if item is not None else (status.vault if status is not None else None)
+        region = vm.location if vm is not None else next((v.location for v in vaults if v.ref == home), None)
 
-    policy = None
-    if item is not None and item.policy_id:
-        policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id))
+        policy = None
+        if item is not None and item.policy_id:
+            policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id))
 
-    # A deleted VM's collections still hold snapshots (orphans): read them too.
-    naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
-        RestorePointRgNaming(region=region)
-    collections = gateway.find_vm_restore_point_collections(vm_ref)
-    holding = [c.ref.resource_group for c in collections]
-    if vm is not None:
-        groups = _restore_point_groups(gateway, naming, region)
-        locks = gateway.locks_for([vm_ref.resource_group, *groups, *holding])
-    else:  # the VM's group may be gone with it; only the groups that still hold its snapshots
-        locks = gateway.locks_for(holding) if holding else ()
+        # A deleted VM's collections still hold snapshots (orphans): read them too.
+        naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
+            RestorePointRgNaming(region=region)
+        collections, holding = collections_future.result()
+        if vm is not None:
+            groups = _restore_point_groups(gateway, naming, region)
+            locks = gateway.locks_for([vm_ref.resource_group, *groups, *holding])
+        else:  # the VM's group may be gone with it; only the groups that still hold its snapshots
+            locks = gateway.locks_for(holding) if holding else ()
 
-    jobs, latest_failed = _jobs(gateway, vm_ref, vaults, home)
-    failed_title = latest_failed.primary_error.error_title if latest_failed and latest_failed.primary_error else None
-    key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
+        jobs, latest_failed = _jobs(gateway, vm_ref, jobs_future.result(), home)
+        failed_title = latest_failed.primary_error.error_title \
+            if latest_failed and latest_failed.primary_error else None
+        key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
+        policy_states = _policy_states(gateway, latest_failed)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     observation = VmObservation(
-        policy_states=_policy_states(gateway, latest_failed),
+        policy_states=policy_states,
         vm_ref=vm_ref,
         vm=vm,
         location=region,

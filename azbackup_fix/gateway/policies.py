@@ -6,8 +6,10 @@ Both are handed to the SDK clients through their documented keywords (``per_call
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -15,8 +17,13 @@ from typing import Any
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 
+from ..errors import one_line
+
 __all__ = ["READ_ONLY_POSTS", "CappedRetryPolicy", "RequestCounter"]
 
+# One line per ARM request at INFO (the CLI's --verbose/--debug turn it on): method, URL, status, time.
+HTTP_LOG = logging.getLogger("azbackup_fix.http")
+_STARTED = "azbackup_fix.started"
 _WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 # POSTs that only read: backupStatus, Policy Insights' queryResults, and the network path's effective
 # rules/routes and Network Watcher verdicts.
@@ -41,6 +48,7 @@ class RequestCounter(SansIOHTTPPolicy):
         self.server_time: datetime | None = None
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
+        request.context[_STARTED] = time.monotonic()
         with self._lock:
             self.count += 1
             # Writes are counted for dry-run checks; some POSTs only read (READ_ONLY_POSTS).
@@ -49,10 +57,18 @@ class RequestCounter(SansIOHTTPPolicy):
                 self.writes += 1
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
-        when = _server_time(response.http_response.headers)
+        headers = response.http_response.headers
+        when = _server_time(headers)
         if when is not None:
             with self._lock:
                 self.server_time = when
+        if HTTP_LOG.isEnabledFor(logging.INFO):
+            http = request.http_request
+            started = request.context.get(_STARTED)
+            took = f" in {(time.monotonic() - started) * 1000:.0f} ms" if started is not None else ""
+            # URLs carry no secret (SAS URIs travel in bodies, which are never logged); one_line masks anyway.
+            HTTP_LOG.info("%s %s -> %s%s (x-ms-request-id %s)", http.method, one_line(http.url),
+                          response.http_response.status_code, took, headers.get("x-ms-request-id", "-"))
 
     def snapshot(self) -> int:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ class SandboxRequest:
     url: str
     headers: Mapping[str, str]
     body: bytes = b""
+    # When the request arrived (time.monotonic()): in server mode before its configured latency, so that
+    # the log shows which requests were in flight together (a client's round trips, not their count).
+    received_at: float = field(default_factory=time.monotonic)
     path: str = field(init=False)
     query: dict[str, str] = field(init=False)
     base_url: str = field(init=False)

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from os import PathLike
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ..providers.resources.models import ResourceBackend
     from ..scenarios.base import Scenario
 
-__all__ = ["Sandbox", "RequestRecord"]
+__all__ = ["RequestRecord", "Sandbox", "round_trips"]
 
 _SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _RG = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.IGNORECASE)
@@ -64,9 +65,25 @@ class RequestRecord:
     request_id: str
     error_code: str | None = None
     fault: bool = False
+    # Real monotonic seconds: when the request arrived and when its answer was ready (overlap = concurrency).
+    received_at: float = 0.0
+    answered_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def round_trips(records: Iterable[RequestRecord]) -> int:
+    """A client's sequential round trips in a request log: the longest chain of requests where each was
+    sent after the previous one was answered (``received_at`` / ``answered_at``); requests in flight
+    together share a round trip. Meaningful with a latency configured (server mode), so that requests
+    sent together overlap."""
+    ordered = sorted(records, key=lambda r: r.received_at)
+    depth: list[int] = []
+    for i, record in enumerate(ordered):
+        before = [depth[k] for k in range(i) if ordered[k].answered_at <= record.received_at]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
 
 
 class Sandbox:
@@ -448,6 +465,8 @@ class Sandbox:
                 request_id=request_id,
                 error_code=error_code,
                 fault=fault,
+                received_at=request.received_at,
+                answered_at=time.monotonic(),
             )
         )
         self._logged.notify_all()

@@ -14,16 +14,11 @@ the `rp-limit-locked` estate and checks the sandbox state (`GET /_sandbox/state`
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
-import os
-import re
-import shutil
 import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,76 +27,29 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.azure_cli import AzureCliUnavailable, az_environment, ensure_az
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-REQUIREMENTS = Path(__file__).with_name("azure-cli-requirements.txt")
 SANDBOX = Path(sys.executable).with_name("azbackup-sandbox")
 MANAGED_IDENTITY = "6d3a6f1e-2b1c-4f8e-9a51-5a4db0c0ffee"  # the sandbox's system-assigned identity
 
 APP_RG, BACKUP_RG, VAULT = "rg-app-prod", "AzureBackupRG_eastus_1", ("-g", "rg-backup-prod", "-v", "rsv-prod-eastus")
 LOCKED_VM, HEALTHY_VM, LOCK = "vm-app-01", "vm-app-02", "rg-no-delete"
 IAAS = ("--backup-management-type", "AzureIaasVM", "--workload-type", "VM")
-_INSTALL_TIMEOUT = 1800
-# Settings of the calling environment that would steer az or its libraries elsewhere.
-_NOT_INHERITED = ("AZURE_", "AZBACKUP_", "IDENTITY_", "MSI_", "IMDS_", "ARM_", "MSAL_")
-_NOT_INHERITED_NAMES = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "PYTHONPATH",
-                        "PYTHONHOME", "VIRTUAL_ENV", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
-                        "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"}
 
 
 # ---- the Azure CLI, installed once ----------------------------------------------------------------
 
 
-def _pinned_version() -> str:
-    found = re.search(r"^azure-cli==([\w.]+)\s*$", REQUIREMENTS.read_text(encoding="utf-8"), re.MULTILINE)
-    assert found, f"{REQUIREMENTS} must pin azure-cli==VERSION"
-    return found.group(1)
-
-
-def _install(target: Path, requirements: str) -> float:
-    """A fresh venv with the pinned CLI; the wall time it took. Fails the session with pip's own words."""
-    started = time.monotonic()
-    shutil.rmtree(target, ignore_errors=True)
-    steps = [
-        [sys.executable, "-m", "venv", str(target)],
-        [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
-         "--no-input", "--quiet", "-r", str(REQUIREMENTS)],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"installing the Azure CLI took over {_INSTALL_TIMEOUT} s: {' '.join(step)}",
-                        pytrace=False)
-        if done.returncode != 0:
-            errors = [line for line in (done.stderr + done.stdout).splitlines()
-                      if line.strip() and "is ignored: it is neither a file nor a directory" not in line]
-            pytest.fail(
-                f"cannot install the Azure CLI for the e2e tests ({' '.join(step)} exited {done.returncode}); "
-                "it needs the package registry on first use (pip's configured index), or a ready "
-                f"{target}:\n" + "\n".join(errors[-25:]),
-                pytrace=False,
-            )
-    return time.monotonic() - started
-
-
 @pytest.fixture(scope="session")
 def az_bin() -> Path:
     """`az` of the pinned version from `.cache/azure-cli-<version>/`, created on first use."""
-    version = _pinned_version()
-    target = REPO / ".cache" / f"azure-cli-{version}"
-    stamp = target / ".installed.json"
-    requirements = REQUIREMENTS.read_text(encoding="utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".azure-cli-{version}.lock", "w") as lock:  # one installer at a time
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        current = json.loads(stamp.read_text(encoding="utf-8")) if stamp.exists() else {}
-        if current.get("requirements") != requirements or not (target / "bin" / "az").exists():
-            seconds = _install(target, requirements)
-            stamp.write_text(json.dumps({"requirements": requirements, "install_seconds": round(seconds, 1),
-                                         "python": sys.version.split()[0]}), encoding="utf-8")
-    return target / "bin" / "az"
+    try:
+        return ensure_az()
+    except AzureCliUnavailable as exc:
+        pytest.fail(f"{exc}", pytrace=False)
 
 
 # ---- the sandbox server and a logged-in az --------------------------------------------------------
@@ -172,21 +120,7 @@ class Az:
 
     def __init__(self, binary: Path, server: Server, config_dir: Path, **extra: str) -> None:
         self.binary = binary
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(_NOT_INHERITED) and k not in _NOT_INHERITED_NAMES}
-        env.update({
-            "AZURE_CONFIG_DIR": str(config_dir),
-            "REQUESTS_CA_BUNDLE": server.ready["ca_file"],
-            "IDENTITY_ENDPOINT": server.ready["identity_endpoint"],
-            "IDENTITY_HEADER": server.ready["identity_header"],
-            "AZURE_CORE_COLLECT_TELEMETRY": "false",
-            "AZURE_CORE_NO_COLOR": "true",
-            "AZURE_CORE_SURVEY_MESSAGE": "false",
-            # Anything but loopback goes to a closed port: az talks to the sandbox or to no one.
-            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-            "NO_PROXY": "127.0.0.1,localhost",
-            **extra,
-        })
+        env = az_environment(server.ready, config_dir, **extra)
         self.env = env
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:

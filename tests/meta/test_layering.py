@@ -75,7 +75,19 @@ def _top_modules(imports: set[str]) -> set[str]:
 
 def test_the_walk_sees_the_package() -> None:
     assert "azbackup_fix.gateway.gateway" in MODULES and "azbackup_fix.cli.main" in MODULES
-    assert "azure.mgmt.compute" in MODULES["azbackup_fix.gateway.gateway"]
+    assert "azure.mgmt.recoveryservicesbackup.models" in MODULES["azbackup_fix.gateway.gateway"]
+
+
+def test_sdk_clients_are_built_only_in_the_gateway() -> None:
+    # The management clients are imported by name on first use (gateway/clients.py): only from the gateway.
+    from azbackup_fix.gateway.clients import SdkClient
+
+    users = {m for m, imports in MODULES.items() if "azbackup_fix.gateway.clients.SdkClient" in imports}
+    assert users and {_layer(m) for m in users} == {"gateway"}
+    from azbackup_fix.gateway.gateway import Gateway
+
+    modules = {v.module for v in vars(Gateway).values() if isinstance(v, SdkClient)}
+    assert modules and all(m.startswith("azure.mgmt.") for m in modules)
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

@@ -12,10 +12,16 @@ __all__ = ["Command", "Io"]
 
 @dataclass(frozen=True, slots=True)
 class Io:
-    """Where a command writes: report to ``out``, one-line problems to ``err``."""
+    """Where a command writes: report to ``out``, one-line problems to ``err``; ``prompt`` is the terminal
+    for showing a plan and asking before apply when ``out`` is captured (``--query``, ``-o table``)."""
 
     out: TextIO
     err: TextIO
+    prompt: TextIO | None = None
+
+    @property
+    def terminal(self) -> TextIO:
+        return self.prompt if self.prompt is not None else self.out
 
 
 @dataclass(frozen=True, slots=True)

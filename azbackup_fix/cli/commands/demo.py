@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 from ...playbook_file import load_playbook_file
-from ...remediator import Remediator
 from ...settings import Settings
 from ..connection import connect
 from ..render.demo import DemoVm, demo_exit_code, render_demo
@@ -45,6 +44,8 @@ def _header(args: argparse.Namespace, count: int) -> str:
 
 
 def _run(args: argparse.Namespace, io: Io) -> int:
+    from ...remediator import Remediator  # the SDKs: not for --help (see connection.py)
+
     demo = argparse.Namespace(**vars(args))
     demo.sandbox, demo.arm_endpoint, demo.subscription = DEMO_SCENARIO, None, None
     disruptive = not args.no_disruptive

@@ -16,10 +16,10 @@ from ...models import Diagnosis
 from ...settings import Settings
 from .. import exit_codes
 from ..annotations import diagnosis_problems, write_annotations
-from ..connection import connect, group_targets
-from ..options import add_target_options
+from ..connection import connect
 from ..problems import Problems
 from ..render import render, render_markdown
+from ..targets import add_target_options, parse_targets
 from .base import Command, Io
 
 __all__ = ["COMMAND", "diagnose_targets", "write_report"]
@@ -33,26 +33,24 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def diagnose_targets(args: argparse.Namespace, io: Io, problems: Problems) -> list[Diagnosis]:
     settings = Settings.from_env()
-    explicit = args.subscription or None
-    groups = group_targets(list(args.vm), explicit)  # raises before any request
+    targets = parse_targets(args)  # raises before any request
+    # The journal: its pending locks (an interrupted run's) are findings (JournalLockPending).
+    journal = args.journal or settings.journal_path
     diagnoses: list[Diagnosis] = []
     with connect(args, settings) as connection:
-        plan = list(groups.items()) or [(sub, []) for sub in connection.all_subscriptions()]
-        for subscription, refs in plan:
-            # The journal: its pending locks (an interrupted run's) are findings (JournalLockPending).
-            with connection.remediator(subscription, journal_path=args.journal or settings.journal_path) as fix:
-                targets = refs or list(fix.list_protected_vms())
-                probe = bool(getattr(args, "probe_guest", False))
-                for outcome in fix.iter_diagnoses(targets, fresh=bool(refs), probe_guest=probe):
-                    if outcome.error is not None:
-                        problems.add(outcome.error, where=outcome.vm.name)
-                    elif outcome.diagnosis is not None:
-                        diagnoses.append(outcome.diagnosis)
+        probe = bool(getattr(args, "probe_guest", False))
+        for subscription, refs in connection.resolve(targets, journal_path=journal):
+            fix = connection.remediator(subscription, journal_path=journal)  # the listing's: its cache
+            for outcome in fix.iter_diagnoses(refs, fresh=targets.explicit_vms_only, probe_guest=probe):
+                if outcome.error is not None:
+                    problems.add(outcome.error, where=outcome.vm.name)
+                elif outcome.diagnosis is not None:
+                    diagnoses.append(outcome.diagnosis)
     return diagnoses
 
 
 def write_report(diagnoses: list[Diagnosis], args: argparse.Namespace, io: Io) -> None:
-    single = len(args.vm) == 1
+    single = len(args.vm) + len(args.ids) + len(args.name) == 1 and not args.vault
     text = render(diagnoses, args.output, single=single)
     if diagnoses or args.output == "json":
         io.out.write(text.rstrip("\n") + "\n")

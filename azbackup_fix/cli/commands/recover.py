@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidInputError
-from ...gateway import Gateway
 from ...journal import JournalBackend, LeftLock, is_url, open_journal
 from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
@@ -106,18 +105,13 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _undo_grants(args: argparse.Namespace, io: Io, path: Path, settings: Settings) -> int:
+def _undo_grants(args: argparse.Namespace, io: Io, path: str, settings: Settings) -> int:
     from ...keyvault_undo import undo_key_vault_grants
 
-    with Journal(path) as journal, connect(args, settings) as connection, ExitStack() as gateways:
-        opened: dict[str, Gateway] = {}
-
-        def gateway_for(subscription: str) -> Gateway:
-            if subscription.casefold() not in opened:
-                opened[subscription.casefold()] = gateways.enter_context(
-                    Gateway(connection.credential, subscription, **connection.client_kwargs))
-            return opened[subscription.casefold()]
-
+    with connect(args, settings) as connection, ExitStack() as stack:
+        journal = stack.enter_context(open_journal(path, credential=connection.credential) if is_url(path)
+                                      else open_journal(path))
+        gateway_for = connection.gateways(stack)
         results = undo_key_vault_grants(journal, gateway_for, args.undo_key_vault_grants)
     if args.output == "json":
         io.out.write(json.dumps({"journal": str(path), "grants": [r.to_dict() for r in results]}, indent=2) + "\n")

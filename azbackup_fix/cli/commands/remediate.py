@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,16 +21,17 @@ from ...models import RunReport
 from ...models.events import Interrupt
 from ...models.rails import given_rails
 from ...playbooks import leave_locks_removed
-from ...remediator import Remediator
 from ...settings import Settings
 from .. import exit_codes
 from ..annotations import run_problems, write_annotations
-from ..connection import connect, group_targets
-from ..options import add_guard_rail_options, add_target_options
+from ..confirm import ask, interactive
+from ..connection import connect
+from ..options import add_guard_rail_options
 from ..permissions import add_permissions_option, check_permissions
 from ..problems import Problems
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
 from ..render.run_report import render_runs
+from ..targets import add_target_options, parse_targets
 from .base import Command, Io
 
 __all__ = ["APPLY", "PLAN", "lock_options"]
@@ -61,17 +61,6 @@ def lock_options(args: argparse.Namespace) -> dict[str, dict[str, bool]]:
     return leave_locks_removed() if getattr(args, "leave_locks_removed", False) else {}
 
 
-def _interactive(io: Io) -> bool:
-    stdin = sys.stdin
-    return stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()
-
-
-def _ask(io: Io, count: int) -> bool:
-    io.out.write(f"Apply these changes to {count} VM(s)? [y/N] ")
-    io.out.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
 def _load_file(path: str | None):  # noqa: ANN202 - the playbook file type belongs to playbook_file
     from ...playbook_file import load_playbook_file
 
@@ -81,13 +70,15 @@ def _load_file(path: str | None):  # noqa: ANN202 - the playbook file type belon
 def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
     problems = Problems(io, debug=args.debug)
     settings = Settings.from_env()
-    groups = group_targets(list(args.vm), args.subscription or None)  # bad ids: exit 2, nothing sent
+    wanted = parse_targets(args)  # bad ids: exit 2, nothing sent
     playbook_file = _load_file(args.playbooks)
+    from ...remediator import Remediator  # the SDKs: only once the input is known good (see connection.py)
+
     reports: list[RunReport] = []
     interrupted = False
     journal_path = args.journal or settings.journal_path
     with connect(args, settings) as connection:
-        targets = connection.targets(groups)  # no --vm: every protected VM (of --subscription or the sandbox)
+        targets = connection.resolve(wanted)  # no target: every protected VM (of --subscription or the sandbox)
         total = sum(len(refs) for _, refs in targets)
         limit = args.max_targets if args.max_targets is not None else playbook_file.guard_rails.max_targets
         if limit is not None and total > limit:
@@ -96,7 +87,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
         denied = check_permissions(args, io, connection, targets, playbook_file)  # before any change
         if denied is not None:
             return denied
-        if apply and not args.yes and not _interactive(io):
+        if apply and not args.yes and not interactive(io):
             io.err.write("azbackup-fix: error: refusing to apply without confirmation "
                          "(use --yes without a terminal)\n")
             return exit_codes.PERMISSION
@@ -122,12 +113,12 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                         io.err.write("azbackup-fix: nothing was changed (fix the targets above, then run again)\n")
                     return problems.exit_code
                 if not args.yes:
-                    io.out.write(render_runs(plans, "text").rstrip("\n") + "\n\n")  # show, then ask
+                    io.terminal.write(render_runs(plans, "text").rstrip("\n") + "\n\n")  # show, then ask
                     if not any(p.planned for p in plans):
-                        io.out.write("Nothing to apply.\n")
+                        io.terminal.write("Nothing to apply.\n")
                         return exit_codes.worst([p.exit_code for p in plans])
-                    if not _ask(io, sum(1 for p in plans if p.planned)):
-                        io.out.write("Not applied: nothing was changed.\n")
+                    if not ask(io, f"Apply these changes to {sum(1 for p in plans if p.planned)} VM(s)?"):
+                        io.terminal.write("Not applied: nothing was changed.\n")
                         return exit_codes.OK
             events = ProgressLines(io.err) if apply and progress_wanted(
                 os.environ, args.output, io.err, getattr(args, "progress", None)) else None

@@ -21,23 +21,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 from ...errors import InvalidInputError
-from ...fleet import Budget, render_fleet
+from ...fleet import render_fleet
 from ...fleet.display import ProgressDisplay, progress_enabled
-from ...ids import VaultRef
+from ...fleet.shards import check_workers, parse_shard
+from ...ids import VmRef
 from ...models.events import Interrupt
 from ...models.rails import given_rails
-from ...scanner import FleetScanner, ScanOptions, check_workers, parse_shard
 from ...settings import Settings
 from .. import exit_codes
+from ..confirm import ask, interactive
 from ..connection import connect
 from ..options import add_guard_rail_options
 from ..progress import INTERRUPTED, ProgressLines, name_pending, progress_wanted, safe_interrupt
+from ..targets import add_target_options, parse_targets
 from .base import Command, Io
 from .remediate import lock_options
 from .scan_fanout import add_fanout_arguments, run_fanout
@@ -46,10 +47,7 @@ __all__ = ["COMMAND"]
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("targets")
-    group.add_argument("--vault", metavar="ID", action="append", default=[], help="vault resource id (repeatable)")
-    group.add_argument("--all-subscriptions", action="store_true",
-                       help="every subscription the credential can see (GET /subscriptions)")
+    add_target_options(parser)
     group = parser.add_argument_group("discovery and budget")
     group.add_argument("--no-resource-graph", action="store_true",
                        help="discover through each vault's job listing instead of Resource Graph")
@@ -84,14 +82,7 @@ def _all_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _confirm(args: argparse.Namespace, io: Io) -> bool:
-    if args.yes:
-        return True
-    stdin = sys.stdin
-    if not (stdin is not None and stdin.isatty() and getattr(io.out, "isatty", lambda: False)()):
-        return False
-    io.out.write("Fix every VM this scan finds? [y/N] ")
-    io.out.flush()
-    return stdin.readline().strip().lower() in ("y", "yes")
+    return args.yes or (interactive(io) and ask(io, "Fix every VM this scan finds?"))
 
 
 def _run(args: argparse.Namespace, io: Io) -> int:
@@ -102,8 +93,10 @@ def _run(args: argparse.Namespace, io: Io) -> int:
     check_workers(args.workers)
     if not args.stuck_after > 0:
         raise InvalidInputError(f"--stuck-after must be a positive number of hours, got {args.stuck_after:g}")
-    vaults = tuple(VaultRef.parse(v) for v in args.vault)
+    targets = parse_targets(args)
     playbook_file = load_playbook_file(args.playbooks)
+    from ...fleet import Budget  # the SDKs: only once the input is known good (see connection.py)
+    from ...scanner import FleetScanner, ScanOptions
     if args.apply and not _confirm(args, io):
         io.err.write("azbackup-fix: error: refusing to apply without confirmation (use --yes without a terminal)\n")
         return exit_codes.PERMISSION
@@ -138,17 +131,23 @@ def _run(args: argparse.Namespace, io: Io) -> int:
             scanner = FleetScanner(connection.credential, budget=Budget(**budget_kwargs), journal=journal,
                                    playbook_file=playbook_file, on_progress=display, events=events,
                                    interrupt=interrupt, **kwargs)
-            subscriptions = list(dict.fromkeys(getattr(args, "subscriptions", None) or
-                                               ([args.subscription] if args.subscription else [])))
-            if args.all_subscriptions:
+            vms = list(targets.vms)
+            if targets.names:
+                sub = connection.subscription_for_names(targets)
+                vms += [VmRef.parse(f"/subscriptions/{sub}/resourceGroups/{targets.resource_group}"
+                                    f"/providers/Microsoft.Compute/virtualMachines/{name}") for name in targets.names]
+            subscriptions = list(targets.subscriptions)
+            if targets.all_subscriptions:
                 subscriptions = list(scanner.list_subscriptions())
-            subscriptions += [v.subscription_id for v in vaults if v.subscription_id not in subscriptions]
+            subscriptions += [r.subscription_id for r in (*targets.vaults, *vms)]
+            subscriptions = list({s.casefold(): s for s in subscriptions}.values())
             if not subscriptions:
                 subscriptions = list(connection.all_subscriptions())
             if args.fan_out is not None:  # the scan as child jobs in an Automation account
                 return run_fanout(args, io, settings, subscriptions, connection)
             report = scanner.scan(ScanOptions(
-                subscriptions=tuple(subscriptions), vaults=vaults, apply=args.apply,
+                subscriptions=tuple(subscriptions), vaults=targets.vaults, apply=args.apply, vms=tuple(vms),
+                resource_group=targets.resource_group if not targets.names else None,
                 use_resource_graph=not args.no_resource_graph, shard=shard, workers=args.workers,
                 stuck_after=timedelta(hours=args.stuck_after), **given_rails(args), wait=not args.no_wait,
                 max_targets=args.max_targets, resume=args.resume, fresh=args.fresh, options=lock_options(args),
