@@ -406,6 +406,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Backup cannot be configured for a VM that migrated from Trusted Launch to non Trusted Launch mode.",
         messages=("migrated from trusted launch mode to non trusted launch mode",),
         in_seeds=False,
+    ),
     # -- inside the guest (issue 14): read by Run Command probes, fixed by fix-guest -------------------
     CatalogueEntry(
         "ExtensionFailedVssWriterInBadState", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),

@@ -8,11 +8,11 @@ from datetime import datetime
 from ..ids import RestorePointRgNaming, ScopeKind, VaultRef, VmRef
 from .backup import BackupJob, BackupPolicy, BackupStatus, ProtectedItem
 from .compute import RestorePointCollection, VirtualMachine
-from .keyvault import KeyVaultAccess
 from .guest import GuestProbe
+from .keyvault import KeyVaultAccess
 from .locks import Lock, LockLevel
-from .policy import PolicyState
 from .network import NetworkPath
+from .policy import PolicyState
 
 __all__ = ["VmObservation"]
 

@@ -30,7 +30,7 @@ class GuardRail:
         return "--" + self.name.replace("_", "-")
 
 
-DISRUPTIVE = GuardRail("allow_disruptive", "restarting a VM, cancelling a stuck backup job")
+DISRUPTIVE = GuardRail("allow_disruptive", "restarting or redeploying a VM, restarting guest services, cancelling a stuck backup job")
 PROTECTION = GuardRail("allow_protection_changes",
                        "resuming protection, stopping it (data retained), deleting a deleted VM's restore points")
 NETWORK = GuardRail("allow_network_changes",

@@ -17,8 +17,8 @@ from .collections import DELETE_ATTEMPTS, DELETE_STARTED, DeleteRestorePointColl
 from .extensions import DeleteExtension
 from .keyvault import ACCESS_POLICY_ADDED, ROLE_ASSIGNED, AddKeyVaultAccessPolicy, AssignKeyVaultRole
 from .locks import READ_ONLY_BACK_WARNING, DeleteLock, LeaveLockRemoved, RestoreLock
-from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
 from .network import NSG_RULE_ADDED, NSG_RULE_REMOVED, AddStorageAllowRule, RemoveStorageAllowRule
+from .other_extensions import REMOVE_EXTENSION, RERUN_EXTENSION, RemoveExtension, RerunExtension
 from .protection import UpdateProtection
 from .vm_actions import ReapplyVm, RedeployVm, RestartVm
 from .vm_state import WaitForAgentReady, WaitForVmState

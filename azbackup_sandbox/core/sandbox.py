@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from ..providers.disks.models import DiskBackend
     from ..providers.keyvault.models import KeyVaultBackend
     from ..providers.locks.models import LockBackend
-    from ..providers.policy.models import PolicyBackend
     from ..providers.network.models import NetworkBackend
+    from ..providers.policy.models import PolicyBackend
     from ..providers.resources.models import ResourceBackend
     from ..scenarios.base import Scenario
 

@@ -21,8 +21,8 @@ def register_all(router: Router) -> None:
     from .keyvault import routes as keyvault_routes
     from .locks import routes as lock_routes
     from .metadata import routes as metadata_routes
-    from .policy import routes as policy_routes
     from .network import routes as network_routes
+    from .policy import routes as policy_routes
     from .resourcegraph import routes as resourcegraph_routes
     from .resources import routes as resource_routes
 
@@ -41,8 +41,8 @@ def new_backends(sandbox: Sandbox) -> dict[str, Any]:
     from .disks.models import DiskBackend
     from .keyvault.models import KeyVaultBackend
     from .locks.models import LockBackend
-    from .policy.models import PolicyBackend
     from .network.models import NetworkBackend
+    from .policy.models import PolicyBackend
     from .resources.models import ResourceBackend
 
     return {

@@ -27,8 +27,8 @@ from ..providers.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
-from .network import build_network, build_vm_network, build_watchers
 from ..providers.policy.models import PolicyAssignment
+from .network import build_network, build_vm_network, build_watchers
 from .spec import (
     CollectionSpec,
     EstateSpec,

@@ -9,8 +9,8 @@ import re
 import uuid
 from typing import Any
 
-from .network import NETWORK_KEYS, parse_network_spec, parse_vm_network
 from .guest import parse_guest
+from .network import NETWORK_KEYS, parse_network_spec, parse_vm_network
 from .reader import MISSING, EstateError, Fields, as_list, describe, join_path, parse_when
 from .spec import (
     AccessPolicySpec,

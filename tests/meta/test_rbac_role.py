@@ -15,8 +15,8 @@ from azbackup_fix.playbooks import all_playbooks
 from azbackup_fix.preflight import (
     DIAGNOSE_ACTIONS,
     DIAGNOSE_OPTIONAL_ACTIONS,
-    KEY_VAULT_READ_ACTIONS,
     FANOUT_ACTIONS,
+    KEY_VAULT_READ_ACTIONS,
     SCAN_ACTIONS,
     Permissions,
     check,
