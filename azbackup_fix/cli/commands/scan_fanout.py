@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from ...errors import InvalidInputError
-from ...fanout import DEFAULT_RUNBOOK, FanOut, FanOutOptions, child_arguments
 from ...fleet import render_fleet
 from ...models.rails import given_rails
 from ...settings import Settings
@@ -22,7 +21,7 @@ def add_fanout_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fan-out", type=int, default=None, metavar="N",
                        help="run the scan as N child jobs (shards 1/N..N/N) of the runbook in --automation-account")
     group.add_argument("--automation-account", metavar="ID", default=None, help="the Automation account's resource id")
-    group.add_argument("--runbook", metavar="NAME", default=None, help=f"the children's runbook (default {DEFAULT_RUNBOOK})")
+    group.add_argument("--runbook", metavar="NAME", default=None, help="the children's runbook (default azbackup-fix)")
     group.add_argument("--hybrid-worker-group", metavar="G", default=None,
                        help="run the children on this Hybrid Runbook Worker group (no 3-hour fair share)")
     group.add_argument("--max-concurrent-jobs", type=int, default=None, metavar="N",
@@ -35,6 +34,8 @@ def add_fanout_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptions: list[str],
                connection: Any) -> int:
+    # The SDKs only when a fan-out starts (see cli/connection.py): --help and bad input stay instant.
+    from ...fanout import DEFAULT_RUNBOOK, FanOut, FanOutOptions, child_arguments
     from ...gateway.automation import AutomationAccountRef, AutomationGateway
 
     if not args.automation_account:
