@@ -145,8 +145,12 @@ def role_definition(assignable_scopes: Iterable[str] = ("/subscriptions/00000000
     return {
         "Name": ROLE_NAME,
         "IsCustom": True,
+        # The blob journal's data role is a built-in one, on one container: noted here, never granted.
         "Description": "Diagnose and repair Azure VM Backup failures with azbackup-fix: exactly the "
-                       "actions its playbooks declare, plus the reads its diagnosis and fleet scan need.",
+                       "actions its playbooks declare, plus the reads its diagnosis and fleet scan need. "
+                       "Note: a journal in Blob Storage (--journal https://ACCOUNT.blob.core.windows.net/"
+                       "CONTAINER) also needs the built-in data role Storage Blob Data Contributor, assigned "
+                       "on that container only (not part of this role).",
         "Actions": list(operator_actions()),
         "NotActions": [],
         "DataActions": [],

@@ -152,7 +152,11 @@ class BlobJournal(JournalBase):
         self._marked = False
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
-        self._check_marker()
+        try:
+            self._check_marker()
+        except BaseException:
+            self._container.close()
+            raise
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -173,6 +177,9 @@ class BlobJournal(JournalBase):
         if code == "ContainerNotFound":
             return JournalError(f"{where}: container '{self.location.container}' does not exist in storage "
                                 f"account '{self.location.account}'; create it (or correct the URL)")
+        if code == "ResourceNotFound":  # path style: no such account behind that endpoint
+            return JournalError(f"{where}: no storage account '{self.location.account}' at "
+                                f"{self.location.account_url}; correct the URL")
         if status in (401, 403) or code.startswith(("Authorization", "Authentication", "InvalidAuthentication")):
             return JournalPermissionError(
                 f"{where}: {what}: {code or status} ({message}); the identity needs the data role "
@@ -194,7 +201,7 @@ class BlobJournal(JournalBase):
             return action()
         except HttpResponseError as exc:
             code = _code(exc)
-            if exc.status_code == 404 and code != "ContainerNotFound":
+            if exc.status_code == 404 and code in ("BlobNotFound", ""):  # not ContainerNotFound, ResourceNotFound
                 raise _Missing(code) from exc
             if code in ("ConditionNotMet", "BlobAlreadyExists") or exc.status_code == 412 and not code:
                 raise _Conflict(code) from exc

@@ -22,7 +22,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from azbackup_fix.gateway import Gateway
-from azbackup_fix.journal import JournalPermissionError, LockInUseError, open_journal
+from azbackup_fix.journal import JournalError, JournalPermissionError, LockInUseError, open_journal
 from azbackup_fix.journal.blob import STORAGE_API_VERSION, BlobJournal
 from azbackup_fix.recovery import recover_locks
 from azbackup_fix.remediator import Remediator
@@ -217,7 +217,8 @@ def test_the_journal_survives_azurite_restarting(
 
 
 def test_a_container_that_does_not_exist_is_one_line_and_nothing_is_deleted(
-        scenario: SandboxServer, azurite: AzuriteServer, tmp_path: Path) -> None:
+        scenario: SandboxServer, azurite: AzuriteServer, credential: IdentityEndpointCredential,
+        tmp_path: Path) -> None:
     server = scenario
     before = server.sandbox.locks.to_dict()
     missing = azurite.container_url("no-such-container")
@@ -227,6 +228,9 @@ def test_a_container_that_does_not_exist_is_one_line_and_nothing_is_deleted(
     lines = [line for line in result.stderr.splitlines() if "no-such-container" in line]
     assert len(lines) == 1 and "does not exist" in lines[0], result.stderr
     assert server.sandbox.locks.to_dict() == before and writes(server.sandbox.requests()) == []
+    no_account = f"https://127.0.0.1:{azurite.port}/noaccount/journal"
+    with pytest.raises(JournalError, match="no storage account 'noaccount'"):
+        open_journal(no_account, credential=credential, connection_verify=azurite.ca_file)
 
 
 def test_a_token_storage_refuses_is_one_line_and_nothing_is_deleted(
