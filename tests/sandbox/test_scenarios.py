@@ -36,6 +36,11 @@ EXPECTED_TITLE = {
     "rp-vm-group-lock-unrelated": "UserErrorRpCollectionLimitReached",
     "rp-custom-group-n2": "UserErrorRpCollectionLimitReached",
     "rp-deleted-vm-orphans": "UserErrorVmNotFoundV2",
+    # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
+    "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",
+    "backup-old-vault-in-progress": "UserErrorBackupOperationInProgress",  # the old vault's job still runs
+    "backup-cancel-transitory": "UserErrorBackupOperationInProgress",
+    "backup-running-long": "UserErrorBackupOperationInProgress",  # the slow nightly one still transfers
 }
 
 
@@ -62,6 +67,8 @@ def test_scenario_reads_back_through_the_sdk(arm: Arm, scenario: str) -> None:
     neighbour = _latest_backup_job(backup, "vm-app-02").properties
     if scenario.startswith("rp-readonly"):  # the ReadOnly lock on the shared group stops its point too
         assert [e.error_title for e in neighbour.error_details] == ["UserErrorCrpReportedUserError"]
+    elif scenario == "policy-deny-rp-group":  # the neighbour's backup needs the same group: denied too
+        assert [e.error_title for e in neighbour.error_details] == ["UserErrorRequestDisallowedByPolicy"]
     else:
         assert neighbour.status == "Completed" and not neighbour.error_details
 
