@@ -360,6 +360,8 @@ class Runner:
             return ()  # a deleted VM whose protection is stopped (data retained): no backup runs to fail
         if any(o.status in (StepStatus.PLANNED, StepStatus.CHANGED) for r in results for o in r.steps):
             return ()
+        if any(o.refused and o.rail is not None for r in results for o in r.steps):
+            return ()  # a step its rail would allow (a stuck job's cancel): the rail is named, not "report-only"
         blockers = tuple(dict.fromkeys(f.code for f in backup_blockers(observation, self.check_options)))
         if blockers:
             return blockers

@@ -46,7 +46,8 @@ def _not_in_progress(exc: AzureOperationError) -> bool:
 
 def job_progress(job: BackupJob) -> str:
     """One line for a progress display: the job's status and phase (cancellable = still snapshotting)."""
-    phase = "snapshot phase" if job.cancellable else "transfer to vault" if job.is_in_progress else None
+    running = (job.status or "").casefold() == "inprogress"
+    phase = ("snapshot phase" if job.cancellable else "transfer to vault") if running else None
     return f"job {job.ref.name}: {job.status}" + (f", {phase}" if phase else "")
 
 

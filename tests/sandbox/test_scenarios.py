@@ -62,6 +62,11 @@ EXPECTED_TITLE = {
     "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
     "guest-clean": None,
+    # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
+    "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",
+    "backup-old-vault-in-progress": "UserErrorBackupOperationInProgress",  # the old vault's job still runs
+    "backup-cancel-transitory": "UserErrorBackupOperationInProgress",
+    "backup-running-long": "UserErrorBackupOperationInProgress",  # the slow nightly one still transfers
 }
 
 
@@ -88,6 +93,8 @@ def test_scenario_reads_back_through_the_sdk(arm: Arm, scenario: str) -> None:
     neighbour = _latest_backup_job(backup, "vm-app-02").properties
     if scenario.startswith("rp-readonly"):  # the ReadOnly lock on the shared group stops its point too
         assert [e.error_title for e in neighbour.error_details] == ["UserErrorCrpReportedUserError"]
+    elif scenario == "policy-deny-rp-group":  # the neighbour's backup needs the same group: denied too
+        assert [e.error_title for e in neighbour.error_details] == ["UserErrorRequestDisallowedByPolicy"]
     else:
         assert neighbour.status == "Completed" and not neighbour.error_details
 

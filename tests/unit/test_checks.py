@@ -505,3 +505,15 @@ def test_backupoperationfailedv2_after_a_move_to_enhanced_policy_names_the_migra
     assert _only(diagnose(_migrated("V2")), "BackUpOperationFailedV2").severity is Severity.ERROR
     for obs in (_migrated("V1"), _migrated("V2", reconfigured=False)):  # Standard, or protected fresh on V2
         assert "EnhancedPolicyMigration" not in [f.code for f in diagnose(obs)]
+
+
+def test_the_disk_limits_live_in_one_place_and_the_sandbox_plays_the_same_numbers() -> None:
+    from azbackup_fix.checks.options import DEFAULT_OPTIONS
+    from azbackup_fix.models.limits import MAX_DISK_GB, MAX_ENCRYPTED_DISK_GB
+    from azbackup_sandbox.providers.backup import physics
+
+    assert (MAX_DISK_GB, MAX_ENCRYPTED_DISK_GB) == (32 * 1024, 4 * 1024)  # "32 TB", "4 TB encrypted"
+    assert (DEFAULT_OPTIONS.max_disk_gb, DEFAULT_OPTIONS.max_encrypted_disk_gb) == (MAX_DISK_GB, MAX_ENCRYPTED_DISK_GB)
+    assert (physics.MAX_DISK_GB, physics.MAX_ENCRYPTED_DISK_GB) == (MAX_DISK_GB, MAX_ENCRYPTED_DISK_GB)
+    at_limit = with_vm(healthy(), disks=(Disk("max", MAX_DISK_GB),))
+    assert "UserErrorUnsupportedDiskSize" not in [f.code for f in diagnose(at_limit)]
