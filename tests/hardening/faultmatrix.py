@@ -85,6 +85,9 @@ CASES: tuple[Case, ...] = (
     Case("healthy", "healthy", "inspect-vm"),
     Case("vm-deallocated", "vm-deallocated", "inspect-vm"),  # backed up offline: nothing failed
     Case("disk-too-large", "disk-too-large", "inspect-vm", done=5),
+    Case("keyvault-access-policy", "keyvault-access-policy", "grant-backup-key-vault-access",
+         {"allow_permission_changes": True}),
+    Case("keyvault-rbac", "keyvault-rbac", "grant-backup-key-vault-access", {"allow_permission_changes": True}),
 )
 
 
