@@ -97,6 +97,9 @@ CASES: tuple[Case, ...] = (
     Case("agent-not-installed", "agent-not-installed", "inspect-vm", done=5),
     Case("agent-not-ready-redeploy", "agent-not-ready-redeploy", "recover-vm-provisioning", {
         **_DISRUPT, "options": {"recover-vm-provisioning": {"redeploy": True}}}),
+    Case("keyvault-access-policy", "keyvault-access-policy", "grant-backup-key-vault-access",
+         {"allow_permission_changes": True}),
+    Case("keyvault-rbac", "keyvault-rbac", "grant-backup-key-vault-access", {"allow_permission_changes": True}),
 )
 
 

@@ -16,7 +16,7 @@ SCENARIOS = sorted(s.name for s in list_scenarios())
 SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot-windows", "failed-vmsnapshot-linux",
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
           "vm-deleted", "failed-extension-rerun", "failed-extension-persists", "vm-transitioning",
-          "agent-not-installed", "agent-not-ready-redeploy"}
+          "agent-not-installed", "agent-not-ready-redeploy", "keyvault-access-policy", "keyvault-rbac"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())
@@ -30,7 +30,8 @@ def test_dry_run_writes_nothing(playbook: str, scenario: str, tmp_path: Path) ->
         # Single-VM scenarios: the broken VM; estates (demo, fleets): a few of their protected VMs.
         vms = [target.vm()] if sandbox.scenario_name in SINGLE else list(fix.list_protected_vms())[:4]
         assert vms
-        reports = [fix.plan(vm, playbooks=[playbook], allow_disruptive=True, allow_protection_changes=True)
+        reports = [fix.plan(vm, playbooks=[playbook], allow_disruptive=True, allow_protection_changes=True,
+                            allow_permission_changes=True)
                    for vm in vms]
     assert writes(sandbox.requests()) == [] and all(r.write_count == 0 for r in reports)
     assert json.dumps(sandbox.snapshot(), sort_keys=True) == before

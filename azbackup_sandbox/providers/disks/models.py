@@ -7,6 +7,7 @@ where a backup learns which Key Vault secrets and keys it must read."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,7 +141,7 @@ class DiskBackend:
         for name, size, os_type in wanted:
             if self.find(vm.subscription_id, vm.resource_group, name) is None:
                 self.add(Disk(vm.subscription_id, vm.resource_group, name, vm.location, size, os_type,
-                              managed_by=vm.id, ade=None if ade is None else _copy(ade),
+                              managed_by=vm.id, ade=None if ade is None else copy.deepcopy(ade),
                               time_created=vm.time_created))
 
     def find(self, subscription_id: str, resource_group: str, name: str) -> Disk | None:
@@ -210,9 +211,3 @@ class DiskBackend:
     def to_dict(self) -> list[dict[str, Any]]:
         return [{"id": d.id, "sizeGB": d.size_gb, "managedBy": d.managed_by, "encryptionSettingsCollection": d.ade}
                 for d in sorted(self.disks.values(), key=lambda d: d.id.lower())]
-
-
-def _copy(ade: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
-    return copy.deepcopy(ade)
