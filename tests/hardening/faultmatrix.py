@@ -85,6 +85,7 @@ CASES: tuple[Case, ...] = (
     Case("healthy", "healthy", "inspect-vm"),
     Case("vm-deallocated", "vm-deallocated", "inspect-vm"),  # backed up offline: nothing failed
     Case("disk-too-large", "disk-too-large", "inspect-vm", done=5),
+    Case("network-nsg", "network-nic-nsg-deny-internet", "allow-storage-outbound", {"allow_network_changes": True}),
 )
 
 
