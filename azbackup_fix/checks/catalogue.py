@@ -274,6 +274,11 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         documented=False,
     ),
     CatalogueEntry(
+        "StorageOutboundOpenedByFix", _NET_GUIDE, _N["storage_tag"], (_P.TRIGGER_BACKUP,),
+        "The path to storage is open through the rule allow-storage-outbound added; a backup verifies it.",
+        documented=False,
+    ),
+    CatalogueEntry(
         "StorageRoutedToAppliance", _NET_GUIDE, _N["no_internet"], (),
         "A route sends the region's storage traffic to a virtual appliance or nowhere (reported, never changed).",
         documented=False,

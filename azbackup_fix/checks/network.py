@@ -9,12 +9,13 @@ from ..models import Finding, Severity, VmObservation
 from ..models.network import WIRESERVER, NetworkPath, PathUnavailable
 from .catalogue import finding_from_entry
 from .evidence import ev, ev_list
-from .network_path import PathVerdict, evaluate_path
+from .network_path import RULE_PREFIX, PathVerdict, evaluate_path
 from .options import DEFAULT_OPTIONS, CheckOptions
 
 __all__ = ["check_network_path", "NETWORK_FINDING_CODES"]
 
-NETWORK_FINDING_CODES = ("StorageOutboundDenied", "StorageRoutedToAppliance", "CustomDnsServers",
+NETWORK_FINDING_CODES = ("StorageOutboundDenied", "StorageRoutedToAppliance", "StorageOutboundOpenedByFix",
+                         "CustomDnsServers",
                          "NetworkPathOpenCheckGuest", "NetworkPathNotVisible", "NetworkPathUnreadable")
 
 _GUEST_PATH_STEPS = (
@@ -112,6 +113,16 @@ def check_network_path(obs: VmObservation, options: CheckOptions = DEFAULT_OPTIO
         return (_denied(path, verdict),)
     if verdict.cut_by_route:
         return (_routed(path, verdict),)
+    if verdict.opened_by_fix:
+        ours = next(r for r in verdict.allowed_by if r.short_name.casefold().startswith(RULE_PREFIX))
+        # The last failure came from the NSG, which our journaled rule has opened since: a backup proves it
+        # (a run whose verification backup failed picks up here).
+        return (finding_from_entry(
+            "StorageOutboundOpenedByFix", severity=Severity.WARNING,
+            title=(f"Outbound HTTPS to {path.storage_tag} is now allowed by {ours.short_name} (priority "
+                   f"{ours.priority}, added by azbackup-fix); a backup verifies the fix"),
+            evidence=[*_nic_evidence(path), ev("allowing rule", ours.short_name), ev("rule priority", ours.priority),
+                      *_watcher_evidence(path)]),)
     findings = []
     dns = path.custom_dns
     if dns:

@@ -35,6 +35,12 @@ class PathVerdict:
     nsg: EffectiveNsg | None = None
     rule: EffectiveRule | None = None  # the denying rule (in ``nsg``)
     route: EffectiveRoute | None = None  # the route that sends it nowhere useful
+    allowed_by: tuple[EffectiveRule, ...] = ()  # open: the rules that let it through, NSG by NSG
+
+    @property
+    def opened_by_fix(self) -> bool:
+        """Open because of a rule allow-storage-outbound added (recognised by its name)."""
+        return self.open and any(r.short_name.casefold().startswith(RULE_PREFIX) for r in self.allowed_by)
 
     @property
     def cut_by_rule(self) -> bool:
@@ -149,15 +155,18 @@ def evaluate_path(path: NetworkPath) -> PathVerdict:
     targets = [n for n in (_net(p) for p in path.storage_prefixes) if n is not None]
     if not source or not targets:
         return PathVerdict(True)
+    allowed: dict[str, EffectiveRule] = {}
     for target in targets:
         for nsg in _outbound_order(path.effective_nsgs):
             rule = deciding_rule(nsg, source, target, path.storage_tag)
             if rule is not None and rule.access.casefold() == "deny":
                 return PathVerdict(False, str(target), nsg, rule)
+            if rule is not None:
+                allowed.setdefault(rule.name, rule)
         route = route_for(path.effective_routes, target)
         if route is not None and route.next_hop_type.casefold() in _BROKEN_HOPS:
             return PathVerdict(False, str(target), route=route)
-    return PathVerdict(True)
+    return PathVerdict(True, allowed_by=tuple(allowed.values()))
 
 
 def free_priority(nsg: EffectiveNsg, before: int) -> int | None:

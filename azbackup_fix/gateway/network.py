@@ -14,7 +14,7 @@ import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AzBackupFixError, PermissionDeniedError
+from ..errors import PermissionDeniedError
 from ..ids import ResourceId, normalize_region
 from ..models.network import (
     EffectiveNsg,
@@ -250,9 +250,9 @@ def read_network_path(gateway: Gateway, vm: VirtualMachine) -> NetworkPath:
         return _replace(base, effective_nsgs=nsgs, effective_routes=routes, watcher_id=watcher, flow=flow,
                         next_hop=hop)
     except PermissionDeniedError as exc:
+        # Reader lacks the effective-rules POST actions: say what was not read. Any other failure is the
+        # diagnosis's own (it fails, naming the ARM error), as for every other read.
         return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.DENIED, detail=str(exc))
-    except AzBackupFixError as exc:
-        return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.ERROR, detail=str(exc))
 
 
 def _replace(path: NetworkPath, **changes: Any) -> NetworkPath:

@@ -34,7 +34,6 @@ class PathUnavailable(str, Enum):
     EXTRA_MISSING = "extra-missing"  # azure-mgmt-network is not installed
     DENIED = "permission-denied"
     NO_NIC = "no-nic"
-    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ CASES: tuple[Case, ...] = (
     Case("keyvault-access-policy", "keyvault-access-policy", "grant-backup-key-vault-access",
          {"allow_permission_changes": True}),
     Case("keyvault-rbac", "keyvault-rbac", "grant-backup-key-vault-access", {"allow_permission_changes": True}),
+    Case("network-nsg", "network-nic-nsg-deny-internet", "allow-storage-outbound", {"allow_network_changes": True}),
 )
 
 

@@ -16,7 +16,8 @@ SCENARIOS = sorted(s.name for s in list_scenarios())
 SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot-windows", "failed-vmsnapshot-linux",
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
           "vm-deleted", "failed-extension-rerun", "failed-extension-persists", "vm-transitioning",
-          "agent-not-installed", "agent-not-ready-redeploy", "keyvault-access-policy", "keyvault-rbac"}
+          "agent-not-installed", "agent-not-ready-redeploy", "keyvault-access-policy", "keyvault-rbac",
+          "network-nic-nsg-deny-internet"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())

@@ -25,7 +25,8 @@ DIAGNOSE_ONLY = load_playbook_file(PLAYBOOKS / "diagnose-only.yaml", schemas=REG
 PERMISSIVE = replace(DEFAULT, guard_rails=GuardRails(allow_disruptive=True, allow_protection_changes=True,
                                                      allow_extension_changes=True,
                                                      allow_permission_changes=True,
-                                                     allow_guest_changes=True))
+                                                     allow_guest_changes=True,
+                                                     allow_network_changes=True))
 WHEN = datetime(2025, 1, 5, 2, 52, 9, tzinfo=timezone.utc)
 
 CLEAR, REINSTALL, RESOLVE, TRIGGER = (
@@ -38,6 +39,7 @@ RERUN, WAIT = Playbook.RERUN_FAILED_EXTENSION, Playbook.WAIT_FOR_VM_STATE
 GRANT = Playbook.GRANT_BACKUP_KEY_VAULT_ACCESS
 FIXG = Playbook.FIX_GUEST
 ORPHANS = Playbook.DELETE_ORPHANED_RESTORE_POINTS
+NETWORK = Playbook.ALLOW_STORAGE_OUTBOUND
 AGENT = (RECOVER, INSPECT, TRIGGER)  # with allow_disruptive: reapply and restart, then back up
 
 # code -> (playbooks under the default guard rails, playbooks with every guard rail allowed)
@@ -64,7 +66,16 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "SubscriptionLocked": ((), ()),
     "OrphanedRestorePointCollection": ((), (ORPHANS,)),
     "UserErrorKeyvaultPermissionsNotConfigured": ((), (GRANT, TRIGGER)),
-    "ExtensionSnapshotFailedNoNetwork": ((INSPECT,), AGENT),
+    # No restart for it (no guide prescribes one; it changes no NSG, route or DNS): the network check's
+    # findings route the fix.
+    "ExtensionSnapshotFailedNoNetwork": ((INSPECT,), (INSPECT,)),
+    "StorageOutboundDenied": ((INSPECT,), (NETWORK, INSPECT, TRIGGER)),
+    "StorageOutboundOpenedByFix": ((TRIGGER,), (TRIGGER,)),
+    "StorageRoutedToAppliance": ((INSPECT,), (INSPECT,)),
+    "CustomDnsServers": ((INSPECT,), (INSPECT,)),
+    "NetworkPathOpenCheckGuest": ((INSPECT,), (INSPECT,)),
+    "NetworkPathNotVisible": ((INSPECT,), (INSPECT,)),
+    "NetworkPathUnreadable": ((INSPECT,), (INSPECT,)),
     "ExtensionOperationFailedForManagedDisks": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionOperationFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtentionOperationFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
@@ -137,6 +148,14 @@ def test_routing_includes_the_catalogues_playbooks(entry) -> None:
     assert set(entry.playbooks) <= set(routed)
     if entry.code == "UserErrorVmProvisioningStateFailed":
         assert routed == (REINSTALL, TRIGGER)
+
+
+@pytest.mark.parametrize("cause", ["StorageOutboundDenied", "StorageRoutedToAppliance", "CustomDnsServers",
+                                   "StorageOutboundOpenedByFix"])
+def test_no_restart_while_the_network_path_is_the_cause(cause: str) -> None:
+    for agent in ("UserErrorGuestAgentStatusUnavailable", "GuestAgentSnapshotTaskStatusError"):
+        routed = ids(route(diagnosis(finding(agent), finding(cause)), PERMISSIVE))
+        assert RECOVER not in routed and INSPECT in routed
 
 
 @pytest.mark.parametrize("code", CATALOGUE_CODES)
