@@ -15,7 +15,7 @@ from tests.gateway.sandbox_arm import Target, writes
 SCENARIOS = sorted(s.name for s in list_scenarios())
 SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot-windows", "failed-vmsnapshot-linux",
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
-          "vm-deleted"}
+          "vm-deleted", "guest-defender-blocking"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())
