@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "use 1/N of each subscription's ARM buckets, so that together they stay below ARM's")
     for rail in GUARD_RAILS:  # --allow-disruptive, --allow-network-changes, ...: as the CLI's
         parser.add_argument(rail.flag, action="store_true", dest=rail.name)
+    parser.add_argument("--probe-guest", action="store_true",
+                        help="diagnose and scan modes: also read the guest through Run Command (read-only)")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     parser.add_argument("--leave-locks-removed", action="store_true",
                         help="leave the restore-point locks removed after the fix, as guide 000 recommends "
@@ -204,7 +206,8 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
         streams.verbose(f"{args.mode}: {len(subscriptions)} subscription(s), shard {shard[0]}/{shard[1]}")
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(subscriptions), apply=apply, shard=shard, workers=args.workers,
-            **given_rails(args), wait=not args.no_wait, max_targets=args.max_targets, options=_lock_options(args)))
+            **given_rails(args), wait=not args.no_wait, max_targets=args.max_targets, options=_lock_options(args),
+            probe_guest=args.probe_guest))
     if report.resumed:
         streams.verbose(f"resumed scan {report.scan_id}")
     for vm in report.problems:
@@ -272,7 +275,7 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
         for ref in targets:
             try:
                 if args.mode == "diagnose":
-                    diagnosis = fix.diagnose(ref)
+                    diagnosis = fix.diagnose(ref, probe_guest=args.probe_guest)
                     diagnoses.append(diagnosis)
                     for f in diagnosis.errors:
                         streams.warning(f"{ref.name}: {f.code}: {f.title}")

@@ -431,6 +431,11 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("secure network communication channel",),
     ),
     CatalogueEntry(
+        "ExtensionVCRedistInstallationFailure", _VM_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot failed: the VC++ 2012 redistributable could not install (msiserver must not be disabled).",
+        messages=("visual c++ redistributable",),
+    ),
+    CatalogueEntry(
         "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
         "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
         documented=False,

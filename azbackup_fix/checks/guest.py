@@ -75,6 +75,12 @@ def _windows(facts: Any) -> list[Finding]:
             "ExtensionFailedSecureNetworkChannel", severity=Severity.ERROR,
             title=f"SchUseStrongCrypto is not 1 under {len(missing)} .NET Framework key(s)",
             evidence=[ev("guest registry key", k) for k in missing]))
+    if facts.get("msiserver_start") == 4:
+        out.append(finding_from_entry(
+            "ExtensionVCRedistInstallationFailure", severity=Severity.ERROR,
+            title="the Windows Installer service (msiserver) is disabled (Start=4): the VC++ redistributable "
+                  "the extension needs cannot install; the guide sets it to 3 (manual)",
+            evidence=[ev("guest msiserver start", 4)]))
     defender = facts.get("defender") or {}
     have = {str(e).rstrip("\\").casefold() for e in defender.get("exclusions") or []}
     unexcluded = [f for f in defender.get("plugin_folders") or [] if str(f).casefold() not in have]

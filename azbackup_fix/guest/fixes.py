@@ -9,6 +9,7 @@ from ..models.guest import GuestFix, GuestProbe
 __all__ = ["NETWORK_SERVICE", "plan_guest_fixes", "MIN_LINUX_AGENT"]
 
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
+MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"
 MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
 
 
@@ -43,6 +44,8 @@ def _windows(facts: Any) -> list[GuestFix]:
     for key, value in (facts.get("strong_crypto") or {}).items():
         if value != 1:
             fixes.append(GuestFix("set-registry", f"{key}\\SchUseStrongCrypto", "1", before=value))
+    if facts.get("msiserver_start") == 4:  # guide 001: the installer service must not be disabled
+        fixes.append(GuestFix("set-registry", MSISERVER_START, "3", before=4))
     defender = facts.get("defender") or {}
     if defender.get("realtime"):
         have = {str(e).rstrip("\\").casefold() for e in defender.get("exclusions") or []}

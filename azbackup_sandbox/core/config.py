@@ -23,6 +23,8 @@ class SandboxConfig:
     restore_point_create_seconds: float = 120.0  # RestorePoints_Create until the point is Succeeded
     vm_action_seconds: float = 60.0  # restart / reapply / start
     run_command_seconds: float = 30.0
+    # Linux Run Command scripts run for real under bash on this host (against a fake root): off refuses them.
+    run_guest_scripts: bool = True
     backup_snapshot_seconds: float = 300.0  # "Take Snapshot" phase
     backup_transfer_seconds: float = 900.0  # "Transfer data to vault" phase
     backup_fail_seconds: float = 120.0  # when a precondition fails, the job fails after this long

@@ -7,19 +7,19 @@ a probe whose output is cut is reported as such, never as healthy."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from azbackup_fix.cli.main import main
 from azbackup_fix.journal import Journal
 from azbackup_fix.models import Severity
 from azbackup_fix.steps.guest import GUEST_FIX_ACTION
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.scenarios.files import ESTATES_DIR
+from tests.cli.test_remediate_cli import VM
+from tests.cli.test_remediate_cli import _run as _cli
 from tests.gateway.sandbox_arm import BROKEN, Target
 
 # scenario -> (code the probe finds, evidence label, value, rails the fix needs beyond allow_guest_changes)
@@ -127,6 +127,21 @@ def test_a_cut_probe_is_reported_as_such_never_as_healthy() -> None:
     assert not report.is_healthy
 
 
+def test_disabled_windows_installer_is_found_and_set_to_manual(tmp_path: Path) -> None:
+    document = yaml.safe_load((ESTATES_DIR / "guest-clean.yaml").read_text(encoding="utf-8"))
+    vm = next(v for v in document["subscriptions"][0]["vms"] if v["name"] == BROKEN)
+    vm["guest"] = {"registry": {"HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start": 4}}
+    sandbox = Sandbox(estate=document)
+    assert _vm_model(sandbox).guest.backup_failure()[0] == "ExtensionVCRedistInstallationFailure"
+    target = Target(sandbox)
+    with target.remediator(journal_path=str(tmp_path / "j.sqlite")) as fix:
+        found = fix.diagnose(target.vm(), probe_guest=True)
+        assert found.findings and found.findings[0].evidence_value("guest msiserver start") == 4
+        report = fix.run(target.vm(), playbooks=["fix-guest", "trigger-backup"], apply=True, allow_guest_changes=True)
+    assert [s.status.value for s in report.steps] == ["changed", "changed"], report.to_dict()
+    assert _vm_model(sandbox).guest.registry["HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"] == 3
+
+
 def test_clean_guest_probes_find_nothing() -> None:
     target = Target(Sandbox(scenario="guest-clean"))
     with target.remediator() as fix:
@@ -135,16 +150,6 @@ def test_clean_guest_probes_find_nothing() -> None:
 
 
 # ---- the CLI ------------------------------------------------------------------------------------------
-SUB = "a8383246-6edc-5168-a99f-ca020b3b8fc5"
-VM = f"/subscriptions/{SUB}/resourceGroups/rg-app-prod/providers/Microsoft.Compute/virtualMachines/vm-app-01"
-
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_cli_diagnose_probe_guest_and_apply_with_the_rail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZBACKUP_JOURNAL", str(tmp_path / "journal.sqlite"))
     code, out, _ = _cli("diagnose", "--sandbox", "guest-defender-blocking", "--vm", VM, "--probe-guest",

@@ -8,7 +8,6 @@ from it (`guest_linux`), PowerShell speaks a documented protocol (`guest_windows
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ STRONG_CRYPTO_KEYS = (
     "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
     "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
 )
+MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
 LINUX_AGENT_SERVICE = "walinuxagent"
@@ -185,6 +185,10 @@ class GuestModel:
             return ("ExtensionFailedVssWriterInBadState", 400195,  # code guessed
                     "Snapshot operation failed because VSS writers were in a bad state: "
                     + ", ".join(f"{w.name} ({w.state})" for w in bad) + ".")
+        if self.registry.get(MSISERVER_START) == 4:
+            return ("ExtensionVCRedistInstallationFailure", 400203,  # code guessed
+                    "Snapshot operation failed because of failure to install Visual C++ Redistributable for "
+                    "Visual Studio 2012 (the Windows Installer service msiserver is disabled).")
         if any(self.registry.get(f"{key}\\SchUseStrongCrypto") != 1 for key in STRONG_CRYPTO_KEYS):
             return ("ExtensionFailedSecureNetworkChannel", 400201,  # title and code guessed
                     "Snapshot operation failed due to failure in creating secure network communication channel.")
@@ -218,9 +222,6 @@ class GuestModel:
             out["events"] = list(self.events)
         return out
 
-    def clone(self) -> GuestModel:
-        return copy.deepcopy(self)
-
 
 def default_guest(os_type: str, agent_version: str) -> GuestModel:
     """A clean guest of the OS family: every service up, writers stable, the guides' settings in place."""
@@ -233,7 +234,7 @@ def default_guest(os_type: str, agent_version: str) -> GuestModel:
             repository_agent_version="2.11.1.12",
         )
     registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
-    registry["HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"] = 3
+    registry[MSISERVER_START] = 3
     return GuestModel("windows", agent_version, services=_windows_services(), vss_writers=_windows_writers(),
                       registry=registry, defender_exclusions=list(PLUGIN_FOLDERS))
 

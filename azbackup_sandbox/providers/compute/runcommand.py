@@ -87,8 +87,10 @@ def _preflight_failure(vm: VirtualMachine) -> ArmError | None:
     return None
 
 
-def _execute(vm: VirtualMachine, script: str, parameters: dict[str, str]) -> ScriptRun:
+def _execute(sb: Sandbox, vm: VirtualMachine, script: str, parameters: dict[str, str]) -> ScriptRun:
     guest = ensure_guest(vm)
+    if guest.linux and not sb.config.run_guest_scripts:
+        return ScriptRun("", "this sandbox runs no guest scripts (setting run_guest_scripts is off)\n", 126)
     run = run_bash(guest, script, parameters) if guest.linux else run_protocol(guest, script)
     sync_agent(vm)
     return run
@@ -176,7 +178,7 @@ class RunCommands:
                 raise ArmError(400, "VMExtensionProvisioningTimeout",
                                "Provisioning of VM extension 'RunCommandLinux' has timed out. Extension "
                                "installation may be taking too long, or extension status could not be obtained.")
-            run = _execute(vm, script, parameters)
+            run = _execute(self._sb, vm, script, parameters)
             return {"output": {"value": _action_value(linux_command, run)}}
 
         return self._sb.operations.begin(seconds, done)
@@ -216,7 +218,7 @@ class RunCommands:
                 run.provisioning_state, run.execution_state = "Failed", "Unknown"
                 run.execution_message = failure.message
                 raise failure
-            outcome = _execute(vm, run.script, run.parameters)
+            outcome = _execute(self._sb, vm, run.script, run.parameters)
             run.output, run.error, run.exit_code = tail(outcome.stdout), tail(outcome.stderr), outcome.exit_code
             run.execution_state = "Succeeded" if outcome.exit_code == 0 else "Failed"
             run.execution_message = "" if outcome.exit_code == 0 else f"Script exited with code {outcome.exit_code}"
