@@ -142,19 +142,22 @@ def child_report(output: str) -> Mapping[str, Any] | None:
     return None
 
 
-def merge_fleet_reports(reports: Sequence[Mapping[str, Any]], *, scan_id: str, elapsed: float) -> FleetReport:
-    """One fleet report from the children's (each one shard of the same discovery)."""
+def merge_fleet_reports(reports: Sequence[Mapping[str, Any]], *, scan_id: str, elapsed: float,
+                        disjoint: bool = False) -> FleetReport:
+    """One fleet report from the children's: each one hash shard of the same discovery, or with ``disjoint``
+    each its own subscriptions (then the VMs seen add up)."""
     vms: dict[str, VmResult] = {}
     for report in reports:
         for vm in report.get("vms") or ():
             result = VmResult.from_dict(vm)
             vms[result.vm.casefold()] = result
     discovery = [r.get("discovery") or {} for r in reports]
+    seen = [int(d.get("vms_seen") or 0) for d in discovery]
     modes = {r.get("mode") for r in reports}
     return FleetReport(
         scan_id=scan_id, mode="apply" if "apply" in modes else "diagnose",
         source=next((d.get("source") for d in discovery if d.get("source")), "resource-graph"),
-        vms_seen=max((int(d.get("vms_seen") or 0) for d in discovery), default=0),
+        vms_seen=sum(seen) if disjoint else max(seen, default=0),
         candidates=sum(int(d.get("candidates") or 0) for d in discovery),
         vms=tuple(sorted(vms.values(), key=lambda v: v.vm.casefold())),
         request_count=sum(int(r.get("request_count") or 0) for r in reports),
@@ -224,7 +227,8 @@ class FanOut:
                    if c.jobs else "not started (the parent was interrupted)"), resubmits=c.resubmits)
             for c in children)
         fleet = merge_fleet_reports([c.report["fleet"] for c in results if c.ok and c.report is not None],
-                                    scan_id=f"fanout-{uuid.uuid4().hex[:12]}", elapsed=self._clock() - started)
+                                    scan_id=f"fanout-{uuid.uuid4().hex[:12]}", elapsed=self._clock() - started,
+                                    disjoint=options.split == "subscription")
         return FanOutReport(options.account.id, options.runbook, results, fleet, interrupted,
                             self.gateway.request_count)
 

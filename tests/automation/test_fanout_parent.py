@@ -137,6 +137,7 @@ def test_fanout_by_subscription_gives_each_child_whole_subscriptions(tmp_path: P
             run(3, "subscription", "c.sqlite")
         jobs = list(sb.automation.jobs.values())
     assert all(c.ok for c in by_sub.children)
+    assert by_sub.fleet.vms_seen == one.fleet.vms_seen == 40 and by_sub.fleet.candidates == one.fleet.candidates
     assert [v.to_dict() | {"requests": 0} for v in by_sub.fleet.vms] == \
         [v.to_dict() | {"requests": 0} for v in one.fleet.vms]
     firsts = [j.parameters for j in jobs[:2]]
