@@ -54,6 +54,9 @@ class FanOutOptions:
     # "shard": child K scans every subscription's K-th hash shard (K/N); "subscription": child K scans the
     # K-th share of the subscriptions whole: no discovery repeated, and no ARM buckets shared.
     split: str = "shard"
+    # Client ids of user-assigned managed identities for the children, used in turn: ARM throttles per
+    # subscription and principal, so children with identities of their own have buckets of their own.
+    identities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.split not in ("shard", "subscription"):
@@ -269,25 +272,37 @@ def _subscriptions(arguments: Sequence[str]) -> list[str]:
     return [arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a == "--subscription"]
 
 
+def _without(arguments: Sequence[str], flag: str, keep: Callable[[str], bool]) -> list[str]:
+    """``arguments`` without the ``flag VALUE`` pairs whose value ``keep`` rejects."""
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(arguments):
+        if skip:
+            skip = False
+            continue
+        if arg == flag and i + 1 < len(arguments):
+            skip = True
+            if keep(arguments[i + 1]):
+                out += [arg, arguments[i + 1]]
+            continue
+        out.append(arg)
+    return out
+
+
 def _child_arguments(options: FanOutOptions, k: int) -> tuple[str, ...]:
     n = options.children
+    out = list(options.arguments)
+    identity = None
+    if options.identities:
+        identity = options.identities[(k - 1) % len(options.identities)]
+        out = [*_without(out, "--client-id", lambda _value: False), "--client-id", identity]
     if options.split == "subscription":  # the k-th share of the subscriptions, whole: buckets of its own
         mine = set(_subscriptions(options.arguments)[k - 1::n])
-        out: list[str] = []
-        skip = False
-        for i, arg in enumerate(options.arguments):
-            if skip:
-                skip = False
-                continue
-            if arg == "--subscription" and i + 1 < len(options.arguments):
-                skip = True
-                if options.arguments[i + 1] in mine:
-                    out += [arg, options.arguments[i + 1]]
-                continue
-            out.append(arg)
-        return tuple(out)
-    # The children share the identity, so each subscription's ARM buckets: each takes 1/N of them.
-    return (*options.arguments, "--shard", f"{k}/{n}", "--arm-share", str(n))
+        return tuple(_without(out, "--subscription", mine.__contains__))
+    # Children with the same identity share each subscription's ARM buckets: each takes its part of them.
+    share = sum(1 for j in range(1, n + 1) if identity is None
+                or options.identities[(j - 1) % len(options.identities)] == identity)
+    return (*out, "--shard", f"{k}/{n}", *(("--arm-share", str(share)) if share > 1 else ()))
 
 
 def shared_rates(share: int) -> dict[str, BucketRate]:
