@@ -54,6 +54,9 @@ class FanOutOptions:
     # "shard": child K scans every subscription's K-th hash shard (K/N); "subscription": child K scans the
     # K-th share of the subscriptions whole: no discovery repeated, and no ARM buckets shared.
     split: str = "shard"
+    # Client ids of user-assigned managed identities for the children, used in turn: ARM throttles per
+    # subscription and principal, so children with identities of their own have buckets of their own.
+    identities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.split not in ("shard", "subscription"):
@@ -142,19 +145,22 @@ def child_report(output: str) -> Mapping[str, Any] | None:
     return None
 
 
-def merge_fleet_reports(reports: Sequence[Mapping[str, Any]], *, scan_id: str, elapsed: float) -> FleetReport:
-    """One fleet report from the children's (each one shard of the same discovery)."""
+def merge_fleet_reports(reports: Sequence[Mapping[str, Any]], *, scan_id: str, elapsed: float,
+                        disjoint: bool = False) -> FleetReport:
+    """One fleet report from the children's: each one hash shard of the same discovery, or with ``disjoint``
+    each its own subscriptions (then the VMs seen add up)."""
     vms: dict[str, VmResult] = {}
     for report in reports:
         for vm in report.get("vms") or ():
             result = VmResult.from_dict(vm)
             vms[result.vm.casefold()] = result
     discovery = [r.get("discovery") or {} for r in reports]
+    seen = [int(d.get("vms_seen") or 0) for d in discovery]
     modes = {r.get("mode") for r in reports}
     return FleetReport(
         scan_id=scan_id, mode="apply" if "apply" in modes else "diagnose",
         source=next((d.get("source") for d in discovery if d.get("source")), "resource-graph"),
-        vms_seen=max((int(d.get("vms_seen") or 0) for d in discovery), default=0),
+        vms_seen=sum(seen) if disjoint else max(seen, default=0),
         candidates=sum(int(d.get("candidates") or 0) for d in discovery),
         vms=tuple(sorted(vms.values(), key=lambda v: v.vm.casefold())),
         request_count=sum(int(r.get("request_count") or 0) for r in reports),
@@ -224,7 +230,8 @@ class FanOut:
                    if c.jobs else "not started (the parent was interrupted)"), resubmits=c.resubmits)
             for c in children)
         fleet = merge_fleet_reports([c.report["fleet"] for c in results if c.ok and c.report is not None],
-                                    scan_id=f"fanout-{uuid.uuid4().hex[:12]}", elapsed=self._clock() - started)
+                                    scan_id=f"fanout-{uuid.uuid4().hex[:12]}", elapsed=self._clock() - started,
+                                    disjoint=options.split == "subscription")
         return FanOutReport(options.account.id, options.runbook, results, fleet, interrupted,
                             self.gateway.request_count)
 
@@ -265,25 +272,37 @@ def _subscriptions(arguments: Sequence[str]) -> list[str]:
     return [arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a == "--subscription"]
 
 
+def _without(arguments: Sequence[str], flag: str, keep: Callable[[str], bool]) -> list[str]:
+    """``arguments`` without the ``flag VALUE`` pairs whose value ``keep`` rejects."""
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(arguments):
+        if skip:
+            skip = False
+            continue
+        if arg == flag and i + 1 < len(arguments):
+            skip = True
+            if keep(arguments[i + 1]):
+                out += [arg, arguments[i + 1]]
+            continue
+        out.append(arg)
+    return out
+
+
 def _child_arguments(options: FanOutOptions, k: int) -> tuple[str, ...]:
     n = options.children
+    out = list(options.arguments)
+    identity = None
+    if options.identities:
+        identity = options.identities[(k - 1) % len(options.identities)]
+        out = [*_without(out, "--client-id", lambda _value: False), "--client-id", identity]
     if options.split == "subscription":  # the k-th share of the subscriptions, whole: buckets of its own
         mine = set(_subscriptions(options.arguments)[k - 1::n])
-        out: list[str] = []
-        skip = False
-        for i, arg in enumerate(options.arguments):
-            if skip:
-                skip = False
-                continue
-            if arg == "--subscription" and i + 1 < len(options.arguments):
-                skip = True
-                if options.arguments[i + 1] in mine:
-                    out += [arg, options.arguments[i + 1]]
-                continue
-            out.append(arg)
-        return tuple(out)
-    # The children share the identity, so each subscription's ARM buckets: each takes 1/N of them.
-    return (*options.arguments, "--shard", f"{k}/{n}", "--arm-share", str(n))
+        return tuple(_without(out, "--subscription", mine.__contains__))
+    # Children with the same identity share each subscription's ARM buckets: each takes its part of them.
+    share = sum(1 for j in range(1, n + 1) if identity is None
+                or options.identities[(j - 1) % len(options.identities)] == identity)
+    return (*out, "--shard", f"{k}/{n}", *(("--arm-share", str(share)) if share > 1 else ()))
 
 
 def shared_rates(share: int) -> dict[str, BucketRate]:

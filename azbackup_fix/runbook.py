@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="scan-fanout: children running at once (default: N, at most 50)")
     parser.add_argument("--fan-out-by", choices=("shard", "subscription"), default="shard",
                         help="scan-fanout: children by hash shard of every subscription, or by subscription")
+    parser.add_argument("--child-client-id", action="append", default=[], metavar="ID",
+                        help="scan-fanout: user-assigned identities for the children, in turn (repeatable)")
     parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--webhook-data", default=None, help="alert: the webhook's data (default: WEBHOOKDATA)")
     parser.add_argument("--apply", action="store_true", help="alert: apply the fix (default: plan only)")

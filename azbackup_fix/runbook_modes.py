@@ -89,7 +89,8 @@ def fan_out(args: argparse.Namespace, settings: Settings, streams: Any, subscrip
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),
-                            poll_seconds=args.poll_seconds, split=args.fan_out_by)
+                            poll_seconds=args.poll_seconds, split=args.fan_out_by,
+                            identities=tuple(args.child_client_id))
     with credential(args.client_id) as cred, \
             AutomationGateway(cred, account, cloud=args.cloud or settings.cloud, base_url=endpoint,
                               retry_after_cap=settings.retry_after_cap) as gateway:

@@ -66,7 +66,7 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
                                    arm_endpoint=spec["endpoint"], workers=spec["workers"])
         with AutomationGateway(SandboxCredential(), account, **kwargs) as gw:
             report = FanOut(gw).run(FanOutOptions(account, spec["fan_out"], children, poll_seconds=1.0,
-                                                  split=spec["split"]))
+                                                  split=spec["split"], identities=tuple(spec["identities"])))
         out.update(vms_seen=report.fleet.vms_seen, candidates=report.fleet.candidates,
                    outcomes=report.fleet.by_outcome(), client_429=report.fleet.throttled,
                    children=[c.status for c in report.children], failed_children=len(report.failed))
@@ -118,13 +118,14 @@ def _run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 # -- the parent: fleets, server, measurements ---------------------------------------------------
 
 def _minimum(records: list[Any]) -> float:
-    """The throttle-bound minimum for the requests the server logged, by ARM's buckets."""
+    """The throttle-bound minimum for the requests the server logged, by ARM's buckets (per subscription
+    and principal)."""
     from azbackup_fix.fleet import Budget
 
     counts: Counter[tuple[str, str]] = Counter()
     for r in records:  # a 429 spent no token
         if r.status != 429 and r.path.lower().startswith("/subscriptions/") and r.path.count("/") >= 2:
-            counts[(r.path.split("/")[2].lower(), r.kind)] += 1
+            counts[(f"{r.path.split('/')[2].lower()}|{r.principal}", r.kind)] += 1
     return Budget().minimum_seconds(counts)
 
 
@@ -226,12 +227,18 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                          "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
         if args.fan_out:
             account = _automation_account(sb, server)
-            splits = ("shard", "subscription") if len(sb.subscription_ids) >= args.fan_out else ("shard",)
-            for split in splits:
+            variants = [("shard", 0)]
+            if len(sb.subscription_ids) >= args.fan_out:
+                variants.append(("subscription", 0))
+            if args.fan_out_identities:
+                variants.append(("shard", args.fan_out_identities))
+            for split, identities in variants:
                 spec = {**base, "what": "fanout", "fan_out": args.fan_out, "account": account, "split": split,
-                        "journal": str(tmp / f"fanout-{split}.sqlite")}
+                        "identities": [f"bench-child-{i}" for i in range(1, identities + 1)],
+                        "journal": str(tmp / f"fanout-{split}-{identities}.sqlite")}
                 fan = _measure(sb, spec, args.timeout)
-                rows.append({"n": n, "phase": f"diagnose-all, fan-out {args.fan_out} by {split}", **fan,
+                label = f"{identities} identities" if identities else "one identity"
+                rows.append({"n": n, "phase": f"diagnose-all, fan-out {args.fan_out} by {split}, {label}", **fan,
                              "per_vm": fan["requests"] / n, "one_job": diag["wall"]})
         if args.fix:
             fix = _measure(sb, {**base, "what": "fix"}, args.timeout)
@@ -296,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measured client run")
     parser.add_argument("--fan-out", type=int, default=0, metavar="N",
                         help="also diagnose-all as N Automation child jobs (the sandbox runs them as processes)")
+    parser.add_argument("--fan-out-identities", type=int, default=0, metavar="M",
+                        help="with --fan-out: also a run whose children use M identities in turn (own buckets)")
     args = parser.parse_args(argv)
     if args.mix is None and not args.child:
         from azbackup_sandbox.scenarios.fleet import DEFAULT_MIX

@@ -61,3 +61,32 @@ def test_a_fanout_with_a_fair_share_eviction_equals_one_scan(tmp_path: Path) -> 
     assert again.parameters == first.parameters  # same parameters: the same scan key, so it resumes
     assert any("resumed scan" in s.text for s in again.streams)
     assert "evicted by fair share" in fanned.stderr
+
+
+def test_the_parent_as_a_runbook_job_fans_out_within_the_account(tmp_path: Path) -> None:
+    """`--mode scan-fanout` as Automation runs it: the parent is itself a job whose managed identity starts
+    the children in the same account."""
+    import uuid
+
+    from azure.mgmt.automation.models import JobCreateParameters
+
+    from tests.automation.automation_sandbox import ACCOUNT, GROUP
+
+    sb = Sandbox()
+    sb.load("fleet", vms=30, subscriptions=2, vaults=1, mix=ALL_KINDS)
+    with automation_sandbox(sb) as aa:
+        aa.publish()
+        args = ["--mode", "scan-fanout", "--fan-out", "2", "--fan-out-by", "subscription", "--automation-account",
+                aa.account_id, *[a for s in sb.subscription_ids for a in ("--subscription", s)],
+                "--journal", str(tmp_path / "shared.sqlite"), "--arm-endpoint", aa.server.endpoint,
+                "--poll-seconds", "0.3"]
+        name = str(uuid.uuid4())
+        aa.client.job.create(GROUP, ACCOUNT, name, JobCreateParameters(properties={
+            "runbook": {"name": "azbackup-fix"}, "parameters": {f"[PARAMETER {i}]": a for i, a in enumerate(args, 1)}}))
+        parent = aa.wait_job(name)
+        report = json.loads(aa.client.job.get_output(GROUP, ACCOUNT, name).splitlines()[-1])
+        children = [j for j in sb.automation.jobs.values() if j.name != name]
+    assert report["mode"] == "scan-fanout" and parent.properties.status == "Failed"  # exit 3: refusals found
+    assert [c["status"] for c in report["fanout"]["children"]] == ["Failed", "Failed"]
+    assert all(c["error"] is None for c in report["fanout"]["children"]) and len(children) == 2
+    assert report["fleet"]["discovery"]["vms_seen"] == 30 and report["fleet"]["discovery"]["candidates"] > 5

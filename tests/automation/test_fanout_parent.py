@@ -137,6 +137,7 @@ def test_fanout_by_subscription_gives_each_child_whole_subscriptions(tmp_path: P
             run(3, "subscription", "c.sqlite")
         jobs = list(sb.automation.jobs.values())
     assert all(c.ok for c in by_sub.children)
+    assert by_sub.fleet.vms_seen == one.fleet.vms_seen == 40 and by_sub.fleet.candidates == one.fleet.candidates
     assert [v.to_dict() | {"requests": 0} for v in by_sub.fleet.vms] == \
         [v.to_dict() | {"requests": 0} for v in one.fleet.vms]
     firsts = [j.parameters for j in jobs[:2]]
@@ -145,3 +146,18 @@ def test_fanout_by_subscription_gives_each_child_whole_subscriptions(tmp_path: P
         assert values.count("--subscription") == 1 and "--shard" not in values and "--arm-share" not in values
     assert sorted(v for p in firsts for i, v in enumerate(list(p.values())[1:]) if list(p.values())[i] ==
                   "--subscription") == sorted(sb.subscription_ids)
+
+
+def test_children_with_identities_of_their_own_have_buckets_of_their_own(aa: AutomationSandbox,
+                                                                         tmp_path: Path) -> None:
+    aa.publish()
+    with _gateway(aa) as gw:
+        report = FanOut(gw).run(_options(aa, tmp_path, identities=("child-a", "child-b")))
+    assert all(c.ok for c in report.children)
+    params = [list(j.parameters.values()) for j in aa.sandbox.automation.jobs.values()]
+    ids = [p[p.index("--client-id") + 1] for p in params]
+    assert ids == ["child-a", "child-b", "child-a"]
+    shares = [p[p.index("--arm-share") + 1] if "--arm-share" in p else "1" for p in params]
+    assert shares == ["2", "1", "2"]  # child-a's two children split its buckets; child-b has them alone
+    principals = {r.principal for r in aa.sandbox.requests() if "/providers/Microsoft.Compute/" in r.path}
+    assert principals == {"child-a", "child-b"}

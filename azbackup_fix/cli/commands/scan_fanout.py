@@ -29,6 +29,9 @@ def add_fanout_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fan-out-by", choices=("shard", "subscription"), default="shard",
                        help="shard: each child a K/N hash shard of every subscription (default); subscription: each "
                             "child a share of the subscriptions, whole (no repeated discovery, no shared ARM buckets)")
+    group.add_argument("--child-client-id", action="append", default=[], metavar="ID",
+                       help="a user-assigned identity's client id for the children, used in turn (repeatable): "
+                            "each identity has ARM buckets of its own")
     group.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
 
 
@@ -54,7 +57,8 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),
-                            poll_seconds=args.poll_seconds, split=args.fan_out_by)
+                            poll_seconds=args.poll_seconds, split=args.fan_out_by,
+                            identities=tuple(args.child_client_id))
     if connection.sandbox is not None:
         raise InvalidInputError("--fan-out starts Automation jobs: use the sandbox's HTTPS server "
                                 "(--arm-endpoint), not the in-process --sandbox")
