@@ -431,7 +431,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("secure network communication channel",),
     ),
     CatalogueEntry(
-        "ExtensionVCRedistInstallationFailure", _VM_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "ExtensionVCRedistInstallationFailure", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
         "Snapshot failed: the VC++ 2012 redistributable could not install (msiserver must not be disabled).",
         messages=("visual c++ redistributable",),
     ),
