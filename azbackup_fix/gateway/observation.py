@@ -327,7 +327,8 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         collections_searched=gateway.subscription_collection_count(),
         key_vault=key_vault,
     )
-    if vm is not None and points_at_network(observation):
+    # Not for a VM that never had an agent or is between power states: their cause is known already.
+    if vm is not None and not (vm.agent_never_installed or vm.power_transitioning) and points_at_network(observation):
         observation = dataclasses.replace(observation, network=gateway.network_path(vm))
     return observation
 

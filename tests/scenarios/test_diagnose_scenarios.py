@@ -159,7 +159,8 @@ def test_request_count_per_scenario_is_bounded() -> None:
         network[scenario] = sum(1 for r in target.sandbox.requests() if "/providers/microsoft.network/" in r.path.lower())
         counts[scenario] = total - network[scenario]
     assert max(network.values()) <= 16, network
-    assert {s for s, n in network.items() if n} == {"agent-not-ready"}, network
+    # A running VM whose agent is not ready; not one that never had an agent or is between power states.
+    assert {s for s, n in network.items() if n} == {"agent-not-ready", "agent-not-ready-redeploy"}, network
     assert counts["rp-limit-locked"] == 12
     assert counts["vm-deleted"] <= 9  # no VM: no backupStatus; its orphaned collections and their group locks
     plain = {k: v for k, v in counts.items() if not k.startswith("keyvault-")}
