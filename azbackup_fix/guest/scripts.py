@@ -13,7 +13,7 @@ __all__ = ["fix_script", "probe_script", "script_text"]
 
 @cache
 def script_text(name: str) -> str:
-    return resources.files(__package__).joinpath("scripts", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("scripts").joinpath(name).read_text(encoding="utf-8")
 
 
 def probe_script(os_family: str) -> str:
