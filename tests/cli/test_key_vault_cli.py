@@ -4,7 +4,6 @@ without the keyvault extra an encrypted VM's finding names what to install."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -13,18 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from azbackup_fix.cli.main import main
+from azbackup_fix.cli.main import main  # noqa: F401
+
+from .cli_runner import run
 
 SUB = "3c4ad2f7-9b1e-5d3a-8f2c-61a0e4b7d901"  # keyvault-access-policy
 VM = f"/subscriptions/{SUB}/resourceGroups/rg-app-prod/providers/Microsoft.Compute/virtualMachines/vm-app-01"
 BEK_SUB = "3c4ad2f7-9b1e-5d3a-8f2c-61a0e4b7d904"  # keyvault-bek-only
 CODE = "UserErrorKeyvaultPermissionsNotConfigured"
 
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +29,7 @@ def _journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_diagnose_names_the_missing_permissions() -> None:
-    code, out, _ = _run("diagnose", "--sandbox", "keyvault-access-policy", "--vm", VM, "--output", "json")
+    code, out, _ = run("diagnose", "--sandbox", "keyvault-access-policy", "--vm", VM, "--output", "json")
     (finding,) = [f for f in json.loads(out)["findings"] if f["code"] == CODE and f["severity"] == "error"]
     assert finding["evidence_fields"]["missing_permissions"] == "keys backup, list; secrets backup, list"
     assert finding["evidence_fields"]["access_model"] == "access policies"
@@ -41,11 +37,11 @@ def test_diagnose_names_the_missing_permissions() -> None:
 
 
 def test_plan_needs_the_rail_then_apply_grants_and_backs_up() -> None:
-    code, out, _ = _run("plan", "--sandbox", "keyvault-access-policy", "--vm", VM)
+    code, out, _ = run("plan", "--sandbox", "keyvault-access-policy", "--vm", VM)
     assert code == 3 and "--allow-permission-changes" in out
-    code, out, _ = _run("plan", "--sandbox", "keyvault-access-policy", "--vm", VM, "--allow-permission-changes")
+    code, out, _ = run("plan", "--sandbox", "keyvault-access-policy", "--vm", VM, "--allow-permission-changes")
     assert code == 4 and "keys backup, list; secrets backup, list" in out
-    code, out, _ = _run("apply", "--sandbox", "keyvault-access-policy", "--vm", VM, "--yes",
+    code, out, _ = run("apply", "--sandbox", "keyvault-access-policy", "--vm", VM, "--yes",
                         "--allow-permission-changes", "--output", "json")
     report = json.loads(out)
     assert code == 0, out
@@ -57,12 +53,12 @@ def test_the_object_id_option_and_its_bad_input() -> None:
     from azbackup_sandbox.providers.graph.models import backup_service_object_id
 
     bms = backup_service_object_id("72f988bf-86f1-41af-91ab-2d7cd011db47")
-    code, out, _ = _run("diagnose", "--sandbox", "keyvault-bek-only", "--vm", VM.replace(SUB, BEK_SUB),
+    code, out, _ = run("diagnose", "--sandbox", "keyvault-bek-only", "--vm", VM.replace(SUB, BEK_SUB),
                         "--backup-service-object-id", bms, "--output", "json")
     (finding,) = [f for f in json.loads(out)["findings"] if f["code"] == CODE]
     assert finding["evidence_fields"]["backup_service_object_id"] == bms
     assert finding["evidence_fields"]["missing_permissions"] == "secrets backup"
-    code, out, err = _run("diagnose", "--sandbox", "keyvault-bek-only", "--backup-service-object-id", "nope")
+    code, out, err = run("diagnose", "--sandbox", "keyvault-bek-only", "--backup-service-object-id", "nope")
     assert code == 2 and "must be a GUID" in err and len(err.strip().splitlines()) == 1
 
 

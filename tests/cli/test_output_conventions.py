@@ -3,27 +3,14 @@ and ``--verbose``; each checked against the same command's JSON report over the 
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
 import pytest
 
-from azbackup_fix.cli.main import main
+from .cli_runner import isolated_env, run  # noqa: F401 (isolated_env: a fixture)
 
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    for name in ("AZBACKUP_ARM_ENDPOINT", "AZBACKUP_SUBSCRIPTION", "AZURE_SUBSCRIPTION_ID", "GITHUB_STEP_SUMMARY",
-                 "GITHUB_ACTIONS", "TF_BUILD", "CI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AZBACKUP_JOURNAL", str(tmp_path / "journal.sqlite"))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def _json(*argv: str) -> object:
