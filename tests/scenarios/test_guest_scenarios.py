@@ -18,8 +18,8 @@ from azbackup_fix.models import Severity
 from azbackup_fix.steps.guest import GUEST_FIX_ACTION
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.scenarios.files import ESTATES_DIR
+from tests.cli.cli_runner import run as _cli
 from tests.cli.test_remediate_cli import VM
-from tests.cli.test_remediate_cli import _run as _cli
 from tests.gateway.sandbox_arm import BROKEN, Target
 
 # scenario -> (code the probe finds, evidence label, value, rails the fix needs beyond allow_guest_changes)
