@@ -267,7 +267,7 @@ def test_ids_made_after_loading_an_export_never_repeat_its_ids() -> None:
 # ---- the shipped estates ---------------------------------------------------------------------------
 def test_every_shipped_estate_is_listed_and_packaged() -> None:
     names = [s.name for s in list_scenarios()]
-    assert set(SHIPPED_ESTATES) <= set(names) and "demo" in SHIPPED_ESTATES and len(SHIPPED_ESTATES) == 19
+    assert set(SHIPPED_ESTATES) <= set(names) and "demo" in SHIPPED_ESTATES and len(SHIPPED_ESTATES) == 24
     assert {p.stem for p in ESTATES_DIR.glob("*.yaml")} == set(SHIPPED_ESTATES)
     assert '"estates/*.yaml"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
     for scenario in list_scenarios():
