@@ -40,7 +40,7 @@ from .models.events import EventSink, Interrupt
 from .models.rails import given_rails, rail_named
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
-from .runner import Runner, RunOptions, requests_from_findings
+from .runner import Runner, RunOptions, default_playbook_file, requests_from_findings
 from .steps.backup import TriggerBackup
 
 __all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "in_shard", "parse_shard"]
@@ -157,7 +157,8 @@ class FleetScanner:
 
     def _plans(self, observation: VmObservation, diagnosis: Any, options: ScanOptions) -> tuple[tuple[str, ...], tuple[Plan, ...]]:
         """Triage's playbooks and their plans: pure functions of the observation (no request)."""
-        pf = self.playbook_file
+        # The packaged file when none was given, so the scan's rails gate its rules as the CLI's do.
+        pf = self.playbook_file if self.playbook_file is not None else default_playbook_file()
         rails = getattr(pf, "guard_rails", None)
         if rails is not None and any(given_rails(options).values()):
             from dataclasses import replace

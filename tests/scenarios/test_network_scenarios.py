@@ -248,3 +248,31 @@ def test_the_shipped_network_estates_are_what_the_physics_make_of_them() -> None
         sandbox = Sandbox(scenario=name)
         assert _backup_status(sandbox) == ("Failed", ["ExtensionSnapshotFailedNoNetwork"]), name
         assert _backup_status(sandbox, "vm-app-02") == ("Completed", []), name
+
+
+def test_a_fleet_scan_with_the_rail_fixes_the_network_failures_and_reads_the_path_once_per_vm(tmp_path: Path) -> None:
+    from azbackup_fix.scanner import FleetScanner, ScanOptions
+
+    sandbox = Sandbox()
+    sandbox.load("fleet", vms=40, subscriptions=1, vaults=1, mix="healthy=0.7,network-nsg-deny=0.3")
+    denied = {vm.id.lower() for vm in sandbox.compute.vms.values() if vm.tags.get("kind") == "network-nsg-deny"}
+    assert denied
+    with Journal(str(tmp_path / "journal.sqlite")) as journal:
+        scanner = FleetScanner(SandboxCredential(), transport=sandbox.transport(), polling_interval=0,
+                               journal=journal)
+        refused = scanner.scan(ScanOptions(subscriptions=tuple(sandbox.subscription_ids), apply=True, wait=False,
+                                           fresh=True))
+        assert {v.vm.lower() for v in refused.vms if str(getattr(v.outcome, "value", v.outcome)) == "refused"} >= denied
+        sandbox.clear_requests()
+        fixed = scanner.scan(ScanOptions(subscriptions=tuple(sandbox.subscription_ids), apply=True, wait=False,
+                                         fresh=True, allow_network_changes=True))
+    assert {v.vm.lower() for v in fixed.vms if str(getattr(v.outcome, "value", v.outcome)) == "fixed"} == denied
+    effective = [r.path.lower() for r in sandbox.requests() if r.path.lower().endswith("/effectivenetworksecuritygroups")]
+    nics = {p.split("/networkinterfaces/")[1].split("/")[0] for p in effective}
+    # Only the failing VMs' NICs are read (a healthy VM never is). Per NIC: the scan's examination, the
+    # run's own observation, the fresh state after the rule went in, and the verification (each a new state).
+    assert nics == {f"{vm_id.rsplit('/', 1)[-1]}-nic" for vm_id in denied}
+    assert max(effective.count(p) for p in set(effective)) <= 5
+    for vm_id in denied:  # each one's backup now gets out
+        vm = next(v for v in sandbox.compute.vms.values() if v.id.lower() == vm_id)
+        assert sandbox.network.storage_path_block(vm) is None
