@@ -442,6 +442,26 @@ def _fair_share_delete(sandbox: Sandbox, request: SandboxRequest) -> SandboxResp
     return _fair_share_get(sandbox, request)
 
 
+def _automation_wait(sandbox: Sandbox, request: SandboxRequest) -> SandboxResponse:
+    """Block until an Automation job ends or `timeout` real seconds (default 60, at most 600) pass, then
+    answer its status: a test or user waits for a job (a real process) without polling.
+    Body: {"job": "<job id or name>", "timeout": seconds}."""
+    body = _object_body(request)
+    name, timeout = body.get("job"), body.get("timeout", 60)
+    if not isinstance(name, str) or not name:
+        raise _error(400, "InvalidParameter", "'job' must name an Automation job (its name or resource id).")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 600:
+        raise _error(400, "InvalidParameter", "'timeout' must be a number of seconds from 0 to 600.")
+    wanted = name.rstrip("/").rsplit("/", 1)[-1].lower()
+    with sandbox.lock:
+        job = next((j for j in sandbox.automation.jobs.values() if j.name.lower() == wanted), None)
+    if job is None:
+        raise _error(404, "NotFound", f"No Automation job named '{name}'.")
+    ended = sandbox.automation.wait_final(job, float(timeout))
+    with sandbox.lock:
+        return json_response(200, {"job": job.name, "status": job.status, "ended": ended})
+
+
 _Handler = Callable[["Sandbox", SandboxRequest], SandboxResponse]
 
 _ROUTES: dict[str, dict[str, _Handler]] = {
@@ -457,6 +477,7 @@ _ROUTES: dict[str, dict[str, _Handler]] = {
     "/rbac": {"GET": _rbac_get, "POST": _rbac_post},
     "/identity": {"GET": _identity},
     "/automation/fair-share": {"GET": _fair_share_get, "POST": _fair_share_post, "DELETE": _fair_share_delete},
+    "/automation/wait": {"POST": _automation_wait},
 }
 
 

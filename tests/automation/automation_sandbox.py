@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from azure.mgmt.automation import AutomationClient
 from azure.mgmt.automation.models import (
     AutomationAccountCreateOrUpdateParameters,
@@ -49,15 +49,14 @@ class AutomationSandbox:
         self.client.runbook.begin_publish(GROUP, ACCOUNT, name, polling_interval=0).result()
 
     def wait_job(self, name: str, *, timeout: float = 90) -> Any:
-        """Poll the job until Automation reports a final state (real time: the job is a real process)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.client.job.get(GROUP, ACCOUNT, name)
-            if job.properties.status in ("Completed", "Failed", "Stopped", "Suspended"):
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job {name} still {job.properties.status} after {timeout}s")
-            time.sleep(0.2)
+        """Wait until Automation reports a final state: the sandbox's blocking `POST /_sandbox/automation/wait`
+        (the job is a real process; nothing here sleeps or polls), then the job as the SDK reads it."""
+        waited = requests.post(f"{self.server.endpoint}/_sandbox/automation/wait", json={"job": name, "timeout": timeout},
+                               verify=self.server.ca_file, timeout=timeout + 30).json()
+        job = self.client.job.get(GROUP, ACCOUNT, name)
+        if not waited["ended"]:
+            raise AssertionError(f"job {name} still {job.properties.status} after {timeout}s")
+        return job
 
 
 @contextmanager

@@ -96,6 +96,22 @@ def test_stop_and_fair_share(aa: AutomationSandbox, tmp_path) -> None:  # noqa: 
     assert aa.wait_job(hybrid).properties.status == "Completed"
 
 
+def test_the_blocking_wait_answers_a_running_job_at_its_timeout_and_an_ended_one_at_once(
+        aa: AutomationSandbox, tmp_path) -> None:  # noqa: ANN001
+    wait = f"{aa.server.endpoint}/_sandbox/automation/wait"
+    name = _start(aa, "waits", str(tmp_path / "go"))
+    running = requests.post(wait, json={"job": name, "timeout": 0}, verify=aa.server.ca_file).json()
+    assert running["ended"] is False and running["status"] in ("New", "Activating", "Running")
+    (tmp_path / "go").write_text("")
+    job_id = aa.client.job.get(GROUP, ACCOUNT, name).id  # by resource id as well as by name
+    assert requests.post(wait, json={"job": job_id, "timeout": 60}, verify=aa.server.ca_file).json() == {
+        "job": name, "status": "Completed", "ended": True}
+    bad = requests.post(wait, json={"job": name, "timeout": "soon"}, verify=aa.server.ca_file)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter"
+    missing = requests.post(wait, json={"job": "nope"}, verify=aa.server.ca_file)
+    assert missing.status_code == 404
+
+
 def test_the_accounts_limits(aa: AutomationSandbox, tmp_path) -> None:  # noqa: ANN001
     aa.sandbox.config.automation_max_concurrent_jobs = 1
     first = _start(aa, "waits", str(tmp_path / "go"))

@@ -194,6 +194,7 @@ class AutomationBackend:
         self._submissions: dict[tuple[str, ...], deque[float]] = {}
         self.evictions: list[int] = []  # output-line thresholds for the next jobs to start (fair-share lever)
         self._closed = threading.Event()
+        self._changed = threading.Condition()  # notified on every status change, for blocking waits
 
     # ---- accounts, runbooks, webhooks -----------------------------------------------------------
     def put_account(self, sub: str, group: str, name: str, body: dict[str, Any]) -> tuple[Account, bool]:
@@ -368,6 +369,14 @@ class AutomationBackend:
             job.ended = now
             job.exception = exception if exception is not None else job.exception
             job.status_details = "None" if status == "Completed" else status
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_final(self, job: Job, timeout: float) -> bool:
+        """Block until ``job`` reaches a final state (True) or ``timeout`` real seconds pass (False). A job is a
+        real process, so this waits in real time; the caller must not hold the sandbox's lock."""
+        with self._changed:
+            return self._changed.wait_for(lambda: job.status in FINAL, timeout)
 
     def add_line(self, job: Job, stream_type: str, text: str) -> bool:
         """Record one line of a job's stream; True when fair share must evict the job now."""
