@@ -92,3 +92,35 @@ def test_cli_plan_sends_run_command_only_with_probe_guest(server: SandboxServer,
     assert _non_run_command(server.sandbox.requests()) == []
     steps = [s for p in json.loads(out)["playbooks"] for s in p["steps"]]
     assert all(s["status"] in ("planned", "skipped") for s in steps)
+
+
+def test_apply_shows_its_plan_probing_only_with_probe_guest(server: SandboxServer, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from azbackup_fix.cli.main import main
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for key, value in {"AZBACKUP_JOURNAL": str(tmp_path / "journal.sqlite"), "REQUESTS_CA_BUNDLE": server.ca_file,
+                       "IDENTITY_ENDPOINT": server.identity_endpoint,
+                       "IDENTITY_HEADER": server.identity_header}.items():
+        monkeypatch.setenv(key, value)
+    server.sandbox.load("guest-defender-blocking")
+    vm = next(v for v in server.sandbox.compute.vms.values() if v.name == "vm-app-01").id
+    shown = {}
+    for extra in ((), ("--probe-guest",)):
+        server.sandbox.clear_requests()
+        monkeypatch.setattr(sys, "stdin", Tty("n\n"))
+        out, err = Tty(), io.StringIO()
+        code = main(["apply", "--arm-endpoint", server.endpoint, "--vm", vm, "--allow-guest-changes", *extra],
+                    stdout=out, stderr=err)
+        assert code == 0 and "nothing was changed" in out.getvalue(), (out.getvalue(), err.getvalue())
+        shown[extra] = (out.getvalue(), [r.operation for r in writes(server.sandbox.requests())])
+    (plain, plain_writes), (probed, probed_writes) = shown[()], shown[("--probe-guest",)]
+    assert plain_writes == [] and "probe the guest" in plain
+    assert probed_writes and all("RunCommand" in op for op in probed_writes)
+    assert "add Defender exclusion" in probed
