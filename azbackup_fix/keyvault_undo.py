@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .errors import AzBackupFixError
 from .journal import Journal
 from .steps.keyvault import ACCESS_POLICY_ADDED, ROLE_ASSIGNED
+from .undo import UndoLedger
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -43,19 +44,12 @@ def undo_key_vault_grants(journal: Journal, gateway: Gateway | Callable[[str], G
                           *, undo_run_id: str | None = None) -> tuple[GrantUndo, ...]:
     """Undo run ``run_id``'s Key Vault grants, newest first. ``gateway``: one, or a factory by subscription
     id. ``undo_run_id``: the journal run to record the undo under (one is started when not given)."""
-    done = {c.target for c in journal.changes_by_action(GRANT_UNDONE)}
-    grants = [c for c in journal.changes(run_id) if c.action in (ACCESS_POLICY_ADDED, ROLE_ASSIGNED)]
-    if not grants:
-        return ()
-    own = undo_run_id is None
-    recorder = undo_run_id or journal.start_run(command="recover --undo-key-vault-grants", targets=[run_id])
     out: list[GrantUndo] = []
-    status = "succeeded"
-    try:
-        for change in reversed(grants):
-            key = f"change:{change.change_id}"
+    with UndoLedger(journal, run_id, actions=(ACCESS_POLICY_ADDED, ROLE_ASSIGNED), undone_action=GRANT_UNDONE,
+                    command="recover --undo-key-vault-grants", undo_run_id=undo_run_id) as ledger:
+        for change in ledger.changes:
             detail = json.loads(change.detail)
-            if key in done:
+            if ledger.undone(change):
                 out.append(GrantUndo(change.change_id, run_id, change.action, change.target, "already-undone",
                                      change.detail))
                 continue
@@ -71,13 +65,10 @@ def undo_key_vault_grants(journal: Journal, gateway: Gateway | Callable[[str], G
                     reads.delete_role_assignment(
                         f"{change.target}/providers/Microsoft.Authorization/roleAssignments/{detail['name']}")
             except AzBackupFixError as exc:
-                status = "failed"
+                ledger.fail()
                 out.append(GrantUndo(change.change_id, run_id, change.action, change.target, "failed",
                                      change.detail, str(exc)))
                 continue
-            journal.record_change(recorder, action=GRANT_UNDONE, target=key, detail=change.detail)
+            ledger.mark_undone(change)
             out.append(GrantUndo(change.change_id, run_id, change.action, change.target, "removed", change.detail))
-    finally:
-        if own:
-            journal.finish_run(recorder, status=status)
     return tuple(out)

@@ -181,7 +181,8 @@ class Remediator:
                       check_options=self.check_options, pending_findings=self._pending_findings)
 
     def plan(self, vm_id: str | VmRef, **opts: Any) -> RunReport:
-        """What :meth:`run` would change (dry-run): never sends a write request."""
+        """What :meth:`run` would change (dry-run): never sends a write request, except the read-only guest
+        probe's Run Command when ``probe_guest=True`` asks for it."""
         opts.pop("apply", None)
         return self.run(vm_id, apply=False, **opts)
 
@@ -196,6 +197,7 @@ class Remediator:
         allow_guest_changes: bool = False,
         allow_permission_changes: bool = False,
         allow_extension_changes: bool = False,
+        probe_guest: bool = False,
         wait: bool = True,
         playbooks: Iterable[str] | None = None,
         options: dict[str, dict[str, Any]] | None = None,
@@ -209,7 +211,8 @@ class Remediator:
         (:data:`~azbackup_fix.models.GUARD_RAILS`): restart, redeploy and cancel need ``allow_disruptive``;
         resume/stop protection ``allow_protection_changes``; an NSG rule ``allow_network_changes``; a guest
         setting ``allow_guest_changes``; Key Vault access ``allow_permission_changes``; re-running another
-        extension ``allow_extension_changes``. ``events``
+        extension ``allow_extension_changes``. A dry run reads the guest (Run Command, an ARM write) only with
+        ``probe_guest=True``; otherwise fix-guest plans to probe when applied. ``events``
         receives progress (:class:`~azbackup_fix.models.events.RunEvent`); a requested ``interrupt``
         (:class:`~azbackup_fix.models.events.Interrupt`) starts no new step and still puts locks back.
         """
@@ -222,6 +225,7 @@ class Remediator:
             allow_guest_changes=allow_guest_changes,
             allow_permission_changes=allow_permission_changes,
             allow_extension_changes=allow_extension_changes,
+            probe_guest=probe_guest,
             wait=wait,
             playbooks=tuple(playbooks) if playbooks is not None else None,
             options=dict(options or {}),

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     for rail in GUARD_RAILS:  # --allow-disruptive, --allow-network-changes, ...: as the CLI's
         parser.add_argument(rail.flag, action="store_true", dest=rail.name)
     parser.add_argument("--probe-guest", action="store_true",
-                        help="diagnose and scan modes: also read the guest through Run Command (read-only)")
+                        help="diagnose, plan and scan modes: also read the guest through Run Command (read-only; "
+                             "a plan without it probes at apply time)")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for triggered backup jobs")
     parser.add_argument("--leave-locks-removed", action="store_true",
                         help="leave the restore-point locks removed after the fix, as guide 000 recommends "
@@ -285,7 +286,8 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
                     streams.verbose(f"{ref.name}: {len(diagnosis.errors)} problem(s)")
                 else:
                     report = fix.run(ref, apply=args.mode == "apply", **given_rails(args),
-                                     wait=not args.no_wait, options=_lock_options(args))
+                                     probe_guest=args.probe_guest, wait=not args.no_wait,
+                                     options=_lock_options(args))
                     runs.append(report)
                     for step in report.steps:
                         line = f"{ref.name}: {step.step} {step.status.value}: {step.description}"

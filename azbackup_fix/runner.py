@@ -72,6 +72,8 @@ class RunOptions:
     allow_permission_changes: bool = False
     allow_extension_changes: bool = False
     max_targets: int | None = None
+    # Dry-run: read the guest (Run Command, an ARM write) only when asked; applying with the guest rail probes.
+    probe_guest: bool = False
     wait: bool = True  # wait for triggered backups' jobs (hard timeout per playbook option)
     playbooks: tuple[str, ...] | None = None  # run exactly these instead of triage's choice
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
@@ -310,9 +312,11 @@ class Runner:
 
     def _with_guest_probe(self, observation: VmObservation, requests: Sequence[PlaybookRequest],
                           options: RunOptions) -> VmObservation:
-        """A read-only guest probe, when a routed playbook plans from one (fix-guest), the guest rail is given
-        and the guest can be asked. Run Command is a write to ARM, so a dry run without the rail sends none."""
-        if not self._allowed(options).get("allow_guest_changes", False):
+        """A read-only guest probe, when a routed playbook plans from one (fix-guest) and the guest can be asked:
+        applying, with the guest rail; in a dry run only when asked (``probe_guest``). Run Command is a write to
+        ARM and a dry run makes none unasked: fix-guest then plans to probe at apply time."""
+        wanted = options.probe_guest if not options.apply else self._allowed(options).get("allow_guest_changes", False)
+        if not wanted:
             return observation
         if observation.vm is None or not any(getattr(get_playbook(r.playbook_id), "needs_guest_probe", False)
                                              for r in requests):

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
-from .checks.guest import guest_findings, points_into_guest, with_guest_findings
+from .checks.guest import guest_findings, points_into_guest, probe_command, with_guest_findings
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
 from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
@@ -234,6 +234,10 @@ class FleetScanner:
                 # The documented fix is there but its guard rail was not given: say which flag.
                 outcome = Outcome.REFUSED
                 refusals = "; ".join(filter(None, (refusals, *(f"needs {rail_named(r).flag}" for r in needed))))
+            if not options.probe_guest and points_into_guest(observation):
+                # The error points into a guest that can be asked: say how to read it (the scan only with the flag).
+                refusals = "; ".join(filter(None, (refusals, "the job's error points inside the guest: scan "
+                                                   f"--probe-guest, or `{probe_command(vm.id)}`, reads it")))
             return _Examined(VmResult(vm.id, vm.subscription_id, outcome, candidate.reasons, confirmed,
                                       code or (findings[0] if findings else None), findings, playbooks, steps,
                                       refusals), observation, plans)

@@ -5,6 +5,7 @@ minimum. Prints a table; a benchmark, not a test.
     python benchmarks/fleet.py --vms 1000 --vms 10000            # diagnose-all (+ sequential sample)
     python benchmarks/fleet.py --vms 1000 --fix                  # also fix-all
     python benchmarks/fleet.py --vms 10000 --fan-out 4           # also the scan as 4 Automation child jobs
+    python benchmarks/fleet.py --vms 1000 --guest-share 0.02 --probe-guest   # also the scan with guest probes
 
 Setup per fleet size N: ceil(N / 1000) subscriptions (ARM buckets are per subscription), 2 vaults each,
 the generator's default failure mix (86 % healthy) plus a 3 % share of VMs whose NIC NSG denies outbound
@@ -21,6 +22,13 @@ subscription after another, no threads, no Resource Graph; it is run on a sample
 extrapolated to N (the table says so). Fix-all uses ``wait=False`` (triggered backups are not awaited),
 allows cancelling stuck jobs (``--allow-disruptive``) and the NSG rule (``--allow-network-changes``), and otherwise the default
 playbooks' permissions (no restarts, no protection changes: those VMs stay report-only or refused).
+
+``--guest-share F`` gives a share F of the VMs a cause inside the guest (the generator's ``guest-cause`` kind:
+Defender, strong crypto, COM+ or a VSS writer on Windows, an outdated agent on Linux; the agent stays Ready);
+``--probe-guest`` then also runs the diagnose-all with ``scan --probe-guest`` (a read-only Run Command for each
+candidate whose job error points into the guest, a few at once) and prints what the probes cost over the
+scan without them: their requests, Run Command round trips, and wall time per probed VM (a Run Command takes
+``run_command_seconds``, 30 s, on the sandbox clock at real time).
 
 ``--fan-out N`` also runs the diagnose-all as ``azbackup_fix.fanout`` does in production: a parent submits
 N child jobs (shards) of the shipped runbook to the sandbox's Automation account, where each runs as its
@@ -94,11 +102,18 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
         fix = spec["what"] == "fix"
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(spec["subscriptions"]), apply=fix, workers=spec["workers"], wait=False, fresh=True,
+            probe_guest=spec["what"] == "probe",
             # Stuck jobs: cancelled (snapshot phase) rather than waited for an hour.
             allow_disruptive=fix, allow_network_changes=fix,
             options={"resolve-backup-in-progress": {"wait_minutes": 2}}))
         out.update(vms_seen=report.vms_seen, candidates=report.candidates, outcomes=report.by_outcome(),
                    client_429=report.throttled, budget_wait=round(budget.waited, 1))
+        # VMs whose diagnosis names a guest cause (or the probe's own problem) from the guest's facts.
+        from azbackup_fix.playbooks import get_playbook
+
+        guest = {*get_playbook("fix-guest").error_codes, "GuestProbeFailed", "GuestChannelUnavailable",
+                 "WireServerUnreachable"} - {"GuestAgentSnapshotTaskStatusError"}
+        out["guest_named"] = sum(1 for r in report.vms if guest & set(r.findings))
         journal.close()
     out["wall"] = time.monotonic() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -148,6 +163,7 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     result = _run_child(spec, timeout)
     after = resource.getrusage(resource.RUSAGE_SELF)
     result["server_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["load"] = os.getloadavg()[0]  # the machine may be shared: the 1-minute load when the run ended
     records = sb.requests()
     result["requests"] = len(records)
     result["graph_requests"] = sum(1 for r in records if r.operation == "ResourceGraph_Resources")
@@ -156,6 +172,15 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     # The VMs that paid for network reads: one NIC each (the agent codes point at the path too).
     result["network_read_vms"] = len({p.split("/networkinterfaces/")[1].split("/")[0] for p in network
                                       if "/networkinterfaces/" in p})
+    # The guest probes' share: Run Command requests (managed: PUT, GETs of its instance view, DELETE; action:
+    # POST and its operation polls), runs started (round trips), and the VMs they reached.
+    run_command = [r for r in records if "RunCommand" in r.operation
+                   or (r.operation == "ComputeOperations_Get" and "/providers/microsoft.compute/" in r.path.lower())]
+    result["run_command_requests"] = len(run_command)
+    result["run_command_runs"] = sum(1 for r in run_command if r.operation in (
+        "VirtualMachineRunCommands_CreateOrUpdate", "VirtualMachines_RunCommand"))
+    result["probed_vms"] = len({r.path.lower().split("/virtualmachines/")[1].split("/")[0] for r in run_command
+                                if "/virtualmachines/" in r.path.lower()})
     result["server_429"] = sb.throttle.throttled
     result["minimum"] = _minimum(records)
     result["discovery"] = _discovery_seconds(records)
@@ -197,8 +222,11 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     sb = Sandbox(config=config, log_limit=2_000_000)
     sb.load("fleet", vms=n, subscriptions=subs, vaults=args.vaults, mix=args.mix)
     kinds = Counter(vm.tags.get("kind") for vm in sb.compute.vms.values())
+    causes = Counter(vm.tags.get("guest-cause") for vm in sb.compute.vms.values() if vm.tags.get("guest-cause"))
     print(f"# fleet {n} VMs, {subs} subscriptions x {args.vaults} vaults, generated in {time.monotonic() - t0:.1f} s; "
-          f"healthy {kinds.get('healthy', 0)}, network {kinds.get('network-nsg-deny', 0)}", file=sys.stderr)
+          f"healthy {kinds.get('healthy', 0)}, network {kinds.get('network-nsg-deny', 0)}, "
+          f"guest {kinds.get('guest-cause', 0)} {dict(causes)}; load average {os.getloadavg()[0]:.2f}",
+          file=sys.stderr)
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="azbf-bench-"))
     with SandboxServer(sb, clock_rate=1.0) as server:
@@ -225,6 +253,11 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append({"n": n, "phase": "sequential SDK loop", "wall": per_vm_s * n, "sampled": seq["vms"],
                          "requests": seq["requests"] / max(1, seq["vms"]) * n, "per_vm": seq["requests"] / max(1, seq["vms"]),
                          "server_429": seq["server_429"], "peak_rss_mb": seq["peak_rss_mb"], "minimum": None})
+        if args.probe_guest:
+            probed = _measure(sb, {**base, "what": "probe"}, args.timeout)
+            probed["guest_vms"], probed["network_vms"] = kinds.get("guest-cause", 0), network_vms
+            probed["no_probe"] = diag
+            rows.append({"n": n, "phase": "diagnose-all --probe-guest", **probed, "per_vm": probed["requests"] / n})
         if args.fan_out:
             account = _automation_account(sb, server)
             variants = [("shard", 0)]
@@ -270,6 +303,17 @@ def _table(rows: list[dict[str, Any]]) -> str:
             notes.append(f"network reads {r['network_requests']} req for {r['network_read_vms']} VMs "
                          f"({r['network_requests'] / r['network_read_vms']:.1f}/VM; {r.get('network_vms', '?')} "
                          "with an NSG that denies)")
+        if "no_probe" in r:
+            base, vms = r["no_probe"], max(1, r["probed_vms"])
+            extra_wall, extra_req = r["wall"] - base["wall"], r["requests"] - base["requests"]
+            notes.append(f"probes: {r['probed_vms']} VMs probed ({r['guest_vms']} with a guest cause; the cause named "
+                         f"for {r['guest_named']}, {base['guest_named']} without probes); "
+                         f"{r['run_command_requests']} Run Command requests ({r['run_command_requests'] / vms:.1f}/VM), "
+                         f"{r['run_command_runs']} round trips; extra over the scan without probes: {extra_req} "
+                         f"requests, {extra_wall:.1f} s wall ({extra_wall / vms:.1f} s per probed VM, "
+                         f"{base['wall']:.1f} s -> {r['wall']:.1f} s)")
+        if r.get("load") is not None:
+            notes.append(f"load {r['load']:.2f}")
         if r.get("discovery") is not None:
             notes.append(f"discovery {r['discovery']:.1f} s")
         if "server_cpu" in r and "client_cpu" in r:
@@ -301,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
     parser.add_argument("--fix", action="store_true", help="also measure fix-all and a diagnose pass after it")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measured client run")
+    parser.add_argument("--guest-share", type=float, default=0.0, metavar="F",
+                        help="share of VMs with a cause inside the guest (the generator's guest-cause kind)")
+    parser.add_argument("--probe-guest", action="store_true",
+                        help="also diagnose-all with guest probes (scan --probe-guest) and print their cost")
     parser.add_argument("--fan-out", type=int, default=0, metavar="N",
                         help="also diagnose-all as N Automation child jobs (the sandbox runs them as processes)")
     parser.add_argument("--fan-out-identities", type=int, default=0, metavar="M",
@@ -310,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         from azbackup_sandbox.scenarios.fleet import DEFAULT_MIX
 
         args.mix = ",".join(f"{k}={v}" for k, v in {**DEFAULT_MIX, "network-nsg-deny": 0.03}.items())
+    if args.guest_share and not args.child:
+        args.mix += f",guest-cause={args.guest_share}"
     if args.child:
         print(json.dumps(_client(json.loads(args.child))))
         return 0

@@ -467,7 +467,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     CatalogueEntry(
         "GuestProbeSuggested", _AGENT_GUIDE, _S["step4"], (),
-        "The job's error points inside the guest and the agent is Ready: probe it (diagnose --probe-guest).",
+        "The job's error points inside the guest and the agent is Ready: probe it "
+        "(azbackup-fix diagnose --vm ID --probe-guest).",
         documented=False,
     ),
 )

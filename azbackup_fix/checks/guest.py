@@ -14,13 +14,15 @@ from ..models.guest import GuestProbe
 from .catalogue import entry_for, finding_from_entry, rank_of
 from .evidence import ev
 
-__all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "points_into_guest", "probe_suggestion", "with_guest_findings"]
+__all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "points_into_guest", "probe_command", "probe_suggestion",
+           "with_guest_findings"]
 
 # Job errors whose cause the guides place inside the guest (Run Command can read it while the agent is Ready).
 GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
     "ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
     "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel", "GuestAgentSnapshotTaskStatusError",
     "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable",
+    "ExtensionVCRedistInstallationFailure",  # msiserver disabled: the probe reads its start type
 ))
 
 
@@ -38,8 +40,14 @@ def probe_suggestion(observation: VmObservation) -> tuple[Finding, ...]:
     if not points_into_guest(observation):
         return ()
     return (finding_from_entry("GuestProbeSuggested", severity=Severity.INFO,
-                               title="the job's error points inside the guest and the agent is Ready: "
-                                     "run diagnose --probe-guest (probe_guest=True) to read it"),)
+                               title="the job's error points inside the guest and the agent is Ready: read the guest "
+                                     f"with `{probe_command(observation.vm_ref.id)}` (Python: probe_guest=True; "
+                                     "a fleet: scan --probe-guest)"),)
+
+
+def probe_command(vm_id: str) -> str:
+    """The command that reads this VM's guest (read-only Run Command), as findings and reports name it."""
+    return f"azbackup-fix diagnose --vm {vm_id} --probe-guest"
 
 
 def _problem(probe: GuestProbe) -> tuple[Finding, ...]:

@@ -30,7 +30,9 @@ def fix_script(os_family: str, fixes: tuple[GuestFix, ...]) -> str:
         words = " ".join(dict.fromkeys(f.action for f in fixes))
         body = script_text("fix-linux.sh")
         shebang, _, rest = body.partition("\n")
-        return f"{shebang}\nFIXES={json.dumps(words)}\n{rest}"
+        restore = " ".join(f.value for f in fixes if f.action == "restore-waagent-conf")  # the undo's values
+        extra = f"WAAGENT_RESTORE={json.dumps(restore)}\n" if restore else ""
+        return f"{shebang}\nFIXES={json.dumps(words)}\n{extra}{rest}"
     items = ",\n".join(f"    @{{ action = {_ps(f.action)}; target = {_ps(f.target)}; value = {_ps(f.value)} }}"
                        for f in fixes)
     directives = [f"#azsandbox {f.action} " + " ".join(_shell_word(w) for w in _directive_args(f)) for f in fixes]

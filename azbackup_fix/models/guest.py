@@ -25,7 +25,8 @@ class GuestFix:
     """One change to make inside the guest, as the guide prescribes it (value: the setting to set)."""
 
     action: str  # restart-service | start-service | set-service | set-registry | add-defender-exclusion |
-    #              waagent-conf | agent-update
+    #              waagent-conf | agent-update; undo: delete-registry | remove-defender-exclusion |
+    #              restore-waagent-conf
     target: str
     value: str = ""
     before: Any = None  # as the probe saw it
@@ -35,7 +36,10 @@ class GuestFix:
         words = {"restart-service": "restart service", "start-service": "start service",
                  "set-service": "set service", "set-registry": "set registry value",
                  "add-defender-exclusion": "add Defender exclusion", "waagent-conf": "set waagent.conf options",
-                 "agent-update": "update the agent from the distribution's repository"}
+                 "agent-update": "update the agent from the distribution's repository",
+                 # the undo's (recover --undo-guest-changes)
+                 "delete-registry": "delete registry value", "remove-defender-exclusion": "remove Defender exclusion",
+                 "restore-waagent-conf": "put back waagent.conf options"}
         what = words.get(self.action, self.action)
         value = f" to {self.value}" if self.value else ""
         return f"{what} {self.target}{value}".strip()

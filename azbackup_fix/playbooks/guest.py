@@ -44,8 +44,15 @@ class FixGuest(Playbook):
             return Plan(cls.id, target, notes=(f"nothing can run in the guest: {problem}",))
         probe = obs.guest_probe
         if probe is None:
-            return Plan(cls.id, target, notes=("the guest was not probed (the probe runs with allow_guest_changes; "
-                                               "diagnose --probe-guest reads it without changing anything)",))
+            # A dry run sends no Run Command unasked: the step probes when applied, fixes what it finds, re-probes.
+            steps: list[Step] = [ApplyGuestFixes(obs.vm, (), probe_at_apply=True)]
+            trigger = trigger_step(obs, opts)
+            if trigger is not None:
+                steps.append(trigger)
+            return Plan(cls.id, target, steps=tuple(steps), notes=(
+                "the guest was not probed (Run Command writes to ARM; a dry run sends none unasked): applying with "
+                "allow_guest_changes probes it, makes the guides' fixes it finds and probes again; "
+                "plan --probe-guest (probe_guest=True) reads it now",))
         if not probe.ok and not probe.request_failed:
             return Plan(cls.id, target, notes=(f"the guest could not be read: {probe.problem}",))
         fixes = plan_guest_fixes(probe)
@@ -54,7 +61,7 @@ class FixGuest(Playbook):
             notes = (f"the probe's Run Command failed ({probe.problem}); the step probes again before fixing",)
         if probe.ok and not fixes:
             return Plan(cls.id, target, notes=("the probe found nothing to fix in the guest",))
-        steps: list[Step] = [ApplyGuestFixes(obs.vm, fixes)]
+        steps = [ApplyGuestFixes(obs.vm, fixes)]
         trigger = trigger_step(obs, opts)
         if trigger is not None:
             steps.append(trigger)

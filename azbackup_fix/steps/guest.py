@@ -22,6 +22,7 @@ class ApplyGuestFixes(Step):
     vm: VirtualMachine
     fixes: tuple[GuestFix, ...]  # empty: the plan's probe failed at ARM; probe again first
     timeout: float = 20 * 60.0
+    probe_at_apply: bool = False  # planned by a dry run that did not probe: what the guest needs is not known yet
 
     kind = "fix-guest"
     actions = RUN_COMMAND_ACTIONS
@@ -32,7 +33,9 @@ class ApplyGuestFixes(Step):
         return self.vm.ref.id
 
     def describe(self) -> str:
-        what = "; ".join(f.describe() for f in self.fixes) or "probe again and make the guides' fixes it finds"
+        what = "; ".join(f.describe() for f in self.fixes) or (
+            "probe the guest (read-only), make the guides' fixes it finds, probe again" if self.probe_at_apply
+            else "probe again and make the guides' fixes it finds")
         return f"inside VM {self.vm.ref.name} (Run Command): {what}"
 
     def details(self) -> tuple[tuple[str, DetailValue], ...]:

@@ -7,6 +7,7 @@ carries the errorTitle the physics yields for that state."""
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,6 +163,33 @@ def _vm_deleted(p: Placement) -> None:
     p.vm["deleted"] = True
 
 
+# The guest causes of the shipped guest-* estates, as a fleet's VMs carry them (the `guest:` key): each makes
+# the nightly backup fail with its documented code, while the agent stays Ready (Run Command can probe it).
+GUEST_CAUSES: dict[str, dict[str, Any]] = {
+    "defender-blocking": {"defender": {"realTimeProtection": True, "exclusions": []}},
+    "strong-crypto-missing": {"registry": {
+        "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto": None,
+        "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto": None}},
+    "complus-stopped": {"services": {"COMSysApp": {"state": "stopped"}, "MSDTC": {"account": "LocalSystem"}}},
+    "vss-writer-failed": {"services": {"SQLWriter": {"state": "running"}},
+                          "vssWriters": [{"name": "System Writer", "service": "CryptSvc"},
+                                         {"name": "SqlServerWriter", "service": "SQLWriter", "state": "Failed",
+                                          "lastError": "Non-retryable error"}]},
+}
+LINUX_GUEST_CAUSES: dict[str, dict[str, Any]] = {"agent-outdated": {"agentVersion": "2.2.9"}}
+
+
+def _guest_cause(p: Placement) -> None:
+    """A cause inside the guest (one of the guest-* estates' for the VM's OS family), drawn at random."""
+    p.restore_points(2)
+    causes = LINUX_GUEST_CAUSES if p.vm["osType"] == "Linux" else GUEST_CAUSES
+    name = p.rng.choice(sorted(causes))
+    p.vm["guest"] = copy.deepcopy(causes[name])
+    p.vm["tags"] = {**p.vm.get("tags", {}), "guest-cause": name}
+    if "agentVersion" in causes[name]:  # what the agent reports to Azure is the guest's own version
+        p.vm["vmAgent"] = {**p.vm["vmAgent"], "vmAgentVersion": causes[name]["agentVersion"]}
+
+
 FAILURE_KINDS: dict[str, Callable[[Placement], None]] = {
     "healthy": _healthy,
     "rp-limit-locked": _rp_limit_locked,
@@ -176,6 +204,7 @@ FAILURE_KINDS: dict[str, Callable[[Placement], None]] = {
     "disk-too-large": _disk_too_large,
     "vm-deleted": _vm_deleted,
     "network-nsg-deny": _network_nsg_deny,
+    "guest-cause": _guest_cause,
 }
 
 KIND_DESCRIPTIONS: dict[str, str] = {
@@ -192,6 +221,8 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     "disk-too-large": "a data disk over 32 TB (UserErrorUnsupportedDiskSize)",
     "vm-deleted": "VM deleted, still protected in the vault",
     "network-nsg-deny": "the NIC's NSG denies outbound Internet (ExtensionSnapshotFailedNoNetwork)",
+    "guest-cause": "a cause inside the guest, agent Ready (Windows: Defender, strong crypto, COM+ or a VSS writer; "
+                   "Linux: an outdated agent), as the guest-* estates",
 }
 
 

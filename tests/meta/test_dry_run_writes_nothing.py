@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from azbackup_fix.models.rails import GUARD_RAILS
 from azbackup_fix.playbooks import all_playbooks, playbook_ids
 from azbackup_fix.steps import Step
 from azbackup_sandbox import Sandbox, list_scenarios
@@ -31,9 +32,8 @@ def test_dry_run_writes_nothing(playbook: str, scenario: str, tmp_path: Path) ->
         # Single-VM scenarios: the broken VM; estates (demo, fleets): a few of their protected VMs.
         vms = [target.vm()] if sandbox.scenario_name in SINGLE else list(fix.list_protected_vms())[:4]
         assert vms
-        reports = [fix.plan(vm, playbooks=[playbook], allow_disruptive=True, allow_protection_changes=True,
-                            allow_permission_changes=True)
-                   for vm in vms]
+        # Every rail, the guest's too: without probe_guest a dry run sends no Run Command (no exemption).
+        reports = [fix.plan(vm, playbooks=[playbook], **{rail.name: True for rail in GUARD_RAILS}) for vm in vms]
     assert writes(sandbox.requests()) == [] and all(r.write_count == 0 for r in reports)
     assert json.dumps(sandbox.snapshot(), sort_keys=True) == before
     assert all(s.status.value in ("planned", "skipped") for r in reports for s in r.steps)

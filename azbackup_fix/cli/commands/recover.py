@@ -7,8 +7,12 @@ notes, owners) when it is missing. Locks held by a run that is still active are 
 Locks left removed on purpose (``--leave-locks-removed``, playbook option ``restore_locks: false``)
 are listed, not restored; ``azbackup-fix recover --restore-left-locks`` puts those back too.
 
+``--undo-guest-changes RUN_ID`` puts back the guest settings a run changed (dry run unless ``--yes``;
+``--allow-guest-changes`` to apply; ``--allow-disruptive`` restarts a service whose logon account returns).
+
 Exit codes: 0 nothing pending, or every lock back in place; 1 a lock could not be restored
-(it stays pending: run recover again); 2 bad input or an unreadable journal; 3 permission denied.
+(it stays pending: run recover again); 2 bad input or an unreadable journal; 3 permission denied
+(or a guard rail not given); 4 a guest undo planned (dry run).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from ...errors import InvalidInputError
 from ...journal import JournalBackend, LeftLock, is_url, open_journal
+from ...models.rails import DISRUPTIVE, GUEST
 from ...recovery import LockRecovery, recover_locks, restore_left_locks
 from ...settings import Settings
 from .. import exit_codes
@@ -47,6 +52,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="also put back the locks a run left removed on purpose (--leave-locks-removed)")
     parser.add_argument("--undo-key-vault-grants", metavar="RUN_ID",
                         help="undo the Key Vault grants (access-policy adds, role assignments) of one run")
+    undo = parser.add_argument_group("undoing guest changes (--undo-guest-changes RUN_ID)")
+    undo.add_argument("--undo-guest-changes", metavar="RUN_ID",
+                      help="put back the guest settings one run changed (dry run: --yes applies)")
+    undo.add_argument(GUEST.flag, dest=GUEST.name, action="store_true", help=f"allow {GUEST.allows}")
+    undo.add_argument(DISRUPTIVE.flag, dest=DISRUPTIVE.name, action="store_true",
+                      help="also restart a service whose logon account is put back (else: at its next restart)")
+    undo.add_argument("--yes", "-y", action="store_true", help="apply the undo (without it: show what it would do)")
 
 
 def _scope(r: LockRecovery) -> str:
@@ -123,11 +135,48 @@ def _undo_grants(args: argparse.Namespace, io: Io, path: str, settings: Settings
     return exit_codes.FAILURE if any(r.outcome == "failed" for r in results) else exit_codes.OK
 
 
+def _undo_guest(args: argparse.Namespace, io: Io, path: str, settings: Settings) -> int:
+    from ...guest_undo import undo_guest_changes
+
+    if args.yes and not args.allow_guest_changes:  # refused before anything is read or sent
+        io.err.write(f"azbackup-fix: error: undoing guest settings needs {GUEST.flag} ({GUEST.allows})\n")
+        return exit_codes.PERMISSION
+    with connect(args, settings) as connection, ExitStack() as stack:
+        journal = stack.enter_context(open_journal(path, credential=connection.credential) if is_url(path)
+                                      else open_journal(path))
+        report = undo_guest_changes(journal, connection.gateways(stack), args.undo_guest_changes, apply=args.yes,
+                                    allow_guest_changes=args.allow_guest_changes,
+                                    allow_disruptive=args.allow_disruptive)
+    if args.output == "json":
+        io.out.write(json.dumps({"journal": str(path), **report.to_dict()}, indent=2) + "\n")
+    else:
+        io.out.write(render_guest_undo(report) + "\n")
+    if report.failed:
+        return exit_codes.FAILURE
+    return exit_codes.CHANGES_PLANNED if report.planned else exit_codes.OK
+
+
+def render_guest_undo(report: Any) -> str:
+    """Text: each journaled setting and what undoing it does (did), then the guest as probed again."""
+    verb = "undid" if report.applied else "would undo (dry run; --yes applies)"
+    lines = [f"recover: {len(report.settings)} guest setting(s) of run {report.run_id}: {verb}"]
+    for s in report.settings:
+        what = "; ".join(f.describe() for f in s.fixes)
+        lines.append(f"  {s.outcome:<14} {s.action} {s.setting} on {s.vm.rsplit('/', 1)[-1]}"
+                     + (f": {what}" if what else "") + (f" ({s.note})" if s.note else ""))
+    for vm, found in report.reprobe.items():
+        codes = ", ".join(f.code for f in found) or "nothing"
+        lines.append(f"  probed again {vm.rsplit('/', 1)[-1]}: {codes}")
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace, io: Io) -> int:
     settings = Settings.from_env()
     path = journal_path(args, settings)
     if getattr(args, "undo_key_vault_grants", None):
         return _undo_grants(args, io, path, settings)
+    if getattr(args, "undo_guest_changes", None):
+        return _undo_guest(args, io, path, settings)
     only = (args.subscription or "").casefold()
     if is_url(path):  # a container: its reads need the credential, so connect first
         with connect(args, settings) as connection, \

@@ -49,6 +49,10 @@ def _arguments(parser: argparse.ArgumentParser, *, apply: bool) -> None:
                        help="leave the restore-point locks removed after the fix, as guide 000 recommends "
                             "(journaled; `recover --restore-left-locks` puts them back)")
     add_permissions_option(group)
+    group.add_argument("--probe-guest", action="store_true",
+                       help="read the guest (read-only Run Command) to plan fix-guest now" + (
+                           " in the plan shown before asking" if apply else "")
+                       + "; without it the plan probes at apply time")
     if apply:
         group.add_argument("--yes", "-y", action="store_true", help="apply without asking (required without a tty)")
         group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -103,7 +107,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                     for ref in refs:
                         try:
                             plans.append(fix.plan(ref, wait=not args.no_wait, options=lock_options(args),
-                                                  **rails))
+                                                  probe_guest=args.probe_guest, **rails))
                         except Exception as exc:  # noqa: BLE001 - reported, and nothing is changed
                             problems.add(exc, where=ref.name)
                 if problems:
@@ -130,7 +134,7 @@ def _run(args: argparse.Namespace, io: Io, *, apply: bool) -> int:
                         try:
                             reports.append(fix.run(ref, apply=apply, wait=not args.no_wait,
                                                    options=lock_options(args), events=events,
-                                                   interrupt=interrupt, **rails))
+                                                   interrupt=interrupt, probe_guest=args.probe_guest, **rails))
                         except Exception as exc:  # one VM's error does not end the batch
                             problems.add(exc, where=ref.name)
                 interrupted = interrupt.requested

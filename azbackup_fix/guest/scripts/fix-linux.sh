@@ -1,6 +1,6 @@
 #!/bin/bash
 # azbackup-fix guest fixes for Linux. The library puts the fixes to make in FIXES (words: waagent-conf,
-# agent-update) above this text. Idempotent: a setting already right is reported unchanged. Ends with one
+# agent-update; the undo's restore-waagent-conf with WAAGENT_RESTORE) above this text. Idempotent: a setting already right is reported unchanged. Ends with one
 # JSON line of schema azbackup-guest/v1 listing each change with the value before it.
 set -u
 root="${GUEST_ROOT:-}"
@@ -60,6 +60,24 @@ for fix in $FIXES; do
             else
                 add_error "apt-get could not update walinuxagent"
             fi
+            ;;
+        restore-waagent-conf)
+            # Undo (recover --undo-guest-changes): WAAGENT_RESTORE holds NAME=VALUE words, the values before
+            # the fix; an empty VALUE (or None) means the option was not in the file: its line goes.
+            for pair in ${WAAGENT_RESTORE:-}; do
+                name=${pair%%=*}
+                value=${pair#*=}
+                if [ -z "$value" ] || [ "$value" = None ]; then
+                    before=$(option "$name")
+                    if grep -qE "^[[:space:]]*$name=" "$conf" 2>/dev/null; then
+                        sed -i "/^[[:space:]]*$name=/d" "$conf" || add_error "cannot write $conf"
+                        add_change delete-waagent-option "$name" "$before" ""
+                        restart=true
+                    fi
+                else
+                    set_option "$name" "$value"
+                fi
+            done
             ;;
         *)
             add_error "unknown fix $fix"

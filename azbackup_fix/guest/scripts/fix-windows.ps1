@@ -41,6 +41,19 @@ foreach ($fix in $Fixes) {
                 if (-not $present) { Add-MpPreference -ExclusionPath $fix.target }
                 $changes += @{ action = $fix.action; target = $fix.target; before = $present; after = $true }
             }
+            # The undo's actions (recover --undo-guest-changes): a value the fix created, an exclusion it added.
+            'delete-registry' {
+                $path = 'HKLM:' + (Split-Path -Path $fix.target -Parent).Substring(4)
+                $name = Split-Path -Path $fix.target -Leaf
+                $before = (Get-ItemProperty -Path $path -Name $name -ErrorAction SilentlyContinue).$name
+                if ($null -ne $before) { Remove-ItemProperty -Path $path -Name $name }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $null }
+            }
+            'remove-defender-exclusion' {
+                $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target
+                if ($present) { Remove-MpPreference -ExclusionPath $fix.target }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $present; after = $false }
+            }
             default { $errors += "unknown fix $($fix.action)" }
         }
     } catch {

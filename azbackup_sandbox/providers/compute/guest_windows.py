@@ -6,6 +6,8 @@ docs/guest-protocol.md documents for any client: directive lines in the script, 
     #azsandbox set-service <name> <key>=<value> startType=Automatic|Manual|Disabled, account=<logon account>
     #azsandbox set-registry <key\\value> <data> a DWORD (digits) or a string
     #azsandbox add-defender-exclusion <path>   a Defender path exclusion
+    #azsandbox delete-registry <key\\value>      remove a value (an undo: it did not exist before)
+    #azsandbox remove-defender-exclusion <path> remove a Defender path exclusion
     #azsandbox probe                           report the guest's state
 
 run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
@@ -111,6 +113,14 @@ def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str
         if not present:
             guest.defender_exclusions.append(args[0])
         changes.append({"action": "add-defender-exclusion", "target": args[0], "before": present, "after": True})
+    elif verb == "delete-registry" and len(args) == 1:
+        before = guest.registry.pop(args[0], None)
+        changes.append({"action": "delete-registry", "target": args[0], "before": before, "after": None})
+    elif verb == "remove-defender-exclusion" and len(args) == 1:
+        kept = [e for e in guest.defender_exclusions if e.rstrip("\\").casefold() != args[0].rstrip("\\").casefold()]
+        present = len(kept) != len(guest.defender_exclusions)
+        guest.defender_exclusions[:] = kept
+        changes.append({"action": "remove-defender-exclusion", "target": args[0], "before": present, "after": False})
     else:
         errors.append(f"unknown directive: {verb} {' '.join(args)}".strip())
 
