@@ -24,7 +24,7 @@ def parse_endpoint(text: str) -> str:
     raw = text.strip()
     parts = urlsplit(raw if "://" in raw else f"https://{raw}")
     try:
-        port = parts.port or 443
+        port = parts.port if parts.port is not None else 443
     except ValueError:
         port = 0
     host = parts.hostname or ""
