@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backup-service-object-id", default=None, metavar="GUID",
                         help="the Backup Management Service principal's object id (Key Vault checks), when the "
                              "identity may not read Microsoft Graph")
+    parser.add_argument("--guest-storage-endpoint", default=None, metavar="HOST[:PORT]",
+                        help="with --probe-guest: the storage to test on 443 when a VM has no boot-diagnostics "
+                             "storage account (env AZBACKUP_GUEST_STORAGE_ENDPOINT)")
     parser.add_argument("--cloud", choices=_CLOUDS, default=None)
     parser.add_argument("--arm-endpoint", help="ARM endpoint (env AZBACKUP_ARM_ENDPOINT)")
     parser.add_argument("--journal", help="journal file, or a Blob Storage container URL "
@@ -204,7 +207,8 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
                                                          retry_after_cap=settings.retry_after_cap), journal=journal,
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
-                               retry_after_cap=settings.retry_after_cap)
+                               retry_after_cap=settings.retry_after_cap,
+                               guest_storage_endpoint=args.guest_storage_endpoint or settings.guest_storage_endpoint)
         apply = args.mode == "scan-apply"
         streams.verbose(f"{args.mode}: {len(subscriptions)} subscription(s), shard {shard[0]}/{shard[1]}")
         report = scanner.scan(ScanOptions(
@@ -261,7 +265,8 @@ def _run(args: argparse.Namespace, settings: Settings, streams: _Streams) -> dic
     with _credential(args.client_id) as credential, \
             Remediator(credential, subscription, cloud=args.cloud or settings.cloud, base_url=endpoint,
                        retry_after_cap=settings.retry_after_cap, journal_path=journal,
-                       playbook_file=playbook_file, backup_service_object_id=args.backup_service_object_id) as fix:
+                       playbook_file=playbook_file, backup_service_object_id=args.backup_service_object_id,
+                       guest_storage_endpoint=args.guest_storage_endpoint or settings.guest_storage_endpoint) as fix:
         targets = [fix.parse_vm(r) for r in refs] or list(fix.list_protected_vms())
         streams.verbose(f"{args.mode}: {len(targets)} VM(s) in subscription {subscription}")
         if playbook_file is not None:

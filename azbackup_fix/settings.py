@@ -8,6 +8,8 @@
 ``GITHUB_ACTIONS``         ``true``: problems are also written as ``::error::`` workflow commands
 ``TF_BUILD``               ``True`` (Azure Pipelines): problems also as ``##vso[task.logissue]`` commands
 ``AZBACKUP_JOURNAL``       the journal file (default: a per-user state directory, see :func:`default_journal_path`)
+``AZBACKUP_GUEST_STORAGE_ENDPOINT`` HOST[:PORT] the guest probes test on 443 when a VM has no
+                           boot-diagnostics storage account (docs/guest-protocol.md)
 
 TLS trust for a private endpoint comes from the standard ``REQUESTS_CA_BUNDLE``, which the
 SDK's transport reads itself.
@@ -60,6 +62,7 @@ class Settings:
     github_step_summary: str | None = None
     journal_path: str | None = None  # None: no home directory known, the caller must name a file
     ci: str | None = None  # "github" (GITHUB_ACTIONS=true) or "azure-pipelines" (TF_BUILD=True)
+    guest_storage_endpoint: str | None = None  # HOST[:PORT] the guest probes test when a VM names none
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +85,7 @@ class Settings:
             github_step_summary=_blank_to_none(env.get("GITHUB_STEP_SUMMARY")),
             journal_path=_blank_to_none(env.get("AZBACKUP_JOURNAL")) or default_journal_path(env),
             ci=_ci(env),
+            guest_storage_endpoint=_blank_to_none(env.get("AZBACKUP_GUEST_STORAGE_ENDPOINT")),
         )
 
 

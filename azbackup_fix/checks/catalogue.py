@@ -455,6 +455,45 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "The guest cannot reach 168.63.129.16 on port 80 or 32526 (guest firewall or proxy).",
         documented=False,
     ),
+    # -- Linux guest probes and storage reachability (issue 14; report only) ------------------------
+    CatalogueEntry(
+        "GuestDhcpDisabled", _AGENT_GUIDE, _S["step4"], (),
+        "The guest's network configuration turns DHCP off: the next boot leaves the agent without its fabric "
+        "address (DHCP must stay on in the guest; set a static IP in Azure instead).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "ProxyNotBypassingWireServer", _AGENT_GUIDE, _S["step4"], (),
+        "A proxy in the guest does not let 168.63.129.16 bypass it (no_proxy); the extensions fail.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "SELinuxDeniesAgent", _VMS_GUIDE, _VM_TABLE, (),
+        "SELinux enforces and denies waagent (AVC denials): exclude /var/lib/waagent from the security policy.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        # Guide 001's row "Backup failed to freeze one or more mount points"; the errorTitle is our guess.
+        "UserErrorFsFreezeFailed", _VMS_GUIDE, _VM_TABLE, (),
+        "Backup failed to freeze one or more mount points of the VM to take a file-system consistent snapshot "
+        "(a file system not clean, or mounted twice: unmount, fsck, remount).",
+        messages=("failed to freeze one or more mount points",),
+    ),
+    CatalogueEntry(
+        "GuestVarLowOnSpace", _AGENT_GUIDE, _S["step4"], (),
+        "Little free space under /var: the snapshot extension cannot unpack or write its status.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "StorageUnreachableFromGuest", _AGENT_GUIDE, _S["step4"], (),
+        "The guest cannot open TCP to the storage endpoint on 443 (guide 000: ports 80, 443 and 32526).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "StorageReachabilityNotChecked", _AGENT_GUIDE, _S["step4"], (),
+        "No storage endpoint to test on 443: the VM has no boot-diagnostics storage account and none was given.",
+        documented=False,
+    ),
     CatalogueEntry(
         "GuestChannelUnavailable", _AGENT_GUIDE, _S["agent"], (),
         "Run Command cannot reach the guest now; only Azure-side levers remain.",

@@ -21,9 +21,13 @@ __all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "points_into
 GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
     "ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
     "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel", "GuestAgentSnapshotTaskStatusError",
-    "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable",
+    "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable", "UserErrorFsFreezeFailed",
     "ExtensionVCRedistInstallationFailure",  # msiserver disabled: the probe reads its start type
 ))
+WIRESERVER = "168.63.129.16"
+# Below this much free space under /var the snapshot extension cannot unpack or write its status. Our
+# threshold: the guides give none; the handler's package and logs live in /var/lib/waagent and /var/log/azure.
+MIN_VAR_FREE_MB = 100
 
 
 def points_into_guest(observation: VmObservation) -> bool:
@@ -121,7 +125,79 @@ def _linux(facts: Any) -> list[Finding]:
             title=f"WALinuxAgent {agent['version']} in the guest is older than "
                   f"{'.'.join(map(str, MIN_LINUX_AGENT))}: update it from the distribution's repository",
             evidence=[ev("guest agent version", agent["version"]), ev("guest agent service", agent.get("service"))]))
+    out.extend(_linux_system(facts))
     return out
+
+
+def _linux_system(facts: Any) -> list[Finding]:
+    """DHCP, proxy, SELinux, file systems and /var space (issue 14's Linux probes)."""
+    out: list[Finding] = []
+    dhcp = facts.get("dhcp") or {}
+    if dhcp.get("configured") is False:
+        out.append(finding_from_entry(
+            "GuestDhcpDisabled", severity=Severity.WARNING,
+            title=f"{dhcp.get('source') or 'the network configuration'} turns DHCP off on "
+                  f"{dhcp.get('interface') or 'eth0'}: the next boot leaves the agent without its fabric address; "
+                  "keep DHCP on in the guest and set a static IP in Azure instead",
+            evidence=[ev("guest dhcp source", dhcp.get("source")), ev("guest interface", dhcp.get("interface"))]))
+    proxy = facts.get("proxy") or {}
+    used = proxy.get("https_proxy") or proxy.get("http_proxy")
+    bypass = [w.strip() for w in str(proxy.get("no_proxy") or "").split(",")]
+    if used and WIRESERVER not in bypass:
+        out.append(finding_from_entry(
+            "ProxyNotBypassingWireServer", severity=Severity.ERROR,
+            title=f"/etc/environment sends traffic through proxy {used} and no_proxy does not list {WIRESERVER}: "
+                  "the extensions cannot reach it; add it to no_proxy",
+            evidence=[ev("guest proxy", used), ev("guest no proxy", proxy.get("no_proxy") or None),
+                      ev("guest agent proxy host", proxy.get("agent_host") or None)]))
+    selinux = facts.get("selinux") or {}
+    denials = selinux.get("waagent_denials") or 0
+    if str(selinux.get("mode") or "").lower() == "enforcing" and denials:
+        out.append(finding_from_entry(
+            "SELinuxDeniesAgent", severity=Severity.ERROR,
+            title=f"SELinux enforces and the audit log holds {denials} AVC denial(s) naming waagent: exclude "
+                  "/var/lib/waagent from the security policy (guide 001)",
+            evidence=[ev("guest selinux mode", selinux.get("mode")), ev("guest waagent denials", denials)]))
+    mounts = facts.get("mounts") or {}
+    for device in mounts.get("not_clean") or []:
+        out.append(finding_from_entry(
+            "UserErrorFsFreezeFailed", severity=Severity.ERROR,
+            title=f"the file system on {device} is not clean: unmount it, run fsck, remount it (guide 001)",
+            evidence=[ev("guest file system not clean", device)]))
+    for item in mounts.get("duplicates") or []:
+        out.append(finding_from_entry(
+            "UserErrorFsFreezeFailed", severity=Severity.ERROR,
+            title=f"{item} is mounted twice in /proc/mounts: fsfreeze cannot freeze it; unmount the duplicate",
+            evidence=[ev("guest mounted twice", item)]))
+    free = (facts.get("var") or {}).get("free_mb")
+    if isinstance(free, int) and free < MIN_VAR_FREE_MB:
+        out.append(finding_from_entry(
+            "GuestVarLowOnSpace", severity=Severity.ERROR,
+            title=f"/var has {free} MB free (below {MIN_VAR_FREE_MB} MB): the snapshot extension cannot unpack or "
+                  "write its status; free space under /var",
+            evidence=[ev("guest var free mb", free)]))
+    return out
+
+
+def _endpoint_findings(probe: GuestProbe) -> list[Finding]:
+    """TCP to the storage endpoint on 443 (both OS families), or that it was not tested."""
+    tested = probe.facts.get("endpoints")
+    if not probe.endpoints or not isinstance(tested, dict):
+        why = ("the probe script reported no endpoint results" if probe.endpoints else
+               "the VM has no boot-diagnostics storage account and no --guest-storage-endpoint was given")
+        return [finding_from_entry(
+            "StorageReachabilityNotChecked", severity=Severity.INFO,
+            title=f"storage reachability on 443 was not checked: {why}",
+            evidence=[ev("guest endpoint source", probe.endpoint_source or None)])]
+    blocked = [e for e in probe.endpoints if tested.get(e) is not True]
+    if not blocked:
+        return []
+    return [finding_from_entry(
+        "StorageUnreachableFromGuest", severity=Severity.WARNING,
+        title=f"the guest cannot open TCP to {', '.join(blocked)} ({probe.endpoint_source}): a guest firewall, "
+              "an NSG, a route or DNS stops the way to storage",
+        evidence=[*(ev("guest unreachable endpoint", e) for e in blocked),
+                  ev("guest endpoint source", probe.endpoint_source)])]
 
 
 def guest_findings(probe: GuestProbe) -> tuple[Finding, ...]:
@@ -135,6 +211,7 @@ def guest_findings(probe: GuestProbe) -> tuple[Finding, ...]:
             "WireServerUnreachable", severity=Severity.WARNING,
             title=f"the guest cannot reach 168.63.129.16 on port(s) {', '.join(blocked)}",
             evidence=[ev("guest blocked port", p) for p in blocked]))
+    found.extend(_endpoint_findings(probe))
     return tuple(replace(f, evidence=(*f.evidence, ev("guest channel", probe.channel))) for f in found)
 
 

@@ -174,6 +174,11 @@ def connect(args: argparse.Namespace, settings: Settings) -> Iterator[Connection
         except ValueError:
             raise InvalidInputError(f"--backup-service-object-id must be a GUID, got '{object_id}'") from None
         connection.client_kwargs["backup_service_object_id"] = object_id
+    endpoint = getattr(args, "guest_storage_endpoint", None) or settings.guest_storage_endpoint
+    if endpoint:  # the guest probes' storage check (guest/endpoints.py); validated before any request
+        from ..guest.endpoints import parse_endpoint
+
+        connection.client_kwargs["guest_storage_endpoint"] = parse_endpoint(endpoint)
     try:
         yield connection
     finally:

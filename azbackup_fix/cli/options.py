@@ -37,6 +37,9 @@ def add_common_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     group.add_argument("--backup-service-object-id", metavar="GUID", default=default(None),
                        help="the Backup Management Service principal's object id in your tenant, for Key Vault "
                             "checks where the identity may not read Microsoft Graph")
+    group.add_argument("--guest-storage-endpoint", metavar="HOST[:PORT]", default=default(None),
+                       help="storage the guest probes test TCP reachability of (port 443 by default) when a VM "
+                            "has no boot-diagnostics storage account (env AZBACKUP_GUEST_STORAGE_ENDPOINT)")
     group.add_argument("--only-show-errors", action="store_true", default=default(False),
                        help="on stderr, only errors (no progress, warnings or notes)")
     group.add_argument("--verbose", action="store_true", default=default(False),

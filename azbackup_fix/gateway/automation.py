@@ -99,6 +99,7 @@ class AutomationGateway:
                                              if connection_verify is not None else {}))
         self._transport = transport
         client_kwargs.pop("logging_enable", None)
+        client_kwargs.pop("guest_storage_endpoint", None)  # the guest probes' setting (Gateway), not an SDK option
         self.client = client_class(
             credential, account.subscription_id, base_url=(base_url or resolved.arm_endpoint).rstrip("/"),
             credential_scopes=[resolved.credential_scope], transport=transport, per_call_policies=[self.counter],

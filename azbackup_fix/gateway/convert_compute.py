@@ -158,6 +158,7 @@ def vm_from_wire(ref: VmRef, data: dict[str, Any]) -> VirtualMachine:
         provisioning_status_message=provisioning.get("message"),
         provision_vm_agent=_provision_vm_agent(props),
         nic_ids=_nic_ids(props),
+        boot_diagnostics_storage_uri=dig(props, "diagnosticsProfile", "bootDiagnostics", "storageUri"),
     )
 
 

@@ -106,7 +106,9 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
     sandbox server), ``credential_scopes``, ``transport``, ``polling_interval``,
     ``retry_total``, ``retry_after_cap`` (seconds), ``connection_verify``, ``backup_service_object_id``
     (the Backup Management Service principal's object id, instead of asking Microsoft Graph), ``graph_url``
-    (another Graph endpoint; default: the cloud's, or ``base_url`` when that is given); anything else
+    (another Graph endpoint; default: the cloud's, or ``base_url`` when that is given),
+    ``guest_storage_endpoint`` (``HOST[:PORT]``: the storage the guest probes test reachability of when
+    the VM has no boot-diagnostics storage account, docs/guest-protocol.md); anything else
     is passed to the SDK clients unchanged, except ``logging_enable`` (the network trace logs
     bearer tokens), which is ignored.
     """
@@ -128,6 +130,7 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
         per_vm_job_listing: bool = False,
         backup_service_object_id: str | None = None,
         graph_url: str | None = None,
+        guest_storage_endpoint: str | None = None,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(subscription_id, str) or not subscription_id.strip():
@@ -159,6 +162,12 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
         self.per_vm_job_listing = per_vm_job_listing
         # The Backup Management Service principal's object id, when Graph may not be asked (gateway/keyvault.py).
         self.backup_service_object_id = backup_service_object_id
+        # host[:port] the guest probes test on 443 when the VM names no storage account of its own
+        if guest_storage_endpoint:
+            from ..guest.endpoints import parse_endpoint  # bad input is refused before any request
+
+            guest_storage_endpoint = parse_endpoint(guest_storage_endpoint)
+        self.guest_storage_endpoint = guest_storage_endpoint or None
         self.graph_url = graph_url
         self._credential = credential
         self._retry = retry

@@ -15,7 +15,7 @@ from ..waits import wait_until
 from .arm_errors import arm_call
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from azure.mgmt.compute import ComputeManagementClient
 
@@ -43,13 +43,17 @@ class GatewayRunCommand:
         @property
         def sleep(self) -> Callable[[float], None]: ...
 
-    def run_command_action(self, vm: VmRef, *, linux: bool, script: str, timeout: float) -> ScriptRun:
-        """``POST .../runCommand`` (RunShellScript / RunPowerShellScript) and wait for its result."""
-        from azure.mgmt.compute.models import RunCommandInput
+    def run_command_action(self, vm: VmRef, *, linux: bool, script: str, timeout: float,
+                           parameters: Mapping[str, str] | None = None) -> ScriptRun:
+        """``POST .../runCommand`` (RunShellScript / RunPowerShellScript) and wait for its result.
+        ``parameters`` reach a shell script as environment variables, a PowerShell script as its parameters."""
+        from azure.mgmt.compute.models import RunCommandInput, RunCommandInputParameter
 
         self._check_subscription(vm.subscription_id)
         body = RunCommandInput(command_id="RunShellScript" if linux else "RunPowerShellScript",
-                               script=script.splitlines())
+                               script=script.splitlines(),
+                               parameters=[RunCommandInputParameter(name=k, value=v)
+                                           for k, v in (parameters or {}).items()] or None)
         with arm_call(f"run command on VM {vm.name}"):
             poller = self.compute.virtual_machines.begin_run_command(vm.resource_group, vm.name, body)
             result = poller.result(timeout=timeout)
@@ -59,14 +63,20 @@ class GatewayRunCommand:
         return _action_run(linux, values)
 
     def run_command_managed(self, vm: VmRef, *, location: str, name: str, script: str,
-                            timeout: float) -> ScriptRun:
+                            timeout: float, parameters: Mapping[str, str] | None = None) -> ScriptRun:
         """Create a managed Run Command (asynchronous), poll its instance view until it ends, then delete it."""
-        from azure.mgmt.compute.models import VirtualMachineRunCommand, VirtualMachineRunCommandScriptSource
+        from azure.mgmt.compute.models import (
+            RunCommandInputParameter,
+            VirtualMachineRunCommand,
+            VirtualMachineRunCommandScriptSource,
+        )
 
         self._check_subscription(vm.subscription_id)
         ops = self.compute.virtual_machine_run_commands
         body = VirtualMachineRunCommand(location=location, async_execution=True, timeout_in_seconds=int(timeout),
-                                        source=VirtualMachineRunCommandScriptSource(script=script))
+                                        source=VirtualMachineRunCommandScriptSource(script=script),
+                                        parameters=[RunCommandInputParameter(name=k, value=v)
+                                                    for k, v in (parameters or {}).items()] or None)
         with arm_call(f"managed run command {name} on VM {vm.name}"):
             # Asynchronous execution: the instance view, polled below, is the result; the PUT's own LRO only
             # says the resource exists, so it is not waited for.

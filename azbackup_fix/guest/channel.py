@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..errors import AzBackupFixError, WaitTimeoutError
 from ..models import VirtualMachine
 from ..models.guest import GuestFix, GuestProbe
+from .endpoints import ENDPOINTS_PARAMETER, probe_endpoints
 from .result import ScriptOutput, parse_output
 from .scripts import fix_script, probe_script
 
@@ -63,15 +64,17 @@ class GuestChannel:
         have = _version(vm.agent.known_version)
         return have is not None and have >= MANAGED_MIN_AGENT[vm.os_family or "windows"]
 
-    def run(self, vm: VirtualMachine, script: str) -> tuple[str, ScriptOutput]:
+    def run(self, vm: VirtualMachine, script: str,
+            parameters: dict[str, str] | None = None) -> tuple[str, ScriptOutput]:
         """(channel, parsed output); raises the gateway's error when Run Command itself fails."""
         linux = vm.os_family == "linux"
         if self._managed(vm):
             name = f"azbackup-fix-{uuid.uuid4().hex[:12]}"
             run = self.gateway.run_command_managed(vm.ref, location=vm.location, name=name, script=script,
-                                                   timeout=self.timeout)
+                                                   timeout=self.timeout, parameters=parameters)
         else:
-            run = self.gateway.run_command_action(vm.ref, linux=linux, script=script, timeout=self.timeout)
+            run = self.gateway.run_command_action(vm.ref, linux=linux, script=script, timeout=self.timeout,
+                                                  parameters=parameters)
         return run.channel, parse_output(run.stdout, exit_code=run.exit_code, stderr=run.stderr)
 
     def probe(self, vm: VirtualMachine, *, raise_errors: bool = False) -> GuestProbe:
@@ -81,8 +84,10 @@ class GuestChannel:
         problem = channel_problem(vm)
         if problem is not None:
             return GuestProbe(family, problem=problem, problem_code="GuestChannelUnavailable")
+        endpoints, source = probe_endpoints(vm, getattr(self.gateway, "guest_storage_endpoint", None))
+        parameters = {ENDPOINTS_PARAMETER: " ".join(endpoints)} if endpoints else None
         try:
-            channel, out = self.run(vm, probe_script(family))
+            channel, out = self.run(vm, probe_script(family, endpoints), parameters)
         except WaitTimeoutError:
             return GuestProbe(family, problem=_NEVER_RAN.format(minutes=self.timeout / 60, family=family),
                               problem_code="GuestChannelUnavailable")
@@ -102,7 +107,7 @@ class GuestChannel:
         if out.errors:
             return GuestProbe(family, channel, problem="the probe script reported: " + "; ".join(out.errors),
                               problem_code="GuestProbeFailed")
-        return GuestProbe(family, channel, facts=out.facts)
+        return GuestProbe(family, channel, facts=out.facts, endpoints=endpoints, endpoint_source=source)
 
     def fix(self, vm: VirtualMachine, fixes: tuple[GuestFix, ...]) -> tuple[str, ScriptOutput]:
         return self.run(vm, fix_script(vm.os_family or "windows", fixes))

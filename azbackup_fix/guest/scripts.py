@@ -16,8 +16,15 @@ def script_text(name: str) -> str:
     return resources.files(__package__).joinpath("scripts").joinpath(name).read_text(encoding="utf-8")
 
 
-def probe_script(os_family: str) -> str:
-    return script_text("probe-linux.sh" if os_family == "linux" else "probe-windows.ps1")
+def probe_script(os_family: str, endpoints: tuple[str, ...] = ()) -> str:
+    """The probe script. Linux reads ``endpoints`` from its ENDPOINTS parameter; the Windows script gets
+    them as its -ENDPOINTS parameter and, for the sandbox's protocol, on its ``#azsandbox probe`` line."""
+    if os_family == "linux":
+        return script_text("probe-linux.sh")
+    text = script_text("probe-windows.ps1")
+    if endpoints:
+        text = text.replace("#azsandbox probe\n", f"#azsandbox probe endpoints={','.join(endpoints)}\n", 1)
+    return text
 
 
 def _ps(text: str) -> str:

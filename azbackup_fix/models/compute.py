@@ -146,6 +146,7 @@ class VirtualMachine:
     provisioning_status_message: str | None = None
     provision_vm_agent: bool | None = None  # osProfile.*Configuration.provisionVMAgent; None when absent
     nic_ids: tuple[str, ...] = ()  # networkProfile.networkInterfaces, the primary first
+    boot_diagnostics_storage_uri: str | None = None  # a custom boot-diagnostics account's blob endpoint
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "power_state", normalize_power_state(self.power_state))

@@ -59,6 +59,8 @@ class GuestProbe:
     problem_code: str | None = None  # GuestChannelUnavailable | GuestProbeFailed
     exit_code: int | None = None
     request_failed: bool = False  # Run Command's own request failed (ARM's error), not the guest or the script
+    endpoints: tuple[str, ...] = ()  # host:port the probe tested TCP reachability of (facts "endpoints")
+    endpoint_source: str = ""  # where they came from: "boot diagnostics" | "given" | "" (none: not tested)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facts", MappingProxyType(dict(self.facts)))

@@ -154,7 +154,7 @@ def _vm(sandbox: Sandbox, sid: str, spec: VmSpec) -> VirtualMachine:
         time_created=spec.time_created, computer_name=spec.computer_name, os_name=spec.os_name,
         os_version=spec.os_version, tags=dict(spec.tags), zones=list(spec.zones),
         provision_vm_agent=spec.provision_vm_agent, key_encryption_key=spec.key_encryption_key,
-        single_pass=spec.single_pass,
+        single_pass=spec.single_pass, boot_diagnostics_storage_uri=spec.boot_diagnostics_storage_uri,
     )
     if spec.key_vault is not None:
         vault = sandbox.keyvault.get(sid, *spec.key_vault)

@@ -143,6 +143,8 @@ def _vm(vm: VirtualMachine) -> dict[str, Any]:
     body["extensions"] = [_extension(e) for e in vm.extensions.values()]
     if vm.guest is not None:
         body["guest"] = vm.guest.to_estate()
+    if vm.boot_diagnostics_storage_uri:
+        body["bootDiagnosticsStorageUri"] = vm.boot_diagnostics_storage_uri
     return {k: v for k, v in body.items() if v is not None and v != {} and v != []}
 
 

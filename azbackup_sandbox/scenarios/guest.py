@@ -13,7 +13,7 @@ __all__ = ["GUEST_KEYS", "parse_guest"]
 
 GUEST_KEYS: dict[str, tuple[str, ...]] = {
     "guest": ("agentVersion", "services", "vssWriters", "registry", "files", "firewall", "dhcp", "defender",
-              "repositoryAgentVersion", "events"),
+              "repositoryAgentVersion", "events", "selinux", "fileSystemState", "varFreeMB"),
     "service": ("state", "startType", "account"),
     "vssWriter": ("name", "service", "state", "lastError"),
     "firewall": ("blocked",),
@@ -22,6 +22,8 @@ GUEST_KEYS: dict[str, tuple[str, ...]] = {
 SERVICE_STATES = ("running", "stopped")
 START_TYPES = ("Automatic", "Manual", "Disabled")
 WRITER_STATES = ("Stable", "Failed", "Waiting for completion", "Retryable error")
+SELINUX_MODES = ("", "Enforcing", "Permissive", "Disabled")  # "": not installed
+FS_STATES = ("clean", "not clean")
 
 
 def _strings(value: Any, path: str) -> list[str]:
@@ -95,4 +97,18 @@ def parse_guest(raw: Any, path: str, os_type: str) -> dict[str, Any]:
         out["defender"] = defender
     if f.has("events"):
         out["events"] = _strings(f.raw("events"), f.at("events"))
+    linux_only = [k for k in ("selinux", "fileSystemState", "varFreeMB") if f.has(k)]
+    if linux_only and os_type != "Linux":
+        raise EstateError(f.at(linux_only[0]), "expected only on a Linux VM")
+    if f.has("selinux"):
+        out["selinux"] = f.choice("selinux", SELINUX_MODES)
+    if f.has("fileSystemState"):
+        states = f.mapping("fileSystemState")
+        for device, state in states.items():
+            if not str(device).startswith("/dev/") or state not in FS_STATES:
+                raise EstateError(join_path(f.at("fileSystemState"), device),
+                                  f"expected a /dev/ device mapped to one of {', '.join(FS_STATES)}, got {describe(state)}")
+        out["fileSystemState"] = states
+    if f.has("varFreeMB"):
+        out["varFreeMB"] = f.integer("varFreeMB", minimum=0)
     return out

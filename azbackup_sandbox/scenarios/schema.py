@@ -75,7 +75,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "vm": ("name", "resourceGroup", "location", "vmId", "osType", "vmSize", "computerName", "osName", "osVersion",
            "timeCreated", "tags", "zones", "powerState", "provisioningState", "provisioningError", "vmAgent",
            "provisionVMAgent", "osDisk", "dataDisks", "extensions", "deleted", "transitionSeconds", "network",
-           "guest"),
+           "guest", "bootDiagnosticsStorageUri"),
     "provisioningError": ("code", "message"),
     "vmAgent": ("status", "vmAgentVersion", "message", "revivedByRestart", "revivedByRedeploy"),
     "osDisk": ("diskSizeGB", "encryptionSettings"),
@@ -315,7 +315,17 @@ def _vm(raw: Any, path: str, groups: _Groups, network: Any, key_vaults: tuple[Ke
         key_vault=key_vault, key_encryption_key=kek, single_pass=single_pass,
         network=parse_vm_network(f.raw("network", None), f.at("network"), network),
         guest=parse_guest(f.raw("guest"), f.at("guest"), os_type) if f.has("guest") else None,
+        boot_diagnostics_storage_uri=_storage_uri(f),
     )
+
+
+def _storage_uri(f: Fields) -> str | None:
+    """bootDiagnostics.storageUri of a custom storage account (none: managed boot diagnostics)."""
+    uri = f.text("bootDiagnosticsStorageUri", None)
+    if uri is not None and not re.match(r"^https://[a-z0-9]{3,24}\.blob\.[a-z0-9.]+/?$", uri):
+        raise EstateError(f.at("bootDiagnosticsStorageUri"),
+                          f"expected https://ACCOUNT.blob.core.windows.net/, got '{uri}'")
+    return uri
 
 
 def _agent(raw: Any, path: str, os_type: str) -> AgentSpec:

@@ -107,6 +107,7 @@ class VmSpec:
     single_pass: bool = False
     network: VmNetworkSpec = field(default_factory=lambda: _vm_network())
     guest: dict[str, Any] | None = None  # the validated `guest:` mapping (scenarios/guest.py)
+    boot_diagnostics_storage_uri: str | None = None  # a custom boot-diagnostics storage account's blob endpoint
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from azbackup_fix.cli.main import main
 __all__ = ["isolated_env", "run"]
 
 _OUTSIDE = ("AZBACKUP_ARM_ENDPOINT", "AZBACKUP_SUBSCRIPTION", "AZURE_SUBSCRIPTION_ID", "GITHUB_STEP_SUMMARY",
-            "GITHUB_ACTIONS", "TF_BUILD", "CI", "AZBACKUP_CLOUD")
+            "GITHUB_ACTIONS", "TF_BUILD", "CI", "AZBACKUP_CLOUD", "AZBACKUP_GUEST_STORAGE_ENDPOINT")
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -62,6 +62,11 @@ EXPECTED_TITLE = {
     "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
     "guest-clean": None,
+    "guest-linux-dhcp-off": None,  # the lease holds until the next boot
+    "guest-linux-proxy": "ExtensionSnapshotFailedNoNetwork",
+    "guest-linux-selinux-denials": "GuestAgentSnapshotTaskStatusError",
+    "guest-linux-fs-not-clean": "UserErrorFsFreezeFailed",
+    "guest-linux-var-full": "GuestAgentSnapshotTaskStatusError",
     # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
     "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",
     "backup-old-vault-in-progress": "UserErrorBackupOperationInProgress",  # the old vault's job still runs

@@ -17,6 +17,15 @@ PLUGINS = ["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
            "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"]
 NET = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
 NET32 = "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+NETPLAN_STATIC = ("network:\n    version: 2\n    ethernets:\n        eth0:\n            dhcp4: false\n"
+                  "            addresses: [10.0.1.4/24]\n            routes:\n                - to: default\n"
+                  "                  via: 10.0.1.1\n")
+AUDIT_DENIALS = ('type=AVC msg=audit(1793523120.412:311): avc:  denied  { write } for  pid=1187 comm="waagent" '
+                 'name="waagent" dev="sda2" ino=1048602 scontext=system_u:system_r:waagent_t:s0 '
+                 'tcontext=system_u:object_r:var_lib_t:s0 tclass=dir permissive=0\n'
+                 'type=AVC msg=audit(1793523121.007:312): avc:  denied  { create } for  pid=1187 comm="waagent" '
+                 'name="Microsoft.Azure.RecoveryServices.VMSnapshotLinux-1.0" scontext=system_u:system_r:waagent_t:s0 '
+                 'tcontext=system_u:object_r:var_lib_t:s0 tclass=dir permissive=0\n')
 
 CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-vss-writer-failed": ("Windows", "a VSS writer Failed (ExtensionFailedVssWriterInBadState)", {
@@ -41,7 +50,32 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-firewall-wireserver": ("Windows", "guest firewall drops 168.63.129.16:80 and :32526: agent Not Ready "
                                   "(UserErrorGuestAgentStatusUnavailable)", {
         "firewall": {"blocked": ["168.63.129.16:80", "168.63.129.16:32526"]}}),
-    "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
+    "guest-clean": ("Windows", "a clean guest: the probes find nothing (storage on 443 tested through the "
+                    "boot-diagnostics account), backups succeed", {}),
+    # issue 14, the Linux probes
+    "guest-linux-dhcp-off": ("Linux", "netplan turns DHCP off on eth0; the lease holds until the next boot "
+                             "(GuestDhcpDisabled; a restart leaves the agent Not Ready)", {
+        "files": {"/etc/netplan/50-cloud-init.yaml": NETPLAN_STATIC}}),
+    "guest-linux-proxy": ("Linux", "/etc/environment sets a proxy that 168.63.129.16 does not bypass "
+                          "(ExtensionSnapshotFailedNoNetwork)", {
+        "files": {"/etc/environment": 'PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\n'
+                                      'http_proxy="http://10.0.0.9:3128"\nhttps_proxy="http://10.0.0.9:3128"\n'
+                                      'no_proxy="localhost,127.0.0.1"\n'}}),
+    "guest-linux-selinux-denials": ("Linux", "SELinux enforcing denies waagent (AVC denials in the audit log; "
+                                    "GuestAgentSnapshotTaskStatusError)", {
+        "selinux": "Enforcing",
+        "files": {"/etc/os-release": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\nID="rhel"\n',
+                  "/var/log/audit/audit.log": AUDIT_DENIALS}}),
+    "guest-linux-fs-not-clean": ("Linux", "the ext4 file system on /dev/sdc1 is not clean (UserErrorFsFreezeFailed)", {
+        "fileSystemState": {"/dev/sdc1": "not clean"},
+        "files": {"/proc/mounts": "/dev/sda1 / ext4 rw,relatime 0 0\n/dev/sda15 /boot/efi vfat rw,relatime 0 0\n"
+                                  "/dev/sdb1 /mnt ext4 rw,relatime 0 0\n/dev/sdc1 /data ext4 rw,relatime 0 0\n"}}),
+    "guest-linux-var-full": ("Linux", "40 MB free under /var (GuestAgentSnapshotTaskStatusError)", {
+        "varFreeMB": 40}),
+}
+# Keys of vm-app-01 itself, beside its guest.
+VM_KEYS: dict[str, dict[str, Any]] = {
+    "guest-clean": {"bootDiagnosticsStorageUri": "https://diagcontosoeastus.blob.core.windows.net/"},
 }
 
 
@@ -64,6 +98,7 @@ def main() -> None:
         if os_type == "Linux":
             _linux(vm)
         vm["guest"] = guest
+        vm.update(VM_KEYS.get(name, {}))
         item = next(i for v in sub["vaults"] for i in v["protectedItems"] if i["vm"]["name"] == "vm-app-01")
         item["runBackups"] = 1
         description = f"{os_type} VM: {what}; plus a healthy neighbour"

@@ -1,6 +1,8 @@
 # azbackup-fix guest probe for Windows (read-only). Ends with one JSON line of schema azbackup-guest/v1.
 # The line below asks the azbackup sandbox (which runs no PowerShell) for the same facts:
 #azsandbox probe
+# ENDPOINTS (a Run Command parameter): host:port words to test TCP reachability of (the storage on 443).
+param([string]$ENDPOINTS = '')
 $ErrorActionPreference = 'SilentlyContinue'
 $watched = @('COMSysApp', 'MSDTC', 'msiserver', 'VSS', 'WindowsAzureGuestAgent', 'RdAgent')
 $services = @{}
@@ -29,6 +31,11 @@ $wire = @{}
 foreach ($port in @(80, 32526)) {
     $wire["$port"] = [bool](Test-NetConnection -ComputerName 168.63.129.16 -Port $port -InformationLevel Quiet)
 }
+$endpoints = @{}
+foreach ($endpoint in @($ENDPOINTS -split '[\s,]+' | Where-Object { $_ })) {
+    $at = $endpoint.LastIndexOf(':')
+    $endpoints[$endpoint] = [bool](Test-NetConnection -ComputerName $endpoint.Substring(0, $at) -Port ([int]$endpoint.Substring($at + 1)) -InformationLevel Quiet)
+}
 $dhcp = -not [bool](Get-NetIPInterface -AddressFamily IPv4 | Where-Object { $_.Dhcp -eq 'Disabled' -and $_.InterfaceAlias -notlike 'Loopback*' })
 $agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
 $agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
@@ -42,6 +49,7 @@ $facts = @{
     extension_faults = $faults
     wireserver = $wire
     dhcp = $dhcp
+    endpoints = $endpoints
 }
 $result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
 Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

@@ -26,6 +26,8 @@ __all__ = [
 
 WIRESERVER = "168.63.129.16"
 WIRESERVER_PORTS = (80, 32526)
+# Host names of Azure Storage (public and sovereign clouds): their reachability is the network path's.
+STORAGE_SUFFIXES = (".core.windows.net", ".core.chinacloudapi.cn", ".core.usgovcloudapi.net")
 # The folders guide 000 says to exclude from antivirus scanning.
 PLUGIN_FOLDERS = (
     "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
@@ -48,6 +50,15 @@ DEFAULT_WAAGENT_CONF = (
     "Logs.Verbose=n\n"
     "OS.EnableFirewall=y\n"
 )
+# The primary interface takes its address by DHCP (cloud-init's netplan on Ubuntu images).
+DEFAULT_NETPLAN = ("/etc/netplan/50-cloud-init.yaml",
+                   "network:\n    version: 2\n    ethernets:\n        eth0:\n            dhcp4: true\n")
+DEFAULT_MOUNTS = ("/dev/sda1 / ext4 rw,relatime 0 0\n"
+                  "/dev/sda15 /boot/efi vfat rw,relatime 0 0\n"
+                  "/dev/sdb1 /mnt ext4 rw,relatime 0 0\n")
+# Below this much free space under /var the snapshot extension cannot unpack or log (our threshold: the
+# guides give none; the handler's package and logs under /var/lib/waagent and /var/log/azure need room).
+MIN_VAR_FREE_MB = 100
 # The oldest agents the backup extension runs with (background knowledge; see checks' CheckOptions).
 MIN_BACKUP_AGENT = {"linux": (2, 2, 10), "windows": (2, 7, 41491, 0)}
 
@@ -114,6 +125,11 @@ class GuestModel:
     defender_exclusions: list[str] = field(default_factory=list)
     repository_agent_version: str = ""  # Linux: what the distribution's repository offers
     events: list[str] = field(default_factory=list)  # Application log entries (faulting IaaSBcdrExtension)
+    # Linux (issue 14): what `getenforce` says ("" when SELinux is not installed), each block device's
+    # ext* file-system state as `tune2fs -l` reports it, and the free space `df` reports under /var.
+    selinux: str = ""
+    fs_state: dict[str, str] = field(default_factory=dict)  # device -> "clean" | "not clean"
+    var_free_mb: int = 20480
 
     # ---- the state Azure sees ------------------------------------------------------------------
     @property
@@ -155,6 +171,88 @@ class GuestModel:
             return "VM Agent is unresponsive: DHCP is disabled in the guest, no fabric address."
         return None
 
+    # ---- Linux: the files decide ------------------------------------------------------------------
+    def configured_dhcp(self) -> bool | None:
+        """Whether the network configuration under /etc gives eth0 its address by DHCP (None: none found).
+        It takes effect at boot; until then the interface keeps the lease it has (``dhcp``)."""
+        for path, text in sorted(self.files.items()):
+            if path.startswith("/etc/netplan/") and path.endswith(".yaml"):
+                for line in text.splitlines():
+                    key, _, value = line.strip().partition(":")
+                    if key == "dhcp4":
+                        return value.strip().lower() in ("true", "yes", "on")
+        for path, text in sorted(self.files.items()):
+            if path.startswith("/etc/systemd/network/") and path.endswith(".network"):
+                for line in text.splitlines():
+                    key, _, value = line.strip().partition("=")
+                    if key == "DHCP":
+                        return value.strip().lower() in ("yes", "true", "ipv4", "both")
+        for path, text in sorted(self.files.items()):
+            if path == "/etc/sysconfig/network-scripts/ifcfg-eth0":
+                for line in text.splitlines():
+                    key, _, value = line.strip().partition("=")
+                    if key == "BOOTPROTO":
+                        return value.strip().strip('"').lower() == "dhcp"
+        for line in self.files.get("/etc/network/interfaces", "").splitlines():
+            words = line.split()
+            if words[:3] == ["iface", "eth0", "inet"] and len(words) > 3:
+                return words[3] == "dhcp"
+        return None
+
+    def boot(self) -> None:
+        """A reboot applies the network configuration: DHCP off in it drops the lease."""
+        if self.linux:
+            configured = self.configured_dhcp()
+            if configured is not None:
+                self.dhcp = configured
+
+    def env_proxy(self) -> tuple[str | None, bool]:
+        """(the proxy /etc/environment sets, whether no_proxy lets 168.63.129.16 bypass it)."""
+        values: dict[str, str] = {}
+        for line in self.files.get("/etc/environment", "").splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                values[key.strip().lower()] = value.strip().strip('"').strip("'")
+        proxy = values.get("https_proxy") or values.get("http_proxy")
+        bypass = [w.strip() for w in values.get("no_proxy", "").split(",")]
+        return proxy or None, WIRESERVER in bypass
+
+    def selinux_denials(self) -> int:
+        """AVC denials naming waagent in the audit log."""
+        log = self.files.get("/var/log/audit/audit.log", "")
+        return sum(1 for line in log.splitlines() if "avc:" in line and "denied" in line and "waagent" in line)
+
+    def mounts(self) -> list[tuple[str, str, str]]:
+        """(device, mount point, type) of /proc/mounts."""
+        out = []
+        for line in self.files.get("/proc/mounts", "").splitlines():
+            words = line.split()
+            if len(words) >= 3:
+                out.append((words[0], words[1], words[2]))
+        return out
+
+    def freeze_problem(self) -> str | None:
+        """Why fsfreeze cannot freeze every mount point (guide 001), or None."""
+        mounts = [m for m in self.mounts() if m[0].startswith("/dev/")]
+        dirty = sorted({d for d, _, t in mounts if t.startswith("ext") and self.fs_state.get(d, "clean") != "clean"})
+        if dirty:
+            return f"file system on {', '.join(dirty)} is not clean"
+        seen: dict[str, str] = {}
+        for device, point, _ in mounts:
+            if point in seen.values() or device in seen:
+                return f"{device} is mounted twice ({seen.get(device) or point}, {point})"
+            seen[device] = point
+        return None
+
+    def reaches(self, host: str, port: int, storage_path: tuple[str, str] | None) -> bool:
+        """Whether a TCP connection from the guest to host:port opens: the guest firewall first, then, for a
+        storage host, the VM's network path (``storage_path``: why it is blocked, or None). The same rule as
+        the Linux `curl` shim's (guest_linux)."""
+        if f"{host}:{port}" in self.blocked:
+            return False
+        storage = any(host.lower().endswith(s) for s in STORAGE_SUFFIXES)
+        return not (storage and host != WIRESERVER and storage_path)
+
     def plugin_excluded(self) -> bool:
         folded = {e.rstrip("\\").casefold() for e in self.defender_exclusions}
         return all(p.casefold() in folded for p in PLUGIN_FOLDERS)
@@ -171,7 +269,7 @@ class GuestModel:
                 return ("GuestAgentSnapshotTaskStatusError", 400168,
                         f"Could not communicate with the VM agent for snapshot status: WALinuxAgent "
                         f"{self.agent_version} is out of date.")
-            return None
+            return self._linux_failure()
         if self.defender_realtime and not self.plugin_excluded():
             return ("GuestAgentSnapshotTaskStatusError", 400168,
                     "Could not communicate with the VM agent for snapshot status: IaaSBcdrExtension.exe was "
@@ -194,6 +292,27 @@ class GuestModel:
                     "Snapshot operation failed due to failure in creating secure network communication channel.")
         return None
 
+    def _linux_failure(self) -> tuple[str, int, str] | None:
+        proxy, bypass = self.env_proxy()
+        if proxy and not bypass:
+            return ("ExtensionSnapshotFailedNoNetwork", 400275,  # code guessed
+                    f"Snapshot operation failed due to no network connectivity on the virtual machine: the guest's "
+                    f"proxy {proxy} does not let {WIRESERVER} bypass it.")
+        if self.selinux.lower() == "enforcing" and self.selinux_denials():
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: SELinux denies waagent access "
+                    "to /var/lib/waagent (exclude the agent's path from the security policy).")
+        if self.var_free_mb < MIN_VAR_FREE_MB:
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    f"Could not communicate with the VM agent for snapshot status: /var has {self.var_free_mb} MB "
+                    "free; the snapshot extension cannot write its status.")
+        frozen = self.freeze_problem()
+        if frozen:
+            return ("UserErrorFsFreezeFailed", 400225,  # title and code guessed
+                    f"Backup failed to freeze one or more mount points of the VM to take a file-system consistent "
+                    f"snapshot: {frozen}.")
+        return None
+
     def record_blocked_extension(self) -> None:
         """What a blocked extension leaves in the Application log (guide 000: IaaSBcdrExtension.exe)."""
         entry = "Application Error 1000: Faulting application name: IaaSBcdrExtension.exe"
@@ -213,6 +332,9 @@ class GuestModel:
             # A default file or value the guest lacks is written as null, so loading the estate removes it.
             out["files"] = {**{k: None for k in clean.files if k not in self.files}, **dict(sorted(self.files.items()))}
             out["repositoryAgentVersion"] = self.repository_agent_version
+            out["selinux"] = self.selinux
+            out["fileSystemState"] = dict(sorted(self.fs_state.items()))
+            out["varFreeMB"] = self.var_free_mb
         else:
             out["vssWriters"] = [w.to_estate() for w in self.vss_writers]
             out["registry"] = {**{k: None for k in clean.registry if k not in self.registry},
@@ -230,7 +352,8 @@ def default_guest(os_type: str, agent_version: str) -> GuestModel:
             "linux", agent_version,
             services={LINUX_AGENT_SERVICE: GuestService(), "systemd-networkd": GuestService()},
             files={"/etc/waagent.conf": DEFAULT_WAAGENT_CONF,
-                   "/etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\n'},
+                   "/etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\n',
+                   DEFAULT_NETPLAN[0]: DEFAULT_NETPLAN[1], "/proc/mounts": DEFAULT_MOUNTS},
             repository_agent_version="2.11.1.12",
         )
     registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
@@ -277,4 +400,10 @@ def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | No
         guest.repository_agent_version = str(raw["repositoryAgentVersion"])
     if "events" in raw:
         guest.events = [str(e) for e in raw["events"]]
+    if "selinux" in raw:
+        guest.selinux = str(raw["selinux"] or "")
+    if "fileSystemState" in raw:
+        guest.fs_state = {str(k): str(v) for k, v in (raw["fileSystemState"] or {}).items()}
+    if "varFreeMB" in raw:
+        guest.var_free_mb = int(raw["varFreeMB"])
     return guest

@@ -2,8 +2,10 @@
 
 The sandbox documents the contract (docs/guest-protocol.md): the guest's file system is the directory in
 `$GUEST_ROOT` (scripts that read `${GUEST_ROOT:-}/etc/waagent.conf` work on a real VM too), and the guest's
-own commands are shims on `PATH`: `systemctl`, `service`, `waagent`, `curl` and `apt-get`, which read and
-change the guest model (services, the agent's version, the guest firewall in front of 168.63.129.16).
+own commands are shims on `PATH`: `systemctl`, `service`, `waagent`, `curl`, `apt-get`, `getenforce`,
+`tune2fs` and `df`, which read and change the guest model (services, the agent's version, the guest
+firewall in front of 168.63.129.16, SELinux's mode, file-system states, the space under /var). `curl`
+to a storage host answers from the network path the sandbox models (NSG, routes, DNS: `reach`).
 Files the script writes under the root are the guest's afterwards."""
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .guest import GuestModel, GuestService
+from .guest import STORAGE_SUFFIXES, WIRESERVER, GuestModel, GuestService
 
 __all__ = ["ScriptRun", "run_bash"]
 
 _MAX_FILE = 1 << 20  # files bigger than this are not taken back into the model
 _REAL_TIMEOUT = 120.0  # seconds of real time a sandbox script may take
-_COMMANDS = ("systemctl", "service", "waagent", "curl", "apt-get")
+_COMMANDS = ("systemctl", "service", "waagent", "curl", "apt-get", "getenforce", "tune2fs", "df")
 _SCRATCH = ("tmp", "root")  # the script's scratch space, not guest state
 
 
@@ -110,7 +112,8 @@ if name == "curl":
     url, out, fmt, i = None, None, None, 0
     while i < len(args):
         a = args[i]
-        if a in ("-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "-H", "--header"):
+        if a in ("-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "-H", "--header",
+                 "--noproxy", "-x", "--proxy"):
             value = args[i + 1] if i + 1 < len(args) else ""
             if a in ("-o", "--output"):
                 out = value
@@ -128,7 +131,14 @@ if name == "curl":
     hostport = rest.split("/", 1)[0]
     host, _, port = hostport.partition(":")
     port = port or ("443" if scheme == "https" else "80")
-    if f"{host}:{port}" in state["blocked"]:
+    storage = any(host.lower().endswith(s) for s in state.get("storage_suffixes", []))
+    path = state.get("storage_path") if storage and host != state.get("wireserver") else None
+    if path and path[0] == "dns":
+        print(f"curl: (6) Could not resolve host: {host}", file=sys.stderr)
+        if fmt:
+            sys.stdout.write(fmt.replace("%{http_code}", "000"))
+        sys.exit(6)
+    if f"{host}:{port}" in state["blocked"] or path:
         print(f"curl: (28) Failed to connect to {host} port {port} after 5001 ms: Timeout was reached", file=sys.stderr)
         if fmt:
             sys.stdout.write(fmt.replace("%{http_code}", "000"))
@@ -141,6 +151,29 @@ if name == "curl":
         sys.stdout.write(body)
     if fmt:
         sys.stdout.write(fmt.replace("%{http_code}", "200"))
+    sys.exit(0)
+if name == "getenforce":
+    if not state.get("selinux"):
+        print("getenforce: command not found", file=sys.stderr)
+        sys.exit(127)
+    print(state["selinux"])
+    sys.exit(0)
+if name == "tune2fs":
+    device = next((a for a in args if a.startswith("/dev/")), None)
+    if "-l" not in args or device is None:
+        print("Usage: tune2fs [-l] device", file=sys.stderr)
+        sys.exit(1)
+    print("tune2fs 1.46.5 (30-Dec-2021)")
+    print("Filesystem volume name:   <none>")
+    print("Filesystem state:         " + state.get("fs_state", {}).get(device, "clean"))
+    print("Errors behavior:          Continue")
+    sys.exit(0)
+if name == "df":
+    free = int(state.get("var_free_mb", 20480)) * 1024
+    target = next((a for a in args if not a.startswith("-")), "/")
+    print("Filesystem     1024-blocks      Used Available Capacity Mounted on")
+    size = max(free * 2, 30 * 1024 * 1024)
+    print(f"/dev/sda1      {size} {size - free} {free} {100 * (size - free) // size}% {target}")
     sys.exit(0)
 sys.exit(127)
 '''
@@ -169,8 +202,10 @@ def _read_root(root: Path) -> dict[str, str]:
     return files
 
 
-def run_bash(guest: GuestModel, script: str, parameters: dict[str, str] | None = None) -> ScriptRun:
-    """Run `script` under bash against the guest; the model takes the changes back afterwards."""
+def run_bash(guest: GuestModel, script: str, parameters: dict[str, str] | None = None, *,
+             storage_path: tuple[str, str] | None = None) -> ScriptRun:
+    """Run `script` under bash against the guest; the model takes the changes back afterwards.
+    ``storage_path``: why the VM's network path does not reach storage on 443 ((reason, detail)), or None."""
     with tempfile.TemporaryDirectory(prefix="sandbox-guest-") as tmp:
         base = Path(tmp)
         root, shims, state_file = base / "root", base / "bin", base / "state.json"
@@ -188,6 +223,12 @@ def run_bash(guest: GuestModel, script: str, parameters: dict[str, str] | None =
             "agent_version": guest.agent_version,
             "repository_agent_version": guest.repository_agent_version,
             "blocked": list(guest.blocked),
+            "selinux": guest.selinux,
+            "fs_state": dict(guest.fs_state),
+            "var_free_mb": guest.var_free_mb,
+            "wireserver": WIRESERVER,
+            "storage_suffixes": list(STORAGE_SUFFIXES),
+            "storage_path": list(storage_path) if storage_path else None,
         }
         state_file.write_text(json.dumps(state))
         env = {

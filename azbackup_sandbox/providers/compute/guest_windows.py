@@ -8,7 +8,7 @@ docs/guest-protocol.md documents for any client: directive lines in the script, 
     #azsandbox add-defender-exclusion <path>   a Defender path exclusion
     #azsandbox delete-registry <key\\value>      remove a value (an undo: it did not exist before)
     #azsandbox remove-defender-exclusion <path> remove a Defender path exclusion
-    #azsandbox probe                           report the guest's state
+    #azsandbox probe [endpoints=H:P,H:P]       report the guest's state (and whether TCP to each endpoint opens)
 
 run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
 ({"schema", "os", "facts"?, "changes", "errors"}), the same line a real script following the protocol
@@ -37,7 +37,24 @@ _DIRECTIVE = "#azsandbox"
 _WATCHED = ("COMSysApp", "MSDTC", "msiserver", "VSS", "WindowsAzureGuestAgent", "RdAgent")
 
 
-def windows_facts(guest: GuestModel) -> dict[str, Any]:
+def _endpoints(words: list[str]) -> list[tuple[str, int]] | None:
+    """The `endpoints=H:P,H:P` argument of a probe directive (None: malformed)."""
+    out: list[tuple[str, int]] = []
+    for word in words:
+        key, _, value = word.partition("=")
+        if key != "endpoints":
+            return None
+        for item in value.replace(" ", ",").split(","):
+            host, sep, port = item.strip().rpartition(":")
+            if item.strip() and (not sep or not host or not port.isdigit()):
+                return None
+            if item.strip():
+                out.append((host, int(port)))
+    return out
+
+
+def windows_facts(guest: GuestModel, endpoints: list[tuple[str, int]] | None = None,
+                  storage_path: tuple[str, str] | None = None) -> dict[str, Any]:
     """The facts a probe reports (the `facts` object of the schema, Windows form)."""
     agent = guest.service("WindowsAzureGuestAgent")
     services = {}
@@ -57,6 +74,7 @@ def windows_facts(guest: GuestModel) -> dict[str, Any]:
         "extension_faults": sum(1 for e in guest.events if "IaaSBcdrExtension.exe" in e),
         "wireserver": {str(p): f"{WIRESERVER}:{p}" not in guest.blocked for p in WIRESERVER_PORTS},
         "dhcp": guest.dhcp,
+        "endpoints": {f"{h}:{p}": guest.reaches(h, p, storage_path) for h, p in endpoints or []},
     }
 
 
@@ -125,11 +143,13 @@ def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str
         errors.append(f"unknown directive: {verb} {' '.join(args)}".strip())
 
 
-def run_protocol(guest: GuestModel, script: str) -> ScriptRun:
-    """Carry out the script's directives in order; one JSON line back."""
+def run_protocol(guest: GuestModel, script: str, *, storage_path: tuple[str, str] | None = None) -> ScriptRun:
+    """Carry out the script's directives in order; one JSON line back. ``storage_path``: why the VM's network
+    path does not reach storage on 443, or None."""
     changes: list[dict[str, Any]] = []
     errors: list[str] = []
     probed = False
+    endpoints: list[tuple[str, int]] = []
     seen = False
     for line in script.splitlines():
         stripped = line.strip()
@@ -145,6 +165,11 @@ def run_protocol(guest: GuestModel, script: str) -> ScriptRun:
         seen = True
         if words[0] == "probe":
             probed = True
+            asked = _endpoints(words[1:])
+            if asked is None:
+                errors.append("unknown directive: " + " ".join(words) + " (probe takes endpoints=HOST:PORT,...)")
+            else:
+                endpoints.extend(asked)
             continue
         _apply(guest, words[0], words[1:], changes, errors)
     if not seen:
@@ -152,7 +177,7 @@ def run_protocol(guest: GuestModel, script: str) -> ScriptRun:
                              "(docs/guest-protocol.md).\n", 1)
     reply: dict[str, Any] = {"schema": GUEST_SCHEMA, "os": "windows"}
     if probed:
-        reply["facts"] = windows_facts(guest)
+        reply["facts"] = windows_facts(guest, endpoints, storage_path)
     reply["changes"] = changes
     reply["errors"] = errors
     return ScriptRun(json.dumps(reply, separators=(",", ":")) + "\n", "", 1 if errors else 0)

@@ -148,6 +148,7 @@ class VirtualMachine:
     nic_ids: list[str] = field(default_factory=list)  # networkProfile.networkInterfaces, primary first
     guest: Any = None  # GuestModel (guest.py): what runs inside; None until an estate or a Run Command needs it
     agent_held_by_guest: bool = False  # the agent is Not Ready because of the guest (firewall, service)
+    boot_diagnostics_storage_uri: str | None = None  # custom storage account; None: managed boot diagnostics
 
     @property
     def id(self) -> str:
@@ -179,7 +180,8 @@ class VirtualMachine:
             "osProfile": _os_profile(vm),
             "networkProfile": {"networkInterfaces": [
                 {"id": nic, "properties": {"primary": index == 0}} for index, nic in enumerate(vm.nic_ids)]},
-            "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
+            "diagnosticsProfile": {"bootDiagnostics": {"enabled": True, **(
+                {"storageUri": vm.boot_diagnostics_storage_uri} if vm.boot_diagnostics_storage_uri else {})}},
             "provisioningState": _vm_provisioning_state(sb, vm),
         }
         if vm.time_created is not None:
@@ -423,6 +425,9 @@ class ComputeBackend:
                 vm.host += 1
             if after == "running":
                 vm.agent = self._agent_after_boot(vm, new_host=new_host)
+                if vm.guest is not None:  # the guest boots with its configuration (DHCP off drops the lease)
+                    vm.guest.boot()
+                    _sync_guest_agent(vm)
             return None
 
         def failed() -> None:

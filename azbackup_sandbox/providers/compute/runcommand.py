@@ -91,7 +91,10 @@ def _execute(sb: Sandbox, vm: VirtualMachine, script: str, parameters: dict[str,
     guest = ensure_guest(vm)
     if guest.linux and not sb.config.run_guest_scripts:
         return ScriptRun("", "this sandbox runs no guest scripts (setting run_guest_scripts is off)\n", 126)
-    run = run_bash(guest, script, parameters) if guest.linux else run_protocol(guest, script)
+    block = sb.network.storage_path_block(vm)  # the network path to the region's storage on 443
+    path = (block.reason, block.detail) if block is not None else None
+    run = run_bash(guest, script, parameters, storage_path=path) if guest.linux \
+        else run_protocol(guest, script, storage_path=path)
     sync_agent(vm)
     return run
 
