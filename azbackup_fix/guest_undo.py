@@ -98,7 +98,7 @@ def undo_fixes(detail: dict[str, Any], *, allow_disruptive: bool = False) -> tup
             return (back,), None
         if allow_disruptive:
             return (back, GuestFix("restart-service", service, before="running", disruptive=True)), None
-        return (back,), f"takes effect when {service} restarts ({DISRUPTIVE.flag} restarts it now)"
+        return (back,), f"takes effect when {service} restarts; {DISRUPTIVE.flag} restarts it now"
     if action == "add-defender-exclusion":
         if before is True or str(before).casefold() == "true":
             return (), "the exclusion was there before the fix: kept"
@@ -107,7 +107,7 @@ def undo_fixes(detail: dict[str, Any], *, allow_disruptive: bool = False) -> tup
         return (GuestFix("restore-waagent-conf", setting, str(before or ""), before=value),), \
             "the agent restarts to read them"
     if action in ("restart-service", "start-service"):
-        return (), "a service restart is not a setting: the service keeps running"
+        return (), "starting or restarting a service is not a setting: it keeps running"
     if action == "agent-update":
         return (), f"the agent stays updated (from {before}): downgrading it is not offered"
     return (), f"no undo is known for {action}"

@@ -124,3 +124,31 @@ def test_apply_shows_its_plan_probing_only_with_probe_guest(server: SandboxServe
     assert plain_writes == [] and "probe the guest" in plain
     assert probed_writes and all("RunCommand" in op for op in probed_writes)
     assert "add Defender exclusion" in probed
+
+
+def test_the_runbook_plan_probes_only_with_probe_guest(server: SandboxServer, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from azbackup_fix import runbook
+
+    for key, value in {"AZBACKUP_JOURNAL": str(tmp_path / "journal.sqlite"), "REQUESTS_CA_BUNDLE": server.ca_file,
+                       "IDENTITY_ENDPOINT": server.identity_endpoint,
+                       "IDENTITY_HEADER": server.identity_header}.items():
+        monkeypatch.setenv(key, value)
+    server.sandbox.load("guest-strong-crypto-missing")
+    vm = next(v for v in server.sandbox.compute.vms.values() if v.name == "vm-app-01")
+    flags = [rail.flag for rail in GUARD_RAILS]
+    seen = []
+    for extra in ((), ("--probe-guest",)):
+        server.sandbox.clear_requests()
+        out = io.StringIO()
+        code = runbook.main(["--mode", "plan", "--subscription", vm.id.split("/")[2], "--vm", vm.id,
+                             "--arm-endpoint", server.endpoint, *flags, *extra], stdout=out, stderr=io.StringIO())
+        (run,) = json.loads(out.getvalue().splitlines()[-1])["runs"]
+        seen.append((code, run, [r.operation for r in writes(server.sandbox.requests())]))
+    (_, plain, plain_writes), (_, probed, probed_writes) = seen
+    assert plain_writes == [] and probed_writes and all("RunCommand" in op for op in probed_writes)
+    steps = {p["playbook"]: [s["description"] for s in p["steps"]] for p in probed["playbooks"]}
+    assert any("SchUseStrongCrypto" in d for d in steps["fix-guest"]), steps
+    assert any("probe the guest" in s["description"] for p in plain["playbooks"] for s in p["steps"])
