@@ -8,14 +8,17 @@ import json
 import secrets
 from pathlib import Path
 
+import pytest
 from azure.storage.blob import ContainerClient
 
 from azbackup_fix.journal.blob import STORAGE_API_VERSION
 from azbackup_sandbox import Sandbox
 from tests.automation.automation_sandbox import automation_sandbox
-from tests.azurite.server import AzuriteServer, IdentityEndpointCredential
+from tests.azurite.server import MISSING, AzuriteServer, IdentityEndpointCredential
 from tests.fleet.fleet_sandbox import ALL_KINDS
 from tests.sandbox_cli import run_cli, server_environment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
 
 
 def test_an_evicted_child_resumes_from_the_blob_journal(tmp_path: Path) -> None:
