@@ -107,6 +107,10 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                     ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
     **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
                     ((INSPECT,), (INSPECT,))),
+    # The Linux probes and storage reachability from the guest (report only).
+    **dict.fromkeys(("GuestDhcpDisabled", "ProxyNotBypassingWireServer", "SELinuxDeniesAgent", "UserErrorFsFreezeFailed",
+                     "GuestVarLowOnSpace", "StorageUnreachableFromGuest", "StorageReachabilityNotChecked"),
+                    ((INSPECT,), (INSPECT,))),
 }
 CATALOGUE_CODES = [code for entry in CATALOGUE for code in entry.codes]
 
