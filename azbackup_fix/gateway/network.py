@@ -184,26 +184,29 @@ def _watcher(gateway: Gateway, region: str) -> str | None:
     return next((wid for loc, wid in gateway._cached(("network-watchers",), read) if loc == region), None)
 
 
-def _effective(gateway: Gateway, nic: NetworkInterfaceInfo) -> tuple[tuple[EffectiveNsg, ...],
-                                                                      tuple[EffectiveRoute, ...]]:
-    """Both long-running POSTs, once per NIC for the gateway's lifetime (a fleet asks each NIC once)."""
+def _effective(gateway: Gateway, nic: NetworkInterfaceInfo, pool: Any) -> tuple[Any, Any]:
+    """Both long-running POSTs (started together), each once per NIC for the gateway's lifetime (a fleet
+    asks each NIC once; an NSG change forgets them, :meth:`GatewayNetwork.invalidate_network`): their futures."""
+    group, name = _id_parts(nic.id)
 
-    def read() -> tuple[tuple[EffectiveNsg, ...], tuple[EffectiveRoute, ...]]:
-        group, name = _id_parts(nic.id)
-        client = _client(gateway)
+    def rules() -> tuple[EffectiveNsg, ...]:
         with arm_call(f"effective security rules of {nic.id}"):
-            nsgs = _nsgs_from(client.network_interfaces.begin_list_effective_network_security_groups(
+            return _nsgs_from(_client(gateway).network_interfaces.begin_list_effective_network_security_groups(
                 group, name).result())
-        with arm_call(f"effective routes of {nic.id}"):
-            routes = _routes_from(client.network_interfaces.begin_get_effective_route_table(group, name).result())
-        return nsgs, routes
 
-    return gateway._cached(("network-effective", nic.id), read)
+    def routes() -> tuple[EffectiveRoute, ...]:
+        with arm_call(f"effective routes of {nic.id}"):
+            return _routes_from(_client(gateway).network_interfaces.begin_get_effective_route_table(
+                group, name).result())
+
+    return (pool.submit(gateway._cached, ("network-effective", nic.id, "rules"), rules),
+            pool.submit(gateway._cached, ("network-effective", nic.id, "routes"), routes))
 
 
 def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: NetworkInterfaceInfo,
-             prefixes: tuple[str, ...]) -> tuple[FlowVerdict | None, NextHop | None]:
-    """Network Watcher's own verdict for one storage address (the first host of the first prefix)."""
+             prefixes: tuple[str, ...], pool: Any) -> tuple[FlowVerdict | None, NextHop | None]:
+    """Network Watcher's own verdict for one storage address (the first host of the first prefix): its two
+    long-running POSTs are independent and started together."""
     from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
 
     if not prefixes or not nic.private_ip:
@@ -211,44 +214,70 @@ def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: Network
     remote = str(next(ipaddress.ip_network(prefixes[0], strict=False).hosts()))
     group, name = _id_parts(watcher_id)
     client = _client(gateway)
-    with arm_call(f"Network Watcher ipFlowVerify for {vm.ref.name}"):
-        flow = client.network_watchers.begin_verify_ip_flow(group, name, VerificationIPFlowParameters(
-            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, direction="Outbound", protocol="TCP",
-            local_port="50000", remote_port="443", local_ip_address=nic.private_ip,
-            remote_ip_address=remote)).result()
-    with arm_call(f"Network Watcher nextHop for {vm.ref.name}"):
-        hop = client.network_watchers.begin_get_next_hop(group, name, NextHopParameters(
-            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
-            destination_ip_address=remote)).result()
-    return (FlowVerdict(_text(flow, "access"), _text(flow, "rule_name"), remote),
-            NextHop(_text(hop, "next_hop_type"), _get(hop, "next_hop_ip_address"),
-                    _get(hop, "route_table_id"), remote))
+
+    def flow() -> Any:
+        with arm_call(f"Network Watcher ipFlowVerify for {vm.ref.name}"):
+            return client.network_watchers.begin_verify_ip_flow(group, name, VerificationIPFlowParameters(
+                target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, direction="Outbound", protocol="TCP",
+                local_port="50000", remote_port="443", local_ip_address=nic.private_ip,
+                remote_ip_address=remote)).result()
+
+    def hop() -> Any:
+        with arm_call(f"Network Watcher nextHop for {vm.ref.name}"):
+            return client.network_watchers.begin_get_next_hop(group, name, NextHopParameters(
+                target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
+                destination_ip_address=remote)).result()
+
+    verdict, next_hop = pool.submit(flow), pool.submit(hop)
+    verdict_, next_hop_ = verdict.result(), next_hop.result()
+    return (FlowVerdict(_text(verdict_, "access"), _text(verdict_, "rule_name"), remote),
+            NextHop(_text(next_hop_, "next_hop_type"), _get(next_hop_, "next_hop_ip_address"),
+                    _get(next_hop_, "route_table_id"), remote))
 
 
-def read_network_path(gateway: Gateway, vm: VirtualMachine) -> NetworkPath:
-    """The path from ``vm``'s primary NIC to its region's storage, as far as Azure shows it."""
+def _nic(gateway: Gateway, nic_id: str) -> NetworkInterfaceInfo:
+    group, name = _id_parts(nic_id)
+    with arm_call(f"network interface {nic_id}"):
+        return _nic_from(_client(gateway).network_interfaces.get(group, name))
+
+
+def read_network_path(gateway: Gateway, vm: VirtualMachine, pool: Any = None) -> NetworkPath:
+    """The path from ``vm``'s primary NIC to its region's storage, as far as Azure shows it.
+
+    ``pool`` (an executor, e.g. :func:`~azbackup_fix.gateway.observe_vm`'s) runs the independent reads
+    together: the service tags, the NIC and the watchers first; then the VNet, both effective lists and
+    both Network Watcher verdicts. Without one, each read runs in turn in the caller's thread."""
+    from .observation import inline_executor
+
+    pool = pool if pool is not None else inline_executor()
     region = normalize_region(vm.location)
     if not network_available():
         return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.EXTRA_MISSING, detail=EXTRA_HINT)
     try:
-        tag, prefixes = _storage_tag(gateway, region)
+        tag_read = pool.submit(_storage_tag, gateway, region)
         if not vm.nic_ids:
+            tag, prefixes = tag_read.result()
             return NetworkPath(region, tag, prefixes, unavailable=PathUnavailable.NO_NIC,
                                detail="the VM model names no network interface")
-        group, name = _id_parts(vm.nic_ids[0])
-        with arm_call(f"network interface {vm.nic_ids[0]}"):
-            nic = _nic_from(_client(gateway).network_interfaces.get(group, name))
-        dns = _vnet_dns(gateway, nic.vnet_id) if nic.vnet_id else ()
-        base = NetworkPath(region, tag, prefixes, nic, dns)
+        nic_read = pool.submit(_nic, gateway, vm.nic_ids[0])
+        # Effective lists exist only while the VM runs; the watcher is wanted only then.
+        watcher_read = pool.submit(_watcher, gateway, region) if vm.is_running else None
+        tag, prefixes = tag_read.result()
+        nic = nic_read.result()
+        dns_read = pool.submit(_vnet_dns, gateway, nic.vnet_id) if nic.vnet_id else None
         if not vm.is_running:
+            base = NetworkPath(region, tag, prefixes, nic, dns_read.result() if dns_read is not None else ())
             return _replace(base, unavailable=PathUnavailable.NOT_RUNNING,
                             detail=f"the VM is {vm.power_state or 'not running'}: Azure computes effective "
                                    "rules and routes only while it runs")
-        nsgs, routes = _effective(gateway, nic)
-        watcher = _watcher(gateway, region)
-        flow, hop = _confirm(gateway, watcher, vm, nic, prefixes) if watcher else (None, None)
-        return _replace(base, effective_nsgs=nsgs, effective_routes=routes, watcher_id=watcher, flow=flow,
-                        next_hop=hop)
+        assert watcher_read is not None
+        nsgs, routes = _effective(gateway, nic, pool)
+        watcher = watcher_read.result()
+        # In the caller's thread: _confirm waits for its own two reads, which must not wait for a free worker.
+        flow, hop = _confirm(gateway, watcher, vm, nic, prefixes, pool) if watcher else (None, None)
+        dns = dns_read.result() if dns_read is not None else ()
+        return NetworkPath(region, tag, prefixes, nic, dns, effective_nsgs=nsgs.result(), effective_routes=routes.result(),
+                           watcher_id=watcher, flow=flow, next_hop=hop)
     except PermissionDeniedError as exc:
         # Reader lacks the effective-rules POST actions: say what was not read. Any other failure is the
         # diagnosis's own (it fails, naming the ARM error), as for every other read.
@@ -305,8 +334,8 @@ def delete_security_rule(gateway: Gateway, nsg_id: str, name: str) -> None:
 class GatewayNetwork:
     """The network methods of :class:`~azbackup_fix.gateway.Gateway` (a mixin: the client is made on first use)."""
 
-    def network_path(self, vm: VirtualMachine) -> NetworkPath:
-        return read_network_path(self, vm)  # type: ignore[arg-type]
+    def network_path(self, vm: VirtualMachine, pool: Any = None) -> NetworkPath:
+        return read_network_path(self, vm, pool)  # type: ignore[arg-type]
 
     def get_security_rule(self, nsg_id: str, name: str) -> dict[str, Any] | None:
         return get_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
