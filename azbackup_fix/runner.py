@@ -276,9 +276,12 @@ class Runner:
         obs, stale = observation, False
         for index, (req, plan) in enumerate(plans):
             if options.apply and stale and not ctx.interrupt.requested:
-                # Plan from the state the previous playbooks left (resume-protection, then the backup).
-                gw.invalidate()
+                # Plan from the state the previous playbooks left (resume-protection, then the backup); once
+                # per change: a playbook that changed nothing leaves the state as read. The network path
+                # is kept unless an NSG rule changed (that write forgets it).
+                gw.invalidate(keep_network=True)
                 obs = with_journaled_deletions(observe_vm(gw, vm), journal)
+                stale = False
                 # The guest as last probed: a fix step's re-probe, else the probe before the run.
                 obs = replace(obs, guest_probe=ctx.guest_probes.get(vm.id.casefold(), observation.guest_probe))
                 plan = self._plan(req, obs, options)
@@ -495,8 +498,9 @@ class Runner:
 
     def _verify(self, vm: VmRef, plans: list[tuple[PlaybookRequest, Plan]], results: list[PlaybookResult],
                 options: RunOptions) -> list[PlaybookResult]:
-        """Re-read state and let each playbook judge it."""
-        self.gateway.invalidate()
+        """Re-read state and let each playbook judge it (the network path as last read after the run's own
+        NSG change, if any: nothing else in a run changes it)."""
+        self.gateway.invalidate(keep_network=True)
         try:
             fresh = observe_vm(self.gateway, vm)
         except AzBackupFixError as exc:

@@ -38,6 +38,8 @@ __all__ = ["EXTRA_HINT", "GatewayNetwork", "network_available", "read_network_pa
 EXTRA_HINT = "pip install 'azbackup-fix[network]' (azure-mgmt-network)"
 NETWORK_API_VERSION = "2026-03-01"  # azure-mgmt-network 33's default; the sandbox accepts 2023 onward
 _CLIENT_LOCK = threading.Lock()
+# The cached reads an NSG change makes stale (keys of Gateway._cached).
+_CHANGED_BY_NSG_WRITES = frozenset(("network-effective", "network-nic", "network-verdict-flow", "network-verdict-hop"))
 
 
 def network_available() -> bool:
@@ -228,7 +230,11 @@ def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: Network
                 target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
                 destination_ip_address=remote)).result()
 
-    verdict, next_hop = pool.submit(flow), pool.submit(hop)
+    # Cached as the effective lists are: the same question, asked again in one run, has the same answer
+    # until an NSG change (which forgets both).
+    key = (vm.ref.id, nic.id, remote)
+    verdict = pool.submit(gateway._cached, ("network-verdict-flow", *key), flow)
+    next_hop = pool.submit(gateway._cached, ("network-verdict-hop", *key), hop)
     verdict_, next_hop_ = verdict.result(), next_hop.result()
     return (FlowVerdict(_text(verdict_, "access"), _text(verdict_, "rule_name"), remote),
             NextHop(_text(next_hop_, "next_hop_type"), _get(next_hop_, "next_hop_ip_address"),
@@ -236,9 +242,12 @@ def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: Network
 
 
 def _nic(gateway: Gateway, nic_id: str) -> NetworkInterfaceInfo:
-    group, name = _id_parts(nic_id)
-    with arm_call(f"network interface {nic_id}"):
-        return _nic_from(_client(gateway).network_interfaces.get(group, name))
+    def read() -> NetworkInterfaceInfo:
+        group, name = _id_parts(nic_id)
+        with arm_call(f"network interface {nic_id}"):
+            return _nic_from(_client(gateway).network_interfaces.get(group, name))
+
+    return gateway._cached(("network-nic", nic_id), read)
 
 
 def read_network_path(gateway: Gateway, vm: VirtualMachine, pool: Any = None) -> NetworkPath:
@@ -347,8 +356,9 @@ class GatewayNetwork:
         delete_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
 
     def invalidate_network(self) -> None:
-        """Forget every NIC's effective rules and routes (after an NSG change)."""
+        """Forget what an NSG change can change: every NIC (its NSG), its effective rules and routes, and
+        Network Watcher's verdicts (service tags, watchers and VNet DNS stay)."""
         cache: dict[tuple[str, ...], Any] = self._cache  # type: ignore[attr-defined]
         with self._cache_lock:  # type: ignore[attr-defined]
-            for key in [k for k in cache if k and k[0] == "network-effective"]:
+            for key in [k for k in cache if k and k[0] in _CHANGED_BY_NSG_WRITES]:
                 del cache[key]

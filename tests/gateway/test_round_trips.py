@@ -15,8 +15,8 @@ import yaml
 
 from azbackup_fix import Remediator, SandboxCredential
 from azbackup_fix.gateway import observe_vm
-from azbackup_sandbox import Sandbox, SandboxServer
 from azbackup_fix.ids import VmRef
+from azbackup_sandbox import Sandbox, SandboxServer
 from azbackup_sandbox.core.sandbox import round_trips
 
 ESTATES = Path(__file__).resolve().parents[2] / "azbackup_sandbox" / "estates"
