@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermissionDeniedError
@@ -206,13 +207,13 @@ def _effective(gateway: Gateway, nic: NetworkInterfaceInfo, pool: Any) -> tuple[
 
 
 def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: NetworkInterfaceInfo,
-             prefixes: tuple[str, ...], pool: Any) -> tuple[FlowVerdict | None, NextHop | None]:
+             prefixes: tuple[str, ...], pool: Any) -> Callable[[], tuple[FlowVerdict | None, NextHop | None]]:
     """Network Watcher's own verdict for one storage address (the first host of the first prefix): its two
-    long-running POSTs are independent and started together."""
+    long-running POSTs are independent and started together; returns what waits for both."""
     from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
 
     if not prefixes or not nic.private_ip:
-        return None, None
+        return lambda: (None, None)
     remote = str(next(ipaddress.ip_network(prefixes[0], strict=False).hosts()))
     group, name = _id_parts(watcher_id)
     client = _client(gateway)
@@ -235,10 +236,14 @@ def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: Network
     key = (vm.ref.id, nic.id, remote)
     verdict = pool.submit(gateway._cached, ("network-verdict-flow", *key), flow)
     next_hop = pool.submit(gateway._cached, ("network-verdict-hop", *key), hop)
-    verdict_, next_hop_ = verdict.result(), next_hop.result()
-    return (FlowVerdict(_text(verdict_, "access"), _text(verdict_, "rule_name"), remote),
-            NextHop(_text(next_hop_, "next_hop_type"), _get(next_hop_, "next_hop_ip_address"),
-                    _get(next_hop_, "route_table_id"), remote))
+
+    def finish() -> tuple[FlowVerdict | None, NextHop | None]:
+        verdict_, next_hop_ = verdict.result(), next_hop.result()
+        return (FlowVerdict(_text(verdict_, "access"), _text(verdict_, "rule_name"), remote),
+                NextHop(_text(next_hop_, "next_hop_type"), _get(next_hop_, "next_hop_ip_address"),
+                        _get(next_hop_, "route_table_id"), remote))
+
+    return finish
 
 
 def _nic(gateway: Gateway, nic_id: str) -> NetworkInterfaceInfo:
@@ -282,11 +287,14 @@ def read_network_path(gateway: Gateway, vm: VirtualMachine, pool: Any = None) ->
         assert watcher_read is not None
         nsgs, routes = _effective(gateway, nic, pool)
         watcher = watcher_read.result()
-        # In the caller's thread: _confirm waits for its own two reads, which must not wait for a free worker.
-        flow, hop = _confirm(gateway, watcher, vm, nic, prefixes, pool) if watcher else (None, None)
+        confirmed = _confirm(gateway, watcher, vm, nic, prefixes, pool) if watcher else None
+        # Answers taken in the order the reads were asked one by one: a denied effective-rules POST is
+        # what the diagnosis names, whichever denial came back first.
+        effective_nsgs, effective_routes = nsgs.result(), routes.result()
+        flow, hop = confirmed() if confirmed is not None else (None, None)
         dns = dns_read.result() if dns_read is not None else ()
-        return NetworkPath(region, tag, prefixes, nic, dns, effective_nsgs=nsgs.result(), effective_routes=routes.result(),
-                           watcher_id=watcher, flow=flow, next_hop=hop)
+        return NetworkPath(region, tag, prefixes, nic, dns, effective_nsgs=effective_nsgs,
+                           effective_routes=effective_routes, watcher_id=watcher, flow=flow, next_hop=hop)
     except PermissionDeniedError as exc:
         # Reader lacks the effective-rules POST actions: say what was not read. Any other failure is the
         # diagnosis's own (it fails, naming the ARM error), as for every other read.
