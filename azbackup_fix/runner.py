@@ -175,8 +175,12 @@ class Runner:
         router: Router | None = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
         pending_findings: Callable[[VmObservation], Sequence[Finding]] | None = None,
+        keep_network_reads: bool = False,
     ) -> None:
         self.gateway = gateway
+        # The caller read the network path moments ago through this gateway (a fleet scan's examination):
+        # the run's plan starts from those reads; the run's own NSG change forgets them as always.
+        self.keep_network_reads = keep_network_reads
         self._journal = journal
         self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         self.router: Router | None = router
@@ -250,7 +254,7 @@ class Runner:
 
             for rec in recover_locks(journal, gw, run_id=run_id):
                 recovered.append(f"{rec.lock.ref.id}: {rec.outcome}")
-        gw.invalidate()  # plans read current state
+        gw.invalidate(keep_network=self.keep_network_reads)  # plans read current state
         observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         pending: tuple[Finding, ...] = ()

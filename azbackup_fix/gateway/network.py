@@ -39,8 +39,6 @@ __all__ = ["EXTRA_HINT", "GatewayNetwork", "network_available", "read_network_pa
 EXTRA_HINT = "pip install 'azbackup-fix[network]' (azure-mgmt-network)"
 NETWORK_API_VERSION = "2026-03-01"  # azure-mgmt-network 33's default; the sandbox accepts 2023 onward
 _CLIENT_LOCK = threading.Lock()
-# The cached reads an NSG change makes stale (keys of Gateway._cached).
-_CHANGED_BY_NSG_WRITES = frozenset(("network-effective", "network-nic", "network-verdict-flow", "network-verdict-hop"))
 
 
 def network_available() -> bool:
@@ -337,7 +335,7 @@ def put_security_rule(gateway: Gateway, nsg_id: str, name: str, properties: dict
         priority=properties["priority"], direction=properties["direction"])
     with arm_call(f"security rule {name} of {nsg_id}"):
         made = _client(gateway).security_rules.begin_create_or_update(group, nsg, name, body).result()
-    gateway.invalidate_network()
+    gateway.invalidate_network(nsg_id)
     return str(_get(made, "id", default=f"{nsg_id}/securityRules/{name}"))
 
 
@@ -345,7 +343,7 @@ def delete_security_rule(gateway: Gateway, nsg_id: str, name: str) -> None:
     group, nsg = _id_parts(nsg_id)
     with arm_call(f"security rule {name} of {nsg_id}"):
         _client(gateway).security_rules.begin_delete(group, nsg, name).result()
-    gateway.invalidate_network()
+    gateway.invalidate_network(nsg_id)
 
 
 class GatewayNetwork:
@@ -363,10 +361,16 @@ class GatewayNetwork:
     def delete_security_rule(self, nsg_id: str, name: str) -> None:
         delete_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
 
-    def invalidate_network(self) -> None:
-        """Forget what an NSG change can change: every NIC (its NSG), its effective rules and routes, and
-        Network Watcher's verdicts (service tags, watchers and VNet DNS stay)."""
+    def invalidate_network(self, nsg_id: str | None = None) -> None:
+        """Forget what a change to NSG ``nsg_id`` (any NSG when ``None``) can change: the effective rules of
+        each NIC it applies to (at NIC or subnet level) and Network Watcher's flow verdicts for those NICs.
+        A security rule changes neither a NIC, its routes nor the next hop, nor service tags or DNS."""
         cache: dict[tuple[str, ...], Any] = self._cache  # type: ignore[attr-defined]
         with self._cache_lock:  # type: ignore[attr-defined]
-            for key in [k for k in cache if k and k[0] in _CHANGED_BY_NSG_WRITES]:
+            folded = nsg_id.casefold() if nsg_id else None
+            nics = {k[1] for k, v in cache.items() if len(k) == 3 and k[0] == "network-effective" and k[2] == "rules"
+                    and (folded is None or any(n.nsg_id.casefold() == folded for n in v))}
+            for key in [k for k in cache if k and (
+                    (k[0] == "network-effective" and len(k) == 3 and k[2] == "rules" and k[1] in nics)
+                    or (k[0] == "network-verdict-flow" and (folded is None or k[2] in nics)))]:
                 del cache[key]
