@@ -23,7 +23,14 @@ trips for the usual estate, four for a custom restore-point group. What is read:
 7. Policy Insights' ``policyStates`` (one POST), only when that job failed with
    UserErrorRequestDisallowedByPolicy: which Deny assignments govern resource groups.
 8. only for an encrypted VM (or a Key Vault failure): its managed disks, the Backup Management Service
-   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py).
+   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py);
+9. only when the failed job points at the network path: the NIC, its effective rules and routes, the
+   region's service tags, the VNet's DNS and Network Watcher's verdicts (gateway/network.py).
+
+The deep checks (8, 9, 7) run in the same waves: Key Vault's reads start when the VM model says it is
+encrypted (else once the failed job names Key Vault), Policy Insights and the network path once the
+latest failure is known, beside the policy -> restore-point groups' locks chain; inside each, independent
+reads go out together. Guest probes are not read here (opt-in, long, and an ARM write: guest/).
 """
 
 from __future__ import annotations
