@@ -177,8 +177,12 @@ class Runner:
         router: Router | None = None,
         check_options: CheckOptions = DEFAULT_OPTIONS,
         pending_findings: Callable[[VmObservation], Sequence[Finding]] | None = None,
+        keep_network_reads: bool = False,
     ) -> None:
         self.gateway = gateway
+        # The caller read the network path moments ago through this gateway (a fleet scan's examination):
+        # the run's plan starts from those reads; the run's own NSG change forgets them as always.
+        self.keep_network_reads = keep_network_reads
         self._journal = journal
         self.playbook_file = playbook_file if playbook_file is not None else default_playbook_file()
         self.router: Router | None = router
@@ -252,7 +256,7 @@ class Runner:
 
             for rec in recover_locks(journal, gw, run_id=run_id):
                 recovered.append(f"{rec.lock.ref.id}: {rec.outcome}")
-        gw.invalidate()  # plans read current state
+        gw.invalidate(keep_network=self.keep_network_reads)  # plans read current state
         observation = with_journaled_deletions(observe_vm(gw, vm), journal)
         diagnosis = diagnosis_for(observation, options=self.check_options)
         pending: tuple[Finding, ...] = ()
@@ -278,9 +282,12 @@ class Runner:
         obs, stale = observation, False
         for index, (req, plan) in enumerate(plans):
             if options.apply and stale and not ctx.interrupt.requested:
-                # Plan from the state the previous playbooks left (resume-protection, then the backup).
-                gw.invalidate()
+                # Plan from the state the previous playbooks left (resume-protection, then the backup); once
+                # per change: a playbook that changed nothing leaves the state as read. The network path
+                # is kept unless an NSG rule changed (that write forgets it).
+                gw.invalidate(keep_network=True)
                 obs = with_journaled_deletions(observe_vm(gw, vm), journal)
+                stale = False
                 # The guest as last probed: a fix step's re-probe, else the probe before the run.
                 obs = replace(obs, guest_probe=ctx.guest_probes.get(vm.id.casefold(), observation.guest_probe))
                 plan = self._plan(req, obs, options)
@@ -499,8 +506,9 @@ class Runner:
 
     def _verify(self, vm: VmRef, plans: list[tuple[PlaybookRequest, Plan]], results: list[PlaybookResult],
                 options: RunOptions) -> list[PlaybookResult]:
-        """Re-read state and let each playbook judge it."""
-        self.gateway.invalidate()
+        """Re-read state and let each playbook judge it (the network path as last read after the run's own
+        NSG change, if any: nothing else in a run changes it)."""
+        self.gateway.invalidate(keep_network=True)
         try:
             fresh = observe_vm(self.gateway, vm)
         except AzBackupFixError as exc:

@@ -252,7 +252,9 @@ class FleetScanner:
         inspection) and waits for its verification backup, which must finish before the lock comes back."""
         result = examined.result
         vm = VmRef.parse(result.vm)
-        runner = Runner(gw, journal=self.journal, playbook_file=self.playbook_file, check_options=self.check_options)
+        # The examination just read this VM's network path; another VM's run must not make this one read it again.
+        runner = Runner(gw, journal=self.journal, playbook_file=self.playbook_file, check_options=self.check_options,
+                        keep_network_reads=True)
         run_options = RunOptions(apply=True, **given_rails(options),
                                  wait=options.wait or shared, options=options.options,
                                  playbooks=result.playbooks if shared and result.playbooks else None)

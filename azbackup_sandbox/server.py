@@ -132,9 +132,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
+        # Head and body in one write: one TLS record and one send instead of two (the server's largest
+        # per-request cost after the provider itself).
+        self._headers_buffer.append(b"\r\n")
         if not no_body and body:
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
         self.wfile.flush()
 
     def _abort(self) -> None:

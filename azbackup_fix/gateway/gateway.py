@@ -217,10 +217,16 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def invalidate(self) -> None:
-        """Forget cached lists (after a change, or to read fresh state)."""
+    def invalidate(self, *, keep_network: bool = False) -> None:
+        """Forget cached lists (after a change, or to read fresh state). ``keep_network``: keep the network
+        path's reads (a run re-reading state after its own steps: the only network write it makes, an NSG
+        rule, forgets them itself, :meth:`invalidate_network`), so one run asks them once per change."""
         with self._cache_lock:
-            self._cache.clear()
+            if not keep_network:
+                self._cache.clear()
+                return
+            for key in [k for k in self._cache if not (k and k[0].startswith("network-"))]:
+                del self._cache[key]
 
     @property
     def request_count(self) -> int:

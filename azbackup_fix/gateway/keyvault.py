@@ -9,6 +9,7 @@ service principals can pass the object id instead."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,7 @@ class KeyVaultGateway:
         self.gateway = gateway
         self._keyvault_class = KeyVaultManagementClient
         self._keyvaults: dict[str, Any] = {}  # per subscription: a VM's vault may live in another one
+        self._keyvaults_lock = threading.Lock()  # one VM's vault reads run concurrently
         self.keyvault = self._vaults_client(gateway.subscription_id)
         self.authorization = AuthorizationManagementClient(gateway.credential, gateway.subscription_id,
                                                            **gateway.client_kwargs())
@@ -94,10 +96,11 @@ class KeyVaultGateway:
 
     def _vaults_client(self, subscription_id: str) -> Any:
         key = subscription_id.casefold()
-        if key not in self._keyvaults:
-            self._keyvaults[key] = self._keyvault_class(self.gateway.credential, subscription_id,
-                                                        **self.gateway.client_kwargs())
-        return self._keyvaults[key]
+        with self._keyvaults_lock:
+            if key not in self._keyvaults:
+                self._keyvaults[key] = self._keyvault_class(self.gateway.credential, subscription_id,
+                                                            **self.gateway.client_kwargs())
+            return self._keyvaults[key]
 
     def close(self) -> None:
         for client in (*self._keyvaults.values(), self.authorization):

@@ -8,13 +8,15 @@ Graph, or the gateway's ``backup_service_object_id``), and each vault the keys l
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import AzBackupFixError
 from ..models import VirtualMachine
 from ..models.keyvault import EncryptionKey, KeyVaultAccess
 from .gateway import Gateway
 from .keyvault import KeyVaultExtraMissing
 
-__all__ = ["KEY_VAULT_ERROR", "observe_key_vault"]
+__all__ = ["KEY_VAULT_ERROR", "encryption_hinted", "observe_key_vault"]
 
 KEY_VAULT_ERROR = "UserErrorKeyvaultPermissionsNotConfigured"
 
@@ -26,35 +28,49 @@ def _unique(keys: list[EncryptionKey]) -> tuple[EncryptionKey, ...]:
     return tuple(seen.values())
 
 
-def observe_key_vault(gateway: Gateway, vm: VirtualMachine, *, failed_title: str | None) -> KeyVaultAccess | None:
+def encryption_hinted(vm: VirtualMachine) -> bool:
+    """Whether the VM model itself says the VM is encrypted (ADE settings or extension)."""
+    return vm.encrypted or any(e.is_disk_encryption for e in vm.extensions)
+
+
+def observe_key_vault(gateway: Gateway, vm: VirtualMachine, *, failed_title: str | None,
+                      pool: Any = None) -> KeyVaultAccess | None:
+    """``pool``: an executor for the independent reads (each managed disk and the service principal
+    together, then each Key Vault together); without one they run in turn."""
+    from .observation import inline_executor
+
+    pool = pool if pool is not None else inline_executor()
     model = [k for d in vm.disks for k in d.encryption_keys]
     extension = [k for e in vm.extensions for k in e.encryption_keys]
-    hinted = vm.encrypted or any(e.is_disk_encryption for e in vm.extensions) or \
-        (failed_title or "").casefold() == KEY_VAULT_ERROR.casefold()
-    if not hinted:
+    if not (encryption_hinted(vm) or (failed_title or "").casefold() == KEY_VAULT_ERROR.casefold()):
         return None
     try:
         reads = gateway.key_vault()
     except KeyVaultExtraMissing as exc:
         return KeyVaultAccess(keys=_unique(model + extension), unavailable=str(exc))
-    on_disks: list[EncryptionKey] = []
-    for disk in vm.disks:
-        if disk.managed_disk_id:
-            on_disks += reads.disk_encryption_keys(disk.managed_disk_id, disk.name)
+    disk_reads = [pool.submit(reads.disk_encryption_keys, d.managed_disk_id, d.name)
+                  for d in vm.disks if d.managed_disk_id]
+    principal_read = None
+    if gateway.backup_service_object_id is None and (model or extension):
+        # Keys known from the model already: the principal is wanted, asked beside the disks.
+        principal_read = pool.submit(reads.service_principal_object_id)
+    on_disks = [k for f in disk_reads for k in f.result()]
     keys = _unique(model + on_disks + extension)
     if not keys:
         return KeyVaultAccess()
     principal, why = gateway.backup_service_object_id, None
     if principal is None:
         try:
-            principal = reads.service_principal_object_id()
+            principal = (principal_read.result() if principal_read is not None
+                         else reads.service_principal_object_id())
         except AzBackupFixError as exc:
             why = str(exc)
     vault_ids = list(dict.fromkeys(k.vault_id for k in keys))
     folded: dict[str, str] = {}
     for vault_id in vault_ids:
         folded.setdefault(vault_id.casefold(), vault_id)
-    vaults = tuple(reads.key_vault(v, principal) for v in folded.values())
+    vault_reads = [pool.submit(reads.key_vault, v, principal) for v in folded.values()]
+    vaults = tuple(f.result() for f in vault_reads)
     tenant = next((v.tenant_id for v in vaults if v.tenant_id), None)
     return KeyVaultAccess(keys=keys, vaults=vaults, principal_object_id=principal, principal_error=why,
                           tenant_id=tenant)

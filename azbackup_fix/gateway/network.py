@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermissionDeniedError
@@ -184,71 +185,114 @@ def _watcher(gateway: Gateway, region: str) -> str | None:
     return next((wid for loc, wid in gateway._cached(("network-watchers",), read) if loc == region), None)
 
 
-def _effective(gateway: Gateway, nic: NetworkInterfaceInfo) -> tuple[tuple[EffectiveNsg, ...],
-                                                                      tuple[EffectiveRoute, ...]]:
-    """Both long-running POSTs, once per NIC for the gateway's lifetime (a fleet asks each NIC once)."""
+def _effective(gateway: Gateway, nic: NetworkInterfaceInfo, pool: Any) -> tuple[Any, Any]:
+    """Both long-running POSTs (started together), each once per NIC for the gateway's lifetime (a fleet
+    asks each NIC once; an NSG change forgets them, :meth:`GatewayNetwork.invalidate_network`): their futures."""
+    group, name = _id_parts(nic.id)
 
-    def read() -> tuple[tuple[EffectiveNsg, ...], tuple[EffectiveRoute, ...]]:
-        group, name = _id_parts(nic.id)
-        client = _client(gateway)
+    def rules() -> tuple[EffectiveNsg, ...]:
         with arm_call(f"effective security rules of {nic.id}"):
-            nsgs = _nsgs_from(client.network_interfaces.begin_list_effective_network_security_groups(
+            return _nsgs_from(_client(gateway).network_interfaces.begin_list_effective_network_security_groups(
                 group, name).result())
-        with arm_call(f"effective routes of {nic.id}"):
-            routes = _routes_from(client.network_interfaces.begin_get_effective_route_table(group, name).result())
-        return nsgs, routes
 
-    return gateway._cached(("network-effective", nic.id), read)
+    def routes() -> tuple[EffectiveRoute, ...]:
+        with arm_call(f"effective routes of {nic.id}"):
+            return _routes_from(_client(gateway).network_interfaces.begin_get_effective_route_table(
+                group, name).result())
+
+    return (pool.submit(gateway._cached, ("network-effective", nic.id, "rules"), rules),
+            pool.submit(gateway._cached, ("network-effective", nic.id, "routes"), routes))
 
 
 def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: NetworkInterfaceInfo,
-             prefixes: tuple[str, ...]) -> tuple[FlowVerdict | None, NextHop | None]:
-    """Network Watcher's own verdict for one storage address (the first host of the first prefix)."""
+             prefixes: tuple[str, ...], pool: Any) -> Callable[[], tuple[FlowVerdict | None, NextHop | None]]:
+    """Network Watcher's own verdict for one storage address (the first host of the first prefix): its two
+    long-running POSTs are independent and started together; returns what waits for both."""
     from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
 
     if not prefixes or not nic.private_ip:
-        return None, None
+        return lambda: (None, None)
     remote = str(next(ipaddress.ip_network(prefixes[0], strict=False).hosts()))
     group, name = _id_parts(watcher_id)
     client = _client(gateway)
-    with arm_call(f"Network Watcher ipFlowVerify for {vm.ref.name}"):
-        flow = client.network_watchers.begin_verify_ip_flow(group, name, VerificationIPFlowParameters(
-            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, direction="Outbound", protocol="TCP",
-            local_port="50000", remote_port="443", local_ip_address=nic.private_ip,
-            remote_ip_address=remote)).result()
-    with arm_call(f"Network Watcher nextHop for {vm.ref.name}"):
-        hop = client.network_watchers.begin_get_next_hop(group, name, NextHopParameters(
-            target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
-            destination_ip_address=remote)).result()
-    return (FlowVerdict(_text(flow, "access"), _text(flow, "rule_name"), remote),
-            NextHop(_text(hop, "next_hop_type"), _get(hop, "next_hop_ip_address"),
-                    _get(hop, "route_table_id"), remote))
+
+    def flow() -> Any:
+        with arm_call(f"Network Watcher ipFlowVerify for {vm.ref.name}"):
+            return client.network_watchers.begin_verify_ip_flow(group, name, VerificationIPFlowParameters(
+                target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, direction="Outbound", protocol="TCP",
+                local_port="50000", remote_port="443", local_ip_address=nic.private_ip,
+                remote_ip_address=remote)).result()
+
+    def hop() -> Any:
+        with arm_call(f"Network Watcher nextHop for {vm.ref.name}"):
+            return client.network_watchers.begin_get_next_hop(group, name, NextHopParameters(
+                target_resource_id=vm.ref.id, target_nic_resource_id=nic.id, source_ip_address=nic.private_ip,
+                destination_ip_address=remote)).result()
+
+    # Cached as the effective lists are: the same question, asked again in one run, has the same answer
+    # until an NSG change (which forgets both).
+    key = (vm.ref.id, nic.id, remote)
+    verdict = pool.submit(gateway._cached, ("network-verdict-flow", *key), flow)
+    next_hop = pool.submit(gateway._cached, ("network-verdict-hop", *key), hop)
+
+    def finish() -> tuple[FlowVerdict | None, NextHop | None]:
+        verdict_, next_hop_ = verdict.result(), next_hop.result()
+        return (FlowVerdict(_text(verdict_, "access"), _text(verdict_, "rule_name"), remote),
+                NextHop(_text(next_hop_, "next_hop_type"), _get(next_hop_, "next_hop_ip_address"),
+                        _get(next_hop_, "route_table_id"), remote))
+
+    return finish
 
 
-def read_network_path(gateway: Gateway, vm: VirtualMachine) -> NetworkPath:
-    """The path from ``vm``'s primary NIC to its region's storage, as far as Azure shows it."""
+def _nic(gateway: Gateway, nic_id: str) -> NetworkInterfaceInfo:
+    def read() -> NetworkInterfaceInfo:
+        group, name = _id_parts(nic_id)
+        with arm_call(f"network interface {nic_id}"):
+            return _nic_from(_client(gateway).network_interfaces.get(group, name))
+
+    return gateway._cached(("network-nic", nic_id), read)
+
+
+def read_network_path(gateway: Gateway, vm: VirtualMachine, pool: Any = None) -> NetworkPath:
+    """The path from ``vm``'s primary NIC to its region's storage, as far as Azure shows it.
+
+    ``pool`` (an executor, e.g. :func:`~azbackup_fix.gateway.observe_vm`'s) runs the independent reads
+    together: the service tags, the NIC and the watchers first; then the VNet, both effective lists and
+    both Network Watcher verdicts. Without one, each read runs in turn in the caller's thread."""
+    from .observation import inline_executor
+
+    pool = pool if pool is not None else inline_executor()
     region = normalize_region(vm.location)
     if not network_available():
         return NetworkPath(region, f"Storage.{region}", unavailable=PathUnavailable.EXTRA_MISSING, detail=EXTRA_HINT)
     try:
-        tag, prefixes = _storage_tag(gateway, region)
+        tag_read = pool.submit(_storage_tag, gateway, region)
         if not vm.nic_ids:
+            tag, prefixes = tag_read.result()
             return NetworkPath(region, tag, prefixes, unavailable=PathUnavailable.NO_NIC,
                                detail="the VM model names no network interface")
-        group, name = _id_parts(vm.nic_ids[0])
-        with arm_call(f"network interface {vm.nic_ids[0]}"):
-            nic = _nic_from(_client(gateway).network_interfaces.get(group, name))
-        dns = _vnet_dns(gateway, nic.vnet_id) if nic.vnet_id else ()
-        base = NetworkPath(region, tag, prefixes, nic, dns)
+        nic_read = pool.submit(_nic, gateway, vm.nic_ids[0])
+        # Effective lists exist only while the VM runs; the watcher is wanted only then.
+        watcher_read = pool.submit(_watcher, gateway, region) if vm.is_running else None
+        tag, prefixes = tag_read.result()
+        nic = nic_read.result()
+        dns_read = pool.submit(_vnet_dns, gateway, nic.vnet_id) if nic.vnet_id else None
         if not vm.is_running:
+            base = NetworkPath(region, tag, prefixes, nic, dns_read.result() if dns_read is not None else ())
             return _replace(base, unavailable=PathUnavailable.NOT_RUNNING,
                             detail=f"the VM is {vm.power_state or 'not running'}: Azure computes effective "
                                    "rules and routes only while it runs")
-        nsgs, routes = _effective(gateway, nic)
-        watcher = _watcher(gateway, region)
-        flow, hop = _confirm(gateway, watcher, vm, nic, prefixes) if watcher else (None, None)
-        return _replace(base, effective_nsgs=nsgs, effective_routes=routes, watcher_id=watcher, flow=flow,
-                        next_hop=hop)
+        assert watcher_read is not None
+        nsgs, routes = _effective(gateway, nic, pool)
+        watcher = watcher_read.result()
+        confirmed = _confirm(gateway, watcher, vm, nic, prefixes, pool) if watcher else None
+        # Answers taken in the order the reads were asked one by one: a denied effective-rules POST is
+        # what the diagnosis names, whichever denial came back first.
+        effective_nsgs, effective_routes = nsgs.result(), routes.result()
+        flow, hop = confirmed() if confirmed is not None else (None, None)
+        dns = dns_read.result() if dns_read is not None else ()
+        return NetworkPath(region, tag, prefixes, nic, dns, effective_nsgs=effective_nsgs,
+                           effective_routes=effective_routes, watcher_id=watcher, flow=flow, next_hop=hop)
     except PermissionDeniedError as exc:
         # Reader lacks the effective-rules POST actions: say what was not read. Any other failure is the
         # diagnosis's own (it fails, naming the ARM error), as for every other read.
@@ -291,7 +335,7 @@ def put_security_rule(gateway: Gateway, nsg_id: str, name: str, properties: dict
         priority=properties["priority"], direction=properties["direction"])
     with arm_call(f"security rule {name} of {nsg_id}"):
         made = _client(gateway).security_rules.begin_create_or_update(group, nsg, name, body).result()
-    gateway.invalidate_network()
+    gateway.invalidate_network(nsg_id)
     return str(_get(made, "id", default=f"{nsg_id}/securityRules/{name}"))
 
 
@@ -299,14 +343,14 @@ def delete_security_rule(gateway: Gateway, nsg_id: str, name: str) -> None:
     group, nsg = _id_parts(nsg_id)
     with arm_call(f"security rule {name} of {nsg_id}"):
         _client(gateway).security_rules.begin_delete(group, nsg, name).result()
-    gateway.invalidate_network()
+    gateway.invalidate_network(nsg_id)
 
 
 class GatewayNetwork:
     """The network methods of :class:`~azbackup_fix.gateway.Gateway` (a mixin: the client is made on first use)."""
 
-    def network_path(self, vm: VirtualMachine) -> NetworkPath:
-        return read_network_path(self, vm)  # type: ignore[arg-type]
+    def network_path(self, vm: VirtualMachine, pool: Any = None) -> NetworkPath:
+        return read_network_path(self, vm, pool)  # type: ignore[arg-type]
 
     def get_security_rule(self, nsg_id: str, name: str) -> dict[str, Any] | None:
         return get_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
@@ -317,9 +361,16 @@ class GatewayNetwork:
     def delete_security_rule(self, nsg_id: str, name: str) -> None:
         delete_security_rule(self, nsg_id, name)  # type: ignore[arg-type]
 
-    def invalidate_network(self) -> None:
-        """Forget every NIC's effective rules and routes (after an NSG change)."""
+    def invalidate_network(self, nsg_id: str | None = None) -> None:
+        """Forget what a change to NSG ``nsg_id`` (any NSG when ``None``) can change: the effective rules of
+        each NIC it applies to (at NIC or subnet level) and Network Watcher's flow verdicts for those NICs.
+        A security rule changes neither a NIC, its routes nor the next hop, nor service tags or DNS."""
         cache: dict[tuple[str, ...], Any] = self._cache  # type: ignore[attr-defined]
         with self._cache_lock:  # type: ignore[attr-defined]
-            for key in [k for k in cache if k and k[0] == "network-effective"]:
+            folded = nsg_id.casefold() if nsg_id else None
+            nics = {k[1] for k, v in cache.items() if len(k) == 3 and k[0] == "network-effective" and k[2] == "rules"
+                    and (folded is None or any(n.nsg_id.casefold() == folded for n in v))}
+            for key in [k for k in cache if k and (
+                    (k[0] == "network-effective" and len(k) == 3 and k[2] == "rules" and k[1] in nics)
+                    or (k[0] == "network-verdict-flow" and (folded is None or k[2] in nics)))]:
                 del cache[key]

@@ -23,12 +23,18 @@ trips for the usual estate, four for a custom restore-point group. What is read:
 7. Policy Insights' ``policyStates`` (one POST), only when that job failed with
    UserErrorRequestDisallowedByPolicy: which Deny assignments govern resource groups.
 8. only for an encrypted VM (or a Key Vault failure): its managed disks, the Backup Management Service
-   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py).
+   principal in Microsoft Graph, and its Key Vaults (gateway/keyvault_observation.py);
+9. only when the failed job points at the network path: the NIC, its effective rules and routes, the
+   region's service tags, the VNet's DNS and Network Watcher's verdicts (gateway/network.py).
+
+The deep checks (8, 9, 7) run in the same waves: Key Vault's reads start when the VM model says it is
+encrypted (else once the failed job names Key Vault), Policy Insights and the network path once the
+latest failure is known, beside the policy -> restore-point groups' locks chain; inside each, independent
+reads go out together. Guest probes are not read here (opt-in, long, and an ARM write: guest/).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +45,9 @@ from ..errors import PermissionDeniedError, VaultNotFoundError, VmNotFoundError,
 from ..ids import BackupPolicyRef, ProtectedItemRef, RestorePointRgNaming, VaultRef, VmRef, normalize_region
 from ..models import (
     BackupJob,
+    BackupPolicy,
     BackupStatus,
+    Lock,
     ProtectedItem,
     RestorePointCollection,
     VirtualMachine,
@@ -47,7 +55,7 @@ from ..models import (
 )
 from ..models.policy import PolicyState
 from .gateway import Gateway, VaultInfo
-from .keyvault_observation import observe_key_vault
+from .keyvault_observation import encryption_hinted, observe_key_vault
 
 __all__ = ["NETWORK_PATH_CODES", "observe_vm", "points_at_network", "shared_reads"]
 
@@ -192,16 +200,21 @@ class _Inline:
     """An executor that runs each task at once, in the caller's thread (a fleet scan's workers are the
     concurrency there; a nested pool per VM would multiply threads)."""
 
-    def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
+    def submit(self, fn: Callable[..., T], *args: object, **kwargs: object) -> Future[T]:
         future: Future[T] = Future()
         try:
-            future.set_result(fn(*args))
+            future.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the result, as a pool does
             future.set_exception(exc)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None
+
+
+def inline_executor() -> Any:
+    """An executor that runs each submitted read at once in the caller's thread (no concurrency)."""
+    return _Inline()
 
 
 def _warm_default_groups(gateway: Gateway, pool: Any, region: str | None) -> None:
@@ -225,6 +238,25 @@ def _locks_and_collections(gateway: Gateway, vm_ref: VmRef) -> tuple[tuple[Resto
     holding = [c.ref.resource_group for c in collections]
     gateway.locks_for(holding)  # warm: the locks of the groups that hold this VM's snapshots
     return collections, holding
+
+
+def _policy_and_locks(
+    gateway: Gateway, vm_ref: VmRef, vm: VirtualMachine | None, item: ProtectedItem | None, region: str | None,
+    collections_future: Future[tuple[tuple[RestorePointCollection, ...], list[str]]],
+) -> tuple[BackupPolicy | None, tuple[RestorePointCollection, ...], tuple[Lock, ...]]:
+    """The item's policy, then the locks of every group that matters: the VM's, the restore-point groups
+    the policy (or the service default) names, and those holding the VM's collections."""
+    policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id)) if item is not None and item.policy_id else None
+    # A deleted VM's collections still hold snapshots (orphans): read them too.
+    naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
+        RestorePointRgNaming(region=region)
+    collections, holding = collections_future.result()
+    if vm is not None:
+        groups = _restore_point_groups(gateway, naming, region)
+        locks = gateway.locks_for([vm_ref.resource_group, *groups, *holding])
+    else:  # the VM's group may be gone with it; only the groups that still hold its snapshots
+        locks = gateway.locks_for(holding) if holding else ()
+    return policy, collections, locks
 
 
 def _all_jobs(gateway: Gateway, vm_ref: VmRef, pool: Any) -> tuple[BackupJob, ...]:
@@ -270,6 +302,9 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         if concurrent and vm is not None:  # locks read only for a VM that exists (a deleted one's group may be gone)
             pool.submit(gateway.list_resource_group_locks, vm_ref.resource_group)
             pool.submit(_warm_default_groups, gateway, pool, vm.location)
+        # An encrypted VM's Key Vault reads need only its model: started with backupStatus.
+        key_vault_read = pool.submit(observe_key_vault, gateway, vm, failed_title=None, pool=pool) \
+            if concurrent and vm is not None and encryption_hinted(vm) else None
         vaults = gateway.list_vaults()
         if item is None:
             if concurrent and vm is not None:
@@ -290,25 +325,25 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         home = item.vault if item is not None else (status.vault if status is not None else None)
         region = vm.location if vm is not None else next((v.location for v in vaults if v.ref == home), None)
 
-        policy = None
-        if item is not None and item.policy_id:
-            policy = gateway.get_policy(BackupPolicyRef.parse(item.policy_id))
-
-        # A deleted VM's collections still hold snapshots (orphans): read them too.
-        naming = policy.restore_point_rg_naming(region) if policy is not None and policy.rg_prefix else \
-            RestorePointRgNaming(region=region)
-        collections, holding = collections_future.result()
-        if vm is not None:
-            groups = _restore_point_groups(gateway, naming, region)
-            locks = gateway.locks_for([vm_ref.resource_group, *groups, *holding])
-        else:  # the VM's group may be gone with it; only the groups that still hold its snapshots
-            locks = gateway.locks_for(holding) if holding else ()
-
+        # Two chains from here, side by side: the policy, then the locks of the groups it names; and the
+        # latest failure's details, then the deep checks it calls for (Key Vault, Policy Insights, the
+        # network path). Inline (a fleet's worker) they run in this order, one read after another.
+        policy_read = pool.submit(_policy_and_locks, gateway, vm_ref, vm, item, region, collections_future)
         jobs, latest_failed = _jobs(gateway, vm_ref, jobs_future.result(), home)
         failed_title = latest_failed.primary_error.error_title \
             if latest_failed and latest_failed.primary_error else None
-        key_vault = observe_key_vault(gateway, vm, failed_title=failed_title) if vm is not None else None
-        policy_states = _policy_states(gateway, latest_failed)
+        if key_vault_read is None and vm is not None:
+            key_vault_read = pool.submit(observe_key_vault, gateway, vm, failed_title=failed_title, pool=pool)
+        states_read = pool.submit(_policy_states, gateway, latest_failed)
+        network = None
+        # Not for a VM that never had an agent or is between power states: their cause is known already.
+        if vm is not None and not (vm.agent_never_installed or vm.power_transitioning) and points_at_network(
+                VmObservation(vm_ref, vm=vm, backup_status=status, protected_item=item, jobs=jobs,
+                              latest_failed_job=latest_failed)):
+            network = gateway.network_path(vm, pool)
+        policy, collections, locks = policy_read.result()
+        key_vault = key_vault_read.result() if key_vault_read is not None else None
+        policy_states = states_read.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     observation = VmObservation(
@@ -326,10 +361,8 @@ def observe_vm(gateway: Gateway, vm_ref: VmRef, *, vault_hint: VaultRef | None =
         observed_at=gateway.counter.server_time or datetime.now(timezone.utc),
         collections_searched=gateway.subscription_collection_count(),
         key_vault=key_vault,
+        network=network,
     )
-    # Not for a VM that never had an agent or is between power states: their cause is known already.
-    if vm is not None and not (vm.agent_never_installed or vm.power_transitioning) and points_at_network(observation):
-        observation = dataclasses.replace(observation, network=gateway.network_path(vm))
     return observation
 
 

@@ -112,7 +112,8 @@ class TriggerBackup(Step):
         return (("retention_days", self.retention_days), ("wait", self.wait))
 
     def _jobs(self, ctx: StepContext) -> tuple[BackupJob, ...]:
-        ctx.gateway.invalidate()  # fresh: this decides whether a non-idempotent POST is sent
+        # Fresh jobs: this decides whether a non-idempotent POST is sent (the network path is no part of it).
+        ctx.gateway.invalidate(keep_network=True)
         return ctx.gateway.jobs_for_vm(self.item.vault, self.vm)
 
     def _running_elsewhere(self, ctx: StepContext) -> list[BackupJob]:

@@ -36,12 +36,14 @@ class WaitForVmState(Step):
                 "(running or stopped, provisioning done)")
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        ctx.gateway.invalidate()
+        # A VM's power state changes no NSG or route: the network reads are kept (effective lists are only
+        # ever read, and cached, while the VM runs).
+        ctx.gateway.invalidate(keep_network=True)
         vm = wait_until(lambda: ctx.gateway.get_vm(self.vm),
                         lambda v: not v.power_transitioning and not v.provisioning_transitioning,
                         timeout=self.timeout, sleep=ctx.sleep, what=f"VM {self.vm.name} to leave {self.state}",
                         interval=10.0, max_interval=60.0, **ctx.wait_kwargs(self.target))
-        ctx.gateway.invalidate()
+        ctx.gateway.invalidate(keep_network=True)
         return self.outcome(StepStatus.UNCHANGED, detail=(("power_state", vm.power_state),
                                                           ("provisioning_state", vm.provisioning_state)))
 
@@ -67,6 +69,6 @@ class WaitForAgentReady(Step):
         vm = wait_until(lambda: ctx.gateway.get_vm(self.vm), lambda v: v.agent.is_ready,
                         timeout=self.timeout, sleep=ctx.sleep, what=f"the VM agent of {self.vm.name} to be Ready",
                         interval=15.0, max_interval=60.0, **ctx.wait_kwargs(self.target))
-        ctx.gateway.invalidate()
+        ctx.gateway.invalidate(keep_network=True)
         return self.outcome(StepStatus.UNCHANGED, detail=(("agent_status", vm.agent.status),
                                                           ("agent_version", vm.agent.version)))

@@ -50,8 +50,11 @@ def test_reader_diagnoses_as_an_identity_allowed_backup_status(scenario: str) ->
     denied = [r for r in sandbox.requests() if r.status == 403]
     # backupStatus is asked and denied: the vault is then found through the vaults' items. A failure that
     # points at the network path also asks for the NIC's effective rules, a POST action Reader lacks: the
-    # diagnosis then says the path was not read (and which action it needs) instead of judging it.
-    network = [r for r in denied if r.path.lower().endswith("/effectivenetworksecuritygroups")]
+    # diagnosis then says the path was not read (and which action it needs) instead of judging it. The
+    # other long-running POSTs of the path (asked beside it, in waves) are denied alike.
+    network = [r for r in denied if r.path.lower().endswith(
+        ("/effectivenetworksecuritygroups", "/effectiveroutetable", "/ipflowverify", "/nexthop"))]
+    assert not network or any(r.path.lower().endswith("/effectivenetworksecuritygroups") for r in network)
     assert [r.path.lower().rsplit("/", 1)[-1] for r in denied if r not in network] == ["backupstatus"]
     assert writes(sandbox.requests()) == []
     path_codes = {"NetworkPathOpenCheckGuest", "StorageOutboundDenied", "StorageRoutedToAppliance", "CustomDnsServers"}

@@ -482,9 +482,13 @@ class BackupBackend:
             raise errors.job_not_found(job_id)
         return job
 
-    def jobs_of(self, vault: Vault) -> list[BackupJob]:
-        """Newest first, as the service lists them."""
+    def jobs_of(self, vault: Vault, entity: str | None = None) -> list[BackupJob]:
+        """Newest first, as the service lists them; ``entity``: only that VM's (by friendly name), narrowed
+        before sorting (one VM's jobs out of a fleet vault's thousands)."""
         jobs = self._jobs_by_vault.get(vault.id.lower(), [])
+        if entity:
+            folded = entity.lower()
+            jobs = [j for j in jobs if j.entity_friendly_name.lower() == folded]
         return sorted(jobs, key=lambda j: (j.start or NEVER_BACKED_UP, j.job_id), reverse=True)
 
     def on_demand_jobs_on(self, item: ProtectedItem, day: date) -> int:

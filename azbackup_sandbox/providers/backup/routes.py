@@ -296,13 +296,11 @@ def _filter_jobs(sb: Sandbox, jobs: list[BackupJob], text: str | None) -> list[B
 
 
 def _list_jobs(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    jobs = sb.backup.jobs_of(_vault(sb, p))
     name = parse_odata_filter(req.query.get("$filter"), _JOB_FILTERS).get("entityfriendlyname")
-    if name:  # one VM's jobs out of a fleet vault's thousands: narrow first (same result, cheaper)
-        jobs = [j for j in jobs if j.entity_friendly_name.lower() == name.lower()]
+    # One VM's jobs out of a fleet vault's thousands: narrowed first (same result, cheaper).
+    jobs = sb.backup.jobs_of(_vault(sb, p), entity=name)
     jobs = _filter_jobs(sb, jobs, req.query.get("$filter"))
-    items = [j.to_arm(sb, extended=False) for j in jobs]
-    return _json(200, page(req, items, sb.config.job_page_size))
+    return _json(200, page(req, jobs, sb.config.job_page_size, serialize=lambda j: j.to_arm(sb, extended=False)))
 
 
 def _get_job(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:

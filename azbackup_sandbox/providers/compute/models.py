@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ...core.grouped import GroupedDict
 from ...core.operations import Operation
 from ...core.timefmt import arm_time
 from . import errors
@@ -328,8 +329,9 @@ def _key(subscription_id: str, resource_group: str, name: str) -> tuple[str, str
 class ComputeBackend:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sb = sandbox
-        self.vms: dict[tuple[str, str, str], VirtualMachine] = {}
-        self.collections: dict[tuple[str, str, str], RestorePointCollection] = {}
+        # Indexed by subscription and group: lists (and the generic resource listing) read only their scope.
+        self.vms: GroupedDict[VirtualMachine] = GroupedDict()
+        self.collections: GroupedDict[RestorePointCollection] = GroupedDict()
         self._by_vm_id: dict[str, VirtualMachine] = {}
         self._by_source: dict[str, dict[tuple[str, str, str], RestorePointCollection]] = {}
         # Compute RP throttling windows per (subscription, policy): call times in the last 3 and 30 minutes.
@@ -361,10 +363,7 @@ class ComputeBackend:
 
     def list_vms(self, subscription_id: str, resource_group: str | None = None) -> list[VirtualMachine]:
         sub, rg = subscription_id.lower(), (resource_group or "").lower()
-        return sorted(
-            (vm for (s, g, _), vm in self.vms.items() if s == sub and (not rg or g == rg)),
-            key=lambda vm: (vm.resource_group.lower(), vm.name.lower()),
-        )
+        return sorted(self.vms.in_scope(sub, rg), key=lambda vm: (vm.resource_group.lower(), vm.name.lower()))
 
     def delete_vm(self, vm: VirtualMachine) -> None:
         self.vms.pop(_key(vm.subscription_id, vm.resource_group, vm.name), None)
@@ -663,10 +662,7 @@ class ComputeBackend:
 
     def list_collections(self, subscription_id: str, resource_group: str | None = None) -> list[RestorePointCollection]:
         sub, rg = subscription_id.lower(), (resource_group or "").lower()
-        return sorted(
-            (c for (s, g, _), c in self.collections.items() if s == sub and (not rg or g == rg)),
-            key=lambda c: (c.resource_group.lower(), c.name.lower()),
-        )
+        return sorted(self.collections.in_scope(sub, rg), key=lambda c: (c.resource_group.lower(), c.name.lower()))
 
     def collections_for_vm(self, vm_id: str) -> list[RestorePointCollection]:
         # Indexed by source: the backup engine asks this for every job, across fleets of 10,000 VMs.

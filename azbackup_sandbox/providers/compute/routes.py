@@ -264,9 +264,8 @@ def _get_collection(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> Sand
 
 @_rp("HighCostGetRestorePoint")
 def _list_collections(sb: Sandbox, req: SandboxRequest, p: dict[str, str]) -> SandboxResponse:
-    items = [c.to_arm(sb)
-             for c in sb.compute.list_collections(p["subscriptionId"], p.get("resourceGroupName"))]
-    return _rp_json(200, page(req, items, sb.config.page_size))
+    collections = sb.compute.list_collections(p["subscriptionId"], p.get("resourceGroupName"))
+    return _rp_json(200, page(req, collections, sb.config.page_size, serialize=lambda c: c.to_arm(sb)))
 
 
 def _json_body(req: SandboxRequest) -> dict[str, Any]:
