@@ -21,7 +21,7 @@ from .errors import AzBackupFixError, GuardRailError
 from .guest import GuestChannel, channel_problem
 from .ids import VmRef
 from .journal import Change, Journal
-from .models import Finding
+from .models import Finding, Severity
 from .models.guest import GuestFix
 from .models.rails import DISRUPTIVE, GUEST
 from .steps.guest import GUEST_FIX_ACTION
@@ -186,7 +186,8 @@ def _undo_vm(ledger: UndoLedger, gateway: Gateway | Callable[[str], Gateway], vm
     for change, setting in todo:
         ledger.mark_undone(change)
         results[setting.change_id] = _with(setting, "undone", setting.note)
-    return results, guest_findings(channel.probe(vm))
+    # What is left to fix: an info note (a check that could not run) is no cause come back.
+    return results, tuple(f for f in guest_findings(channel.probe(vm)) if f.severity is not Severity.INFO)
 
 
 def _with(setting: GuestSettingUndo, outcome: str, note: str | None) -> GuestSettingUndo:
