@@ -436,6 +436,12 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("visual c++ redistributable",),
     ),
     CatalogueEntry(
+        "ExtensionConfigParsingFailure", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot failed parsing its configuration: the MachineKeys folder's permissions were changed "
+        "(reset them to the default).",
+        messages=("failure in parsing the config", "configuration parse failure"),
+    ),
+    CatalogueEntry(
         "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
         "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
         documented=False,

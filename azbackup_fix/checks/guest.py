@@ -21,6 +21,7 @@ GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
     "ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
     "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel", "GuestAgentSnapshotTaskStatusError",
     "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable",
+    "ExtensionConfigParsingFailure",
 ))
 
 
@@ -91,6 +92,23 @@ def _windows(facts: Any) -> list[Finding]:
                   f"excluded); IaaSBcdrExtension.exe faults in the Application log: {facts.get('extension_faults', 0)}",
             evidence=[*(ev("guest folder not excluded", f) for f in unexcluded),
                       ev("guest extension faults", facts.get("extension_faults"))]))
+    out += _windows_more(facts)
+    return out
+
+
+def _windows_more(facts: Any) -> list[Finding]:
+    """Guide 001's remaining Windows rows (issue 14): MachineKeys, ..."""
+    from ..guest.fixes import acl_is_default
+
+    out: list[Finding] = []
+    keys = facts.get("machine_keys") or {}
+    if keys.get("sddl") and not acl_is_default(keys["sddl"]):
+        out.append(finding_from_entry(
+            "ExtensionConfigParsingFailure", severity=Severity.ERROR,
+            title="the MachineKeys folder's permissions differ from the default (Everyone: R,W; BUILTIN\\"
+                  "Administrators: F): reset them; if the backup still fails, delete the certificates issued "
+                  "by Windows Azure CRP Certificate Generator (guide 001)",
+            evidence=[ev("guest acl path", keys.get("path")), ev("guest acl sddl", keys["sddl"])]))
     return out
 
 

@@ -6,11 +6,32 @@ from typing import Any
 
 from ..models.guest import GuestFix, GuestProbe
 
-__all__ = ["NETWORK_SERVICE", "plan_guest_fixes", "MIN_LINUX_AGENT"]
+__all__ = ["MACHINE_KEYS", "MACHINE_KEYS_DEFAULT_SDDL", "MIN_LINUX_AGENT", "NETWORK_SERVICE", "acl_is_default",
+           "plan_guest_fixes"]
 
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"
 MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
+# Guide 001 (configuration parse failure): Everyone (R,W: the eight special rights it lists, with
+# SYNCHRONIZE 0x12019f) and BUILTIN\Administrators (F); nothing else, not inherited.
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+MACHINE_KEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+_RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0", "GA": "0x10000000"}
+
+
+def _aces(sddl: str) -> frozenset[str]:
+    dacl = str(sddl).partition("D:")[2].split("S:", 1)[0]
+    out = set()
+    for ace in dacl.split("(")[1:]:
+        kind, flags, rights, *rest = ace.rstrip(")").split(";") + ["", "", ""]
+        out.add(";".join((kind.upper(), flags.upper(), _RIGHTS.get(rights.upper(), rights.lower()), *rest[:2],
+                          rest[2].upper())))
+    return frozenset(out)
+
+
+def acl_is_default(sddl: Any) -> bool:
+    """The DACL grants what guide 001 documents for MachineKeys (order and spelling aside)."""
+    return _aces(str(sddl or "")) == _aces(MACHINE_KEYS_DEFAULT_SDDL)
 
 
 def _version(text: Any) -> tuple[int, ...]:
@@ -52,6 +73,9 @@ def _windows(facts: Any) -> list[GuestFix]:
         for folder in defender.get("plugin_folders") or []:
             if str(folder).casefold() not in have:
                 fixes.append(GuestFix("add-defender-exclusion", str(folder), before=False))
+    keys = facts.get("machine_keys") or {}
+    if keys.get("sddl") and not acl_is_default(keys["sddl"]):  # the SDDL before is journaled, for undo
+        fixes.append(GuestFix("set-acl", str(keys.get("path") or MACHINE_KEYS), "default", before=keys["sddl"]))
     return fixes
 
 

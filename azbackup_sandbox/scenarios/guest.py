@@ -13,7 +13,7 @@ __all__ = ["GUEST_KEYS", "parse_guest"]
 
 GUEST_KEYS: dict[str, tuple[str, ...]] = {
     "guest": ("agentVersion", "services", "vssWriters", "registry", "files", "firewall", "dhcp", "defender",
-              "repositoryAgentVersion", "events"),
+              "repositoryAgentVersion", "events", "acls"),
     "service": ("state", "startType", "account"),
     "vssWriter": ("name", "service", "state", "lastError"),
     "firewall": ("blocked",),
@@ -95,4 +95,12 @@ def parse_guest(raw: Any, path: str, os_type: str) -> dict[str, Any]:
         out["defender"] = defender
     if f.has("events"):
         out["events"] = _strings(f.raw("events"), f.at("events"))
+    acls = f.mapping("acls")
+    for folder, sddl in acls.items():
+        if not isinstance(sddl, str) or not sddl.startswith(("O:", "G:", "D:")):
+            raise EstateError(join_path(f.at("acls"), folder), f"expected an SDDL string, got {describe(sddl)}")
+    if acls:
+        if os_type != "Windows":
+            raise EstateError(f.at("acls"), "expected folder ACLs only on a Windows VM")
+        out["acls"] = acls
     return out

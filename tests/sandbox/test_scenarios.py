@@ -61,6 +61,7 @@ EXPECTED_TITLE = {
     "guest-linux-extensions-disabled": "GuestAgentSnapshotTaskStatusError",
     "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
+    "guest-machinekeys-acl": "ExtensionConfigParsingFailure",
     "guest-clean": None,
     # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
     "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",

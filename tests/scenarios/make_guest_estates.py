@@ -16,6 +16,7 @@ from azbackup_sandbox.scenarios.files import ESTATES_DIR, dump_yaml
 PLUGINS = ["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
            "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"]
 NET = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
 NET32 = "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
 
 CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -41,6 +42,9 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-firewall-wireserver": ("Windows", "guest firewall drops 168.63.129.16:80 and :32526: agent Not Ready "
                                   "(UserErrorGuestAgentStatusUnavailable)", {
         "firewall": {"blocked": ["168.63.129.16:80", "168.63.129.16:32526"]}}),
+    "guest-machinekeys-acl": ("Windows", "the MachineKeys folder's permissions changed: Everyone may only read, "
+                              "BUILTIN\\Users got full control (ExtensionConfigParsingFailure)", {
+        "acls": {MACHINE_KEYS: "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;FA;;;BU)"}}),
     "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
 }
 

@@ -29,6 +29,7 @@ ALL_WINDOWS_FIXES = (
     GuestFix("start-service", "COMSysApp"),
     GuestFix("set-registry", "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto", "1"),
     GuestFix("add-defender-exclusion", "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"),
+    GuestFix("set-acl", "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys", "default"),
 )
 
 # Stand-ins for the guest's commands, driven by files in the fixture root (not the sandbox's shims).

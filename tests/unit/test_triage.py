@@ -102,7 +102,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Inside the guest (issue 14): fixed through Run Command only with allow_guest_changes.
     **dict.fromkeys(("ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
                      "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel",
-                     "ExtensionVCRedistInstallationFailure",
+                     "ExtensionVCRedistInstallationFailure", "ExtensionConfigParsingFailure",
                      "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
                     ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
     **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),

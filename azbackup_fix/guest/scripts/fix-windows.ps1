@@ -2,6 +2,8 @@
 # PowerShell and as #azsandbox directives for the sandbox (docs/guest-protocol.md). Idempotent; ends with
 # one JSON line of schema azbackup-guest/v1 listing each change with the value before it.
 $ErrorActionPreference = 'Stop'
+# Guide 001: MachineKeys' default permissions, Everyone (R,W) and BUILTIN\Administrators (F).
+$MachineKeysDefaultSddl = 'O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)'
 $changes = @()
 $errors = @()
 foreach ($fix in $Fixes) {
@@ -40,6 +42,14 @@ foreach ($fix in $Fixes) {
                 $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target
                 if (-not $present) { Add-MpPreference -ExclusionPath $fix.target }
                 $changes += @{ action = $fix.action; target = $fix.target; before = $present; after = $true }
+            }
+            'set-acl' {
+                $acl = Get-Acl -Path $fix.target
+                $before = $acl.Sddl
+                $sddl = $(if ($fix.value -eq 'default') { $MachineKeysDefaultSddl } else { $fix.value })
+                $acl.SetSecurityDescriptorSddlForm($sddl)
+                Set-Acl -Path $fix.target -AclObject $acl
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $sddl }
             }
             default { $errors += "unknown fix $($fix.action)" }
         }

@@ -30,6 +30,7 @@ foreach ($port in @(80, 32526)) {
     $wire["$port"] = [bool](Test-NetConnection -ComputerName 168.63.129.16 -Port $port -InformationLevel Quiet)
 }
 $dhcp = -not [bool](Get-NetIPInterface -AddressFamily IPv4 | Where-Object { $_.Dhcp -eq 'Disabled' -and $_.InterfaceAlias -notlike 'Loopback*' })
+$machineKeys = 'C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys'
 $agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
 $agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
 $facts = @{
@@ -42,6 +43,7 @@ $facts = @{
     extension_faults = $faults
     wireserver = $wire
     dhcp = $dhcp
+    machine_keys = @{ path = $machineKeys; sddl = (Get-Acl -Path $machineKeys).Sddl }
 }
 $result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
 Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

@@ -16,6 +16,9 @@ __all__ = [
     "WIRESERVER_PORTS",
     "PLUGIN_FOLDERS",
     "STRONG_CRYPTO_KEYS",
+    "MACHINE_KEYS",
+    "MACHINE_KEYS_DEFAULT_SDDL",
+    "dacl_aces",
     "GuestService",
     "VssWriter",
     "GuestModel",
@@ -36,6 +39,12 @@ STRONG_CRYPTO_KEYS = (
     "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
     "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
 )
+# Guide 001 (configuration parse failure): the MachineKeys folder's default permissions are Everyone with
+# list/read data, read (extended) attributes, create files/write data, create folders/append data, write
+# (extended) attributes and read permissions (0x12019f with SYNCHRONIZE), and BUILTIN\Administrators full.
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+MACHINE_KEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+_RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0", "GA": "0x10000000"}
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
@@ -50,6 +59,20 @@ DEFAULT_WAAGENT_CONF = (
 )
 # The oldest agents the backup extension runs with (background knowledge; see checks' CheckOptions).
 MIN_BACKUP_AGENT = {"linux": (2, 2, 10), "windows": (2, 7, 41491, 0)}
+
+
+def dacl_aces(sddl: str) -> frozenset[str]:
+    """The DACL's access entries of an SDDL string, normalised (rights as hex, upper-case SIDs), so two
+    spellings of one ACL compare equal; order does not matter to who may do what."""
+    _, _, dacl = str(sddl).partition("D:")
+    dacl = dacl.split("S:", 1)[0]
+    out = set()
+    for ace in dacl.split("(")[1:]:
+        parts = ace.rstrip(")").split(";")
+        if len(parts) >= 6:
+            rights = _RIGHTS.get(parts[2].upper(), parts[2].lower())
+            out.add(";".join((parts[0].upper(), parts[1].upper(), rights, parts[3], parts[4], parts[5].upper())))
+    return frozenset(out)
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -114,6 +137,7 @@ class GuestModel:
     defender_exclusions: list[str] = field(default_factory=list)
     repository_agent_version: str = ""  # Linux: what the distribution's repository offers
     events: list[str] = field(default_factory=list)  # Application log entries (faulting IaaSBcdrExtension)
+    acls: dict[str, str] = field(default_factory=dict)  # Windows folder -> its security descriptor (SDDL)
 
     # ---- the state Azure sees ------------------------------------------------------------------
     @property
@@ -159,6 +183,10 @@ class GuestModel:
         folded = {e.rstrip("\\").casefold() for e in self.defender_exclusions}
         return all(p.casefold() in folded for p in PLUGIN_FOLDERS)
 
+    def machine_keys_default(self) -> bool:
+        sddl = self.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)
+        return dacl_aces(sddl) == dacl_aces(MACHINE_KEYS_DEFAULT_SDDL)
+
     def backup_failure(self) -> tuple[str, int, str] | None:
         """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
         Codes marked guessed are plausible values; clients match on the title (DESIGN §3)."""
@@ -185,6 +213,10 @@ class GuestModel:
             return ("ExtensionFailedVssWriterInBadState", 400195,  # code guessed
                     "Snapshot operation failed because VSS writers were in a bad state: "
                     + ", ".join(f"{w.name} ({w.state})" for w in bad) + ".")
+        if not self.machine_keys_default():
+            return ("ExtensionConfigParsingFailure", 400190,  # code guessed
+                    "Failure in parsing the config: the permissions on the MachineKeys directory "
+                    f"({MACHINE_KEYS}) were changed.")
         if self.registry.get(MSISERVER_START) == 4:
             return ("ExtensionVCRedistInstallationFailure", 400203,  # code guessed
                     "Snapshot operation failed because of failure to install Visual C++ Redistributable for "
@@ -220,6 +252,7 @@ class GuestModel:
             out["defender"] = {"realTimeProtection": self.defender_realtime,
                                "exclusions": list(self.defender_exclusions)}
             out["events"] = list(self.events)
+            out["acls"] = dict(sorted(self.acls.items()))
         return out
 
 
@@ -236,7 +269,8 @@ def default_guest(os_type: str, agent_version: str) -> GuestModel:
     registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
     registry[MSISERVER_START] = 3
     return GuestModel("windows", agent_version, services=_windows_services(), vss_writers=_windows_writers(),
-                      registry=registry, defender_exclusions=list(PLUGIN_FOLDERS))
+                      registry=registry, defender_exclusions=list(PLUGIN_FOLDERS),
+                      acls={MACHINE_KEYS: MACHINE_KEYS_DEFAULT_SDDL})
 
 
 def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | None) -> GuestModel:
@@ -277,4 +311,6 @@ def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | No
         guest.repository_agent_version = str(raw["repositoryAgentVersion"])
     if "events" in raw:
         guest.events = [str(e) for e in raw["events"]]
+    for path, sddl in (raw.get("acls") or {}).items():
+        guest.acls[path] = str(sddl)
     return guest

@@ -6,6 +6,7 @@ docs/guest-protocol.md documents for any client: directive lines in the script, 
     #azsandbox set-service <name> <key>=<value> startType=Automatic|Manual|Disabled, account=<logon account>
     #azsandbox set-registry <key\\value> <data> a DWORD (digits) or a string
     #azsandbox add-defender-exclusion <path>   a Defender path exclusion
+    #azsandbox set-acl <path> default|<SDDL>   a folder's security descriptor (default: the guide's, MachineKeys)
     #azsandbox probe                           report the guest's state
 
 run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
@@ -19,6 +20,8 @@ import shlex
 from typing import Any
 
 from .guest import (
+    MACHINE_KEYS,
+    MACHINE_KEYS_DEFAULT_SDDL,
     NETWORK_SERVICE,
     PLUGIN_FOLDERS,
     STRONG_CRYPTO_KEYS,
@@ -55,6 +58,7 @@ def windows_facts(guest: GuestModel) -> dict[str, Any]:
         "extension_faults": sum(1 for e in guest.events if "IaaSBcdrExtension.exe" in e),
         "wireserver": {str(p): f"{WIRESERVER}:{p}" not in guest.blocked for p in WIRESERVER_PORTS},
         "dhcp": guest.dhcp,
+        "machine_keys": {"path": MACHINE_KEYS, "sddl": guest.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)},
     }
 
 
@@ -111,8 +115,28 @@ def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str
         if not present:
             guest.defender_exclusions.append(args[0])
         changes.append({"action": "add-defender-exclusion", "target": args[0], "before": present, "after": True})
+    elif verb == "set-acl" and len(args) == 2:
+        _set_acl(guest, args[0], args[1], changes, errors)
     else:
         errors.append(f"unknown directive: {verb} {' '.join(args)}".strip())
+
+
+def _set_acl(guest: GuestModel, path: str, sddl: str, changes: list[dict[str, Any]], errors: list[str]) -> None:
+    folder = next((p for p in guest.acls if p.casefold() == path.casefold()), None)
+    if sddl.casefold() == "default":
+        if folder is None or folder.casefold() != MACHINE_KEYS.casefold():
+            errors.append(f"set-acl {path}: the sandbox knows a default only for {MACHINE_KEYS}")
+            return
+        sddl = MACHINE_KEYS_DEFAULT_SDDL
+    if folder is None:
+        errors.append(f"set-acl {path}: no such folder")
+        return
+    if not sddl.startswith(("O:", "G:", "D:")):
+        errors.append(f"set-acl {path}: not an SDDL string: {sddl}")
+        return
+    before = guest.acls[folder]
+    guest.acls[folder] = sddl
+    changes.append({"action": "set-acl", "target": folder, "before": before, "after": sddl})
 
 
 def run_protocol(guest: GuestModel, script: str) -> ScriptRun:
