@@ -442,6 +442,11 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("failure in parsing the config", "configuration parse failure"),
     ),
     CatalogueEntry(
+        "SqlServerVssCopyBackupNotSet", _VMS_GUIDE, "troubleshoot-vm-snapshot-issues", (_P.FIX_GUEST,),
+        "SQL Server runs and VSS full backups delay the snapshot: set USEVSSCOPYBACKUP=TRUE (BcdrAgent).",
+        documented=False,
+    ),
+    CatalogueEntry(
         "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
         "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
         documented=False,

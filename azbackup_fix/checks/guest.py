@@ -109,6 +109,14 @@ def _windows_more(facts: Any) -> list[Finding]:
                   "Administrators: F): reset them; if the backup still fails, delete the certificates issued "
                   "by Windows Azure CRP Certificate Generator (guide 001)",
             evidence=[ev("guest acl path", keys.get("path")), ev("guest acl sddl", keys["sddl"])]))
+    sql = facts.get("sql_server") or {}
+    if sql.get("instances") and str(sql.get("usevsscopybackup") or "").upper() != "TRUE":
+        out.append(finding_from_entry(
+            "SqlServerVssCopyBackupNotSet", severity=Severity.ERROR,
+            title=f"SQL Server runs ({', '.join(map(str, sql['instances']))}) and the VSS full backup delays the "
+                  "snapshot: set USEVSSCOPYBACKUP=TRUE under HKLM\\SOFTWARE\\Microsoft\\BcdrAgent",
+            evidence=[*(ev("guest sql instance", i) for i in sql["instances"]),
+                      ev("guest usevsscopybackup", sql.get("usevsscopybackup"))]))
     return out
 
 

@@ -10,6 +10,7 @@ __all__ = ["MACHINE_KEYS", "MACHINE_KEYS_DEFAULT_SDDL", "MIN_LINUX_AGENT", "NETW
            "plan_guest_fixes"]
 
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
+USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"  # guide 001, with SQL Server
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"
 MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
 # Guide 001 (configuration parse failure): Everyone (R,W: the eight special rights it lists, with
@@ -76,6 +77,9 @@ def _windows(facts: Any) -> list[GuestFix]:
     keys = facts.get("machine_keys") or {}
     if keys.get("sddl") and not acl_is_default(keys["sddl"]):  # the SDDL before is journaled, for undo
         fixes.append(GuestFix("set-acl", str(keys.get("path") or MACHINE_KEYS), "default", before=keys["sddl"]))
+    sql = facts.get("sql_server") or {}
+    if sql.get("instances") and str(sql.get("usevsscopybackup") or "").upper() != "TRUE":
+        fixes.append(GuestFix("set-registry", USEVSSCOPYBACKUP, "TRUE", before=sql.get("usevsscopybackup")))
     return fixes
 
 

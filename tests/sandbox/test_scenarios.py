@@ -62,6 +62,7 @@ EXPECTED_TITLE = {
     "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
     "guest-machinekeys-acl": "ExtensionConfigParsingFailure",
+    "guest-sql-vss-full-backup": "GuestAgentSnapshotTaskStatusError",
     "guest-clean": None,
     # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
     "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",

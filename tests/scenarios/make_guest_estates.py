@@ -45,6 +45,11 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-machinekeys-acl": ("Windows", "the MachineKeys folder's permissions changed: Everyone may only read, "
                               "BUILTIN\\Users got full control (ExtensionConfigParsingFailure)", {
         "acls": {MACHINE_KEYS: "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;FA;;;BU)"}}),
+    "guest-sql-vss-full-backup": ("Windows", "SQL Server runs and USEVSSCOPYBACKUP is not set: the VSS full backup "
+                                  "delays the snapshot (GuestAgentSnapshotTaskStatusError)", {
+        "services": {"MSSQLSERVER": {"state": "running"}, "SQLWriter": {"state": "running"}},
+        "vssWriters": [{"name": "System Writer", "service": "CryptSvc"},
+                       {"name": "SqlServerWriter", "service": "SQLWriter"}]}),
     "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
 }
 

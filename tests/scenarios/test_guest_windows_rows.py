@@ -29,6 +29,8 @@ FIXED_BY_CLI: dict[str, tuple[str, str, Any, str]] = {
     "guest-machinekeys-acl": ("ExtensionConfigParsingFailure", "guest_acl_sddl",
                               "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;FA;;;BU)",
                               "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"),
+    "guest-sql-vss-full-backup": ("SqlServerVssCopyBackupNotSet", "guest_sql_instance", "MSSQLSERVER",
+                                  "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"),
 }
 
 
@@ -76,6 +78,7 @@ def test_cli_probes_fixes_backs_up_and_is_done(scenario: str, cli: Any, tmp_path
     assert steps["trigger-backup"]["detail"]["job_status"] == "Completed"
     assert _guest(server).backup_failure() is None
     entries = [json.loads(c.detail) for c in Journal(str(tmp_path / "journal.sqlite")).changes_by_action(GUEST_FIX_ACTION)]
-    assert [e["setting"] for e in entries] == [setting] and entries[0]["before"] is not None
+    assert [e["setting"] for e in entries] == [setting]
+    assert entries[0]["before"] == (value if field == "guest_acl_sddl" else None)  # the value before it changed
     code, again = _json("plan", "--vm", VM, "--allow-guest-changes")
     assert not [s for p in again["playbooks"] for s in p["steps"] if s["status"] == "planned"], again

@@ -103,7 +103,7 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **dict.fromkeys(("ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
                      "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel",
                      "ExtensionVCRedistInstallationFailure", "ExtensionConfigParsingFailure",
-                     "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
+                     "SqlServerVssCopyBackupNotSet", "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
                     ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
     **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
                     ((INSPECT,), (INSPECT,))),

@@ -34,9 +34,12 @@ foreach ($fix in $Fixes) {
             'set-registry' {
                 $path = 'HKLM:' + (Split-Path -Path $fix.target -Parent).Substring(4)
                 $name = Split-Path -Path $fix.target -Leaf
-                $before = (Get-ItemProperty -Path $path -Name $name).$name
-                New-ItemProperty -Path $path -Name $name -Value ([int]$fix.value) -PropertyType DWord -Force | Out-Null
-                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = [int]$fix.value }
+                if (-not (Test-Path -Path $path)) { New-Item -Path $path -Force | Out-Null }
+                $before = (Get-ItemProperty -Path $path -Name $name -ErrorAction SilentlyContinue).$name
+                # Digits are a DWORD (SchUseStrongCrypto, Start), anything else a string (USEVSSCOPYBACKUP=TRUE).
+                if ($fix.value -match '^\d+$') { $data = [int]$fix.value; $kind = 'DWord' } else { $data = $fix.value; $kind = 'String' }
+                New-ItemProperty -Path $path -Name $name -Value $data -PropertyType $kind -Force | Out-Null
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $data }
             }
             'add-defender-exclusion' {
                 $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target

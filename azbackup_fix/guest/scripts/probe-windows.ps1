@@ -30,6 +30,8 @@ foreach ($port in @(80, 32526)) {
     $wire["$port"] = [bool](Test-NetConnection -ComputerName 168.63.129.16 -Port $port -InformationLevel Quiet)
 }
 $dhcp = -not [bool](Get-NetIPInterface -AddressFamily IPv4 | Where-Object { $_.Dhcp -eq 'Disabled' -and $_.InterfaceAlias -notlike 'Loopback*' })
+$sql = @(Get-Service -Name 'MSSQLSERVER', 'MSSQL$*' | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+$copyBackup = (Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\BcdrAgent' -Name USEVSSCOPYBACKUP).USEVSSCOPYBACKUP
 $machineKeys = 'C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys'
 $agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
 $agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
@@ -44,6 +46,7 @@ $facts = @{
     wireserver = $wire
     dhcp = $dhcp
     machine_keys = @{ path = $machineKeys; sddl = (Get-Acl -Path $machineKeys).Sddl }
+    sql_server = @{ instances = $sql; usevsscopybackup = $copyBackup }
 }
 $result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
 Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

@@ -45,6 +45,9 @@ STRONG_CRYPTO_KEYS = (
 MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
 MACHINE_KEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
 _RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0", "GA": "0x10000000"}
+# Guide 001 (VM snapshot issues): with SQL Server, VSS full backups delay the snapshot; the fix is
+# [HKLM\SOFTWARE\Microsoft\BcdrAgent] "USEVSSCOPYBACKUP"="TRUE".
+USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
@@ -187,6 +190,11 @@ class GuestModel:
         sddl = self.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)
         return dacl_aces(sddl) == dacl_aces(MACHINE_KEYS_DEFAULT_SDDL)
 
+    def sql_instances(self) -> list[str]:
+        """SQL Server's database engine services (MSSQLSERVER, MSSQL$<instance>) that run."""
+        return sorted(n for n, s in self.services.items()
+                      if (n.upper() == "MSSQLSERVER" or n.upper().startswith("MSSQL$")) and s.state == "running")
+
     def backup_failure(self) -> tuple[str, int, str] | None:
         """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
         Codes marked guessed are plausible values; clients match on the title (DESIGN §3)."""
@@ -224,6 +232,11 @@ class GuestModel:
         if any(self.registry.get(f"{key}\\SchUseStrongCrypto") != 1 for key in STRONG_CRYPTO_KEYS):
             return ("ExtensionFailedSecureNetworkChannel", 400201,  # title and code guessed
                     "Snapshot operation failed due to failure in creating secure network communication channel.")
+        if self.sql_instances() and str(self.registry.get(USEVSSCOPYBACKUP, "")).upper() != "TRUE":
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: the snapshot task was delayed "
+                    f"by a VSS full backup of SQL Server ({', '.join(self.sql_instances())}); "
+                    "USEVSSCOPYBACKUP is not set.")
         return None
 
     def record_blocked_extension(self) -> None:

@@ -25,6 +25,7 @@ from .guest import (
     NETWORK_SERVICE,
     PLUGIN_FOLDERS,
     STRONG_CRYPTO_KEYS,
+    USEVSSCOPYBACKUP,
     WIRESERVER,
     WIRESERVER_PORTS,
     GuestModel,
@@ -59,6 +60,7 @@ def windows_facts(guest: GuestModel) -> dict[str, Any]:
         "wireserver": {str(p): f"{WIRESERVER}:{p}" not in guest.blocked for p in WIRESERVER_PORTS},
         "dhcp": guest.dhcp,
         "machine_keys": {"path": MACHINE_KEYS, "sddl": guest.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)},
+        "sql_server": {"instances": guest.sql_instances(), "usevsscopybackup": guest.registry.get(USEVSSCOPYBACKUP)},
     }
 
 
