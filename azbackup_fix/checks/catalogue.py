@@ -447,6 +447,21 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         documented=False,
     ),
     CatalogueEntry(
+        "ExtensionSnapshotFailedBitLocker", _VMS_GUIDE, _VM_TABLE, (),
+        "Snapshot failed with a VSS error: a drive is locked by BitLocker Drive Encryption (unlock it).",
+        messages=("locked by bitlocker drive encryption",),
+    ),
+    CatalogueEntry(
+        "ApplicationControlBlockingBackupExtension", _AGENT_GUIDE, _S["app_control"], (),
+        "AppLocker (or another application control solution) blocks IaaSBcdrExtension.exe: allow it.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestRebootPending", _VMS_GUIDE, _VM_TABLE, (),
+        "A restart of the guest is pending (servicing, Windows Update or file renames): restart the VM.",
+        documented=False,
+    ),
+    CatalogueEntry(
         "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),
         "The antivirus stops IaaSBcdrExtension.exe: exclude the VMSnapshot plugin folders.",
         documented=False,

@@ -13,7 +13,10 @@ __all__ = ["GUEST_KEYS", "parse_guest"]
 
 GUEST_KEYS: dict[str, tuple[str, ...]] = {
     "guest": ("agentVersion", "services", "vssWriters", "registry", "files", "firewall", "dhcp", "defender",
-              "repositoryAgentVersion", "events", "acls"),
+              "repositoryAgentVersion", "events", "acls",
+              "appLocker", "bitLocker"),
+    "appLocker": ("enforced", "rules"),
+    "appLockerRule": ("name", "action", "path"),
     "service": ("state", "startType", "account"),
     "vssWriter": ("name", "service", "state", "lastError"),
     "firewall": ("blocked",),
@@ -103,4 +106,22 @@ def parse_guest(raw: Any, path: str, os_type: str) -> dict[str, Any]:
         if os_type != "Windows":
             raise EstateError(f.at("acls"), "expected folder ACLs only on a Windows VM")
         out["acls"] = acls
+    if f.has("appLocker"):
+        if os_type != "Windows":
+            raise EstateError(f.at("appLocker"), "expected AppLocker only on a Windows VM")
+        a = Fields(f.raw("appLocker"), f.at("appLocker"), GUEST_KEYS["appLocker"])
+        rules = []
+        for index, raw_rule in enumerate(a.items("rules")):
+            r = Fields(raw_rule, join_path(a.at("rules"), index), GUEST_KEYS["appLockerRule"])
+            rules.append({"name": r.text("name", ""), "action": r.choice("action", ("Allow", "Deny")),
+                          "path": r.text("path")})
+        out["appLocker"] = {"enforced": a.flag("enforced", False), "rules": rules}
+    volumes = f.mapping("bitLocker")
+    for volume, state in volumes.items():
+        if state not in ("Locked", "Unlocked"):
+            raise EstateError(join_path(f.at("bitLocker"), volume), f"expected Locked or Unlocked, got {describe(state)}")
+    if volumes:
+        if os_type != "Windows":
+            raise EstateError(f.at("bitLocker"), "expected BitLocker volumes only on a Windows VM")
+        out["bitLocker"] = volumes
     return out

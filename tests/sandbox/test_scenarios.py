@@ -63,6 +63,9 @@ EXPECTED_TITLE = {
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
     "guest-machinekeys-acl": "ExtensionConfigParsingFailure",
     "guest-sql-vss-full-backup": "GuestAgentSnapshotTaskStatusError",
+    "guest-applocker-blocking": "GuestAgentSnapshotTaskStatusError",
+    "guest-bitlocker-locked": "ExtensionSnapshotFailedBitLocker",
+    "guest-reboot-pending": None,
     "guest-clean": None,
     # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
     "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",

@@ -50,6 +50,16 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "services": {"MSSQLSERVER": {"state": "running"}, "SQLWriter": {"state": "running"}},
         "vssWriters": [{"name": "System Writer", "service": "CryptSvc"},
                        {"name": "SqlServerWriter", "service": "SQLWriter"}]}),
+    "guest-applocker-blocking": ("Windows", "an enforced AppLocker rule denies executables under C:\\Packages: "
+                                 "IaaSBcdrExtension.exe cannot run (GuestAgentSnapshotTaskStatusError)", {
+        "appLocker": {"enforced": True, "rules": [
+            {"name": "Deny Packages", "action": "Deny", "path": "%OSDRIVE%\\Packages\\*"},
+            {"name": "Allow Windows", "action": "Allow", "path": "%WINDIR%\\*"}]}}),
+    "guest-bitlocker-locked": ("Windows", "BitLocker has locked data volume F: (ExtensionSnapshotFailedBitLocker)", {
+        "bitLocker": {"C:": "Unlocked", "F:": "Locked"}}),
+    "guest-reboot-pending": ("Windows", "a restart is pending (Windows Update): reported, the backups succeed", {
+        "registry": {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\"
+                     "RebootRequired\\(default)": ""}}),
     "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
 }
 

@@ -17,7 +17,7 @@ from azbackup_fix.journal import Journal
 from azbackup_fix.steps.guest import GUEST_FIX_ACTION
 from azbackup_sandbox import Sandbox, SandboxServer
 from tests.cli.cli_runner import run
-from tests.gateway.sandbox_arm import BROKEN
+from tests.gateway.sandbox_arm import BROKEN, Target
 from tests.sandbox_cli import server_environment
 
 FAST = 1e3  # Run Command's ~30 s and the backup job cost little real time
@@ -82,3 +82,48 @@ def test_cli_probes_fixes_backs_up_and_is_done(scenario: str, cli: Any, tmp_path
     assert entries[0]["before"] == (value if field == "guest_acl_sddl" else None)  # the value before it changed
     code, again = _json("plan", "--vm", VM, "--allow-guest-changes")
     assert not [s for p in again["playbooks"] for s in p["steps"] if s["status"] == "planned"], again
+
+
+# scenario -> (finding code, severity, evidence field, its value, what the title tells the operator)
+REPORTED: dict[str, tuple[str, str, str, Any, str]] = {
+    "guest-applocker-blocking": ("ApplicationControlBlockingBackupExtension", "error", "guest_applocker_rule",
+                                 "Deny Packages", "an Allow rule"),
+    "guest-bitlocker-locked": ("ExtensionSnapshotFailedBitLocker", "error", "guest_locked_volume", "F:", "unlock"),
+    "guest-reboot-pending": ("GuestRebootPending", "warning", "guest_pending_reboot", "Windows Update",
+                             "restart the VM"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(REPORTED))
+def test_cli_reports_what_the_operator_must_do_and_wastes_no_backup(scenario: str, cli: Any) -> None:
+    code_, severity, field, value, advice = REPORTED[scenario]
+    server = cli(scenario)
+    code, found = _json("diagnose", "--vm", VM, "--probe-guest")
+    [finding] = [f for f in found["findings"] if f["code"] == code_]
+    assert finding["severity"] == severity and finding["guide"] and advice in finding["title"]
+    assert finding["evidence_fields"][field] == value
+    vm_id = next(vm.id for vm in server.sandbox.compute.vms.values() if vm.name == BROKEN)
+    jobs, before = len(server.sandbox.backup.jobs_for_vm(vm_id)), _guest(server).to_estate()
+    code, report = _json("apply", "--yes", "--vm", VM, "--allow-guest-changes")
+    changed = [s["step"] for p in report["playbooks"] for s in p["steps"] if s["status"] == "changed"]
+    assert "fix-guest" not in changed and _guest(server).to_estate() == before  # nothing to fix in the guest
+    if severity == "error":  # the guest still breaks the backup: none is triggered
+        assert code != 0 and "trigger-backup" not in changed
+        assert len(server.sandbox.backup.jobs_for_vm(vm_id)) == jobs
+        assert _guest(server).backup_failure() is not None
+    else:  # a pending restart decides nothing: the backups succeed
+        assert code == 0 and _guest(server).backup_failure() is None
+
+
+@pytest.mark.parametrize("scenario", sorted(REPORTED))
+def test_api_reports_the_row_with_its_guide_and_plans_no_guest_change(scenario: str) -> None:
+    code_, severity, _, _, _ = REPORTED[scenario]
+    target = Target(Sandbox(scenario=scenario))
+    with target.remediator() as fix:
+        probed = fix.diagnose(target.vm(), probe_guest=True)
+        plan = fix.plan(target.vm(), allow_guest_changes=True)
+    [finding] = [f for f in probed.findings if f.code == code_]
+    assert finding.severity.value == severity and finding.guide_section and finding.playbooks == ()
+    planned = [s.step for p in plan.playbooks for s in p.steps if s.status.value == "planned"]
+    assert "fix-guest" not in planned
+    assert "trigger-backup" not in planned, planned  # an error row still fails it; a pending restart failed none

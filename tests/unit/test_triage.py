@@ -105,7 +105,9 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                      "ExtensionVCRedistInstallationFailure", "ExtensionConfigParsingFailure",
                      "SqlServerVssCopyBackupNotSet", "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
                     ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
-    **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
+    **dict.fromkeys(("ApplicationControlBlockingBackupExtension", "ExtensionSnapshotFailedBitLocker",
+                     "GuestRebootPending",
+                     "WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
                     ((INSPECT,), (INSPECT,))),
 }
 CATALOGUE_CODES = [code for entry in CATALOGUE for code in entry.codes]

@@ -8,6 +8,7 @@ from it (`guest_linux`), PowerShell speaks a documented protocol (`guest_windows
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,15 @@ _RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0
 # Guide 001 (VM snapshot issues): with SQL Server, VSS full backups delay the snapshot; the fix is
 # [HKLM\SOFTWARE\Microsoft\BcdrAgent] "USEVSSCOPYBACKUP"="TRUE".
 USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"
+# Where the VMSnapshot handler's executable lives (AppLocker judges this path).
+EXTENSION_EXE = ("C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.75.0\\"
+                 "IaaSBcdrExtension.exe")
+# What Windows leaves when a restart is pending: two keys and one value (checked by any entry under them).
+PENDING_REBOOT = {
+    "Component Based Servicing": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending\\",
+    "Windows Update": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\RebootRequired\\",
+    "PendingFileRenameOperations": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\PendingFileRenameOperations",
+}
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
@@ -141,6 +151,9 @@ class GuestModel:
     repository_agent_version: str = ""  # Linux: what the distribution's repository offers
     events: list[str] = field(default_factory=list)  # Application log entries (faulting IaaSBcdrExtension)
     acls: dict[str, str] = field(default_factory=dict)  # Windows folder -> its security descriptor (SDDL)
+    applocker_enforced: bool = False  # executable rules enforced (not audit only)
+    applocker_rules: list[dict[str, str]] = field(default_factory=list)  # {name, action Allow|Deny, path}
+    bitlocker: dict[str, str] = field(default_factory=dict)  # volume -> Locked | Unlocked
 
     # ---- the state Azure sees ------------------------------------------------------------------
     @property
@@ -195,6 +208,31 @@ class GuestModel:
         return sorted(n for n, s in self.services.items()
                       if (n.upper() == "MSSQLSERVER" or n.upper().startswith("MSSQL$")) and s.state == "running")
 
+    def applocker_decision(self, path: str = EXTENSION_EXE) -> tuple[str, str | None]:
+        """AppLocker's verdict on running ``path`` (as Test-AppLockerPolicy names it) and the rule deciding it:
+        a Deny rule wins, then an Allow rule; with enforced rules and no match the default is to deny."""
+        if not self.applocker_enforced or not self.applocker_rules:
+            return "Allowed", None
+        folded = path.casefold()
+
+        def matches(rule: dict[str, str]) -> bool:
+            pattern = str(rule.get("path", "")).replace("%OSDRIVE%", "C:").replace("%SYSTEMDRIVE%", "C:")
+            return fnmatch.fnmatchcase(folded, pattern.casefold())
+
+        for action, decision in (("deny", "Denied"), ("allow", "Allowed")):
+            rule = next((r for r in self.applocker_rules if str(r.get("action", "")).casefold() == action
+                         and matches(r)), None)
+            if rule is not None:
+                return decision, str(rule.get("name") or rule.get("path"))
+        return "DeniedByDefault", None
+
+    def locked_volumes(self) -> list[str]:
+        return sorted(v for v, state in self.bitlocker.items() if state.casefold() == "locked")
+
+    def pending_reboot(self) -> list[str]:
+        return [why for why, key in PENDING_REBOOT.items()
+                if any(k.casefold().startswith(key.casefold()) for k in self.registry)]
+
     def backup_failure(self) -> tuple[str, int, str] | None:
         """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
         Codes marked guessed are plausible values; clients match on the title (DESIGN §3)."""
@@ -212,6 +250,11 @@ class GuestModel:
             return ("GuestAgentSnapshotTaskStatusError", 400168,
                     "Could not communicate with the VM agent for snapshot status: IaaSBcdrExtension.exe was "
                     "stopped by the antivirus (see the Application log).")
+        decision, rule = self.applocker_decision()
+        if decision != "Allowed":
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: AppLocker blocked "
+                    f"IaaSBcdrExtension.exe ({decision}{f', rule {rule}' if rule else ''}).")
         com = self.service("COMSysApp")
         if com is not None and com.state != "running":
             return ("ExtensionSnapshotFailedCOM", 400188,  # code guessed
@@ -221,6 +264,11 @@ class GuestModel:
             return ("ExtensionFailedVssWriterInBadState", 400195,  # code guessed
                     "Snapshot operation failed because VSS writers were in a bad state: "
                     + ", ".join(f"{w.name} ({w.state})" for w in bad) + ".")
+        locked = self.locked_volumes()
+        if locked:
+            return ("ExtensionSnapshotFailedBitLocker", 400197,  # title and code guessed; guide 001's message
+                    "Snapshot operation failed with VSS operation error: This drive is locked by BitLocker Drive "
+                    f"Encryption. You must unlock this drive from Control Panel ({', '.join(locked)}).")
         if not self.machine_keys_default():
             return ("ExtensionConfigParsingFailure", 400190,  # code guessed
                     "Failure in parsing the config: the permissions on the MachineKeys directory "
@@ -266,6 +314,8 @@ class GuestModel:
                                "exclusions": list(self.defender_exclusions)}
             out["events"] = list(self.events)
             out["acls"] = dict(sorted(self.acls.items()))
+            out["appLocker"] = {"enforced": self.applocker_enforced, "rules": [dict(r) for r in self.applocker_rules]}
+            out["bitLocker"] = dict(sorted(self.bitlocker.items()))
         return out
 
 
@@ -326,4 +376,10 @@ def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | No
         guest.events = [str(e) for e in raw["events"]]
     for path, sddl in (raw.get("acls") or {}).items():
         guest.acls[path] = str(sddl)
+    applocker = raw.get("appLocker") or {}
+    if "enforced" in applocker:
+        guest.applocker_enforced = bool(applocker["enforced"])
+    if "rules" in applocker:
+        guest.applocker_rules = [dict(r) for r in applocker["rules"]]
+    guest.bitlocker.update({str(v): str(state) for v, state in (raw.get("bitLocker") or {}).items()})
     return guest

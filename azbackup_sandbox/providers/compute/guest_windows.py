@@ -42,6 +42,7 @@ _WATCHED = ("COMSysApp", "MSDTC", "msiserver", "VSS", "WindowsAzureGuestAgent", 
 def windows_facts(guest: GuestModel) -> dict[str, Any]:
     """The facts a probe reports (the `facts` object of the schema, Windows form)."""
     agent = guest.service("WindowsAzureGuestAgent")
+    decision, rule = guest.applocker_decision()
     services = {}
     for name in _WATCHED:
         svc = guest.service(name)
@@ -61,6 +62,9 @@ def windows_facts(guest: GuestModel) -> dict[str, Any]:
         "dhcp": guest.dhcp,
         "machine_keys": {"path": MACHINE_KEYS, "sddl": guest.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)},
         "sql_server": {"instances": guest.sql_instances(), "usevsscopybackup": guest.registry.get(USEVSSCOPYBACKUP)},
+        "applocker": {"enforced": guest.applocker_enforced, "decision": decision, "rule": rule},
+        "bitlocker": [{"volume": v, "lock_status": state} for v, state in sorted(guest.bitlocker.items())],
+        "pending_reboot": guest.pending_reboot(),
     }
 
 
