@@ -50,6 +50,7 @@ class Playbook:
     GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
     ALLOW_STORAGE_OUTBOUND = "allow-storage-outbound"
     FIX_GUEST = "fix-guest"
+    REINSTALL_BACKUP_EXTENSION_CLEAN = "reinstall-backup-extension-clean"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -64,6 +65,7 @@ class Playbook:
         GRANT_BACKUP_KEY_VAULT_ACCESS,
         ALLOW_STORAGE_OUTBOUND,
         FIX_GUEST,
+        REINSTALL_BACKUP_EXTENSION_CLEAN,
     )
 
 
@@ -208,6 +210,13 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("backup extension fails to update or load", "extension fails to update or load",
                   "extension fails to load"),
         step="backup-extension",
+    ),
+    CatalogueEntry(
+        "BackupExtensionKeepsFailing", "002", "the-backup-extension-fails-to-update-or-load",
+        (_P.REINSTALL_BACKUP_EXTENSION_CLEAN,),
+        "Reinstalling the VMSnapshot extension did not help (Windows): remove it through ARM, delete its plugin "
+        "folder and HandlerState keys in the guest, then back up so the service installs it afresh.",
+        documented=False, step="backup-extension",
     ),
     CatalogueEntry(
         # Not in any seed: the current guide 001 documents it (uninstall the extension, back up again).

@@ -6,12 +6,16 @@ from typing import Any
 
 from ..models.guest import GuestFix, GuestProbe
 
-__all__ = ["MACHINE_KEYS", "MACHINE_KEYS_DEFAULT_SDDL", "MIN_LINUX_AGENT", "NETWORK_SERVICE", "acl_is_default",
-           "plan_guest_fixes"]
+__all__ = ["BACKUP_PLUGIN_FOLDER", "HANDLER_STATE", "MACHINE_KEYS", "MACHINE_KEYS_DEFAULT_SDDL", "MIN_LINUX_AGENT",
+           "NETWORK_SERVICE", "acl_is_default", "plan_guest_fixes", "plan_plugin_cleanup"]
 
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"  # guide 001, with SQL Server
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"
+# The full VMSnapshot reinstall on Windows deletes what the removed extension left: its plugin folder
+# and its HandlerState keys (the agent's record of the handler).
+BACKUP_PLUGIN_FOLDER = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
+HANDLER_STATE = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure\\HandlerState"
 MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
 # Guide 001 (configuration parse failure): Everyone (R,W: the eight special rights it lists, with
 # SYNCHRONIZE 0x12019f) and BUILTIN\Administrators (F); nothing else, not inherited.
@@ -96,6 +100,18 @@ def _linux(facts: Any) -> list[GuestFix]:
     if version and _version(version) < MIN_LINUX_AGENT:
         fixes.append(GuestFix("agent-update", "walinuxagent", before=version))
     return fixes
+
+
+def plan_plugin_cleanup(probe: GuestProbe | None) -> tuple[GuestFix, ...]:
+    """The removed VMSnapshot's leftovers to delete (Windows, read from the probe); none once clean."""
+    if probe is None or not probe.ok or probe.os_family == "linux":
+        return ()
+    plugin = probe.facts.get("vmsnapshot_plugin") or {}
+    fixes = [GuestFix("remove-item", BACKUP_PLUGIN_FOLDER, before=True)] if plugin.get("folder") else []
+    for key in plugin.get("handler_state") or []:
+        if str(key).casefold().startswith(HANDLER_STATE.casefold() + "\\"):
+            fixes.append(GuestFix("remove-item", str(key), before=True))
+    return tuple(fixes)
 
 
 def plan_guest_fixes(probe: GuestProbe | None) -> tuple[GuestFix, ...]:

@@ -25,7 +25,7 @@ class GuestFix:
     """One change to make inside the guest, as the guide prescribes it (value: the setting to set)."""
 
     action: str  # restart-service | start-service | set-service | set-registry | add-defender-exclusion |
-    #              set-acl | waagent-conf | agent-update
+    #              set-acl | remove-item | waagent-conf | agent-update
     target: str
     value: str = ""
     before: Any = None  # as the probe saw it
@@ -34,7 +34,8 @@ class GuestFix:
     def describe(self) -> str:
         words = {"restart-service": "restart service", "start-service": "start service",
                  "set-service": "set service", "set-registry": "set registry value",
-                 "add-defender-exclusion": "add Defender exclusion", "set-acl": "reset the permissions of", "waagent-conf": "set waagent.conf options",
+                 "add-defender-exclusion": "add Defender exclusion", "set-acl": "reset the permissions of",
+                 "remove-item": "delete", "waagent-conf": "set waagent.conf options",
                  "agent-update": "update the agent from the distribution's repository"}
         what = words.get(self.action, self.action)
         value = f" to {self.value}" if self.value else ""

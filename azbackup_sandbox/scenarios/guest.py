@@ -14,7 +14,8 @@ __all__ = ["GUEST_KEYS", "parse_guest"]
 GUEST_KEYS: dict[str, tuple[str, ...]] = {
     "guest": ("agentVersion", "services", "vssWriters", "registry", "files", "firewall", "dhcp", "defender",
               "repositoryAgentVersion", "events", "acls",
-              "appLocker", "bitLocker"),
+              "appLocker", "bitLocker", "folders", "vmSnapshotPlugin"),
+    "vmSnapshotPlugin": ("stale",),
     "appLocker": ("enforced", "rules"),
     "appLockerRule": ("name", "action", "path"),
     "service": ("state", "startType", "account"),
@@ -124,4 +125,12 @@ def parse_guest(raw: Any, path: str, os_type: str) -> dict[str, Any]:
         if os_type != "Windows":
             raise EstateError(f.at("bitLocker"), "expected BitLocker volumes only on a Windows VM")
         out["bitLocker"] = volumes
+    if f.has("folders") or f.has("vmSnapshotPlugin"):
+        if os_type != "Windows":
+            raise EstateError(f.at("folders"), "expected folders and the VMSnapshot plugin only on a Windows VM")
+    if f.has("folders"):
+        out["folders"] = _strings(f.raw("folders"), f.at("folders"))
+    if f.has("vmSnapshotPlugin"):
+        v = Fields(f.raw("vmSnapshotPlugin"), f.at("vmSnapshotPlugin"), GUEST_KEYS["vmSnapshotPlugin"])
+        out["vmSnapshotPlugin"] = {"stale": v.flag("stale", False)}
     return out

@@ -66,6 +66,7 @@ EXPECTED_TITLE = {
     "guest-applocker-blocking": "GuestAgentSnapshotTaskStatusError",
     "guest-bitlocker-locked": "ExtensionSnapshotFailedBitLocker",
     "guest-reboot-pending": None,
+    "guest-vmsnapshot-stale-plugin": "UserErrorVmProvisioningStateFailed",
     "guest-clean": None,
     # Issue 12: a Deny policy on the restore-point group; jobs in an old vault, a transitory cancel, a long backup.
     "policy-deny-rp-group": "UserErrorRequestDisallowedByPolicy",

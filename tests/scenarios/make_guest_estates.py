@@ -60,8 +60,15 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-reboot-pending": ("Windows", "a restart is pending (Windows Update): reported, the backups succeed", {
         "registry": {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\"
                      "RebootRequired\\(default)": ""}}),
+    "guest-vmsnapshot-stale-plugin": ("Windows", "the VMSnapshot extension Failed, its plugin folder and HandlerState "
+                                      "keys corrupt: the last two backups failed and a plain reinstall fails again "
+                                      "(UserErrorVmProvisioningStateFailed)", {
+        "vmSnapshotPlugin": {"stale": True}}),
     "guest-clean": ("Windows", "a clean guest: the probes find nothing, backups succeed", {}),
 }
+
+
+STALE_PLUGIN = ("guest-vmsnapshot-stale-plugin",)
 
 
 def _linux(vm: dict[str, Any]) -> None:
@@ -85,6 +92,11 @@ def main() -> None:
         vm["guest"] = guest
         item = next(i for v in sub["vaults"] for i in v["protectedItems"] if i["vm"]["name"] == "vm-app-01")
         item["runBackups"] = 1
+        if name in STALE_PLUGIN:  # the extension failed on the corrupt plugin state, twice in a row
+            ext = next(e for e in vm["extensions"] if e["publisher"] == "Microsoft.Azure.RecoveryServices")
+            ext.update({"provisioningState": "Failed", "causePersists": True,
+                        "statusMessage": "Enable failed: the plugin's existing state could not be loaded."})
+            item["runBackups"] = 2
         description = f"{os_type} VM: {what}; plus a healthy neighbour"
         doc.update({"name": name, "description": description})
         sb = Sandbox(estate=doc)

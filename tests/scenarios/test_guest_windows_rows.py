@@ -127,3 +127,21 @@ def test_api_reports_the_row_with_its_guide_and_plans_no_guest_change(scenario: 
     planned = [s.step for p in plan.playbooks for s in p.steps if s.status.value == "planned"]
     assert "fix-guest" not in planned
     assert "trigger-backup" not in planned, planned  # an error row still fails it; a pending restart failed none
+
+
+def test_cli_full_reinstall_of_the_backup_extension(cli: Any, tmp_path: Path) -> None:
+    server = cli("guest-vmsnapshot-stale-plugin")
+    code, found = _json("diagnose", "--vm", VM)
+    assert code == 4 and "BackupExtensionKeepsFailing" in [f["code"] for f in found["findings"]]
+    code, refused = _json("apply", "--yes", "--vm", VM, "--allow-extension-changes")
+    assert code == 3 and "allow_guest_changes" in refused["rails_needed"] and _guest(server).plugin_stale
+    code, report = _json("apply", "--yes", "--vm", VM, "--allow-extension-changes", "--allow-guest-changes")
+    steps = {s["step"]: s for p in report["playbooks"] for s in p["steps"]}
+    assert code == 0, report
+    assert [steps[k]["status"] for k in ("delete-extension", "clean-backup-plugin")] == ["changed", "changed"]
+    assert steps["trigger-backup"]["detail"]["job_status"] == "Completed"
+    assert not _guest(server).plugin_stale and _guest(server).backup_failure() is None
+    entries = [json.loads(c.detail) for c in Journal(str(tmp_path / "journal.sqlite")).changes_by_action(GUEST_FIX_ACTION)]
+    assert {e["action"] for e in entries} == {"remove-item"} and len(entries) == 2
+    code, again = _json("plan", "--vm", VM, "--allow-extension-changes", "--allow-guest-changes")
+    assert not [s for p in again["playbooks"] for s in p["steps"] if s["status"] == "planned"], again

@@ -58,6 +58,8 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ExtensionProvisioningFailed": ((), (RERUN, TRIGGER)),
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionStuckInDeletionState": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
+    # Reinstalling did not help: the full reinstall, only with the extension and guest rails.
+    "BackupExtensionKeepsFailing": ((), (Playbook.REINSTALL_BACKUP_EXTENSION_CLEAN, TRIGGER)),
     "BackupExtensionNotInstalled": ((), ()),
     "GuestAgentSnapshotTaskStatusError": ((INSPECT,), (FIXG, RECOVER, INSPECT, TRIGGER)),
     "UserErrorRpCollectionLimitReached": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),

@@ -54,6 +54,14 @@ foreach ($fix in $Fixes) {
                 Set-Acl -Path $fix.target -AclObject $acl
                 $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $sddl }
             }
+            'remove-item' {
+                # The full VMSnapshot reinstall: the extension is already removed through ARM; the agent keeps
+                # running (this script reports back through it), only the plugin's leftovers go.
+                $path = $(if ($fix.target -like 'HKLM\*') { 'HKLM:' + $fix.target.Substring(4) } else { $fix.target })
+                $found = @(Get-Item -Path $path -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
+                if ($found) { Remove-Item -Path $path -Recurse -Force }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $(if ($found) { $found -join '; ' } else { $null }); after = $null }
+            }
             default { $errors += "unknown fix $($fix.action)" }
         }
     } catch {

@@ -45,6 +45,8 @@ $reboot = @()
 if (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $reboot += 'Component Based Servicing' }
 if (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') { $reboot += 'Windows Update' }
 if ((Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -Name PendingFileRenameOperations).PendingFileRenameOperations) { $reboot += 'PendingFileRenameOperations' }
+# What a removed VMSnapshot leaves behind: its plugin folder and its HandlerState keys.
+$handlerState = @(Get-ChildItem -Path 'HKLM:\SOFTWARE\Microsoft\Windows Azure\HandlerState' | Where-Object { $_.PSChildName -like 'Microsoft.Azure.RecoveryServices.VMSnapshot*' } | ForEach-Object { $_.Name.Replace('HKEY_LOCAL_MACHINE', 'HKLM') })
 $machineKeys = 'C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys'
 $agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
 $agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
@@ -63,6 +65,7 @@ $facts = @{
     applocker = @{ enforced = $enforced; decision = $decision; rule = $rule }
     bitlocker = $bitlocker
     pending_reboot = $reboot
+    vmsnapshot_plugin = @{ folder = (Test-Path -Path $plugins[0]); handler_state = $handlerState }
 }
 $result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
 Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

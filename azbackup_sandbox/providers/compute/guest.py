@@ -58,6 +58,9 @@ PENDING_REBOOT = {
     "Windows Update": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\RebootRequired\\",
     "PendingFileRenameOperations": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\PendingFileRenameOperations",
 }
+# The VMSnapshot handler's state the agent keeps in the registry (one key per handler version).
+HANDLER_STATE = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure\\HandlerState"
+HANDLER_STATE_KEY = f"{HANDLER_STATE}\\Microsoft.Azure.RecoveryServices.VMSnapshot_1.0.75.0"
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
@@ -154,6 +157,10 @@ class GuestModel:
     applocker_enforced: bool = False  # executable rules enforced (not audit only)
     applocker_rules: list[dict[str, str]] = field(default_factory=list)  # {name, action Allow|Deny, path}
     bitlocker: dict[str, str] = field(default_factory=dict)  # volume -> Locked | Unlocked
+    folders: list[str] = field(default_factory=list)  # Windows folders that exist (those the model tracks)
+    # The VMSnapshot plugin's leftovers (its folder, its HandlerState keys) are corrupt: the uninstall
+    # leaves them behind and every install of the extension fails on them until they are deleted.
+    plugin_stale: bool = False
 
     # ---- the state Azure sees ------------------------------------------------------------------
     @property
@@ -232,6 +239,47 @@ class GuestModel:
     def pending_reboot(self) -> list[str]:
         return [why for why, key in PENDING_REBOOT.items()
                 if any(k.casefold().startswith(key.casefold()) for k in self.registry)]
+
+    def plugin_leftovers(self) -> list[str]:
+        """The VMSnapshot plugin folder and HandlerState keys present in the guest."""
+        folder = [f for f in self.folders if f.casefold() == PLUGIN_FOLDERS[0].casefold()]
+        prefix = (HANDLER_STATE + "\\Microsoft.Azure.RecoveryServices.VMSnapshot").casefold()
+        keys = sorted({k.rsplit("\\", 1)[0] for k in self.registry if k.casefold().startswith(prefix)})
+        return folder + keys
+
+    def plugin_uninstalled(self) -> None:
+        """The handler's uninstall (the extension removed through ARM) deletes its folder and state,
+        unless they are corrupt."""
+        if self.linux or self.plugin_stale:
+            return
+        for item in self.plugin_leftovers():
+            self.remove(item)
+
+    def plugin_installed(self) -> bool:
+        """Install the handler: False (and nothing changes) while corrupt leftovers are in the way."""
+        if self.linux:
+            return True
+        if self.plugin_stale and self.plugin_leftovers():
+            return False
+        self.plugin_stale = False
+        if PLUGIN_FOLDERS[0] not in self.folders:
+            self.folders.append(PLUGIN_FOLDERS[0])
+        self.registry[f"{HANDLER_STATE_KEY}\\State"] = "Enabled"
+        return True
+
+    def remove(self, path: str) -> list[str]:
+        """Delete a folder or a registry key (with everything under it; wildcards in names); what went."""
+        folded = path.casefold()
+        gone = [f for f in self.folders if fnmatch.fnmatchcase(f.casefold(), folded)]
+        self.folders = [f for f in self.folders if f not in gone]
+        keys = {k.rsplit("\\", 1)[0] for k in self.registry}
+        matched = sorted(k for k in keys if fnmatch.fnmatchcase(k.casefold(), folded))
+        for key in matched:
+            for name in [n for n in self.registry if n.casefold().startswith(key.casefold() + "\\")]:
+                del self.registry[name]
+        if self.plugin_stale and not self.plugin_leftovers():
+            self.plugin_stale = False  # the corrupt state lived in what was deleted
+        return gone + matched
 
     def backup_failure(self) -> tuple[str, int, str] | None:
         """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
@@ -316,6 +364,8 @@ class GuestModel:
             out["acls"] = dict(sorted(self.acls.items()))
             out["appLocker"] = {"enforced": self.applocker_enforced, "rules": [dict(r) for r in self.applocker_rules]}
             out["bitLocker"] = dict(sorted(self.bitlocker.items()))
+            out["folders"] = list(self.folders)
+            out["vmSnapshotPlugin"] = {"stale": self.plugin_stale}
         return out
 
 
@@ -331,9 +381,10 @@ def default_guest(os_type: str, agent_version: str) -> GuestModel:
         )
     registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
     registry[MSISERVER_START] = 3
+    registry[f"{HANDLER_STATE_KEY}\\State"] = "Enabled"
     return GuestModel("windows", agent_version, services=_windows_services(), vss_writers=_windows_writers(),
                       registry=registry, defender_exclusions=list(PLUGIN_FOLDERS),
-                      acls={MACHINE_KEYS: MACHINE_KEYS_DEFAULT_SDDL})
+                      acls={MACHINE_KEYS: MACHINE_KEYS_DEFAULT_SDDL}, folders=[PLUGIN_FOLDERS[0]])
 
 
 def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | None) -> GuestModel:
@@ -382,4 +433,8 @@ def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | No
     if "rules" in applocker:
         guest.applocker_rules = [dict(r) for r in applocker["rules"]]
     guest.bitlocker.update({str(v): str(state) for v, state in (raw.get("bitLocker") or {}).items()})
+    if "folders" in raw:
+        guest.folders = [str(f) for f in raw["folders"]]
+    if "vmSnapshotPlugin" in raw:
+        guest.plugin_stale = bool((raw["vmSnapshotPlugin"] or {}).get("stale", False))
     return guest

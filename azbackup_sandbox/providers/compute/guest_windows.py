@@ -7,6 +7,8 @@ docs/guest-protocol.md documents for any client: directive lines in the script, 
     #azsandbox set-registry <key\\value> <data> a DWORD (digits) or a string
     #azsandbox add-defender-exclusion <path>   a Defender path exclusion
     #azsandbox set-acl <path> default|<SDDL>   a folder's security descriptor (default: the guide's, MachineKeys)
+    #azsandbox remove-item <path>              delete a folder, or a registry key with everything under it
+                                               (wildcards * ? in names)
     #azsandbox probe                           report the guest's state
 
 run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
@@ -65,6 +67,8 @@ def windows_facts(guest: GuestModel) -> dict[str, Any]:
         "applocker": {"enforced": guest.applocker_enforced, "decision": decision, "rule": rule},
         "bitlocker": [{"volume": v, "lock_status": state} for v, state in sorted(guest.bitlocker.items())],
         "pending_reboot": guest.pending_reboot(),
+        "vmsnapshot_plugin": {"folder": PLUGIN_FOLDERS[0] in guest.folders,
+                              "handler_state": [k for k in guest.plugin_leftovers() if k.startswith("HKLM")]},
     }
 
 
@@ -121,6 +125,10 @@ def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str
         if not present:
             guest.defender_exclusions.append(args[0])
         changes.append({"action": "add-defender-exclusion", "target": args[0], "before": present, "after": True})
+    elif verb == "remove-item" and len(args) == 1:
+        gone = guest.remove(args[0])
+        changes.append({"action": "remove-item", "target": args[0], "before": "; ".join(gone) or None,
+                        "after": None})
     elif verb == "set-acl" and len(args) == 2:
         _set_acl(guest, args[0], args[1], changes, errors)
     else:
