@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..guest.fixes import plan_plugin_cleanup
 from ..models import Finding, Severity, VmObservation
 from ..models.backup import BackupJob
 from .catalogue import finding_from_entry
@@ -31,11 +32,15 @@ def _latest_backups(observation: VmObservation) -> list[BackupJob]:
 
 def keeps_failing(observation: VmObservation) -> tuple[BackupJob, ...]:
     """The latest backups that failed on the backup extension in a row, when there are enough of them on
-    a Windows VM whose VMSnapshot is Failed now; else ()."""
+    a Windows VM whose VMSnapshot is Failed now, or already removed (a full reinstall interrupted after the
+    removal: the next backup's install would meet the same leftovers); else ()."""
     vm = observation.vm
     ext = vm.backup_extension if vm is not None else None
-    if vm is None or vm.os_family == "linux" or ext is None or not ext.is_failed:
+    if vm is None or vm.os_family == "linux" or (ext is not None and not ext.is_failed):
         return ()
+    probe = observation.guest_probe
+    if ext is None and probe is not None and probe.ok and not plan_plugin_cleanup(probe):
+        return ()  # removed, and the guest holds nothing of it any more: the next install starts clean
     row: list[BackupJob] = []
     for job in _latest_backups(observation):
         title = (job.primary_error.error_title if job.primary_error else None) or ""
@@ -52,8 +57,10 @@ def check_backup_extension_keeps_failing(observation: VmObservation, options: Ch
     ext = observation.vm.backup_extension if observation.vm is not None else None
     return (finding_from_entry(
         "BackupExtensionKeepsFailing", severity=Severity.ERROR,
-        title=f"the VMSnapshot extension failed the last {len(row)} backups in a row: reinstalling it did not "
-              "help; the full reinstall removes it and deletes its plugin folder and HandlerState keys in the guest",
+        title=f"the VMSnapshot extension failed the last {len(row)} backups in a row"
+              + ("" if ext is not None else " (it is removed now)")
+              + ": reinstalling it did not help; the full reinstall removes it and deletes its plugin folder and "
+                "HandlerState keys in the guest",
         evidence=[ev("extension", ext.name if ext else None),
                   ev("status message", ext.status_message if ext else None),
                   *(ev("failed job", f"{j.ref.name}: {j.primary_error.error_title if j.primary_error else ''}")

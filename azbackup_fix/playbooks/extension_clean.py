@@ -51,13 +51,11 @@ class ReinstallBackupExtensionClean(Playbook):
             return Plan(cls.id, target, refusals=(
                 f"VM {vm.ref.name} is {vm.power_state or 'not running'} with agent {vm.agent.status or 'not reported'}; "
                 "the guest half of the full reinstall needs a running VM and a Ready agent",))
-        ext = vm.backup_extension
-        assert ext is not None  # keeps_failing saw it Failed
-        steps: list[Step] = [
+        ext = vm.backup_extension  # None: removed already (a run interrupted after the removal)
+        steps: list[Step] = [] if ext is None else [
             RemoveBackupExtension(vm.ref, ext.name, ext.qualified_type, ext.provisioning_state,
-                                  float(opts["extension_timeout_minutes"]) * 60),
-            CleanBackupPlugin(vm.ref),
-        ]
+                                  float(opts["extension_timeout_minutes"]) * 60)]
+        steps.append(CleanBackupPlugin(vm.ref))
         trigger = trigger_step(obs, opts)
         if trigger is not None:
             steps.append(trigger)

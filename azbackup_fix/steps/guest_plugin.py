@@ -57,6 +57,7 @@ class CleanBackupPlugin(Step):
         if not first.ok:
             return self.outcome(StepStatus.FAILED, reason=f"the guest could not be read: {first.problem}")
         fixes = plan_plugin_cleanup(first)
+        ctx.guest_probes[self.vm.id.casefold()] = first  # what later plans of this run read
         if not fixes:
             return self.outcome(StepStatus.UNCHANGED, reason="the removed extension left nothing in the guest")
         if ctx.journal is not None and ctx.run_id is not None:

@@ -14,6 +14,7 @@ import pytest
 from azbackup_fix.journal import Journal
 from azbackup_fix.steps.guest import GUEST_FIX_ACTION
 from azbackup_sandbox import Sandbox
+from azbackup_sandbox.providers.backup.physics import trigger_backup
 from tests.gateway.sandbox_arm import BROKEN, Target
 
 SCENARIO = "guest-vmsnapshot-stale-plugin"
@@ -34,10 +35,17 @@ def test_the_plain_reinstall_fails_again_on_the_stale_plugin_state(tmp_path: Pat
     target = Target(sandbox)
     with target.remediator(journal_path=str(tmp_path / "j.sqlite")) as fix:
         report = fix.run(target.vm(), playbooks=["reinstall-backup-extension", "trigger-backup"], apply=True)
-    [backup] = [s for s in report.steps if s.step == "trigger-backup"]
-    assert backup.detail_value("job_status") == "Failed"
+        [held] = [s for s in report.steps if s.step == "trigger-backup"]
+        # The removal left the leftovers; the diagnosis knows the install would fail: no backup wasted.
+        assert held.status.value == "skipped" and "BackupExtensionKeepsFailing" in (held.reason or "")
+        assert _backup_extension(sandbox) is None
+        assert _vm(sandbox).guest.plugin_leftovers() == [PLUGIN, HANDLER]
+    # A backup the service starts anyway (the nightly one) reinstalls the extension and meets them.
+    [item] = sandbox.backup.items_for_vm(_vm(sandbox).id)
+    job, _ = trigger_backup(sandbox, item)
+    sandbox.advance(3600)
+    assert job.status == "Failed" and job.errors[0].error_title == "ExtensionOperationFailedForManagedDisks"
     assert _backup_extension(sandbox).failed and _vm(sandbox).guest.plugin_stale
-    assert _vm(sandbox).guest.plugin_leftovers() == [PLUGIN, HANDLER]  # the uninstall left them
 
 
 def test_diagnosis_names_the_repeated_failure_and_the_rails_it_needs() -> None:
@@ -84,3 +92,20 @@ def test_a_first_failure_still_gets_the_plain_reinstall(scenario: str) -> None:
         plan = fix.plan(target.vm(), allow_extension_changes=True, allow_guest_changes=True)
     planned = {p.playbook for p in plan.playbooks if p.steps}
     assert "reinstall-backup-extension" in planned and "reinstall-backup-extension-clean" not in planned
+
+
+def test_a_run_interrupted_after_the_removal_resumes_with_the_guest_clean_up(tmp_path: Path) -> None:
+    sandbox = Sandbox(scenario=SCENARIO)
+    target = Target(sandbox)
+    rails = {"allow_extension_changes": True, "allow_guest_changes": True}
+    with target.remediator(journal_path=str(tmp_path / "j.sqlite")) as fix:
+        first = fix.run(target.vm(), playbooks=["reinstall-backup-extension-clean"], apply=True,
+                        options={"reinstall-backup-extension-clean": {"trigger_backup": False}}, **rails)
+        assert [s.step for s in first.steps] == ["delete-extension", "clean-backup-plugin"]
+        # As if the clean-up never ran: the removal happened, the leftovers are back.
+        _vm(sandbox).guest.plugin_stale = True
+        _vm(sandbox).guest.folders.append(PLUGIN)
+        resumed = fix.run(target.vm(), apply=True, **rails)
+    steps = {s.step: s for s in resumed.steps}
+    assert "delete-extension" not in steps and steps["clean-backup-plugin"].status.value == "changed"
+    assert steps["trigger-backup"].detail_value("job_status") == "Completed"
