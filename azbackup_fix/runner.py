@@ -399,12 +399,17 @@ class Runner:
         pf = self._effective_file(options)
         routed = {r.playbook_id for r in requests_from_findings(diagnosis, pf)}
         out = []
-        for rail in withheld_rails(diagnosis, pf):
-            raised = replace(pf, guard_rails=replace(pf.guard_rails, **{rail: True}))
+        withheld = withheld_rails(diagnosis, pf)
+
+        def unlocks(rails: tuple[str, ...]) -> bool:
+            raised = replace(pf, guard_rails=replace(pf.guard_rails, **dict.fromkeys(rails, True)))
             extra = [r for r in requests_from_findings(diagnosis, raised)
                      if r.playbook_id not in routed and r.playbook_id != "trigger-backup"]
-            if any(self._plan(r, observation, options).steps or _probes_guest(r, observation) for r in extra):
-                out.append(rail)
+            return any(self._plan(r, observation, options).steps or _probes_guest(r, observation) for r in extra)
+
+        out = [rail for rail in withheld if unlocks((rail,))]
+        if not out and len(withheld) > 1 and unlocks(withheld):  # a rule needing two rails (the full reinstall)
+            out = list(withheld)
         return tuple(out)
 
     def _effective_file(self, options: RunOptions) -> Any:

@@ -50,6 +50,7 @@ class Playbook:
     GRANT_BACKUP_KEY_VAULT_ACCESS = "grant-backup-key-vault-access"
     ALLOW_STORAGE_OUTBOUND = "allow-storage-outbound"
     FIX_GUEST = "fix-guest"
+    REINSTALL_BACKUP_EXTENSION_CLEAN = "reinstall-backup-extension-clean"
     ALL = (
         CLEAR_RESTORE_POINT_LIMIT,
         REINSTALL_BACKUP_EXTENSION,
@@ -64,6 +65,7 @@ class Playbook:
         GRANT_BACKUP_KEY_VAULT_ACCESS,
         ALLOW_STORAGE_OUTBOUND,
         FIX_GUEST,
+        REINSTALL_BACKUP_EXTENSION_CLEAN,
     )
 
 
@@ -208,6 +210,13 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         messages=("backup extension fails to update or load", "extension fails to update or load",
                   "extension fails to load"),
         step="backup-extension",
+    ),
+    CatalogueEntry(
+        "BackupExtensionKeepsFailing", "002", "the-backup-extension-fails-to-update-or-load",
+        (_P.REINSTALL_BACKUP_EXTENSION_CLEAN,),
+        "Reinstalling the VMSnapshot extension did not help (Windows): remove it through ARM, delete its plugin "
+        "folder and HandlerState keys in the guest, then back up so the service installs it afresh.",
+        documented=False, step="backup-extension",
     ),
     CatalogueEntry(
         # Not in any seed: the current guide 001 documents it (uninstall the extension, back up again).
@@ -434,6 +443,32 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "ExtensionVCRedistInstallationFailure", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
         "Snapshot failed: the VC++ 2012 redistributable could not install (msiserver must not be disabled).",
         messages=("visual c++ redistributable",),
+    ),
+    CatalogueEntry(
+        "ExtensionConfigParsingFailure", _VMS_GUIDE, _VM_TABLE, (_P.FIX_GUEST,),
+        "Snapshot failed parsing its configuration: the MachineKeys folder's permissions were changed "
+        "(reset them to the default).",
+        messages=("failure in parsing the config", "configuration parse failure"),
+    ),
+    CatalogueEntry(
+        "SqlServerVssCopyBackupNotSet", _VMS_GUIDE, "troubleshoot-vm-snapshot-issues", (_P.FIX_GUEST,),
+        "SQL Server runs and VSS full backups delay the snapshot: set USEVSSCOPYBACKUP=TRUE (BcdrAgent).",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "ExtensionSnapshotFailedBitLocker", _VMS_GUIDE, _VM_TABLE, (),
+        "Snapshot failed with a VSS error: a drive is locked by BitLocker Drive Encryption (unlock it).",
+        messages=("locked by bitlocker drive encryption",),
+    ),
+    CatalogueEntry(
+        "ApplicationControlBlockingBackupExtension", _AGENT_GUIDE, _S["app_control"], (),
+        "AppLocker (or another application control solution) blocks IaaSBcdrExtension.exe: allow it.",
+        documented=False,
+    ),
+    CatalogueEntry(
+        "GuestRebootPending", _VMS_GUIDE, _VM_TABLE, (),
+        "A restart of the guest is pending (servicing, Windows Update or file renames): restart the VM.",
+        documented=False,
     ),
     CatalogueEntry(
         "AntivirusBlockingBackupExtension", _AGENT_GUIDE, _S["step4"], (_P.FIX_GUEST,),

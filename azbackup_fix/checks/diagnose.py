@@ -10,6 +10,7 @@ from ..models import Diagnosis, Finding, Severity, VmObservation
 from .agent import check_agent
 from .catalogue import entry_for, rank_of
 from .disks import check_disk_sizes
+from .extension_reinstall import check_backup_extension_keeps_failing
 from .extensions import check_backup_extension, check_extensions
 from .guest import guest_blockers
 from .jobs import check_failed_job, check_jobs_in_progress
@@ -34,6 +35,7 @@ STATE_CHECKS: tuple[Check, ...] = (
     check_network_path,
     check_extensions,
     check_backup_extension,
+    check_backup_extension_keeps_failing,
     check_restore_point_limit,
     check_locks,
     check_orphaned_collections,

@@ -23,6 +23,7 @@ GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
     "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel", "GuestAgentSnapshotTaskStatusError",
     "ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable", "UserErrorFsFreezeFailed",
     "ExtensionVCRedistInstallationFailure",  # msiserver disabled: the probe reads its start type
+    "ExtensionConfigParsingFailure", "ExtensionSnapshotFailedBitLocker",
 ))
 WIRESERVER = "168.63.129.16"
 # Below this much free space under /var the snapshot extension cannot unpack or write its status. Our
@@ -103,6 +104,64 @@ def _windows(facts: Any) -> list[Finding]:
                   f"excluded); IaaSBcdrExtension.exe faults in the Application log: {facts.get('extension_faults', 0)}",
             evidence=[*(ev("guest folder not excluded", f) for f in unexcluded),
                       ev("guest extension faults", facts.get("extension_faults"))]))
+    out += _windows_more(facts)
+    return out
+
+
+def _windows_more(facts: Any) -> list[Finding]:
+    """Guide 001's remaining Windows rows (issue 14): MachineKeys, ..."""
+    from ..guest.fixes import acl_is_default
+
+    out: list[Finding] = []
+    keys = facts.get("machine_keys") or {}
+    if keys.get("sddl") and not acl_is_default(keys["sddl"]):
+        out.append(finding_from_entry(
+            "ExtensionConfigParsingFailure", severity=Severity.ERROR,
+            title="the MachineKeys folder's permissions differ from the default (Everyone: R,W; BUILTIN\\"
+                  "Administrators: F): reset them; if the backup still fails, delete the certificates issued "
+                  "by Windows Azure CRP Certificate Generator (guide 001)",
+            evidence=[ev("guest acl path", keys.get("path")), ev("guest acl sddl", keys["sddl"])]))
+    sql = facts.get("sql_server") or {}
+    if sql.get("instances") and str(sql.get("usevsscopybackup") or "").upper() != "TRUE":
+        out.append(finding_from_entry(
+            "SqlServerVssCopyBackupNotSet", severity=Severity.ERROR,
+            title=f"SQL Server runs ({', '.join(map(str, sql['instances']))}) and the VSS full backup delays the "
+                  "snapshot: set USEVSSCOPYBACKUP=TRUE under HKLM\\SOFTWARE\\Microsoft\\BcdrAgent",
+            evidence=[*(ev("guest sql instance", i) for i in sql["instances"]),
+                      ev("guest usevsscopybackup", sql.get("usevsscopybackup"))]))
+    return out + _windows_report_only(facts)
+
+
+def _windows_report_only(facts: Any) -> list[Finding]:
+    """Rows the issue gives no fix: each says what the operator must do."""
+    out: list[Finding] = []
+    applocker = facts.get("applocker") or {}
+    if applocker.get("decision") not in (None, "Allowed"):
+        out.append(finding_from_entry(
+            "ApplicationControlBlockingBackupExtension", severity=Severity.ERROR,
+            title=f"AppLocker {applocker['decision']} IaaSBcdrExtension.exe"
+                  + (f" (rule {applocker['rule']})" if applocker.get("rule") else "")
+                  + ": exclude the path C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\* or "
+                    "the executable from the rules (an Allow rule), then retry the backup; azbackup-fix does not "
+                    "edit application control policy",
+            evidence=[ev("guest applocker decision", applocker["decision"]),
+                      ev("guest applocker rule", applocker.get("rule")),
+                      ev("guest applocker enforced", applocker.get("enforced"))]))
+    locked = [str(v.get("volume")) for v in facts.get("bitlocker") or []
+              if str(v.get("lock_status", "")).casefold() == "locked"]
+    if locked:
+        out.append(finding_from_entry(
+            "ExtensionSnapshotFailedBitLocker", severity=Severity.ERROR,
+            title=f"BitLocker has locked volume(s) {', '.join(locked)}: VSS cannot snapshot them; unlock them "
+                  "(the guide: turn BitLocker off on every drive) and retry the backup",
+            evidence=[ev("guest locked volume", v) for v in locked]))
+    reasons = [str(r) for r in facts.get("pending_reboot") or []]
+    if reasons:
+        out.append(finding_from_entry(
+            "GuestRebootPending", severity=Severity.WARNING,
+            title=f"a restart of the guest is pending ({', '.join(reasons)}): restart the VM in a maintenance "
+                  "window before retrying a failing backup (the guide's COM+ and VC++ rows restart it)",
+            evidence=[ev("guest pending reboot", r) for r in reasons]))
     return out
 
 

@@ -6,11 +6,37 @@ from typing import Any
 
 from ..models.guest import GuestFix, GuestProbe
 
-__all__ = ["NETWORK_SERVICE", "plan_guest_fixes", "MIN_LINUX_AGENT"]
+__all__ = ["BACKUP_PLUGIN_FOLDER", "HANDLER_STATE", "MACHINE_KEYS", "MACHINE_KEYS_DEFAULT_SDDL", "MIN_LINUX_AGENT",
+           "NETWORK_SERVICE", "acl_is_default", "plan_guest_fixes", "plan_plugin_cleanup"]
 
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
+USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"  # guide 001, with SQL Server
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"
+# The full VMSnapshot reinstall on Windows deletes what the removed extension left: its plugin folder
+# and its HandlerState keys (the agent's record of the handler).
+BACKUP_PLUGIN_FOLDER = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
+HANDLER_STATE = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure\\HandlerState"
 MIN_LINUX_AGENT = (2, 2, 10)  # background knowledge, as checks' CheckOptions
+# Guide 001 (configuration parse failure): Everyone (R,W: the eight special rights it lists, with
+# SYNCHRONIZE 0x12019f) and BUILTIN\Administrators (F); nothing else, not inherited.
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+MACHINE_KEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+_RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0", "GA": "0x10000000"}
+
+
+def _aces(sddl: str) -> frozenset[str]:
+    dacl = str(sddl).partition("D:")[2].split("S:", 1)[0]
+    out = set()
+    for ace in dacl.split("(")[1:]:
+        kind, flags, rights, *rest = ace.rstrip(")").split(";") + ["", "", ""]
+        out.add(";".join((kind.upper(), flags.upper(), _RIGHTS.get(rights.upper(), rights.lower()), *rest[:2],
+                          rest[2].upper())))
+    return frozenset(out)
+
+
+def acl_is_default(sddl: Any) -> bool:
+    """The DACL grants what guide 001 documents for MachineKeys (order and spelling aside)."""
+    return _aces(str(sddl or "")) == _aces(MACHINE_KEYS_DEFAULT_SDDL)
 
 
 def _version(text: Any) -> tuple[int, ...]:
@@ -52,6 +78,12 @@ def _windows(facts: Any) -> list[GuestFix]:
         for folder in defender.get("plugin_folders") or []:
             if str(folder).casefold() not in have:
                 fixes.append(GuestFix("add-defender-exclusion", str(folder), before=False))
+    keys = facts.get("machine_keys") or {}
+    if keys.get("sddl") and not acl_is_default(keys["sddl"]):  # the SDDL before is journaled, for undo
+        fixes.append(GuestFix("set-acl", str(keys.get("path") or MACHINE_KEYS), "default", before=keys["sddl"]))
+    sql = facts.get("sql_server") or {}
+    if sql.get("instances") and str(sql.get("usevsscopybackup") or "").upper() != "TRUE":
+        fixes.append(GuestFix("set-registry", USEVSSCOPYBACKUP, "TRUE", before=sql.get("usevsscopybackup")))
     return fixes
 
 
@@ -68,6 +100,18 @@ def _linux(facts: Any) -> list[GuestFix]:
     if version and _version(version) < MIN_LINUX_AGENT:
         fixes.append(GuestFix("agent-update", "walinuxagent", before=version))
     return fixes
+
+
+def plan_plugin_cleanup(probe: GuestProbe | None) -> tuple[GuestFix, ...]:
+    """The removed VMSnapshot's leftovers to delete (Windows, read from the probe); none once clean."""
+    if probe is None or not probe.ok or probe.os_family == "linux":
+        return ()
+    plugin = probe.facts.get("vmsnapshot_plugin") or {}
+    fixes = [GuestFix("remove-item", BACKUP_PLUGIN_FOLDER, before=True)] if plugin.get("folder") else []
+    for key in plugin.get("handler_state") or []:
+        if str(key).casefold().startswith(HANDLER_STATE.casefold() + "\\"):
+            fixes.append(GuestFix("remove-item", str(key), before=True))
+    return tuple(fixes)
 
 
 def plan_guest_fixes(probe: GuestProbe | None) -> tuple[GuestFix, ...]:

@@ -50,7 +50,7 @@ def _directive_args(fix: GuestFix) -> list[str]:
     if fix.action == "set-service":
         name, _, key = fix.target.partition(".")
         return [name, f"{key}={fix.value}"]
-    if fix.action == "set-registry":
+    if fix.action in ("set-registry", "set-acl"):
         return [fix.target, fix.value]
     return [fix.target]
 

@@ -25,8 +25,8 @@ class GuestFix:
     """One change to make inside the guest, as the guide prescribes it (value: the setting to set)."""
 
     action: str  # restart-service | start-service | set-service | set-registry | add-defender-exclusion |
-    #              waagent-conf | agent-update; undo: delete-registry | remove-defender-exclusion |
-    #              restore-waagent-conf
+    #              set-acl | remove-item | waagent-conf | agent-update; undo: delete-registry |
+    #              remove-defender-exclusion | restore-waagent-conf
     target: str
     value: str = ""
     before: Any = None  # as the probe saw it
@@ -35,7 +35,8 @@ class GuestFix:
     def describe(self) -> str:
         words = {"restart-service": "restart service", "start-service": "start service",
                  "set-service": "set service", "set-registry": "set registry value",
-                 "add-defender-exclusion": "add Defender exclusion", "waagent-conf": "set waagent.conf options",
+                 "add-defender-exclusion": "add Defender exclusion", "set-acl": "reset the permissions of",
+                 "remove-item": "delete", "waagent-conf": "set waagent.conf options",
                  "agent-update": "update the agent from the distribution's repository",
                  # the undo's (recover --undo-guest-changes)
                  "delete-registry": "delete registry value", "remove-defender-exclusion": "remove Defender exclusion",

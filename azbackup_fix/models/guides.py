@@ -49,6 +49,9 @@ _SECTIONS: dict[str, str] = {
     "the-agent-installed-in-the-vm-is-out-of-date-for-linux-vms":
         "The agent installed in the VM is out of date (for Linux VMs)",
     "troubleshoot-azure-virtual-machine-backup": "Troubleshoot Azure virtual machine backup",
+    "troubleshoot-vm-snapshot-issues": "Troubleshoot VM snapshot issues",
+    "application-control-solution-is-blocking-iaasbcdrextensionexe":
+        "Application control solution is blocking IaaSBcdrExtension.exe",
     "validate-vm-agent-installation": "Validate VM Agent installation",
     "the-vm-has-no-internet-access": "The VM has no internet access",
     "allow-access-to-azure-storage-that-corresponds-to-the-region":

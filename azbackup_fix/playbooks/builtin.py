@@ -2,6 +2,7 @@
 
 from . import (
     extension,
+    extension_clean,
     failed_extension,
     guest,
     inspection,
@@ -14,5 +15,5 @@ from . import (
     vm_state,
 )
 
-__all__ = ["extension", "failed_extension", "guest", "inspection", "jobs", "keyvault", "network", "protection",
+__all__ = ["extension", "extension_clean", "failed_extension", "guest", "inspection", "jobs", "keyvault", "network", "protection",
            "restore_points", "vm", "vm_state"]

@@ -26,7 +26,8 @@ class FixGuest(Playbook):
     title = "Fix the guest causes the probe found (Run Command)"
     error_codes = ("ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionFailedSecureNetworkChannel",
                    "ExtensionVCRedistInstallationFailure", "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate",
-                   "GuestAgentSnapshotTaskStatusError")
+                   "GuestAgentSnapshotTaskStatusError", "ExtensionConfigParsingFailure",
+                   "SqlServerVssCopyBackupNotSet")
     actions = (*ApplyGuestFixes.actions, *TriggerBackup.actions)
     rail = GUEST
     needs_guest_probe: ClassVar[bool] = True  # the runner probes the guest (read-only) before planning

@@ -13,7 +13,11 @@ __all__ = ["GUEST_KEYS", "parse_guest"]
 
 GUEST_KEYS: dict[str, tuple[str, ...]] = {
     "guest": ("agentVersion", "services", "vssWriters", "registry", "files", "firewall", "dhcp", "defender",
-              "repositoryAgentVersion", "events", "selinux", "fileSystemState", "varFreeMB"),
+              "repositoryAgentVersion", "events", "selinux", "fileSystemState", "varFreeMB", "acls",
+              "appLocker", "bitLocker", "folders", "vmSnapshotPlugin"),
+    "vmSnapshotPlugin": ("stale",),
+    "appLocker": ("enforced", "rules"),
+    "appLockerRule": ("name", "action", "path"),
     "service": ("state", "startType", "account"),
     "vssWriter": ("name", "service", "state", "lastError"),
     "firewall": ("blocked",),
@@ -111,4 +115,38 @@ def parse_guest(raw: Any, path: str, os_type: str) -> dict[str, Any]:
         out["fileSystemState"] = states
     if f.has("varFreeMB"):
         out["varFreeMB"] = f.integer("varFreeMB", minimum=0)
+    acls = f.mapping("acls")
+    for folder, sddl in acls.items():
+        if not isinstance(sddl, str) or not sddl.startswith(("O:", "G:", "D:")):
+            raise EstateError(join_path(f.at("acls"), folder), f"expected an SDDL string, got {describe(sddl)}")
+    if acls:
+        if os_type != "Windows":
+            raise EstateError(f.at("acls"), "expected folder ACLs only on a Windows VM")
+        out["acls"] = acls
+    if f.has("appLocker"):
+        if os_type != "Windows":
+            raise EstateError(f.at("appLocker"), "expected AppLocker only on a Windows VM")
+        a = Fields(f.raw("appLocker"), f.at("appLocker"), GUEST_KEYS["appLocker"])
+        rules = []
+        for index, raw_rule in enumerate(a.items("rules")):
+            r = Fields(raw_rule, join_path(a.at("rules"), index), GUEST_KEYS["appLockerRule"])
+            rules.append({"name": r.text("name", ""), "action": r.choice("action", ("Allow", "Deny")),
+                          "path": r.text("path")})
+        out["appLocker"] = {"enforced": a.flag("enforced", False), "rules": rules}
+    volumes = f.mapping("bitLocker")
+    for volume, state in volumes.items():
+        if state not in ("Locked", "Unlocked"):
+            raise EstateError(join_path(f.at("bitLocker"), volume), f"expected Locked or Unlocked, got {describe(state)}")
+    if volumes:
+        if os_type != "Windows":
+            raise EstateError(f.at("bitLocker"), "expected BitLocker volumes only on a Windows VM")
+        out["bitLocker"] = volumes
+    if f.has("folders") or f.has("vmSnapshotPlugin"):
+        if os_type != "Windows":
+            raise EstateError(f.at("folders"), "expected folders and the VMSnapshot plugin only on a Windows VM")
+    if f.has("folders"):
+        out["folders"] = _strings(f.raw("folders"), f.at("folders"))
+    if f.has("vmSnapshotPlugin"):
+        v = Fields(f.raw("vmSnapshotPlugin"), f.at("vmSnapshotPlugin"), GUEST_KEYS["vmSnapshotPlugin"])
+        out["vmSnapshotPlugin"] = {"stale": v.flag("stale", False)}
     return out

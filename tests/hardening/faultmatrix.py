@@ -101,6 +101,9 @@ CASES: tuple[Case, ...] = (
          {"allow_permission_changes": True}),
     Case("keyvault-rbac", "keyvault-rbac", "grant-backup-key-vault-access", {"allow_permission_changes": True}),
     Case("network-nsg", "network-nic-nsg-deny-internet", "allow-storage-outbound", {"allow_network_changes": True}),
+    # Issue 14: the full VMSnapshot reinstall on Windows (ARM removal, guest clean-up, backup).
+    Case("guest-full-reinstall", "guest-vmsnapshot-stale-plugin", "reinstall-backup-extension-clean",
+         {"allow_extension_changes": True, "allow_guest_changes": True}),
 )
 
 

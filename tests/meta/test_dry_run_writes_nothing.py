@@ -18,7 +18,7 @@ SINGLE = {"healthy", "rp-limit-locked", "rp-limit-custom-rg", "failed-vmsnapshot
           "agent-not-ready", "vm-deallocated", "backup-in-progress", "protection-stopped", "disk-too-large",
           "vm-deleted", "failed-extension-rerun", "failed-extension-persists", "vm-transitioning",
           "agent-not-installed", "agent-not-ready-redeploy", "keyvault-access-policy", "keyvault-rbac",
-          "network-nic-nsg-deny-internet", "guest-defender-blocking"}
+          "network-nic-nsg-deny-internet", "guest-defender-blocking", "guest-vmsnapshot-stale-plugin"}
 
 
 @pytest.mark.parametrize("playbook", playbook_ids())

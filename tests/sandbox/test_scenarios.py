@@ -61,6 +61,12 @@ EXPECTED_TITLE = {
     "guest-linux-extensions-disabled": "GuestAgentSnapshotTaskStatusError",
     "guest-linux-agent-outdated": "GuestAgentSnapshotTaskStatusError",
     "guest-firewall-wireserver": "UserErrorGuestAgentStatusUnavailable",
+    "guest-machinekeys-acl": "ExtensionConfigParsingFailure",
+    "guest-sql-vss-full-backup": "GuestAgentSnapshotTaskStatusError",
+    "guest-applocker-blocking": "GuestAgentSnapshotTaskStatusError",
+    "guest-bitlocker-locked": "ExtensionSnapshotFailedBitLocker",
+    "guest-reboot-pending": None,
+    "guest-vmsnapshot-stale-plugin": "UserErrorVmProvisioningStateFailed",
     "guest-clean": None,
     "guest-linux-dhcp-off": None,  # the lease holds until the next boot
     "guest-linux-proxy": "ExtensionSnapshotFailedNoNetwork",

@@ -16,6 +16,7 @@ from azbackup_sandbox.scenarios.files import ESTATES_DIR, dump_yaml
 PLUGINS = ["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
            "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"]
 NET = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
 NET32 = "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
 NETPLAN_STATIC = ("network:\n    version: 2\n    ethernets:\n        eth0:\n            dhcp4: false\n"
                   "            addresses: [10.0.1.4/24]\n            routes:\n                - to: default\n"
@@ -50,6 +51,29 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "guest-firewall-wireserver": ("Windows", "guest firewall drops 168.63.129.16:80 and :32526: agent Not Ready "
                                   "(UserErrorGuestAgentStatusUnavailable)", {
         "firewall": {"blocked": ["168.63.129.16:80", "168.63.129.16:32526"]}}),
+    "guest-machinekeys-acl": ("Windows", "the MachineKeys folder's permissions changed: Everyone may only read, "
+                              "BUILTIN\\Users got full control (ExtensionConfigParsingFailure)", {
+        "acls": {MACHINE_KEYS: "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;FA;;;BU)"}}),
+    "guest-sql-vss-full-backup": ("Windows", "SQL Server runs and USEVSSCOPYBACKUP is not set: the VSS full backup "
+                                  "delays the snapshot (GuestAgentSnapshotTaskStatusError)", {
+        "services": {"MSSQLSERVER": {"state": "running"}, "SQLWriter": {"state": "running"}},
+        "vssWriters": [{"name": "System Writer", "service": "CryptSvc"},
+                       {"name": "SqlServerWriter", "service": "SQLWriter"}]}),
+    "guest-applocker-blocking": ("Windows", "an enforced AppLocker rule denies executables under C:\\Packages: "
+                                 "IaaSBcdrExtension.exe cannot run (GuestAgentSnapshotTaskStatusError)", {
+        "appLocker": {"enforced": True, "rules": [
+            {"name": "Deny Packages", "action": "Deny", "path": "%OSDRIVE%\\Packages\\*"},
+            {"name": "Allow Windows", "action": "Allow", "path": "%WINDIR%\\*"}]}}),
+    "guest-bitlocker-locked": ("Windows", "BitLocker has locked data volume F: (ExtensionSnapshotFailedBitLocker)", {
+        "bitLocker": {"C:": "Unlocked", "F:": "Locked"}}),
+    "guest-reboot-pending": ("Windows", "a restart is pending (Windows Update): reported, the backups succeed", {
+        "registry": {"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\"
+                     "RebootRequired\\(default)": ""}}),
+    "guest-vmsnapshot-stale-plugin": ("Windows", "the VMSnapshot extension Failed, its plugin folder and HandlerState "
+                                      "keys corrupt: the last two backups failed and a plain reinstall fails again "
+                                      "(UserErrorVmProvisioningStateFailed)", {
+        "vmSnapshotPlugin": {"stale": True}}),
+
     "guest-clean": ("Windows", "a clean guest: the probes find nothing (storage on 443 tested through the "
                     "boot-diagnostics account), backups succeed", {}),
     # issue 14, the Linux probes
@@ -79,6 +103,9 @@ VM_KEYS: dict[str, dict[str, Any]] = {
 }
 
 
+STALE_PLUGIN = ("guest-vmsnapshot-stale-plugin",)
+
+
 def _linux(vm: dict[str, Any]) -> None:
     vm.update({"osType": "Linux", "osName": "ubuntu", "osVersion": "22.04"})
     vm["osDisk"] = {"diskSizeGB": 30}
@@ -101,6 +128,11 @@ def main() -> None:
         vm.update(VM_KEYS.get(name, {}))
         item = next(i for v in sub["vaults"] for i in v["protectedItems"] if i["vm"]["name"] == "vm-app-01")
         item["runBackups"] = 1
+        if name in STALE_PLUGIN:  # the extension failed on the corrupt plugin state, twice in a row
+            ext = next(e for e in vm["extensions"] if e["publisher"] == "Microsoft.Azure.RecoveryServices")
+            ext.update({"provisioningState": "Failed", "causePersists": True,
+                        "statusMessage": "Enable failed: the plugin's existing state could not be loaded."})
+            item["runBackups"] = 2
         description = f"{os_type} VM: {what}; plus a healthy neighbour"
         doc.update({"name": name, "description": description})
         sb = Sandbox(estate=doc)

@@ -33,6 +33,9 @@ FIXABLE: dict[str, tuple[str, str, object, tuple[str, ...]]] = {
     "guest-defender-blocking": ("AntivirusBlockingBackupExtension", "guest folder not excluded",
                                 "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot", ()),
     "guest-linux-agent-outdated": ("GuestAgentOutOfDate", "guest agent version", "2.2.9", ()),
+    "guest-machinekeys-acl": ("ExtensionConfigParsingFailure", "guest acl sddl",
+                              "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;FA;;;BU)", ()),
+    "guest-sql-vss-full-backup": ("SqlServerVssCopyBackupNotSet", "guest sql instance", "MSSQLSERVER", ()),
 }
 
 

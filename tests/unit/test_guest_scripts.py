@@ -29,6 +29,9 @@ ALL_WINDOWS_FIXES = (
     GuestFix("start-service", "COMSysApp"),
     GuestFix("set-registry", "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto", "1"),
     GuestFix("add-defender-exclusion", "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"),
+    GuestFix("set-acl", "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys", "default"),
+    GuestFix("set-registry", "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP", "TRUE"),
+    GuestFix("remove-item", "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"),
 )
 
 # Stand-ins for the guest's commands, driven by files in the fixture root (not the sandbox's shims).
@@ -169,6 +172,25 @@ def test_windows_protocol_answer_meets_the_schema_and_applies_every_fix() -> Non
     assert schema_problems(line) == [] and line["errors"] == []
     assert [c["action"] for c in line["changes"]] == [f.action for f in ALL_WINDOWS_FIXES]
     assert guest.service("MSDTC").account == "NT AUTHORITY\\NetworkService"
+    assert guest.registry["HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"] == "TRUE"
+    assert guest.machine_keys_default() and guest.folders == []  # the plugin folder is gone
+
+
+def test_windows_probe_facts_of_the_remaining_rows_plan_their_fixes() -> None:
+    guest = default_guest("Windows", "2.7.41491.1102")
+    guest.acls["C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"] = "O:SYG:SYD:PAI(A;;FA;;;BA)"
+    guest.services["MSSQLSERVER"] = type(guest.service("VSS"))()
+    facts = _last_line(run_protocol(guest, probe_script("windows")).stdout)["facts"]
+    assert facts["sql_server"] == {"instances": ["MSSQLSERVER"], "usevsscopybackup": None}
+    assert facts["vmsnapshot_plugin"]["folder"] is True and facts["applocker"]["decision"] == "Allowed"
+    fixes = plan_guest_fixes(GuestProbe("windows", "managed", facts=facts))
+    assert [(f.action, f.value) for f in fixes] == [("set-acl", "default"), ("set-registry", "TRUE")]
+    assert fixes[0].before == "O:SYG:SYD:PAI(A;;FA;;;BA)"  # journaled for undo
+    # The same ACL spelled differently (order, FA as hex) is the default: nothing to fix.
+    guest.acls["C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"] = "O:SYG:SYD:PAI(A;;0x1f01ff;;;BA)(A;;0x12019F;;;WD)"
+    guest.registry["HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"] = "TRUE"
+    facts = _last_line(run_protocol(guest, probe_script("windows")).stdout)["facts"]
+    assert plan_guest_fixes(GuestProbe("windows", "managed", facts=facts)) == ()
 
 
 # ---- reading the line -------------------------------------------------------------------------------

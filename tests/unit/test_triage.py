@@ -58,6 +58,8 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ExtensionProvisioningFailed": ((), (RERUN, TRIGGER)),
     "BackupExtensionFailed": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
     "ExtensionStuckInDeletionState": ((REINSTALL, TRIGGER), (REINSTALL, TRIGGER)),
+    # Reinstalling did not help: the full reinstall, only with the extension and guest rails.
+    "BackupExtensionKeepsFailing": ((), (Playbook.REINSTALL_BACKUP_EXTENSION_CLEAN, TRIGGER)),
     "BackupExtensionNotInstalled": ((), ()),
     "GuestAgentSnapshotTaskStatusError": ((INSPECT,), (FIXG, RECOVER, INSPECT, TRIGGER)),
     "UserErrorRpCollectionLimitReached": ((CLEAR, TRIGGER), (CLEAR, TRIGGER)),
@@ -102,10 +104,12 @@ TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Inside the guest (issue 14): fixed through Run Command only with allow_guest_changes.
     **dict.fromkeys(("ExtensionFailedVssWriterInBadState", "ExtensionSnapshotFailedCOM", "ExtensionInstallationFailedCOM",
                      "ExtensionInstallationFailedMDTC", "ExtensionFailedSecureNetworkChannel",
-                     "ExtensionVCRedistInstallationFailure",
-                     "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
+                     "ExtensionVCRedistInstallationFailure", "ExtensionConfigParsingFailure",
+                     "SqlServerVssCopyBackupNotSet", "AntivirusBlockingBackupExtension", "AgentConfigurationNotSet", "GuestAgentOutOfDate"),
                     ((INSPECT,), (FIXG, INSPECT, TRIGGER))),
-    **dict.fromkeys(("WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
+    **dict.fromkeys(("ApplicationControlBlockingBackupExtension", "ExtensionSnapshotFailedBitLocker",
+                     "GuestRebootPending",
+                     "WireServerUnreachable", "GuestChannelUnavailable", "GuestProbeFailed", "GuestProbeSuggested"),
                     ((INSPECT,), (INSPECT,))),
     # The Linux probes and storage reachability from the guest (report only).
     **dict.fromkeys(("GuestDhcpDisabled", "ProxyNotBypassingWireServer", "SELinuxDeniesAgent", "UserErrorFsFreezeFailed",

@@ -2,6 +2,8 @@
 # PowerShell and as #azsandbox directives for the sandbox (docs/guest-protocol.md). Idempotent; ends with
 # one JSON line of schema azbackup-guest/v1 listing each change with the value before it.
 $ErrorActionPreference = 'Stop'
+# Guide 001: MachineKeys' default permissions, Everyone (R,W) and BUILTIN\Administrators (F).
+$MachineKeysDefaultSddl = 'O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)'
 $changes = @()
 $errors = @()
 foreach ($fix in $Fixes) {
@@ -32,9 +34,12 @@ foreach ($fix in $Fixes) {
             'set-registry' {
                 $path = 'HKLM:' + (Split-Path -Path $fix.target -Parent).Substring(4)
                 $name = Split-Path -Path $fix.target -Leaf
-                $before = (Get-ItemProperty -Path $path -Name $name).$name
-                New-ItemProperty -Path $path -Name $name -Value ([int]$fix.value) -PropertyType DWord -Force | Out-Null
-                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = [int]$fix.value }
+                if (-not (Test-Path -Path $path)) { New-Item -Path $path -Force | Out-Null }
+                $before = (Get-ItemProperty -Path $path -Name $name -ErrorAction SilentlyContinue).$name
+                # Digits are a DWORD (SchUseStrongCrypto, Start), anything else a string (USEVSSCOPYBACKUP=TRUE).
+                if ($fix.value -match '^\d+$') { $data = [int]$fix.value; $kind = 'DWord' } else { $data = $fix.value; $kind = 'String' }
+                New-ItemProperty -Path $path -Name $name -Value $data -PropertyType $kind -Force | Out-Null
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $data }
             }
             'add-defender-exclusion' {
                 $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target
@@ -53,6 +58,22 @@ foreach ($fix in $Fixes) {
                 $present = @((Get-MpPreference).ExclusionPath) -contains $fix.target
                 if ($present) { Remove-MpPreference -ExclusionPath $fix.target }
                 $changes += @{ action = $fix.action; target = $fix.target; before = $present; after = $false }
+            }
+            'set-acl' {
+                $acl = Get-Acl -Path $fix.target
+                $before = $acl.Sddl
+                $sddl = $(if ($fix.value -eq 'default') { $MachineKeysDefaultSddl } else { $fix.value })
+                $acl.SetSecurityDescriptorSddlForm($sddl)
+                Set-Acl -Path $fix.target -AclObject $acl
+                $changes += @{ action = $fix.action; target = $fix.target; before = $before; after = $sddl }
+            }
+            'remove-item' {
+                # The full VMSnapshot reinstall: the extension is already removed through ARM; the agent keeps
+                # running (this script reports back through it), only the plugin's leftovers go.
+                $path = $(if ($fix.target -like 'HKLM\*') { 'HKLM:' + $fix.target.Substring(4) } else { $fix.target })
+                $found = @(Get-Item -Path $path -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
+                if ($found) { Remove-Item -Path $path -Recurse -Force }
+                $changes += @{ action = $fix.action; target = $fix.target; before = $(if ($found) { $found -join '; ' } else { $null }); after = $null }
             }
             default { $errors += "unknown fix $($fix.action)" }
         }

@@ -37,6 +37,24 @@ foreach ($endpoint in @($ENDPOINTS -split '[\s,]+' | Where-Object { $_ })) {
     $endpoints[$endpoint] = [bool](Test-NetConnection -ComputerName $endpoint.Substring(0, $at) -Port ([int]$endpoint.Substring($at + 1)) -InformationLevel Quiet)
 }
 $dhcp = -not [bool](Get-NetIPInterface -AddressFamily IPv4 | Where-Object { $_.Dhcp -eq 'Disabled' -and $_.InterfaceAlias -notlike 'Loopback*' })
+$sql = @(Get-Service -Name 'MSSQLSERVER', 'MSSQL$*' | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+$copyBackup = (Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\BcdrAgent' -Name USEVSSCOPYBACKUP).USEVSSCOPYBACKUP
+# AppLocker's verdict on the VMSnapshot handler's executable (guide 000: application control blocking it).
+$exe = Get-ChildItem -Path $plugins[0] -Filter IaaSBcdrExtension.exe -Recurse | Select-Object -First 1
+$exePath = $(if ($exe) { $exe.FullName } else { Join-Path -Path $plugins[0] -ChildPath 'IaaSBcdrExtension.exe' })
+$policy = Get-AppLockerPolicy -Effective
+$enforced = [bool](@($policy.RuleCollections) | Where-Object { $_.RuleCollectionType -eq 'Exe' -and $_.EnforcementMode -eq 'Enabled' })
+$verdict = $(if ($enforced) { $policy | Test-AppLockerPolicy -Path $exePath -User Everyone } else { $null })
+$decision = $(if ($verdict) { $verdict.PolicyDecision.ToString().Replace('AllowedByDefault', 'Allowed') } else { 'Allowed' })
+$rule = $(if ($verdict -and $verdict.MatchingRule) { $verdict.MatchingRule.ToString() } else { $null })
+$bitlocker = @(Get-BitLockerVolume | ForEach-Object { @{ volume = $_.MountPoint; lock_status = $_.LockStatus.ToString() } })
+$reboot = @()
+if (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $reboot += 'Component Based Servicing' }
+if (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') { $reboot += 'Windows Update' }
+if ((Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -Name PendingFileRenameOperations).PendingFileRenameOperations) { $reboot += 'PendingFileRenameOperations' }
+# What a removed VMSnapshot leaves behind: its plugin folder and its HandlerState keys.
+$handlerState = @(Get-ChildItem -Path 'HKLM:\SOFTWARE\Microsoft\Windows Azure\HandlerState' | Where-Object { $_.PSChildName -like 'Microsoft.Azure.RecoveryServices.VMSnapshot*' } | ForEach-Object { $_.Name.Replace('HKEY_LOCAL_MACHINE', 'HKLM') })
+$machineKeys = 'C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys'
 $agent = Get-CimInstance -ClassName Win32_Service -Filter "Name='WindowsAzureGuestAgent'"
 $agentVersion = (Get-Item 'C:\WindowsAzure\GuestAgent*\WindowsAzureGuestAgent.exe' | Select-Object -Last 1).VersionInfo.FileVersion
 $facts = @{
@@ -50,6 +68,12 @@ $facts = @{
     wireserver = $wire
     dhcp = $dhcp
     endpoints = $endpoints
+    machine_keys = @{ path = $machineKeys; sddl = (Get-Acl -Path $machineKeys).Sddl }
+    sql_server = @{ instances = $sql; usevsscopybackup = $copyBackup }
+    applocker = @{ enforced = $enforced; decision = $decision; rule = $rule }
+    bitlocker = $bitlocker
+    pending_reboot = $reboot
+    vmsnapshot_plugin = @{ folder = (Test-Path -Path $plugins[0]); handler_state = $handlerState }
 }
 $result = @{ schema = 'azbackup-guest/v1'; os = 'windows'; facts = $facts; changes = @(); errors = @() }
 Write-Output ($result | ConvertTo-Json -Depth 6 -Compress)

@@ -259,6 +259,28 @@ def rule_backup_extension_failed(ctx: _Context) -> Failure | None:
     )
 
 
+def rule_backup_plugin_stale(ctx: _Context) -> Failure | None:
+    """The service installs the missing VMSnapshot extension; corrupt leftovers of an earlier one in the
+    Windows guest (its plugin folder, its HandlerState keys) make the install fail, and the extension
+    stays Failed until they are deleted (the full reinstall)."""
+    assert ctx.vm is not None
+    guest = ctx.vm.guest
+    if ctx.offline or guest is None or guest.linux or ctx.vm.backup_extension() is not None:
+        return None
+    if not (guest.plugin_stale and guest.plugin_leftovers()):
+        return None
+    ext = backup_extension(ctx.sandbox, ctx.vm, ctx.job.activity_id)
+    ext.provisioning_state, ext.status_code, ext.status_level = "Failed", "ProvisioningState/failed/1", "Error"
+    ext.status_message = "Enable failed: the plugin's existing state could not be loaded."
+    ext.cause_persists = True
+    ctx.sandbox.compute.install_extension(ctx.vm, ext)
+    return Failure(
+        "ExtensionOperationFailedForManagedDisks", 400176,
+        "VMSnapshot extension operation failed.",
+        ("Uninstall the extension to force the VMSnapshot extension to reload; the next backup reinstalls it.",),
+    )
+
+
 def rule_vm_provisioning_failed(ctx: _Context) -> Failure | None:
     assert ctx.vm is not None
     if ctx.vm.provisioning_state.lower() == "failed":
@@ -440,6 +462,7 @@ RULES: tuple[Rule, ...] = (
     rule_vm_transitioning,
     rule_agent_not_ready,
     rule_storage_unreachable,
+    rule_backup_plugin_stale,
     rule_backup_extension_failed,
     rule_vm_provisioning_failed,
     rule_extension_write_locked,
@@ -561,6 +584,8 @@ def _install_or_refresh_extension(sandbox: Sandbox, vm: VirtualMachine, task_id:
     fresh = backup_extension(sandbox, vm, task_id)
     current = vm.backup_extension()
     if current is None:
+        if vm.guest is not None:
+            vm.guest.plugin_installed()  # its folder and HandlerState key
         sandbox.compute.install_extension(vm, fresh)
     else:  # each backup re-enables it with a new task id and fresh SAS URIs
         current.settings, current.protected_settings = fresh.settings, fresh.protected_settings

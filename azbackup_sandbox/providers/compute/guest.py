@@ -8,6 +8,7 @@ from it (`guest_linux`), PowerShell speaks a documented protocol (`guest_windows
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ __all__ = [
     "WIRESERVER_PORTS",
     "PLUGIN_FOLDERS",
     "STRONG_CRYPTO_KEYS",
+    "MACHINE_KEYS",
+    "MACHINE_KEYS_DEFAULT_SDDL",
+    "dacl_aces",
     "GuestService",
     "VssWriter",
     "GuestModel",
@@ -38,6 +42,27 @@ STRONG_CRYPTO_KEYS = (
     "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
     "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
 )
+# Guide 001 (configuration parse failure): the MachineKeys folder's default permissions are Everyone with
+# list/read data, read (extended) attributes, create files/write data, create folders/append data, write
+# (extended) attributes and read permissions (0x12019f with SYNCHRONIZE), and BUILTIN\Administrators full.
+MACHINE_KEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+MACHINE_KEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+_RIGHTS = {"FA": "0x1f01ff", "FR": "0x120089", "FW": "0x120116", "FX": "0x1200a0", "GA": "0x10000000"}
+# Guide 001 (VM snapshot issues): with SQL Server, VSS full backups delay the snapshot; the fix is
+# [HKLM\SOFTWARE\Microsoft\BcdrAgent] "USEVSSCOPYBACKUP"="TRUE".
+USEVSSCOPYBACKUP = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent\\USEVSSCOPYBACKUP"
+# Where the VMSnapshot handler's executable lives (AppLocker judges this path).
+EXTENSION_EXE = ("C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.75.0\\"
+                 "IaaSBcdrExtension.exe")
+# What Windows leaves when a restart is pending: two keys and one value (checked by any entry under them).
+PENDING_REBOOT = {
+    "Component Based Servicing": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending\\",
+    "Windows Update": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\RebootRequired\\",
+    "PendingFileRenameOperations": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\PendingFileRenameOperations",
+}
+# The VMSnapshot handler's state the agent keeps in the registry (one key per handler version).
+HANDLER_STATE = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure\\HandlerState"
+HANDLER_STATE_KEY = f"{HANDLER_STATE}\\Microsoft.Azure.RecoveryServices.VMSnapshot_1.0.75.0"
 MSISERVER_START = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver\\Start"  # 3 manual, 4 disabled
 NETWORK_SERVICE = "NT AUTHORITY\\NetworkService"
 LOCAL_SYSTEM = "LocalSystem"
@@ -61,6 +86,20 @@ DEFAULT_MOUNTS = ("/dev/sda1 / ext4 rw,relatime 0 0\n"
 MIN_VAR_FREE_MB = 100
 # The oldest agents the backup extension runs with (background knowledge; see checks' CheckOptions).
 MIN_BACKUP_AGENT = {"linux": (2, 2, 10), "windows": (2, 7, 41491, 0)}
+
+
+def dacl_aces(sddl: str) -> frozenset[str]:
+    """The DACL's access entries of an SDDL string, normalised (rights as hex, upper-case SIDs), so two
+    spellings of one ACL compare equal; order does not matter to who may do what."""
+    _, _, dacl = str(sddl).partition("D:")
+    dacl = dacl.split("S:", 1)[0]
+    out = set()
+    for ace in dacl.split("(")[1:]:
+        parts = ace.rstrip(")").split(";")
+        if len(parts) >= 6:
+            rights = _RIGHTS.get(parts[2].upper(), parts[2].lower())
+            out.add(";".join((parts[0].upper(), parts[1].upper(), rights, parts[3], parts[4], parts[5].upper())))
+    return frozenset(out)
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -130,6 +169,14 @@ class GuestModel:
     selinux: str = ""
     fs_state: dict[str, str] = field(default_factory=dict)  # device -> "clean" | "not clean"
     var_free_mb: int = 20480
+    acls: dict[str, str] = field(default_factory=dict)  # Windows folder -> its security descriptor (SDDL)
+    applocker_enforced: bool = False  # executable rules enforced (not audit only)
+    applocker_rules: list[dict[str, str]] = field(default_factory=list)  # {name, action Allow|Deny, path}
+    bitlocker: dict[str, str] = field(default_factory=dict)  # volume -> Locked | Unlocked
+    folders: list[str] = field(default_factory=list)  # Windows folders that exist (those the model tracks)
+    # The VMSnapshot plugin's leftovers (its folder, its HandlerState keys) are corrupt: the uninstall
+    # leaves them behind and every install of the extension fails on them until they are deleted.
+    plugin_stale: bool = False
 
     # ---- the state Azure sees ------------------------------------------------------------------
     @property
@@ -257,6 +304,81 @@ class GuestModel:
         folded = {e.rstrip("\\").casefold() for e in self.defender_exclusions}
         return all(p.casefold() in folded for p in PLUGIN_FOLDERS)
 
+    def machine_keys_default(self) -> bool:
+        sddl = self.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)
+        return dacl_aces(sddl) == dacl_aces(MACHINE_KEYS_DEFAULT_SDDL)
+
+    def sql_instances(self) -> list[str]:
+        """SQL Server's database engine services (MSSQLSERVER, MSSQL$<instance>) that run."""
+        return sorted(n for n, s in self.services.items()
+                      if (n.upper() == "MSSQLSERVER" or n.upper().startswith("MSSQL$")) and s.state == "running")
+
+    def applocker_decision(self, path: str = EXTENSION_EXE) -> tuple[str, str | None]:
+        """AppLocker's verdict on running ``path`` (as Test-AppLockerPolicy names it) and the rule deciding it:
+        a Deny rule wins, then an Allow rule; with enforced rules and no match the default is to deny."""
+        if not self.applocker_enforced or not self.applocker_rules:
+            return "Allowed", None
+        folded = path.casefold()
+
+        def matches(rule: dict[str, str]) -> bool:
+            pattern = str(rule.get("path", "")).replace("%OSDRIVE%", "C:").replace("%SYSTEMDRIVE%", "C:")
+            return fnmatch.fnmatchcase(folded, pattern.casefold())
+
+        for action, decision in (("deny", "Denied"), ("allow", "Allowed")):
+            rule = next((r for r in self.applocker_rules if str(r.get("action", "")).casefold() == action
+                         and matches(r)), None)
+            if rule is not None:
+                return decision, str(rule.get("name") or rule.get("path"))
+        return "DeniedByDefault", None
+
+    def locked_volumes(self) -> list[str]:
+        return sorted(v for v, state in self.bitlocker.items() if state.casefold() == "locked")
+
+    def pending_reboot(self) -> list[str]:
+        return [why for why, key in PENDING_REBOOT.items()
+                if any(k.casefold().startswith(key.casefold()) for k in self.registry)]
+
+    def plugin_leftovers(self) -> list[str]:
+        """The VMSnapshot plugin folder and HandlerState keys present in the guest."""
+        folder = [f for f in self.folders if f.casefold() == PLUGIN_FOLDERS[0].casefold()]
+        prefix = (HANDLER_STATE + "\\Microsoft.Azure.RecoveryServices.VMSnapshot").casefold()
+        keys = sorted({k.rsplit("\\", 1)[0] for k in self.registry if k.casefold().startswith(prefix)})
+        return folder + keys
+
+    def plugin_uninstalled(self) -> None:
+        """The handler's uninstall (the extension removed through ARM) deletes its folder and state,
+        unless they are corrupt."""
+        if self.linux or self.plugin_stale:
+            return
+        for item in self.plugin_leftovers():
+            self.remove(item)
+
+    def plugin_installed(self) -> bool:
+        """Install the handler: False (and nothing changes) while corrupt leftovers are in the way."""
+        if self.linux:
+            return True
+        if self.plugin_stale and self.plugin_leftovers():
+            return False
+        self.plugin_stale = False
+        if PLUGIN_FOLDERS[0] not in self.folders:
+            self.folders.append(PLUGIN_FOLDERS[0])
+        self.registry[f"{HANDLER_STATE_KEY}\\State"] = "Enabled"
+        return True
+
+    def remove(self, path: str) -> list[str]:
+        """Delete a folder or a registry key (with everything under it; wildcards in names); what went."""
+        folded = path.casefold()
+        gone = [f for f in self.folders if fnmatch.fnmatchcase(f.casefold(), folded)]
+        self.folders = [f for f in self.folders if f not in gone]
+        keys = {k.rsplit("\\", 1)[0] for k in self.registry}
+        matched = sorted(k for k in keys if fnmatch.fnmatchcase(k.casefold(), folded))
+        for key in matched:
+            for name in [n for n in self.registry if n.casefold().startswith(key.casefold() + "\\")]:
+                del self.registry[name]
+        if self.plugin_stale and not self.plugin_leftovers():
+            self.plugin_stale = False  # the corrupt state lived in what was deleted
+        return gone + matched
+
     def backup_failure(self) -> tuple[str, int, str] | None:
         """(errorTitle, errorCode, message) of what stops the snapshot extension inside this guest, or None.
         Codes marked guessed are plausible values; clients match on the title (DESIGN §3)."""
@@ -274,6 +396,11 @@ class GuestModel:
             return ("GuestAgentSnapshotTaskStatusError", 400168,
                     "Could not communicate with the VM agent for snapshot status: IaaSBcdrExtension.exe was "
                     "stopped by the antivirus (see the Application log).")
+        decision, rule = self.applocker_decision()
+        if decision != "Allowed":
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: AppLocker blocked "
+                    f"IaaSBcdrExtension.exe ({decision}{f', rule {rule}' if rule else ''}).")
         com = self.service("COMSysApp")
         if com is not None and com.state != "running":
             return ("ExtensionSnapshotFailedCOM", 400188,  # code guessed
@@ -283,6 +410,15 @@ class GuestModel:
             return ("ExtensionFailedVssWriterInBadState", 400195,  # code guessed
                     "Snapshot operation failed because VSS writers were in a bad state: "
                     + ", ".join(f"{w.name} ({w.state})" for w in bad) + ".")
+        locked = self.locked_volumes()
+        if locked:
+            return ("ExtensionSnapshotFailedBitLocker", 400197,  # title and code guessed; guide 001's message
+                    "Snapshot operation failed with VSS operation error: This drive is locked by BitLocker Drive "
+                    f"Encryption. You must unlock this drive from Control Panel ({', '.join(locked)}).")
+        if not self.machine_keys_default():
+            return ("ExtensionConfigParsingFailure", 400190,  # code guessed
+                    "Failure in parsing the config: the permissions on the MachineKeys directory "
+                    f"({MACHINE_KEYS}) were changed.")
         if self.registry.get(MSISERVER_START) == 4:
             return ("ExtensionVCRedistInstallationFailure", 400203,  # code guessed
                     "Snapshot operation failed because of failure to install Visual C++ Redistributable for "
@@ -290,6 +426,11 @@ class GuestModel:
         if any(self.registry.get(f"{key}\\SchUseStrongCrypto") != 1 for key in STRONG_CRYPTO_KEYS):
             return ("ExtensionFailedSecureNetworkChannel", 400201,  # title and code guessed
                     "Snapshot operation failed due to failure in creating secure network communication channel.")
+        if self.sql_instances() and str(self.registry.get(USEVSSCOPYBACKUP, "")).upper() != "TRUE":
+            return ("GuestAgentSnapshotTaskStatusError", 400168,
+                    "Could not communicate with the VM agent for snapshot status: the snapshot task was delayed "
+                    f"by a VSS full backup of SQL Server ({', '.join(self.sql_instances())}); "
+                    "USEVSSCOPYBACKUP is not set.")
         return None
 
     def _linux_failure(self) -> tuple[str, int, str] | None:
@@ -342,6 +483,11 @@ class GuestModel:
             out["defender"] = {"realTimeProtection": self.defender_realtime,
                                "exclusions": list(self.defender_exclusions)}
             out["events"] = list(self.events)
+            out["acls"] = dict(sorted(self.acls.items()))
+            out["appLocker"] = {"enforced": self.applocker_enforced, "rules": [dict(r) for r in self.applocker_rules]}
+            out["bitLocker"] = dict(sorted(self.bitlocker.items()))
+            out["folders"] = list(self.folders)
+            out["vmSnapshotPlugin"] = {"stale": self.plugin_stale}
         return out
 
 
@@ -358,8 +504,10 @@ def default_guest(os_type: str, agent_version: str) -> GuestModel:
         )
     registry: dict[str, Any] = {f"{key}\\SchUseStrongCrypto": 1 for key in STRONG_CRYPTO_KEYS}
     registry[MSISERVER_START] = 3
+    registry[f"{HANDLER_STATE_KEY}\\State"] = "Enabled"
     return GuestModel("windows", agent_version, services=_windows_services(), vss_writers=_windows_writers(),
-                      registry=registry, defender_exclusions=list(PLUGIN_FOLDERS))
+                      registry=registry, defender_exclusions=list(PLUGIN_FOLDERS),
+                      acls={MACHINE_KEYS: MACHINE_KEYS_DEFAULT_SDDL}, folders=[PLUGIN_FOLDERS[0]])
 
 
 def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | None) -> GuestModel:
@@ -406,4 +554,16 @@ def guest_from_estate(os_type: str, agent_version: str, raw: dict[str, Any] | No
         guest.fs_state = {str(k): str(v) for k, v in (raw["fileSystemState"] or {}).items()}
     if "varFreeMB" in raw:
         guest.var_free_mb = int(raw["varFreeMB"])
+    for path, sddl in (raw.get("acls") or {}).items():
+        guest.acls[path] = str(sddl)
+    applocker = raw.get("appLocker") or {}
+    if "enforced" in applocker:
+        guest.applocker_enforced = bool(applocker["enforced"])
+    if "rules" in applocker:
+        guest.applocker_rules = [dict(r) for r in applocker["rules"]]
+    guest.bitlocker.update({str(v): str(state) for v, state in (raw.get("bitLocker") or {}).items()})
+    if "folders" in raw:
+        guest.folders = [str(f) for f in raw["folders"]]
+    if "vmSnapshotPlugin" in raw:
+        guest.plugin_stale = bool((raw["vmSnapshotPlugin"] or {}).get("stale", False))
     return guest

@@ -8,6 +8,9 @@ docs/guest-protocol.md documents for any client: directive lines in the script, 
     #azsandbox add-defender-exclusion <path>   a Defender path exclusion
     #azsandbox delete-registry <key\\value>      remove a value (an undo: it did not exist before)
     #azsandbox remove-defender-exclusion <path> remove a Defender path exclusion
+    #azsandbox set-acl <path> default|<SDDL>   a folder's security descriptor (default: the guide's, MachineKeys)
+    #azsandbox remove-item <path>              delete a folder, or a registry key with everything under it
+                                               (wildcards * ? in names)
     #azsandbox probe [endpoints=H:P,H:P]       report the guest's state (and whether TCP to each endpoint opens)
 
 run in order against the guest model; the reply on StdOut is one JSON line of schema `azbackup-guest/v1`
@@ -21,9 +24,12 @@ import shlex
 from typing import Any
 
 from .guest import (
+    MACHINE_KEYS,
+    MACHINE_KEYS_DEFAULT_SDDL,
     NETWORK_SERVICE,
     PLUGIN_FOLDERS,
     STRONG_CRYPTO_KEYS,
+    USEVSSCOPYBACKUP,
     WIRESERVER,
     WIRESERVER_PORTS,
     GuestModel,
@@ -57,6 +63,7 @@ def windows_facts(guest: GuestModel, endpoints: list[tuple[str, int]] | None = N
                   storage_path: tuple[str, str] | None = None) -> dict[str, Any]:
     """The facts a probe reports (the `facts` object of the schema, Windows form)."""
     agent = guest.service("WindowsAzureGuestAgent")
+    decision, rule = guest.applocker_decision()
     services = {}
     for name in _WATCHED:
         svc = guest.service(name)
@@ -75,6 +82,13 @@ def windows_facts(guest: GuestModel, endpoints: list[tuple[str, int]] | None = N
         "wireserver": {str(p): f"{WIRESERVER}:{p}" not in guest.blocked for p in WIRESERVER_PORTS},
         "dhcp": guest.dhcp,
         "endpoints": {f"{h}:{p}": guest.reaches(h, p, storage_path) for h, p in endpoints or []},
+        "machine_keys": {"path": MACHINE_KEYS, "sddl": guest.acls.get(MACHINE_KEYS, MACHINE_KEYS_DEFAULT_SDDL)},
+        "sql_server": {"instances": guest.sql_instances(), "usevsscopybackup": guest.registry.get(USEVSSCOPYBACKUP)},
+        "applocker": {"enforced": guest.applocker_enforced, "decision": decision, "rule": rule},
+        "bitlocker": [{"volume": v, "lock_status": state} for v, state in sorted(guest.bitlocker.items())],
+        "pending_reboot": guest.pending_reboot(),
+        "vmsnapshot_plugin": {"folder": PLUGIN_FOLDERS[0] in guest.folders,
+                              "handler_state": [k for k in guest.plugin_leftovers() if k.startswith("HKLM")]},
     }
 
 
@@ -139,8 +153,33 @@ def _apply(guest: GuestModel, verb: str, args: list[str], changes: list[dict[str
         present = len(kept) != len(guest.defender_exclusions)
         guest.defender_exclusions[:] = kept
         changes.append({"action": "remove-defender-exclusion", "target": args[0], "before": present, "after": False})
+    elif verb == "remove-item" and len(args) == 1:
+        gone = guest.remove(args[0])
+        changes.append({"action": "remove-item", "target": args[0], "before": "; ".join(gone) or None,
+                        "after": None})
+    elif verb == "set-acl" and len(args) == 2:
+        _set_acl(guest, args[0], args[1], changes, errors)
     else:
         errors.append(f"unknown directive: {verb} {' '.join(args)}".strip())
+
+
+def _set_acl(guest: GuestModel, path: str, sddl: str, changes: list[dict[str, Any]], errors: list[str]) -> None:
+    folder = next((p for p in guest.acls if p.casefold() == path.casefold()), None)
+    if sddl.casefold() == "default":
+        if folder is None or folder.casefold() != MACHINE_KEYS.casefold():
+            errors.append(f"set-acl {path}: the sandbox knows a default only for {MACHINE_KEYS}")
+            return
+        sddl = MACHINE_KEYS_DEFAULT_SDDL
+    if folder is None:
+        errors.append(f"set-acl {path}: no such folder")
+        return
+    if not sddl.startswith(("O:", "G:", "D:")):
+        errors.append(f"set-acl {path}: not an SDDL string: {sddl}")
+        return
+    before = guest.acls[folder]
+    guest.acls[folder] = sddl
+    changes.append({"action": "set-acl", "target": folder, "before": before, "after": sddl})
+
 
 
 def run_protocol(guest: GuestModel, script: str, *, storage_path: tuple[str, str] | None = None) -> ScriptRun:

@@ -525,6 +525,8 @@ class ComputeBackend:
 
         def done(op: Operation) -> None:
             vm.extensions.pop(name.lower(), None)
+            if ext.is_backup and vm.guest is not None:
+                vm.guest.plugin_uninstalled()  # the handler's uninstall cleans its folder, unless corrupt
             self.refresh_provisioning(vm)
             return None
 
