@@ -121,7 +121,7 @@ def test_api_reports_the_row_with_its_guide_and_plans_no_guest_change(scenario: 
     target = Target(Sandbox(scenario=scenario))
     with target.remediator() as fix:
         probed = fix.diagnose(target.vm(), probe_guest=True)
-        plan = fix.plan(target.vm(), allow_guest_changes=True)
+        plan = fix.plan(target.vm(), allow_guest_changes=True, probe_guest=True)  # probed: a dry run probes only when asked
     [finding] = [f for f in probed.findings if f.code == code_]
     assert finding.severity.value == severity and finding.guide_section and finding.playbooks == ()
     planned = [s.step for p in plan.playbooks for s in p.steps if s.status.value == "planned"]
