@@ -7,7 +7,7 @@ service restarts: only with ``allow_disruptive``); a Defender exclusion removed 
 waagent.conf options back (the agent restarts to read them). A service restart or start, and an agent update,
 are not settings and stay. Dry run by default; applying needs ``allow_guest_changes``, runs one fix script
 per VM through Run Command, journals the undo as its own run (its ``guest-setting`` entries can be undone in
-turn) and probes the guest again. Each undone entry is recorded (``guest-setting-undone``, ``change:<id>``),
+turn) and probes the guest again. Each undone entry is recorded (``guest-setting-undone``, ``change:<run id>:<id>``),
 so a second undo changes nothing."""
 
 from __future__ import annotations

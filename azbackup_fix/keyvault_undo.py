@@ -3,7 +3,7 @@
 Each grant was journaled before it was sent (steps/keyvault.py): an access-policy ``add`` is undone by
 a ``remove`` of exactly the permissions it added (what the principal held before stays), a role
 assignment by deleting that assignment. Each undo is journaled too (action ``key-vault-grant-undone``,
-target ``change:<id>``), so undoing twice does nothing the second time."""
+target ``change:<run id>:<id>``), so undoing twice does nothing the second time."""
 
 from __future__ import annotations
 

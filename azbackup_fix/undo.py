@@ -1,6 +1,6 @@
 """What every ``recover --undo-...`` shares: another run's journaled changes of some actions, newest first,
 each undone at most once (the undo is journaled under its own run, action ``<kind>-undone``, target
-``change:<id>``), so a second undo finds nothing left to do."""
+``change:<run id>:<id>``), so a second undo finds nothing left to do."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ __all__ = ["UndoLedger", "undo_key"]
 
 
 def undo_key(change: Change) -> str:
-    return f"change:{change.change_id}"
+    # With the run id: a Blob Storage journal numbers changes within their run, so ids alone repeat.
+    return f"change:{change.run_id}:{change.change_id}"
+
+
+def _undone_keys(journal: Journal, run_id: str, undone_action: str) -> set[str]:
+    records = journal.changes_by_action(undone_action)
+    done = {c.target for c in records if c.target.count(":") == 2}
+    legacy = [c for c in records if c.target.count(":") == 1]  # "change:<id>", written before run ids were in it
+    if legacy:  # trusted only from an undo run of this very run (its targets name it)
+        mine = {r.run_id for r in journal.runs() if tuple(r.targets) == (run_id,)}
+        done |= {f"change:{run_id}:{c.target.split(':')[1]}" for c in legacy if c.run_id in mine}
+    return done
 
 
 class UndoLedger:
@@ -28,7 +39,7 @@ class UndoLedger:
         wanted = set(actions)
         self.journal, self.run_id, self.undone_action, self.record = journal, run_id, undone_action, record
         self.changes: tuple[Change, ...] = tuple(reversed([c for c in journal.changes(run_id) if c.action in wanted]))
-        self._done = {c.target for c in journal.changes_by_action(undone_action)}
+        self._done = _undone_keys(journal, run_id, undone_action)
         self._command, self._own = command, undo_run_id is None
         self.undo_run_id: str | None = undo_run_id
         self._status = "succeeded"
