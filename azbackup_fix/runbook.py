@@ -61,6 +61,7 @@ from .models.rails import GUARD_RAILS, given_rails
 from .playbooks import leave_locks_removed
 from .preflight import Permissions, check, plan_needs, preflight_text
 from .remediator import Remediator
+from .sdk_imports import SDK_IMPORT_LOCK
 from .settings import Settings
 
 __all__ = ["RUNBOOK_SCHEMA", "build_parser", "main"]
@@ -170,7 +171,8 @@ def _check_targets(args: argparse.Namespace, playbook_file: Any, total: int) -> 
 def _credential(client_id: str | None) -> Iterator[Any]:
     """The Automation account's managed identity, closed (its HTTP session) when the job is done."""
     # Imported here: the library itself needs azure-identity only for this entry point and the CLI.
-    from azure.identity import ManagedIdentityCredential
+    with SDK_IMPORT_LOCK:  # sdk_imports.py
+        from azure.identity import ManagedIdentityCredential
 
     credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
     try:

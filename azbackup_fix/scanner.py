@@ -41,6 +41,7 @@ from .models.rails import given_rails, rail_named
 from .models.report import RunReport, StepStatus
 from .playbooks import Plan, get_playbook
 from .runner import Runner, RunOptions, default_playbook_file, requests_from_findings
+from .sdk_imports import SDK_IMPORT_LOCK
 from .steps.backup import TriggerBackup
 
 __all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "in_shard", "parse_shard"]
@@ -435,7 +436,8 @@ def _pooled_transport(workers: int, connection_verify: Any, base_url: str | None
     import os
 
     import requests
-    from azure.core.pipeline.transport import RequestsTransport
+    with SDK_IMPORT_LOCK:  # sdk_imports.py
+        from azure.core.pipeline.transport import RequestsTransport
 
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers + 4))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
 from ..ids import VmRef
+from ..sdk_imports import SDK_IMPORT_LOCK
 from ..settings import Settings
 from .targets import Targets
 
@@ -160,7 +161,8 @@ def connect(args: argparse.Namespace, settings: Settings) -> Iterator[Connection
         endpoint = args.arm_endpoint or settings.arm_endpoint
         if endpoint and not endpoint.lower().startswith("https://"):
             raise InvalidInputError(f"--arm-endpoint must be an https:// URL, got '{endpoint}'")
-        from azure.identity import DefaultAzureCredential  # slow import: only when talking to Azure
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.identity import DefaultAzureCredential  # slow import: only when talking to Azure
 
         connection = Connection(
             DefaultAzureCredential(authority=cloud.authority_host),

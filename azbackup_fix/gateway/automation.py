@@ -16,6 +16,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import RequestsTransport
 
 from ..errors import InvalidInputError
+from ..sdk_imports import SDK_IMPORT_LOCK
 from .arm_errors import arm_call
 from .clouds import get_cloud
 from .policies import CappedRetryPolicy, RequestCounter
@@ -75,7 +76,8 @@ def python_parameters(arguments: Sequence[str]) -> dict[str, str]:
 
 def _client_class() -> Any:
     try:
-        from azure.mgmt.automation import AutomationClient
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.automation import AutomationClient
     except ImportError:
         raise AutomationUnavailableError(AUTOMATION_INSTALL_HINT) from None
     return AutomationClient
@@ -123,11 +125,12 @@ class AutomationGateway:
     def start_job(self, name: str, runbook: str, arguments: Sequence[str], *, run_on: str | None = None) -> bool:
         """PUT the job (a client-chosen GUID ``name``). False when the account is at its concurrent-jobs
         limit (Automation refuses the job: 409); the caller retries once a job has finished."""
-        from azure.mgmt.automation.models import (
-            JobCreateParameters,
-            JobCreateProperties,
-            RunbookAssociationProperty,
-        )
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.automation.models import (
+                JobCreateParameters,
+                JobCreateProperties,
+                RunbookAssociationProperty,
+            )
 
         body = JobCreateParameters(properties=JobCreateProperties(
             runbook=RunbookAssociationProperty(name=runbook), parameters=python_parameters(arguments),

@@ -7,6 +7,8 @@ import importlib
 import threading
 from typing import Any
 
+from ..sdk_imports import SDK_IMPORT_LOCK
+
 __all__ = ["SdkClient"]
 
 
@@ -32,7 +34,8 @@ class SdkClient:
             with lock:  # fleet workers share one gateway: one client each, built once
                 client = clients.get(self.attr)
                 if client is None:
-                    cls = getattr(importlib.import_module(self.module), self.name)
+                    with SDK_IMPORT_LOCK:  # sdk_imports.py
+                        cls = getattr(importlib.import_module(self.module), self.name)
                     client = cls(gateway._credential, gateway.subscription_id, **gateway.client_kwargs())
                     clients[self.attr] = client
         return client

@@ -45,6 +45,7 @@ from ..models import (
     VirtualMachine,
 )
 from ..models.policy import PolicyState
+from ..sdk_imports import SDK_IMPORT_LOCK
 from .arm_errors import arm_call
 from .clients import SdkClient
 from .clouds import Cloud, get_cloud
@@ -156,7 +157,6 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
             credential_scopes=list(credential_scopes or [self.cloud.credential_scope]),
             transport=transport,
             per_call_policies=[self.counter],
-            retry_policy=CappedRetryPolicy(**retry),
         )
         # Fleet runs list one VM's jobs (filtered by name) instead of a whole vault's.
         self.per_vm_job_listing = per_vm_job_listing
@@ -196,12 +196,14 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keywords for one more SDK client on this gateway's endpoint, transport and policies (its own
-        clients, the network's, Key Vault's). Per-retry policies (e.g. the fleet's budget: every attempt
-        waits for its token) are copied per pipeline: an HTTPPolicy holds its pipeline's ``next``, so one
-        instance cannot serve two."""
-        if not self._per_retry_policies:
-            return dict(self._client_kwargs)
-        return {**self._client_kwargs, "per_retry_policies": [copy.copy(p) for p in self._per_retry_policies]}
+        clients, the network's, Key Vault's). The retry policy and the per-retry policies (e.g. the fleet's
+        budget: every attempt waits for its token) are made or copied per pipeline: an HTTPPolicy holds its
+        pipeline's ``next``, so one instance shared by two clients sends one client's requests down the
+        other's chain, and into a chain another thread is still building (tests/gateway/test_clients.py)."""
+        kwargs = {**self._client_kwargs, "retry_policy": CappedRetryPolicy(**self._retry)}
+        if self._per_retry_policies:
+            kwargs["per_retry_policies"] = [copy.copy(p) for p in self._per_retry_policies]
+        return kwargs
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -453,7 +455,8 @@ class Gateway(GatewayWrites, GatewayNetwork, GatewayRunCommand):
     def get_backup_status(self, vm: VmRef, region: str) -> BackupStatus:
         """Which vault protects the VM, as the service answers ``locations/{region}/backupStatus``."""
         self._check_subscription(vm.subscription_id)
-        from azure.mgmt.recoveryservicesbackup.models import BackupStatusRequest
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.recoveryservicesbackup.models import BackupStatusRequest
 
         request = BackupStatusRequest(resource_type="VM", resource_id=vm.id)
         with arm_call(f"backup status of {vm.id}"):

@@ -27,6 +27,7 @@ from ..models.keyvault import (
     Permission,
     RoleGrant,
 )
+from ..sdk_imports import SDK_IMPORT_LOCK
 from .arm_errors import arm_call
 from .convert_compute import disk_keys
 from .policies import CappedRetryPolicy
@@ -74,8 +75,9 @@ class KeyVaultGateway:
 
     def __init__(self, gateway: Gateway, *, graph_url: str | None = None) -> None:
         try:
-            from azure.mgmt.authorization import AuthorizationManagementClient
-            from azure.mgmt.keyvault import KeyVaultManagementClient
+            with SDK_IMPORT_LOCK:  # sdk_imports.py
+                from azure.mgmt.authorization import AuthorizationManagementClient
+                from azure.mgmt.keyvault import KeyVaultManagementClient
         except ImportError as exc:
             raise KeyVaultExtraMissing(f"reading Key Vault access needs the keyvault extra: {KEYVAULT_EXTRA}") from exc
         self.gateway = gateway
@@ -193,7 +195,8 @@ class KeyVaultGateway:
         """``add`` or ``remove`` exactly these permissions for the principal (never ``replace``)."""
         if operation not in ("add", "remove"):
             raise ValueError(operation)
-        from azure.mgmt.keyvault import models as kv
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.keyvault import models as kv
 
         by_kind: dict[str, list[str]] = {}
         for kind, name in permissions:
@@ -208,7 +211,8 @@ class KeyVaultGateway:
     def create_role_assignment(self, scope: str, role_definition_id: str, principal_id: str,
                                name: str | None = None) -> str:
         """Assign the role at ``scope``; returns the assignment's id."""
-        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
         params = RoleAssignmentCreateParameters(role_definition_id=role_definition_id, principal_id=principal_id,
                                                 principal_type="ServicePrincipal")

@@ -27,6 +27,7 @@ from ..models.network import (
     NextHop,
     PathUnavailable,
 )
+from ..sdk_imports import SDK_IMPORT_LOCK
 from .arm_errors import arm_call
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ _CLIENT_LOCK = threading.Lock()
 
 def network_available() -> bool:
     try:
-        import azure.mgmt.network  # noqa: F401
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            import azure.mgmt.network  # noqa: F401
     except ImportError:
         return False
     return True
@@ -54,7 +56,8 @@ def _client(gateway: Gateway) -> Any:
     with _CLIENT_LOCK:
         client = getattr(gateway, "_network_client", None)
         if client is None:
-            from azure.mgmt.network import NetworkManagementClient
+            with SDK_IMPORT_LOCK:  # sdk_imports.py
+                from azure.mgmt.network import NetworkManagementClient
 
             client = NetworkManagementClient(gateway._credential, gateway.subscription_id,
                                              **gateway.client_kwargs())
@@ -208,7 +211,8 @@ def _confirm(gateway: Gateway, watcher_id: str, vm: VirtualMachine, nic: Network
              prefixes: tuple[str, ...], pool: Any) -> Callable[[], tuple[FlowVerdict | None, NextHop | None]]:
     """Network Watcher's own verdict for one storage address (the first host of the first prefix): its two
     long-running POSTs are independent and started together; returns what waits for both."""
-    from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
+    with SDK_IMPORT_LOCK:  # sdk_imports.py
+        from azure.mgmt.network.models import NextHopParameters, VerificationIPFlowParameters
 
     if not prefixes or not nic.private_ip:
         return lambda: (None, None)
@@ -324,7 +328,8 @@ def get_security_rule(gateway: Gateway, nsg_id: str, name: str) -> dict[str, Any
 
 def put_security_rule(gateway: Gateway, nsg_id: str, name: str, properties: dict[str, Any]) -> str:
     """PUT one rule into the NSG (nothing else in it changes); returns the rule's id."""
-    from azure.mgmt.network.models import SecurityRule
+    with SDK_IMPORT_LOCK:  # sdk_imports.py
+        from azure.mgmt.network.models import SecurityRule
 
     group, nsg = _id_parts(nsg_id)
     body = SecurityRule(

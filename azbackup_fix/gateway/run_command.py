@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AzureOperationError
 from ..ids import VmRef
+from ..sdk_imports import SDK_IMPORT_LOCK
 from ..waits import wait_until
 from .arm_errors import arm_call
 
@@ -47,7 +48,8 @@ class GatewayRunCommand:
                            parameters: Mapping[str, str] | None = None) -> ScriptRun:
         """``POST .../runCommand`` (RunShellScript / RunPowerShellScript) and wait for its result.
         ``parameters`` reach a shell script as environment variables, a PowerShell script as its parameters."""
-        from azure.mgmt.compute.models import RunCommandInput, RunCommandInputParameter
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.compute.models import RunCommandInput, RunCommandInputParameter
 
         self._check_subscription(vm.subscription_id)
         body = RunCommandInput(command_id="RunShellScript" if linux else "RunPowerShellScript",
@@ -65,11 +67,12 @@ class GatewayRunCommand:
     def run_command_managed(self, vm: VmRef, *, location: str, name: str, script: str,
                             timeout: float, parameters: Mapping[str, str] | None = None) -> ScriptRun:
         """Create a managed Run Command (asynchronous), poll its instance view until it ends, then delete it."""
-        from azure.mgmt.compute.models import (
-            RunCommandInputParameter,
-            VirtualMachineRunCommand,
-            VirtualMachineRunCommandScriptSource,
-        )
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.compute.models import (
+                RunCommandInputParameter,
+                VirtualMachineRunCommand,
+                VirtualMachineRunCommandScriptSource,
+            )
 
         self._check_subscription(vm.subscription_id)
         ops = self.compute.virtual_machine_run_commands

@@ -23,6 +23,7 @@ from ..ids import (
     VmRef,
 )
 from ..models import Lock, ProtectedItem
+from ..sdk_imports import SDK_IMPORT_LOCK
 from ..waits import wait_until
 from .arm_errors import arm_call
 from .convert_backup import lock_from_wire, protected_item_from_wire
@@ -98,7 +99,8 @@ class GatewayWrites:
 
     def put_lock(self, lock: Lock) -> Lock:
         """Create (or recreate) the lock with its name, scope, level, notes and owners."""
-        from azure.mgmt.resource.locks.models import ManagementLockObject, ManagementLockOwner
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.resource.locks.models import ManagementLockObject, ManagementLockOwner
 
         body = ManagementLockObject(
             level=lock.level.value,
@@ -169,7 +171,8 @@ class GatewayWrites:
         ``forceUpdateTag``: public and protected settings stay as they are), waiting for the LRO.
         Returns the extension's provisioning state; a handler that fails again raises
         AzureOperationError (``arm_code`` VMExtensionProvisioningError)."""
-        from azure.mgmt.compute.models import VirtualMachineExtensionUpdate
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.compute.models import VirtualMachineExtensionUpdate
 
         self._check_subscription(vm.subscription_id)
         with arm_call(f"re-run extension {name} of VM {vm.name}"):
@@ -213,7 +216,8 @@ class GatewayWrites:
         The SDK's ``trigger`` returns nothing; the job id comes from polling the operation
         named by the Azure-AsyncOperation (or Location) header.
         """
-        from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource, IaasVMBackupRequest
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource, IaasVMBackupRequest
 
         request = BackupRequestResource(properties=IaasVMBackupRequest(
             recovery_point_expiry_time_in_utc=expiry))
@@ -265,7 +269,8 @@ class GatewayWrites:
         A protected item PUT; SDK 11.2 answers with the base ProtectedItem whose ``properties``
         is a dict, read here through the wire form.
         """
-        from azure.mgmt.recoveryservicesbackup.models import ProtectedItemResource
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.mgmt.recoveryservicesbackup.models import ProtectedItemResource
 
         if stop_retain_data == bool(policy_id):
             raise ValueError("give exactly one of policy_id or stop_retain_data")

@@ -44,6 +44,7 @@ from urllib.parse import quote, unquote
 
 from ..errors import one_line
 from ..models.locks import Lock
+from ..sdk_imports import SDK_IMPORT_LOCK
 from .location import BlobLocation
 from .records import (
     PENDING_STATES,
@@ -115,7 +116,8 @@ class _Leased(Exception):
 def _storage() -> Any:
     """The azure-storage-blob module, or one clear line when the optional extra is not installed."""
     try:
-        import azure.storage.blob as blob
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            import azure.storage.blob as blob
     except ImportError:
         raise JournalError("a Blob Storage journal needs the 'blob' extra: pip install 'azbackup-fix[blob]' "
                            "(azure-storage-blob)") from None
@@ -134,7 +136,8 @@ class BlobJournal(JournalBase):
     def __init__(self, location: BlobLocation, credential: Any, *, grace_seconds: float | None = None,
                  **client_kwargs: Any) -> None:
         blob = _storage()
-        from azure.core import MatchConditions
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.core import MatchConditions
 
         self.location = location
         self.path = location.url  # what reports print; the SQLite journal's is its file
@@ -168,7 +171,12 @@ class BlobJournal(JournalBase):
 
     def _fail(self, what: str, exc: BaseException) -> JournalError:
         """One line a person can act on, from a Storage (or credential, or network) error."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.core.exceptions import (
+                ClientAuthenticationError,
+                HttpResponseError,
+                ServiceRequestError,
+            )
 
         where = f"journal {self.path}"
         code = _code(exc)
@@ -195,7 +203,8 @@ class BlobJournal(JournalBase):
     def _call(self, what: str, action: Callable[[], T]) -> T:
         """Run one Storage call; conflicts become :class:`_Conflict`, leases :class:`_Leased`, a missing
         blob :class:`_Missing`, the rest a :class:`JournalError`."""
-        from azure.core.exceptions import AzureError, HttpResponseError
+        with SDK_IMPORT_LOCK:  # sdk_imports.py
+            from azure.core.exceptions import AzureError, HttpResponseError
 
         try:
             return action()
