@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=("diagnose", "plan", "apply", "scan", "scan-apply", "scan-fanout", "alert"),
                         default="diagnose")
     parser.add_argument("--shard", default="1/1", help="scan modes: the K-th of N deterministic shards (K/N)")
-    parser.add_argument("--workers", type=int, default=None, help="scan modes: parallel workers "
-                                                                    "(default 8 per subscription, 32 to 128)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="scan modes: parallel workers, both phases (default 8 per subscription, 32 to 128, "
+                             "to diagnose; 32 per subscription, up to 512, to fix)")
     parser.add_argument("--arm-share", type=int, default=1, metavar="N",
                         help="scan modes: this job is one of N with the same identity (a fan-out's children): "
                              "use 1/N of each subscription's ARM buckets, so that together they stay below ARM's")

@@ -30,7 +30,14 @@ from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, dis
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
 from .fleet.progress import ProgressEvent, ProgressStore, open_progress
 from .fleet.report import FleetReport, Outcome, VmResult
-from .fleet.shards import MAX_WORKERS, check_workers, default_workers, in_shard, parse_shard  # noqa: F401 (re-exported)
+from .fleet.shards import (  # noqa: F401 (re-exported)
+    MAX_WORKERS,
+    check_workers,
+    default_fix_workers,
+    default_workers,
+    in_shard,
+    parse_shard,
+)
 from .gateway import Gateway, observe_vm, shared_reads
 from .gateway.budget import Budget, BudgetPolicy, ThrottledError
 from .guest import GuestChannel
@@ -44,7 +51,7 @@ from .runner import Runner, RunOptions, default_playbook_file, requests_from_fin
 from .sdk_imports import SDK_IMPORT_LOCK
 from .steps.backup import TriggerBackup
 
-__all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_workers", "in_shard", "parse_shard"]
+__all__ = ["FleetScanner", "ScanOptions", "check_workers", "default_fix_workers", "default_workers", "in_shard", "parse_shard"]
 
 # Inspection-only playbooks change nothing: a VM routed only to them has no Azure-side fix.
 _INSPECTION = frozenset({"inspect-vm"})
@@ -60,6 +67,7 @@ class ScanOptions:
     use_resource_graph: bool = True
     shard: tuple[int, int] = (1, 1)
     workers: int | None = None  # None: default_workers(len(subscriptions))
+    fix_workers: int | None = None  # the fix phase's; None: ``workers`` if given, else default_fix_workers
     stuck_after: timedelta = DEFAULT_STUCK_AFTER
     allow_disruptive: bool = False
     allow_protection_changes: bool = False
@@ -84,6 +92,12 @@ class ScanOptions:
     @property
     def worker_count(self) -> int:
         return max(1, self.workers) if self.workers is not None else default_workers(len(self.subscriptions))
+
+    @property
+    def fix_worker_count(self) -> int:
+        if self.fix_workers is not None:
+            return max(1, self.fix_workers)
+        return self.worker_count if self.workers is not None else default_fix_workers(len(self.subscriptions))
 
     def key_arguments(self) -> dict[str, Any]:
         """What identifies 'the same scan' for automatic resume."""
@@ -297,7 +311,7 @@ class FleetScanner:
         scan_id, resumed = (store.open_scan(options.key_arguments(), resume=options.resume, fresh=options.fresh)
                             if store is not None else ("scan-unrecorded", False))
         done = store.done(scan_id) if store is not None else {}
-        gateways = self._gateways(options.subscriptions, options.worker_count)
+        gateways = self._gateways(options.subscriptions, max(options.worker_count, options.fix_worker_count))
         throttled_before = self.budget.throttled
         pool = ThreadPoolExecutor(max_workers=options.worker_count, thread_name_prefix="azbf-scan")
         try:
@@ -382,7 +396,10 @@ class FleetScanner:
                     coordinator.vm_done(key)
                 finish(result, "apply")
 
-            list(pool.map(fix, list(examined.items())))
+            # A fix waits mostly on its long-running operations: more of them in flight than reads in the
+            # diagnosis (default_fix_workers), the budget still keeping every subscription under ARM's limits.
+            with ThreadPoolExecutor(max_workers=options.fix_worker_count, thread_name_prefix="azbf-fix") as fixers:
+                list(fixers.map(fix, list(examined.items())))
             status = "succeeded"
         finally:
             with self.interrupt.shield():  # a further Ctrl-C cannot abort the restoring PUTs

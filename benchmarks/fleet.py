@@ -102,6 +102,7 @@ def _client(spec: dict[str, Any]) -> dict[str, Any]:
         fix = spec["what"] == "fix"
         report = scanner.scan(ScanOptions(
             subscriptions=tuple(spec["subscriptions"]), apply=fix, workers=spec["workers"], wait=False, fresh=True,
+            fix_workers=spec.get("fix_workers"),
             probe_guest=spec["what"] == "probe",
             # Stuck jobs: cancelled (snapshot phase) rather than waited for an hour.
             allow_disruptive=fix, allow_network_changes=fix,
@@ -231,7 +232,7 @@ def bench(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="azbf-bench-"))
     with SandboxServer(sb, clock_rate=1.0) as server:
         base = {"endpoint": server.endpoint, "ca_file": str(server.ca_file), "subscriptions": sb.subscription_ids,
-                "workers": args.workers, "journal": str(tmp / "journal.sqlite")}
+                "workers": args.workers, "fix_workers": args.fix_workers, "journal": str(tmp / "journal.sqlite")}
         diag = _measure(sb, {**base, "what": "diagnose"}, args.timeout)
         healthy = max(1, diag["vms_seen"] - diag["candidates"])
         network_vms = kinds.get("network-nsg-deny", 0)
@@ -341,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default=None, help="failure mix kind=weight,... (default: the generator's, "
                                                      "plus network-nsg-deny=0.03)")
     parser.add_argument("--workers", type=int, default=None, help="default: the scanner's (8 per subscription)")
+    parser.add_argument("--fix-workers", type=int, default=None,
+                        help="fix-all's workers; default: the scanner's (32 per subscription)")
     parser.add_argument("--latency", type=lambda t: tuple(float(x) for x in t.split(",")), default=(50.0, 150.0),
                         help="per-request latency range in ms (default 50,150)")
     parser.add_argument("--sequential-sample", type=int, default=150, help="VMs of the sequential baseline")

@@ -8,7 +8,7 @@ import hashlib
 from ..errors import InvalidInputError
 from ..ids import VmRef
 
-__all__ = ["MAX_WORKERS", "check_workers", "default_workers", "in_shard", "parse_shard"]
+__all__ = ["MAX_WORKERS", "check_workers", "default_fix_workers", "default_workers", "in_shard", "parse_shard"]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -36,6 +36,13 @@ def default_workers(subscriptions: int) -> int:
     VMs mostly wait on long-running operations, took 1.5x with 16 workers against 1.14x with 32.
     The budget keeps any count below ARM's limits."""
     return max(32, min(128, 8 * subscriptions))
+
+
+def default_fix_workers(subscriptions: int) -> int:
+    """32 per subscription, up to MAX_WORKERS: a fix spends most of its time waiting on long-running
+    operations (deletes, polls), so a fix-all of ten subscriptions with the diagnosis's 8 workers each
+    took 2.1x the throttle-bound minimum (docs/fleet.md)."""
+    return max(32, min(MAX_WORKERS, 32 * subscriptions))
 
 
 MAX_WORKERS = 512

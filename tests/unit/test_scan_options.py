@@ -6,7 +6,7 @@ import pytest
 
 from azbackup_fix import InvalidInputError
 from azbackup_fix.ids import VmRef
-from azbackup_fix.scanner import ScanOptions, default_workers, in_shard, parse_shard
+from azbackup_fix.scanner import ScanOptions, default_fix_workers, default_workers, in_shard, parse_shard
 
 SUB = "00000000-0000-0000-0000-000000000001"
 
@@ -17,6 +17,16 @@ def test_default_workers_are_eight_per_subscription_within_bounds(subscriptions:
     subs = tuple(f"00000000-0000-0000-0000-{i:012d}" for i in range(subscriptions))
     assert ScanOptions(subscriptions=subs).worker_count == workers
     assert ScanOptions(subscriptions=subs, workers=5).worker_count == 5
+
+
+@pytest.mark.parametrize(("subscriptions", "workers"), [(1, 32), (4, 128), (10, 320), (16, 512), (50, 512)])
+def test_the_fix_phase_has_more_workers_unless_told(subscriptions: int, workers: int) -> None:
+    # A fix waits on long-running operations: 32 per subscription (docs/fleet.md); --workers sets both phases.
+    assert default_fix_workers(subscriptions) == workers
+    subs = tuple(f"00000000-0000-0000-0000-{i:012d}" for i in range(subscriptions))
+    assert ScanOptions(subscriptions=subs).fix_worker_count == workers
+    assert ScanOptions(subscriptions=subs, workers=5).fix_worker_count == 5
+    assert ScanOptions(subscriptions=subs, workers=5, fix_workers=7).fix_worker_count == 7
 
 
 @pytest.mark.parametrize("text", ["0/4", "5/4", "a/b", "1-4", "", "1/0"])

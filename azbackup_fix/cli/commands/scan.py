@@ -53,7 +53,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                        help="discover through each vault's job listing instead of Resource Graph")
     group.add_argument("--shard", metavar="K/N", default="1/1", help="scan the K-th of N deterministic shards")
     group.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="parallel workers (default 8 per subscription, 32 to 128)")
+                       help="parallel workers, both phases (default 8 per subscription, 32 to 128, to "
+                            "diagnose; 32 per subscription, up to 512, to fix: fixes wait on long operations)")
     group.add_argument("--probe-guest", action="store_true",
                        help="read the guest (Run Command, read-only) of candidates whose job error points into it")
     group.add_argument("--stuck-after", type=float, default=6.0, metavar="HOURS",
