@@ -316,7 +316,9 @@ def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | N
                     rails: Mapping[str, bool] | None = None, no_wait: bool = False, leave_locks_removed: bool = False,
                     max_targets: int | None = None, workers: int | None = None, arm_endpoint: str | None = None,
                     cloud: str | None = None, client_id: str | None = None,
-                    playbooks: str | None = None) -> tuple[str, ...]:
+                    playbooks: str | None = None, probe_guest: bool = False,
+                    guest_storage_endpoint: str | None = None,
+                    backup_service_object_id: str | None = None) -> tuple[str, ...]:
     """The runbook arguments every child gets (the parent adds ``--shard K/N``); ``rails`` by name, as
     :func:`~azbackup_fix.models.rails.given_rails` gives them. The children share the journal: it must be
     a location every worker reaches (a Hybrid Worker's disk; the Blob journal)."""
@@ -333,10 +335,13 @@ def child_arguments(*, mode: str, subscriptions: Sequence[str], journal: str | N
     out += ["--journal", journal]
     given = dict(rails or {})
     flags = {**{rail.flag: bool(given.get(rail.name)) for rail in GUARD_RAILS},
-             "--no-wait": no_wait, "--leave-locks-removed": leave_locks_removed}
+             "--no-wait": no_wait, "--leave-locks-removed": leave_locks_removed, "--probe-guest": probe_guest}
     out += [flag for flag, given in flags.items() if given]
     values = {"--max-targets": max_targets, "--workers": workers, "--arm-endpoint": arm_endpoint, "--cloud": cloud,
-              "--client-id": client_id, "--playbooks": playbooks}
+              "--client-id": client_id, "--playbooks": playbooks,
+              # the parent's guest and Key Vault settings: a child checks its VMs as the parent would
+              "--guest-storage-endpoint": guest_storage_endpoint,
+              "--backup-service-object-id": backup_service_object_id}
     for flag, value in values.items():
         if value is not None:
             out += [flag, str(value)]

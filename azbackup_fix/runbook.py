@@ -211,6 +211,7 @@ def _scan(args: argparse.Namespace, settings: Settings, streams: _Streams, subsc
                                playbook_file=playbook_file, on_progress=progress,
                                cloud=args.cloud or settings.cloud, base_url=args.arm_endpoint or settings.arm_endpoint,
                                retry_after_cap=settings.retry_after_cap,
+                               backup_service_object_id=args.backup_service_object_id,
                                guest_storage_endpoint=args.guest_storage_endpoint or settings.guest_storage_endpoint)
         apply = args.mode == "scan-apply"
         streams.verbose(f"{args.mode}: {len(subscriptions)} subscription(s), shard {shard[0]}/{shard[1]}")

@@ -85,7 +85,9 @@ def fan_out(args: argparse.Namespace, settings: Settings, streams: Any, subscrip
         mode=args.child_mode, subscriptions=subscriptions, journal=args.journal or settings.journal_path,
         no_wait=args.no_wait, leave_locks_removed=args.leave_locks_removed, max_targets=args.max_targets,
         workers=args.workers, arm_endpoint=endpoint, cloud=args.cloud, client_id=args.client_id,
-        playbooks=args.playbooks, rails=given_rails(args))
+        playbooks=args.playbooks, rails=given_rails(args), probe_guest=args.probe_guest,
+        guest_storage_endpoint=args.guest_storage_endpoint or settings.guest_storage_endpoint,
+        backup_service_object_id=args.backup_service_object_id)
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),

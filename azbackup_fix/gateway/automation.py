@@ -83,6 +83,9 @@ def _client_class() -> Any:
     return AutomationClient
 
 
+GATEWAY_SETTINGS = ("guest_storage_endpoint", "backup_service_object_id", "per_vm_job_listing", "graph_url")
+
+
 class AutomationGateway:
     """Jobs of one Automation account. Keywords as for :class:`~azbackup_fix.gateway.Gateway` (``cloud``,
     ``base_url``, ``connection_verify``, ``transport``, ``retry_after_cap``); azure-core's retry policy
@@ -101,7 +104,8 @@ class AutomationGateway:
                                              if connection_verify is not None else {}))
         self._transport = transport
         client_kwargs.pop("logging_enable", None)
-        client_kwargs.pop("guest_storage_endpoint", None)  # the guest probes' setting (Gateway), not an SDK option
+        for key in GATEWAY_SETTINGS:  # a Gateway's own settings (the CLI passes one set of keywords), no SDK option
+            client_kwargs.pop(key, None)
         self.client = client_class(
             credential, account.subscription_id, base_url=(base_url or resolved.arm_endpoint).rstrip("/"),
             credential_scopes=[resolved.credential_scope], transport=transport, per_call_policies=[self.counter],

@@ -90,3 +90,23 @@ def test_the_parent_as_a_runbook_job_fans_out_within_the_account(tmp_path: Path)
     assert [c["status"] for c in report["fanout"]["children"]] == ["Failed", "Failed"]
     assert all(c["error"] is None for c in report["fanout"]["children"]) and len(children) == 2
     assert report["fleet"]["discovery"]["vms_seen"] == 30 and report["fleet"]["discovery"]["candidates"] > 5
+
+
+def test_the_cli_gives_its_children_the_guest_and_key_vault_settings(tmp_path: Path) -> None:
+    sb = Sandbox(scenario="network-subnet-nsg-deny-storage")
+    object_id = "9f1a2b3c-4d5e-4f60-8a7b-0c1d2e3f4a5b"
+    with automation_sandbox(sb) as aa:
+        aa.publish()
+        env = server_environment(aa.server, tmp_path / "parent.sqlite")
+        fanned = run_cli(env, "scan", "--subscription", sb.subscription_ids[0], "--fan-out", "1",
+                         "--automation-account", aa.account_id, "--journal", str(tmp_path / "shared.sqlite"),
+                         "--poll-seconds", "0.3", "--output", "json", "--probe-guest",
+                         "--guest-storage-endpoint", "contosodata.blob.core.windows.net",
+                         "--backup-service-object-id", object_id)
+        [params] = [list(j.parameters.values()) for j in sb.automation.jobs.values()]
+    assert fanned.returncode == 3, fanned.stderr  # 3: the NSG rule needs --allow-network-changes
+    assert "--probe-guest" in params
+    assert params[params.index("--guest-storage-endpoint") + 1] == "contosodata.blob.core.windows.net:443"
+    assert params[params.index("--backup-service-object-id") + 1] == object_id
+    [vm] = [v for v in json.loads(fanned.stdout)["fleet"]["vms"] if v["error_code"] == "ExtensionSnapshotFailedNoNetwork"]
+    assert "StorageUnreachableFromGuest" in vm["findings"]

@@ -161,3 +161,26 @@ def test_children_with_identities_of_their_own_have_buckets_of_their_own(aa: Aut
     assert shares == ["2", "1", "2"]  # child-a's two children split its buckets; child-b has them alone
     principals = {r.principal for r in aa.sandbox.requests() if "/providers/Microsoft.Compute/" in r.path}
     assert principals == {"child-a", "child-b"}
+
+
+def test_children_probe_the_guest_with_the_parents_settings(tmp_path: Path) -> None:
+    # A fan-out's children check their VMs as the parent would: --probe-guest, the storage endpoint to test
+    # on 443 and the Backup service's object id reach each child job (they were dropped before).
+    sb = Sandbox(scenario="network-subnet-nsg-deny-storage")
+    object_id = "9f1a2b3c-4d5e-4f60-8a7b-0c1d2e3f4a5b"
+    with automation_sandbox(sb) as aa:
+        aa.publish()
+        args = child_arguments(mode="scan", subscriptions=sb.subscription_ids, journal=str(tmp_path / "j.sqlite"),
+                               arm_endpoint=aa.server.endpoint, probe_guest=True,
+                               guest_storage_endpoint="contosodata.blob.core.windows.net:443",
+                               backup_service_object_id=object_id)
+        with _gateway(aa) as gw:
+            report = FanOut(gw).run(FanOutOptions(AutomationAccountRef.parse(aa.account_id), 1, args,
+                                                  poll_seconds=0.2))
+    assert all(c.ok for c in report.children)
+    [params] = [list(j.parameters.values()) for j in sb.automation.jobs.values()]
+    assert "--probe-guest" in params and params[params.index("--backup-service-object-id") + 1] == object_id
+    [vm] = [v for v in report.fleet.vms if v.error_code == "ExtensionSnapshotFailedNoNetwork"]
+    # Probed, on the endpoint given (without one: StorageReachabilityNotChecked, never "unreachable").
+    assert "StorageUnreachableFromGuest" in vm.findings, vm.findings
+    assert any(r.operation == "VirtualMachineRunCommands_CreateOrUpdate" for r in sb.requests())

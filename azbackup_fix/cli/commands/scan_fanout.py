@@ -53,7 +53,9 @@ def run_fanout(args: argparse.Namespace, io: Io, settings: Settings, subscriptio
         mode="scan-apply" if args.apply else "scan", subscriptions=subscriptions,
         journal=args.journal or settings.journal_path, rails=given_rails(args), no_wait=args.no_wait,
         leave_locks_removed=args.leave_locks_removed, max_targets=args.max_targets, workers=args.workers,
-        arm_endpoint=kwargs.get("base_url"), cloud=args.cloud, playbooks=args.playbooks)
+        arm_endpoint=kwargs.get("base_url"), cloud=args.cloud, playbooks=args.playbooks,
+        probe_guest=args.probe_guest, guest_storage_endpoint=kwargs.get("guest_storage_endpoint"),
+        backup_service_object_id=kwargs.get("backup_service_object_id"))
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,
                             max_concurrent=args.max_concurrent_jobs or min(args.fan_out, 50),
