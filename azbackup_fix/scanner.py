@@ -24,7 +24,13 @@ from types import MappingProxyType
 from typing import Any
 
 from .checks import DEFAULT_OPTIONS, CheckOptions, diagnosis_for
-from .checks.guest import guest_findings, points_into_guest, probe_command, with_guest_findings
+from .checks.guest import (
+    explained_outside_guest,
+    guest_findings,
+    points_into_guest,
+    probe_command,
+    with_guest_findings,
+)
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError, one_line
 from .fleet.discovery import DEFAULT_STUCK_AFTER, RESOURCE_GRAPH, Candidate, discover
 from .fleet.locks import LockCoordinator, left_by_plans, shared_locks
@@ -223,7 +229,9 @@ class FleetScanner:
                         gw.prime_vm_jobs(vault.ref, vm, ())
             observation = observe_vm(gw, vm, vault_hint=candidate.vault, concurrent=False)
             diagnosis = diagnosis_for(observation, options=self.check_options)
-            if options.probe_guest and points_into_guest(observation) and observation.vm is not None:
+            explained = explained_outside_guest(diagnosis) if points_into_guest(observation) else None
+            if options.probe_guest and points_into_guest(observation) and observation.vm is not None \
+                    and explained is None:
                 # One read-only probe per VM, and only a few at once: each holds a Run Command for a while.
                 with self._probe_slots or threading.BoundedSemaphore(1):
                     probe = GuestChannel(gw).probe(observation.vm)
@@ -249,7 +257,11 @@ class FleetScanner:
                 # The documented fix is there but its guard rail was not given: say which flag.
                 outcome = Outcome.REFUSED
                 refusals = "; ".join(filter(None, (refusals, *(f"needs {rail_named(r).flag}" for r in needed))))
-            if not options.probe_guest and points_into_guest(observation):
+            if explained is not None:
+                # The path explains the error: fix it first; the guest is read only if it still fails.
+                refusals = "; ".join(filter(None, (refusals, f"the guest was not probed: {explained} explains the "
+                                                   f"job's error (after the path's fix, `{probe_command(vm.id)}`)")))
+            elif not options.probe_guest and points_into_guest(observation):
                 # The error points into a guest that can be asked: say how to read it (the scan only with the flag).
                 refusals = "; ".join(filter(None, (refusals, "the job's error points inside the guest: scan "
                                                    f"--probe-guest, or `{probe_command(vm.id)}`, reads it")))

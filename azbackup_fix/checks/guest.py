@@ -14,8 +14,8 @@ from ..models.guest import GuestProbe
 from .catalogue import entry_for, finding_from_entry, rank_of
 from .evidence import ev
 
-__all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "points_into_guest", "probe_command", "probe_suggestion",
-           "with_guest_findings"]
+__all__ = ["GUEST_ERROR_CODES", "guest_blockers", "guest_findings", "explained_outside_guest", "points_into_guest",
+           "probe_command", "probe_suggestion", "with_guest_findings"]
 
 # Job errors whose cause the guides place inside the guest (Run Command can read it while the agent is Ready).
 GUEST_ERROR_CODES = frozenset(c.casefold() for c in (
@@ -39,6 +39,18 @@ def points_into_guest(observation: VmObservation) -> bool:
         return False
     title = job.primary_error.error_title if job.primary_error else None
     return (title or "").casefold() in GUEST_ERROR_CODES
+
+
+# Azure-side findings that explain a guest-pointing job error on their own: the guides fix the path first.
+_PATH_CAUSES = ("StorageOutboundDenied", "StorageRoutedToAppliance")
+
+
+def explained_outside_guest(diagnosis: Diagnosis) -> str | None:
+    """The code of an error-level network finding (an NSG that denies storage, a route through an appliance)
+    that already explains the job's error, else None: a fleet scan does not spend a Run Command on that
+    guest (the probes cost ~30 s each, a few at once; docs/fleet.md), and says so."""
+    return next((f.code for f in diagnosis.findings if f.code in _PATH_CAUSES and f.severity is Severity.ERROR),
+                None)
 
 
 def probe_suggestion(observation: VmObservation) -> tuple[Finding, ...]:

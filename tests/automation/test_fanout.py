@@ -11,6 +11,7 @@ from pathlib import Path
 from azbackup_sandbox import Sandbox
 from azbackup_sandbox.providers.automation.models import EVICTED
 from tests.automation.automation_sandbox import automation_sandbox
+from tests.automation.test_fanout_parent import guest_firewall_sandbox
 from tests.fleet.fleet_sandbox import ALL_KINDS
 from tests.sandbox_cli import run_cli, server_environment
 
@@ -93,7 +94,7 @@ def test_the_parent_as_a_runbook_job_fans_out_within_the_account(tmp_path: Path)
 
 
 def test_the_cli_gives_its_children_the_guest_and_key_vault_settings(tmp_path: Path) -> None:
-    sb = Sandbox(scenario="network-subnet-nsg-deny-storage")
+    sb = guest_firewall_sandbox()
     object_id = "9f1a2b3c-4d5e-4f60-8a7b-0c1d2e3f4a5b"
     with automation_sandbox(sb) as aa:
         aa.publish()
@@ -104,9 +105,9 @@ def test_the_cli_gives_its_children_the_guest_and_key_vault_settings(tmp_path: P
                          "--guest-storage-endpoint", "contosodata.blob.core.windows.net",
                          "--backup-service-object-id", object_id)
         [params] = [list(j.parameters.values()) for j in sb.automation.jobs.values()]
-    assert fanned.returncode == 3, fanned.stderr  # 3: the NSG rule needs --allow-network-changes
+    assert fanned.returncode == 3, fanned.stderr  # 3: the COM+ fix needs --allow-guest-changes
     assert "--probe-guest" in params
     assert params[params.index("--guest-storage-endpoint") + 1] == "contosodata.blob.core.windows.net:443"
     assert params[params.index("--backup-service-object-id") + 1] == object_id
-    [vm] = [v for v in json.loads(fanned.stdout)["fleet"]["vms"] if v["error_code"] == "ExtensionSnapshotFailedNoNetwork"]
+    [vm] = [v for v in json.loads(fanned.stdout)["fleet"]["vms"] if v["error_code"] == "ExtensionSnapshotFailedCOM"]
     assert "StorageUnreachableFromGuest" in vm["findings"]

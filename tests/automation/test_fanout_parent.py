@@ -7,14 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from azbackup_fix import SandboxCredential
 from azbackup_fix.errors import InvalidInputError
 from azbackup_fix.fanout import FanOut, FanOutOptions, child_arguments
 from azbackup_fix.gateway.automation import AutomationAccountRef, AutomationGateway, python_parameters
 from azbackup_sandbox import Sandbox
+from azbackup_sandbox.scenarios.files import ESTATES_DIR
 from tests.automation.automation_sandbox import RUNBOOK_SCRIPT, AutomationSandbox, automation_sandbox
 from tests.fleet.fleet_sandbox import ALL_KINDS
+from tests.gateway.sandbox_arm import BROKEN
 
 # The shipped runbook, except that shard 2/3 crashes before it starts (a child that fails without a report).
 CRASHES_ON_2 = RUNBOOK_SCRIPT.read_text(encoding="utf-8").replace(
@@ -163,10 +166,19 @@ def test_children_with_identities_of_their_own_have_buckets_of_their_own(aa: Aut
     assert principals == {"child-a", "child-b"}
 
 
+def guest_firewall_sandbox() -> Sandbox:
+    """guest-complus-stopped, whose guest firewall also drops the storage endpoint on 443 (the VM names no
+    boot-diagnostics account: only a given endpoint is tested, else StorageReachabilityNotChecked)."""
+    document = yaml.safe_load((ESTATES_DIR / "guest-complus-stopped.yaml").read_text(encoding="utf-8"))
+    vm = next(v for v in document["subscriptions"][0]["vms"] if v["name"] == BROKEN)
+    vm["guest"].setdefault("firewall", {})["blocked"] = ["contosodata.blob.core.windows.net:443"]
+    return Sandbox(estate=document)
+
+
 def test_children_probe_the_guest_with_the_parents_settings(tmp_path: Path) -> None:
     # A fan-out's children check their VMs as the parent would: --probe-guest, the storage endpoint to test
     # on 443 and the Backup service's object id reach each child job (they were dropped before).
-    sb = Sandbox(scenario="network-subnet-nsg-deny-storage")
+    sb = guest_firewall_sandbox()
     object_id = "9f1a2b3c-4d5e-4f60-8a7b-0c1d2e3f4a5b"
     with automation_sandbox(sb) as aa:
         aa.publish()
@@ -180,7 +192,7 @@ def test_children_probe_the_guest_with_the_parents_settings(tmp_path: Path) -> N
     assert all(c.ok for c in report.children)
     [params] = [list(j.parameters.values()) for j in sb.automation.jobs.values()]
     assert "--probe-guest" in params and params[params.index("--backup-service-object-id") + 1] == object_id
-    [vm] = [v for v in report.fleet.vms if v.error_code == "ExtensionSnapshotFailedNoNetwork"]
+    [vm] = [v for v in report.fleet.vms if v.error_code == "ExtensionSnapshotFailedCOM"]
     # Probed, on the endpoint given (without one: StorageReachabilityNotChecked, never "unreachable").
     assert "StorageUnreachableFromGuest" in vm.findings, vm.findings
     assert any(r.operation == "VirtualMachineRunCommands_CreateOrUpdate" for r in sb.requests())

@@ -84,3 +84,19 @@ def test_a_fleet_scan_probes_only_when_asked_and_only_guest_candidates(tmp_path:
         if v.vm.casefold() in guest_vms:
             assert GUEST_CODES & set(v.findings), (v.vm, v.findings)
             assert "--probe-guest" not in (v.detail or "")
+
+
+def test_a_fleet_scan_does_not_probe_a_guest_whose_path_explains_the_error(tmp_path: Path) -> None:
+    # An NSG that denies storage explains ExtensionSnapshotFailedNoNetwork on its own: the guides fix the
+    # path first, so --probe-guest spends no Run Command on those VMs (36 of 58 probes in docs/fleet.md's
+    # benchmark were theirs) and says so; a guest cause is still probed.
+    sb = fleet(60, "healthy=6,guest-cause=2,network-nsg-deny=2", subscriptions=1, throttling=False)
+    kinds = {vm.id.casefold(): vm.tags["kind"] for vm in sb.compute.vms.values()}
+    run = Fleet(sb, tmp_path / "journal.sqlite")
+    sb.clear_requests()
+    probed = run.scan(probe_guest=True)
+    reached = {p.split("/virtualMachines/")[1].split("/")[0].casefold() for p in _run_commands(sb)}
+    assert reached == {vm_id.rsplit("/", 1)[-1] for vm_id, kind in kinds.items() if kind == "guest-cause"}
+    denied = [v for v in probed.vms if kinds[v.vm.casefold()] == "network-nsg-deny"]
+    assert denied and all("StorageOutboundDenied" in v.findings for v in denied)
+    assert all("the guest was not probed: StorageOutboundDenied explains" in (v.detail or "") for v in denied)
