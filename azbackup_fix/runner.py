@@ -281,7 +281,12 @@ class Runner:
         held_for: tuple[str, ...] = ()
         obs, stale = observation, False
         for index, (req, plan) in enumerate(plans):
-            if options.apply and stale and not ctx.interrupt.requested:
+            if options.apply and stale and not ctx.interrupt.requested and req.playbook_id == "trigger-backup" \
+                    and (index != owner or ctx.triggered_jobs):
+                # Its one step is the run's backup, which another playbook owns: it would plan nothing on
+                # fresh state either, so no re-read for it (11 requests a fix; the verification reads next).
+                plan = _without_trigger(plan)
+            elif options.apply and stale and not ctx.interrupt.requested:
                 # Plan from the state the previous playbooks left (resume-protection, then the backup); once
                 # per change: a playbook that changed nothing leaves the state as read. The network path
                 # is kept unless an NSG rule changed (that write forgets it).

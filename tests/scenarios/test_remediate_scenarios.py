@@ -169,6 +169,20 @@ def test_rp_limit_only_this_vms_collection_goes_and_the_lock_comes_back_identica
     assert deleted[0].detail_value("restore_points") == 18
 
 
+def test_a_fix_reads_the_vm_twice_when_its_playbook_owns_the_backup(journal_path: str) -> None:
+    # clear-restore-point-limit triggers the run's backup itself: the trigger-backup playbook after it
+    # plans nothing on any state, so the run reads the VM's state at the start and for the verification only.
+    sandbox = Sandbox(scenario="rp-limit-locked")
+    target = Target(sandbox)
+    with target.remediator(journal_path=journal_path) as fix:
+        sandbox.clear_requests()
+        report = fix.run(target.vm(), apply=True, wait=False)
+    assert [p.playbook for p in report.playbooks] == ["clear-restore-point-limit", "trigger-backup"]
+    assert report.playbooks[1].steps == () and "triggered by another" in report.playbooks[1].notes[-1]
+    vm_reads = [r for r in sandbox.requests() if r.operation == "VirtualMachines_Get"]
+    assert len(vm_reads) == 2 and len([r for r in sandbox.requests() if r.operation == "Backups_Trigger"]) == 1
+
+
 def test_a_timed_out_collection_delete_is_retried(journal_path: str) -> None:
     sandbox = Sandbox(scenario="rp-limit-locked")
     sandbox.config.rpc_delete_batch = 7  # 18 points: two timed-out attempts, the third succeeds
