@@ -410,8 +410,11 @@ class FleetScanner:
 
             # A fix waits mostly on its long-running operations: more of them in flight than reads in the
             # diagnosis (default_fix_workers), the budget still keeping every subscription under ARM's limits.
-            with ThreadPoolExecutor(max_workers=options.fix_worker_count, thread_name_prefix="azbf-fix") as fixers:
+            fixers = ThreadPoolExecutor(max_workers=options.fix_worker_count, thread_name_prefix="azbf-fix")
+            try:
                 list(fixers.map(fix, list(examined.items())))
+            finally:
+                fixers.shutdown(wait=True, cancel_futures=True)  # an exception here starts no further VM
             status = "succeeded"
         finally:
             with self.interrupt.shield():  # a further Ctrl-C cannot abort the restoring PUTs
