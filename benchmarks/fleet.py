@@ -6,6 +6,7 @@ minimum. Prints a table; a benchmark, not a test.
     python benchmarks/fleet.py --vms 1000 --fix                  # also fix-all
     python benchmarks/fleet.py --vms 10000 --fan-out 4           # also the scan as 4 Automation child jobs
     python benchmarks/fleet.py --vms 1000 --guest-share 0.02 --probe-guest   # also the scan with guest probes
+    python benchmarks/fleet.py --vms 1000 --fix --operations 20  # also where each phase's requests go
 
 Setup per fleet size N: ceil(N / 1000) subscriptions (ARM buckets are per subscription), 2 vaults each,
 the generator's default failure mix (86 % healthy) plus a 3 % share of VMs whose NIC NSG denies outbound
@@ -184,6 +185,7 @@ def _measure(sb: Any, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
                                 if "/virtualmachines/" in r.path.lower()})
     result["server_429"] = sb.throttle.throttled
     result["minimum"] = _minimum(records)
+    result["operations"] = Counter(r.operation for r in records).most_common()
     result["discovery"] = _discovery_seconds(records)
     sb.throttle.throttled = throttled
     return result
@@ -357,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also diagnose-all with guest probes (scan --probe-guest) and print their cost")
     parser.add_argument("--fan-out", type=int, default=0, metavar="N",
                         help="also diagnose-all as N Automation child jobs (the sandbox runs them as processes)")
+    parser.add_argument("--operations", type=int, default=0, metavar="K",
+                        help="also print each phase's K most frequent ARM operations (where the requests go)")
     parser.add_argument("--fan-out-identities", type=int, default=0, metavar="M",
                         help="with --fan-out: also a run whose children use M identities in turn (own buckets)")
     args = parser.parse_args(argv)
@@ -374,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(bench(n, args))
         print(_table(rows), file=sys.stderr)
     print(_table(rows))
+    for r in rows if args.operations else ():
+        if r.get("operations"):
+            top = ", ".join(f"{op} {k}" for op, k in r["operations"][:args.operations])
+            print(f"{r['n']} VMs, {r['phase']}: {top}")
     return 0
 
 
