@@ -16,12 +16,14 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ..errors import InvalidInputError
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.options import Option, as_option
 from ..models.rails import GuardRail
 from ..steps import Step
 
-__all__ = ["Plan", "Playbook", "Verification", "resolve_options"]
+__all__ = ["VM_GONE", "Plan", "Playbook", "Verification", "VmPlaybook", "resolve_options"]
+
+VM_GONE = "the VM does not exist"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +110,38 @@ class Playbook:
         raise NotImplementedError
 
     @classmethod
+    def nothing(cls, observation: VmObservation, *notes: str) -> Plan:
+        """No step for this VM, and why."""
+        return Plan(cls.id, observation.vm_ref.id, notes=notes)
+
+    @classmethod
+    def busy(cls, observation: VmObservation) -> Plan | None:
+        """The plan while a backup job of this VM runs (a change now would race it), else None."""
+        jobs = observation.in_progress_jobs_here
+        if not jobs:
+            return None
+        return cls.nothing(observation, f"backup job {jobs[0].ref.name} is in progress; run again when it finishes")
+
+    @classmethod
     def verify(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Verification:
         """Judge fresh state after apply; by default: re-planning finds nothing left to do."""
         again = cls.plan(observation, options)
         if again.is_empty:
             return Verification(True, "nothing left to do")
         return Verification(False, "still to do: " + "; ".join(again.describe()))
+
+
+class VmPlaybook(Playbook):
+    """A playbook that acts on the VM itself: nothing to plan for a VM that no longer exists."""
+
+    @classmethod
+    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
+        opts = cls.resolve(options)  # bad options are bad input even for a VM that is gone
+        if observation.vm is None:
+            return cls.nothing(observation, VM_GONE)
+        return cls.plan_vm(observation, observation.vm, opts)
+
+    @classmethod
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
+        """Pure: the steps for ``obs``, whose VM ``vm`` exists; ``opts`` resolved."""
+        raise NotImplementedError

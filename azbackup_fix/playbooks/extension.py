@@ -3,14 +3,13 @@ is gone, then back up (the service reinstalls it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.options import Option
 from ..steps import DeleteExtension, Step, TriggerBackup
-from .base import Plan, Playbook
+from .base import Plan, VmPlaybook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -18,7 +17,7 @@ __all__ = ["ReinstallBackupExtension"]
 
 
 @register
-class ReinstallBackupExtension(Playbook):
+class ReinstallBackupExtension(VmPlaybook):
     id = "reinstall-backup-extension"
     title = "Reinstall the failed backup extension"
     error_codes = ("UserErrorVmProvisioningStateFailed", "ExtensionOperationFailedForManagedDisks",
@@ -34,16 +33,10 @@ class ReinstallBackupExtension(Playbook):
     options = MappingProxyType({"extension_timeout_minutes": Option(int, 30, minimum=1, maximum=24 * 60), **TRIGGER_OPTIONS})
 
     @classmethod
-    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
-        opts = cls.resolve(options)
-        obs = observation
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
         target = obs.vm_ref.id
-        vm = obs.vm
-        if vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
-        if obs.in_progress_jobs_here:
-            return Plan(cls.id, target, notes=(
-                f"backup job {obs.in_progress_jobs_here[0].ref.name} is in progress; run again when it finishes",))
+        if (busy := cls.busy(obs)) is not None:
+            return busy
         ext = vm.backup_extension
         if ext is None:
             return Plan(cls.id, target, notes=("no backup extension is installed; the next backup installs it",))

@@ -5,17 +5,16 @@ Run Command (allow_guest_changes; the agent is not stopped), then back up: the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from ..checks.extension_reinstall import keeps_failing
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.options import Option
 from ..models.rails import GUEST
 from ..steps import Step, TriggerBackup
 from ..steps.guest_plugin import CleanBackupPlugin, RemoveBackupExtension
-from .base import Plan, Playbook
+from .base import Plan, VmPlaybook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -23,7 +22,7 @@ __all__ = ["ReinstallBackupExtensionClean"]
 
 
 @register
-class ReinstallBackupExtensionClean(Playbook):
+class ReinstallBackupExtensionClean(VmPlaybook):
     id = "reinstall-backup-extension-clean"
     title = "Reinstall the backup extension fully (Windows): remove it, clean its plugin state in the guest"
     error_codes = ("BackupExtensionKeepsFailing",)
@@ -34,19 +33,13 @@ class ReinstallBackupExtensionClean(Playbook):
                                 **TRIGGER_OPTIONS})
 
     @classmethod
-    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
-        opts = cls.resolve(options)
-        obs = observation
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
         target = obs.vm_ref.id
-        vm = obs.vm
-        if vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
         if not keeps_failing(obs):
             return Plan(cls.id, target, notes=("the backup extension is not failing backups in a row on Windows; "
                                                "reinstall-backup-extension is the first step",))
-        if obs.in_progress_jobs_here:
-            return Plan(cls.id, target, notes=(
-                f"backup job {obs.in_progress_jobs_here[0].ref.name} is in progress; run again when it finishes",))
+        if (busy := cls.busy(obs)) is not None:
+            return busy
         if not vm.is_running or not vm.agent.is_ready:
             return Plan(cls.id, target, refusals=(
                 f"VM {vm.ref.name} is {vm.power_state or 'not running'} with agent {vm.agent.status or 'not reported'}; "

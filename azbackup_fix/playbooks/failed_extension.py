@@ -8,16 +8,15 @@ again the cause persists: the step says so and the run triggers no backup."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.compute import Extension
 from ..models.options import Option
 from ..models.rails import EXTENSIONS
 from ..steps import ReapplyVm, RemoveExtension, RerunExtension, Step, TriggerBackup
-from .base import Plan, Playbook
+from .base import Plan, VmPlaybook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -33,7 +32,7 @@ def rerun_tag(vm_id: str, ext: Extension) -> str:
 
 
 @register
-class RerunFailedExtension(Playbook):
+class RerunFailedExtension(VmPlaybook):
     id = "rerun-failed-extension"
     title = "Re-run a failed extension that is not the backup extension (or remove it, when asked)"
     error_codes = ("ExtensionProvisioningFailed", "UserErrorVmProvisioningStateFailed")
@@ -54,19 +53,13 @@ class RerunFailedExtension(Playbook):
     })
 
     @classmethod
-    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
-        opts = cls.resolve(options)
-        obs = observation
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
         target = obs.vm_ref.id
-        vm = obs.vm
-        if vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
         failed = vm.failed_other_extensions
         if not failed:
             return Plan(cls.id, target, notes=("no failed extension other than the backup extension",))
-        if obs.in_progress_jobs_here:
-            return Plan(cls.id, target, notes=(
-                f"backup job {obs.in_progress_jobs_here[0].ref.name} is in progress; run again when it finishes",))
+        if (busy := cls.busy(obs)) is not None:
+            return busy
         if not vm.is_running:
             return Plan(cls.id, target, refusals=(
                 f"VM {vm.ref.name} is {vm.power_state or 'not running'}; extensions change only on a running VM",))

@@ -13,7 +13,7 @@ from ..models import VmObservation
 from ..models.rails import GUEST
 from ..steps import Step, TriggerBackup
 from ..steps.guest import ApplyGuestFixes
-from .base import Plan, Playbook, Verification
+from .base import VM_GONE, Plan, Playbook, Verification
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -39,7 +39,7 @@ class FixGuest(Playbook):
         obs = observation
         target = obs.vm_ref.id
         if obs.vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
+            return cls.nothing(obs, VM_GONE)
         problem = channel_problem(obs.vm)
         if problem is not None:
             return Plan(cls.id, target, notes=(f"nothing can run in the guest: {problem}",))

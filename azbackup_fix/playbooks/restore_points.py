@@ -167,9 +167,8 @@ class ClearRestorePointLimit(Playbook):
         if obs.vm is None:
             return Plan(cls.id, target, notes=("the VM does not exist; its collections are orphans "
                                                "(delete-orphaned-restore-points)",))
-        if obs.in_progress_jobs_here:
-            return Plan(cls.id, target, notes=(
-                f"backup job {obs.in_progress_jobs_here[0].ref.name} is in progress; run again when it finishes",))
+        if (busy := cls.busy(obs)) is not None:
+            return busy
         count = obs.restore_point_count
         at_limit = count >= limit
         guarding = obs.blocking_locks

@@ -8,14 +8,13 @@ backup, a protection change it never makes itself. A VM failed by another extens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.rails import DISRUPTIVE
 from ..steps import ReapplyVm, RedeployVm, RestartVm, Step, TriggerBackup, WaitForAgentReady
-from .base import Plan, Playbook
+from .base import Plan, VmPlaybook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -26,7 +25,7 @@ AGENTLESS_NOTE = ("to keep backups running while the agent cannot be fixed, swit
 
 
 @register
-class RecoverVmProvisioning(Playbook):
+class RecoverVmProvisioning(VmPlaybook):
     id = "recover-vm-provisioning"
     title = "Recover the VM's provisioning state or agent (Azure side)"
     # Not ExtensionSnapshotFailedNoNetwork: no guide prescribes a restart for it, and a restart changes no
@@ -52,13 +51,8 @@ class RecoverVmProvisioning(Playbook):
     })
 
     @classmethod
-    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
-        opts = cls.resolve(options)
-        obs = observation
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
         target = obs.vm_ref.id
-        vm = obs.vm
-        if vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
         if not vm.is_running:
             return Plan(cls.id, target, notes=(f"VM is {vm.power_state or 'not running'}; nothing to recover here",))
         if vm.agent_never_installed:

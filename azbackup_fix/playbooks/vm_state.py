@@ -4,14 +4,13 @@ wait on the instance view, then the backup; nothing is changed, so no guard rail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..models import VmObservation
+from ..models import VirtualMachine, VmObservation
 from ..models.options import Option
 from ..steps import Step, TriggerBackup, WaitForVmState
-from .base import Plan, Playbook
+from .base import Plan, VmPlaybook
 from .common import TRIGGER_OPTIONS, trigger_step
 from .registry import register
 
@@ -19,7 +18,7 @@ __all__ = ["WaitForVmStatePlaybook"]
 
 
 @register
-class WaitForVmStatePlaybook(Playbook):
+class WaitForVmStatePlaybook(VmPlaybook):
     id = "wait-for-vm-state"
     title = "Wait for a VM in a transient state to settle, then back up"
     error_codes = ("VmPowerStateTransitioning", "VmProvisioningStateTransitioning")
@@ -30,13 +29,8 @@ class WaitForVmStatePlaybook(Playbook):
     })
 
     @classmethod
-    def plan(cls, observation: VmObservation, options: Mapping[str, Any] | None = None) -> Plan:
-        opts = cls.resolve(options)
-        obs = observation
+    def plan_vm(cls, obs: VmObservation, vm: VirtualMachine, opts: dict[str, Any]) -> Plan:
         target = obs.vm_ref.id
-        vm = obs.vm
-        if vm is None:
-            return Plan(cls.id, target, notes=("the VM does not exist",))
         if not (vm.power_transitioning or vm.provisioning_transitioning):
             return Plan(cls.id, target, notes=(
                 f"VM is {vm.power_state or 'in an unknown power state'}, provisioning {vm.provisioning_state}: settled",))
