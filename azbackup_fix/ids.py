@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -40,6 +41,7 @@ __all__ = [
     "VmRef",
     "backup_container_name",
     "normalize_region",
+    "parse_object_id",
     "protected_item_name",
     "vm_names_from_backup_name",
 ]
@@ -57,6 +59,14 @@ _RG_MAX = 90
 # round-trip through percent-decoding unchanged.
 _FORBIDDEN_NAME_CHARS = frozenset("/\\?#%")
 _SHOW = 80
+
+
+def parse_object_id(text: str, flag: str) -> str:
+    """A principal's object id (a GUID), lower-cased; bad input names ``flag`` in one line."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise InvalidInputError(f"{flag} must be a GUID, got '{_show(text)}'") from None
 
 
 def _show(text: str) -> str:

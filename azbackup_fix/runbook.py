@@ -54,7 +54,7 @@ from typing import Any, TextIO
 
 from .errors import AzBackupFixError, GuardRailError, InvalidInputError
 from .identity_log import identity_log
-from .ids import VmRef
+from .ids import VmRef, parse_object_id
 from .models import Diagnosis, RunReport
 from .models.exit_codes import worst
 from .models.rails import GUARD_RAILS, given_rails
@@ -329,6 +329,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         args = build_parser().parse_args(arguments)
         if webhook is not None and args.webhook_data is None:
             args.webhook_data = webhook
+        if args.backup_service_object_id:  # bad input before any request, in every mode
+            args.backup_service_object_id = parse_object_id(args.backup_service_object_id,
+                                                            "--backup-service-object-id")
         with identity_log(debug=args.debug):
             report = _run(args, Settings.from_env(), streams)
     except AzBackupFixError as exc:

@@ -75,18 +75,20 @@ def fan_out(args: argparse.Namespace, settings: Settings, streams: Any, subscrip
     """Start ``--fan-out N`` child jobs of the scan, one per shard, and merge their reports."""
     from .fanout import DEFAULT_RUNBOOK, FanOut, FanOutOptions, child_arguments
     from .gateway.automation import AutomationAccountRef, AutomationGateway
+    from .guest.endpoints import parse_endpoint
     from .runbook import RUNBOOK_SCHEMA
 
     if args.fan_out is None or not args.automation_account:
         raise InvalidInputError("--mode scan-fanout needs --fan-out N and --automation-account ID")
     account = AutomationAccountRef.parse(args.automation_account)
     endpoint = args.arm_endpoint or settings.arm_endpoint
+    storage_endpoint = args.guest_storage_endpoint or settings.guest_storage_endpoint  # checked before any job
     children = child_arguments(
         mode=args.child_mode, subscriptions=subscriptions, journal=args.journal or settings.journal_path,
         no_wait=args.no_wait, leave_locks_removed=args.leave_locks_removed, max_targets=args.max_targets,
         workers=args.workers, arm_endpoint=endpoint, cloud=args.cloud, client_id=args.client_id,
         playbooks=args.playbooks, rails=given_rails(args), probe_guest=args.probe_guest,
-        guest_storage_endpoint=args.guest_storage_endpoint or settings.guest_storage_endpoint,
+        guest_storage_endpoint=storage_endpoint and parse_endpoint(storage_endpoint),
         backup_service_object_id=args.backup_service_object_id)
     options = FanOutOptions(account, args.fan_out, children, runbook=args.runbook or DEFAULT_RUNBOOK,
                             hybrid_worker_group=args.hybrid_worker_group,

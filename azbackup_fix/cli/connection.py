@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from ..ids import VmRef
+from ..ids import VmRef, parse_object_id
 from ..sdk_imports import SDK_IMPORT_LOCK
 from ..settings import Settings
 from .targets import Targets
@@ -171,11 +170,8 @@ def connect(args: argparse.Namespace, settings: Settings) -> Iterator[Connection
         )
     object_id = getattr(args, "backup_service_object_id", None)
     if object_id:  # Key Vault checks: instead of the Graph lookup (gateway/keyvault.py)
-        try:
-            object_id = str(uuid.UUID(object_id))
-        except ValueError:
-            raise InvalidInputError(f"--backup-service-object-id must be a GUID, got '{object_id}'") from None
-        connection.client_kwargs["backup_service_object_id"] = object_id
+        connection.client_kwargs["backup_service_object_id"] = parse_object_id(object_id,
+                                                                               "--backup-service-object-id")
     endpoint = getattr(args, "guest_storage_endpoint", None) or settings.guest_storage_endpoint
     if endpoint:  # the guest probes' storage check (guest/endpoints.py); validated before any request
         from ..guest.endpoints import parse_endpoint

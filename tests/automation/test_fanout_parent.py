@@ -196,3 +196,23 @@ def test_children_probe_the_guest_with_the_parents_settings(tmp_path: Path) -> N
     # Probed, on the endpoint given (without one: StorageReachabilityNotChecked, never "unreachable").
     assert "StorageUnreachableFromGuest" in vm.findings, vm.findings
     assert any(r.operation == "VirtualMachineRunCommands_CreateOrUpdate" for r in sb.requests())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (("--guest-storage-endpoint", "not a host"), "HOST[:PORT]"),
+    (("--backup-service-object-id", "not-a-guid"), "--backup-service-object-id must be a GUID"),
+])
+def test_the_runbook_refuses_bad_child_settings_before_any_job(tmp_path: Path, extra: tuple[str, ...],
+                                                                message: str) -> None:
+    import io
+    import json
+
+    from azbackup_fix.runbook import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--mode", "scan-fanout", "--fan-out", "2", "--subscription", "s1", "--journal",
+                 str(tmp_path / "j.sqlite"), "--automation-account",
+                 "/subscriptions/s/resourceGroups/g/providers/Microsoft.Automation/automationAccounts/a", *extra],
+                stdout=out, stderr=err)
+    assert code == 2 and message in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    assert json.loads(out.getvalue())["exit_code"] == 2
